@@ -1,0 +1,3 @@
+from kafkalab.cli.main import run
+
+run()

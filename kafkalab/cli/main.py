@@ -1,0 +1,102 @@
+"""The `kafkalab` command: the Typer app, its sub-apps, and the one place errors become text."""
+
+from __future__ import annotations
+
+import sys
+from enum import IntEnum
+from typing import Annotated
+
+import typer
+
+from kafkalab import __version__, ui
+from kafkalab.cli import cluster as cluster_cli
+from kafkalab.cli import doctor as doctor_cli
+from kafkalab.cli import smoke as smoke_cli
+from kafkalab.errors import KafkalabError
+
+
+class ExitStatus(IntEnum):
+    OK = 0
+    ERROR = 1
+    USAGE = 2
+    CTRL_C = 130
+
+
+app = typer.Typer(
+    name="kafkalab",
+    help="Learn Apache Kafka by running it: a real KRaft broker, real events, live lessons.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+    rich_markup_mode="rich",
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+app.add_typer(cluster_cli.app, name="cluster")
+app.command("doctor")(doctor_cli.doctor)
+app.command("smoke")(smoke_cli.smoke)
+
+_debug = {"on": False}
+
+
+def _version(value: bool) -> None:
+    if value:
+        ui.out.print(f"kafkalab {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main(
+    debug: Annotated[
+        bool, typer.Option("--debug", help="Show the full traceback when something fails.")
+    ] = False,
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version.")
+    ] = False,
+) -> None:
+    """Learn Apache Kafka by running it: a real KRaft broker, real events, live lessons.
+
+    Start with `kafkalab doctor`, then `kafkalab cluster up`.
+    """
+    _debug["on"] = debug
+
+
+def run(argv: list[str] | None = None) -> None:
+    """Console-script entry point: runs the app and turns every failure into one line."""
+    args = sys.argv[1:] if argv is None else argv
+    debug = "--debug" in args
+    try:
+        code = app(args=args, prog_name="kafkalab", standalone_mode=False)
+    except KafkalabError as exc:
+        if debug:
+            raise
+        ui.error(exc.message, exc.hint)
+        code = ExitStatus.ERROR
+    except typer.Exit as exc:
+        code = exc.exit_code
+    except (typer.Abort, KeyboardInterrupt):
+        ui.error("interrupted", "what was already started keeps running; see `kafkalab cluster status`")
+        code = ExitStatus.CTRL_C
+    except Exception as exc:  # noqa: BLE001 - the edge: nothing escapes as a traceback
+        if debug:
+            raise
+        if _is_usage_error(exc):
+            ui.error(exc.format_message().rstrip("."), _usage_hint(exc))  # type: ignore[attr-defined]
+            code = ExitStatus.USAGE
+        else:
+            ui.error(
+                f"unexpected error: {type(exc).__name__}: {exc}",
+                "run again with --debug for the traceback, and please report it",
+            )
+            code = ExitStatus.ERROR
+    sys.exit(int(code or 0))
+
+
+def _is_usage_error(exc: Exception) -> bool:
+    """A bad command line, raised by the click layer inside Typer (kept private by Typer)."""
+    return hasattr(exc, "format_message") and getattr(exc, "exit_code", None) == ExitStatus.USAGE
+
+
+def _usage_hint(exc: Exception) -> str:
+    ctx = getattr(exc, "ctx", None)
+    command = ctx.command_path if ctx is not None else "kafkalab"
+    return f"run `{command} --help` to see what it accepts"

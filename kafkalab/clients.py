@@ -1,0 +1,53 @@
+"""The one place that builds Kafka and schema-registry clients.
+
+Services, lessons, tools and tests get their producers, consumers and admin clients here, so
+the bootstrap address, security settings and serializer wiring live in one spot instead of a
+config dict copied into every file.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from confluent_kafka import Consumer, Producer
+from confluent_kafka.admin import AdminClient
+from confluent_kafka.schema_registry import SchemaRegistryClient
+
+from kafkalab.cluster.state import ClusterState
+from kafkalab.settings import Settings
+
+
+def bootstrap_servers(settings: Settings) -> str:
+    """Every local broker's address (or the KAFKALAB_BOOTSTRAP override)."""
+    state = ClusterState.load(settings)
+    return settings.bootstrap_servers(state.brokers if state else 1)
+
+
+def base_config(settings: Settings) -> dict[str, Any]:
+    """librdkafka settings shared by every client kafkalab creates."""
+    return {"bootstrap.servers": bootstrap_servers(settings)}
+
+
+def admin(settings: Settings, **overrides: Any) -> AdminClient:
+    return AdminClient({**base_config(settings), **overrides})
+
+
+def producer(settings: Settings, **overrides: Any) -> Producer:
+    """An idempotent producer (acks=all): the default every kafkalab writer starts from."""
+    conf = {**base_config(settings), "enable.idempotence": True, "linger.ms": 5}
+    return Producer({**conf, **overrides})
+
+
+def consumer(settings: Settings, group_id: str, **overrides: Any) -> Consumer:
+    """A consumer in `group_id` that reads from the earliest offset when it has none committed."""
+    conf = {
+        **base_config(settings),
+        "group.id": group_id,
+        "auto.offset.reset": "earliest",
+        "isolation.level": "read_committed",
+    }
+    return Consumer({**conf, **overrides})
+
+
+def schema_registry(settings: Settings) -> SchemaRegistryClient:
+    return SchemaRegistryClient({"url": settings.schema_registry_url()})

@@ -1,0 +1,205 @@
+"""Render the KRaft configuration of each local node (and its log4j2 file).
+
+Pure functions from Settings to text, so the rendering is unit-tested without a JVM. One node
+runs in combined mode (`process.roles=broker,controller`); three nodes form a static
+controller quorum with replication factor 3 and min.insync.replicas 2.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from kafkalab.settings import Settings
+
+
+@dataclass(frozen=True)
+class NodeSpec:
+    """Where one node listens and keeps its data."""
+
+    node_id: int
+    port: int
+    controller_port: int
+    secure_port: int
+    home: Path
+
+    @property
+    def log_dir(self) -> Path:
+        return self.home / "data"
+
+    @property
+    def logs(self) -> Path:
+        return self.home / "logs"
+
+    @property
+    def properties_file(self) -> Path:
+        return self.home / "server.properties"
+
+    @property
+    def log4j_file(self) -> Path:
+        return self.home / "log4j2.properties"
+
+    @property
+    def pid_file(self) -> Path:
+        return self.home / "broker.pid"
+
+    @property
+    def name(self) -> str:
+        return f"broker-{self.node_id}"
+
+
+@dataclass(frozen=True)
+class SecureListener:
+    """TLS + SCRAM material for the SASL_SSL listener (provided by the security work)."""
+
+    keystore_pem: Path
+    truststore_pem: Path
+    admin_user: str
+    admin_password: str
+
+
+def node_specs(settings: Settings, brokers: int) -> list[NodeSpec]:
+    return [
+        NodeSpec(
+            node_id=i + 1,
+            port=settings.broker_port + i,
+            controller_port=settings.controller_port + i,
+            secure_port=settings.secure_port + i,
+            home=settings.data_dir / f"broker-{i + 1}",
+        )
+        for i in range(brokers)
+    ]
+
+
+def replication(brokers: int) -> tuple[int, int]:
+    """(replication factor, min.insync.replicas) for internal and default topics."""
+    return (3, 2) if brokers >= 3 else (1, 1)
+
+
+def render_properties(
+    settings: Settings,
+    node: NodeSpec,
+    nodes: list[NodeSpec],
+    secure: SecureListener | None = None,
+) -> str:
+    """server.properties for `node` in a cluster of `nodes`."""
+    host = settings.host
+    rf, min_isr = replication(len(nodes))
+    voters = ",".join(f"{n.node_id}@{host}:{n.controller_port}" for n in nodes)
+    listeners = [f"PLAINTEXT://{host}:{node.port}", f"CONTROLLER://{host}:{node.controller_port}"]
+    advertised = [f"PLAINTEXT://{host}:{node.port}"]
+    if secure:
+        listeners.append(f"SASL_SSL://{host}:{node.secure_port}")
+        advertised.append(f"SASL_SSL://{host}:{node.secure_port}")
+    props: dict[str, object] = {
+        "process.roles": "broker,controller",
+        "node.id": node.node_id,
+        "controller.quorum.voters": voters,
+        "listeners": ",".join(listeners),
+        "advertised.listeners": ",".join(advertised),
+        "controller.listener.names": "CONTROLLER",
+        "inter.broker.listener.name": "PLAINTEXT",
+        # SASL_SSL is mapped now so the security lesson only adds the listener and its material.
+        "listener.security.protocol.map": "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT,SASL_SSL:SASL_SSL",
+        "log.dirs": node.log_dir,
+        "num.partitions": 1,
+        "default.replication.factor": rf,
+        "min.insync.replicas": min_isr,
+        "offsets.topic.replication.factor": rf,
+        "offsets.topic.num.partitions": 10,
+        "transaction.state.log.replication.factor": rf,
+        "transaction.state.log.min.isr": min_isr,
+        "transaction.state.log.num.partitions": 10,
+        "share.coordinator.state.topic.replication.factor": rf,
+        "share.coordinator.state.topic.min.isr": min_isr,
+        # A learner's consumer should join at once, not after the 3 s production default.
+        "group.initial.rebalance.delay.ms": 0,
+        # Two cores: fewer threads than the defaults sized for a server.
+        "num.network.threads": 2,
+        "num.io.threads": 4,
+        "num.recovery.threads.per.data.dir": 1,
+        "log.cleaner.threads": 1,
+        "log.cleaner.dedupe.buffer.size": 16 * 1024 * 1024,
+    }
+    if secure:
+        props.update(
+            {
+                "sasl.enabled.mechanisms": "SCRAM-SHA-512",
+                "listener.name.sasl_ssl.scram-sha-512.sasl.jaas.config": (
+                    "org.apache.kafka.common.security.scram.ScramLoginModule required "
+                    f'username="{secure.admin_user}" password="{secure.admin_password}";'
+                ),
+                "ssl.keystore.type": "PEM",
+                "ssl.keystore.location": secure.keystore_pem,
+                "ssl.truststore.type": "PEM",
+                "ssl.truststore.location": secure.truststore_pem,
+            }
+        )
+    lines = ["# Written by kafkalab; edits are replaced at the next `kafkalab cluster up`."]
+    lines += [f"{key}={value}" for key, value in props.items()]
+    return "\n".join(lines) + "\n"
+
+
+def render_log4j(node: NodeSpec) -> str:
+    """log4j2 configuration: the broker's own log in `<node>/logs/server.log`, rolled at 20 MB."""
+    log = node.logs / "server.log"
+    return "\n".join(
+        [
+            "status = warn",
+            "appender.file.type = RollingFile",
+            "appender.file.name = file",
+            f"appender.file.fileName = {log}",
+            f"appender.file.filePattern = {log}.%i",
+            "appender.file.layout.type = PatternLayout",
+            "appender.file.layout.pattern = [%d] %p %m (%c)%n",
+            "appender.file.policies.type = Policies",
+            "appender.file.policies.size.type = SizeBasedTriggeringPolicy",
+            "appender.file.policies.size.size = 20MB",
+            "appender.file.strategy.type = DefaultRolloverStrategy",
+            "appender.file.strategy.max = 3",
+            "rootLogger.level = INFO",
+            "rootLogger.appenderRef.file.ref = file",
+            "logger.request.name = kafka.request.logger",
+            "logger.request.level = WARN",
+            "",
+        ]
+    )
+
+
+def jvm_command(java: str, classpath: Path, settings: Settings, node: NodeSpec) -> list[str]:
+    """`java … kafka.Kafka server.properties` with a heap and GC fit for a 2-core laptop."""
+    return [
+        java,
+        *settings.heap.split(),
+        "-XX:+UseSerialGC",
+        "-XX:+ExitOnOutOfMemoryError",
+        "-Djava.awt.headless=true",
+        f"-Dlog4j2.configurationFile={node.log4j_file}",
+        f"-Dkafka.logs.dir={node.logs}",
+        "-cp",
+        f"{classpath}/*",
+        "kafka.Kafka",
+        str(node.properties_file),
+    ]
+
+
+def storage_format_command(
+    java: str, classpath: Path, node: NodeSpec, cluster_id: str
+) -> list[str]:
+    """Kafka's own storage tool: formats the node's log dir for `cluster_id`."""
+    return [
+        java,
+        "-Xmx256m",
+        "-XX:+UseSerialGC",
+        "-XX:TieredStopAtLevel=1",
+        f"-Dlog4j2.configurationFile={node.log4j_file}",
+        "-cp",
+        f"{classpath}/*",
+        "kafka.tools.StorageTool",
+        "format",
+        "-t",
+        cluster_id,
+        "-c",
+        str(node.properties_file),
+        "--ignore-formatted",
+    ]

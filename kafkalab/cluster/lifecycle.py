@@ -1,0 +1,389 @@
+"""Start, stop, inspect and wipe the local KRaft cluster and its schema registry.
+
+`up` is idempotent: it starts only what is not running, formats only unformatted nodes, and
+returns once every broker answers metadata requests and the registry answers HTTP. `down`
+stops everything cleanly (SIGTERM → controlled shutdown, SIGKILL only after a timeout) and
+keeps the data; `reset` also deletes the data dir.
+"""
+
+from __future__ import annotations
+
+import base64
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+from kafkalab import clients
+from kafkalab.cluster import config, provision
+from kafkalab.cluster.java import find_java
+from kafkalab.cluster.ports import port_free
+from kafkalab.cluster.state import ClusterState, read_pid
+from kafkalab.errors import (
+    ClusterMismatch,
+    ClusterStartFailed,
+    InvalidChoice,
+    PortInUse,
+    RegistryError,
+)
+from kafkalab.platform import process
+from kafkalab.settings import ALLOWED_BROKER_COUNTS, Settings
+
+Notify = Callable[[str], None]
+
+
+@dataclass
+class NodeStatus:
+    name: str
+    node_id: int
+    port: int
+    controller_port: int
+    pid: int | None
+    running: bool
+    log: str
+
+
+@dataclass
+class RegistryStatus:
+    url: str
+    pid: int | None
+    running: bool
+    managed: bool
+    subjects: int | None = None
+
+
+@dataclass
+class ClusterStatus:
+    running: bool
+    kafka_version: str
+    cluster_id: str | None
+    data_dir: str
+    bootstrap: str
+    brokers: list[NodeStatus] = field(default_factory=list)
+    controller_id: int | None = None
+    topics: list[str] = field(default_factory=list)
+    registry: RegistryStatus | None = None
+
+
+@dataclass
+class UpResult:
+    status: ClusterStatus
+    already_running: bool
+    started: list[str]
+    seconds: float
+
+
+def _registry_home(settings: Settings) -> Path:
+    return settings.data_dir / "registry"
+
+
+def _registry_managed(settings: Settings) -> bool:
+    return settings.registry_url is None
+
+
+def new_cluster_id() -> str:
+    """A Kafka cluster id (22 base64url chars), made here to save a JVM start."""
+    while True:
+        candidate = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        if not candidate.startswith("-"):  # would read as a flag to the storage tool
+            return candidate
+
+
+def _resolve_size(settings: Settings, brokers: int | None) -> tuple[int, ClusterState | None]:
+    state = ClusterState.load(settings)
+    size = brokers if brokers is not None else (state.brokers if state else 1)
+    if size not in ALLOWED_BROKER_COUNTS:
+        allowed = " or ".join(str(n) for n in ALLOWED_BROKER_COUNTS)
+        raise InvalidChoice(
+            f"--brokers must be {allowed} (got {size})",
+            hint="1 is a single combined broker+controller; 3 is a replicated cluster (RF 3, min ISR 2)",
+        )
+    if state and state.brokers != size:
+        if any(read_pid(node.pid_file) for node in config.node_specs(settings, state.brokers)):
+            raise ClusterMismatch(
+                f"a {state.brokers}-broker cluster is running in {settings.data_dir}; "
+                f"stop it before starting {size}"
+            )
+        raise ClusterMismatch(
+            f"{settings.data_dir} holds a {state.brokers}-broker cluster, not {size}",
+            hint=f"`kafkalab cluster reset --yes` wipes it (topics included), then "
+            f"`kafkalab cluster up --brokers {size}`; or set KAFKALAB_DATA_DIR to another folder",
+        )
+    return size, state
+
+
+def up(
+    settings: Settings,
+    brokers: int | None = None,
+    notify: Notify | None = None,
+    progress: provision.Progress | None = None,
+) -> UpResult:
+    """Bring the cluster (and registry) up; a no-op when everything already runs."""
+    say = notify or (lambda _msg: None)
+    if settings.bootstrap:
+        raise InvalidChoice(
+            f"KAFKALAB_BOOTSTRAP points at an existing cluster ({settings.bootstrap}); "
+            "kafkalab starts no broker of its own",
+            hint="unset KAFKALAB_BOOTSTRAP to use the local cluster",
+        )
+    started_at = time.monotonic()
+    size, state = _resolve_size(settings, brokers)
+    nodes = config.node_specs(settings, size)
+    to_start = [node for node in nodes if read_pid(node.pid_file) is None]
+    registry_pid = read_pid(_registry_home(settings) / "registry.pid")
+    registry_needed = _registry_managed(settings) and registry_pid is None
+    if not to_start and not registry_needed:
+        wait_for_brokers(settings, size, {}, timeout=settings.start_timeout)
+        return UpResult(status(settings), True, [], time.monotonic() - started_at)
+
+    _check_ports(settings, to_start, registry_needed)
+    java = find_java(settings)
+    classpath = provision.ensure_jars(settings, progress)
+    if state is None:
+        state = ClusterState(new_cluster_id(), size, provision.KAFKA_VERSION)
+        state.save(settings)
+
+    procs: dict[str, subprocess.Popen[bytes]] = {}
+    if to_start:
+        for node in to_start:
+            _write_node_config(settings, node, nodes)
+        _format_storage(java.path, classpath, [n for n in to_start if not _formatted(n)], state)
+        for node in to_start:
+            say(f"starting {node.name} on {settings.host}:{node.port}")
+            cmd = config.jvm_command(java.path, classpath, settings, node)
+            procs[node.name] = process.spawn(cmd, node.pid_file, node.logs / "stdout.log")
+    say(f"waiting for {size} broker(s) to answer metadata requests")
+    wait_for_brokers(settings, size, {n.name: n for n in to_start}, settings.start_timeout, procs)
+    started = [node.name for node in to_start]
+    if registry_needed:
+        say(f"starting the schema registry on {settings.schema_registry_url()}")
+        _start_registry(settings, size)
+        started.append("registry")
+    return UpResult(status(settings), False, started, time.monotonic() - started_at)
+
+
+def _check_ports(settings: Settings, nodes: list[config.NodeSpec], registry: bool) -> None:
+    wanted = [(f"{n.name} client", n.port) for n in nodes]
+    wanted += [(f"{n.name} controller", n.controller_port) for n in nodes]
+    if registry:
+        wanted.append(("schema registry", settings.registry_port))
+    for what, port in wanted:
+        if not port_free(settings.host, port):
+            raise PortInUse(
+                f"port {port} on {settings.host} (for the {what}) is already in use by another program"
+            )
+
+
+def _write_node_config(
+    settings: Settings, node: config.NodeSpec, nodes: list[config.NodeSpec]
+) -> None:
+    node.home.mkdir(parents=True, exist_ok=True)
+    node.logs.mkdir(parents=True, exist_ok=True)
+    node.properties_file.write_text(config.render_properties(settings, node, nodes))
+    node.log4j_file.write_text(config.render_log4j(node))
+
+
+def _formatted(node: config.NodeSpec) -> bool:
+    return (node.log_dir / "meta.properties").exists()
+
+
+def _format_storage(
+    java: str, classpath: Path, nodes: list[config.NodeSpec], state: ClusterState
+) -> None:
+    """Format every new node's log dir with Kafka's storage tool, nodes in parallel."""
+    runs = [
+        (
+            node,
+            subprocess.Popen(
+                config.storage_format_command(java, classpath, node, state.cluster_id),
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                text=True,
+            ),
+        )
+        for node in nodes
+    ]
+    for node, proc in runs:
+        out, _ = proc.communicate(timeout=120)
+        if proc.returncode != 0:
+            last = [line for line in out.splitlines() if line.strip()][-1:] or ["no output"]
+            raise ClusterStartFailed(f"formatting {node.name} storage failed: {last[0]}"[:400])
+
+
+def wait_for_brokers(
+    settings: Settings,
+    size: int,
+    watched: dict[str, config.NodeSpec],
+    timeout: float,
+    procs: dict[str, subprocess.Popen[bytes]] | None = None,
+) -> None:
+    """Block until `size` brokers answer metadata; fail fast if a starting JVM exits."""
+    admin = clients.admin(settings, **{"log_level": 0, "socket.connection.setup.timeout.ms": 1000})
+    deadline = time.monotonic() + timeout
+    while True:
+        for name, proc in (procs or {}).items():
+            if proc.poll() is not None:
+                node = watched[name]
+                raise ClusterStartFailed(
+                    f"{name} exited during start-up (code {proc.returncode}): "
+                    f"{_last_error(node.logs / 'server.log', node.logs / 'stdout.log')}"
+                )
+        try:
+            metadata = admin.list_topics(timeout=1.0)
+            if len(metadata.brokers) >= size:
+                return
+        except Exception:  # noqa: BLE001 - not answering yet is the expected case here
+            pass
+        if time.monotonic() >= deadline:
+            logs = ", ".join(str(n.logs / "server.log") for n in watched.values())
+            raise ClusterStartFailed(
+                f"the cluster did not answer within {timeout:.0f} s (see {logs or 'the broker logs'})"
+            )
+        time.sleep(0.2)
+
+
+def _last_error(*logs: Path) -> str:
+    for log in logs:
+        try:
+            lines = log.read_text(errors="replace").splitlines()
+        except FileNotFoundError:
+            continue
+        errors = [line for line in lines if " ERROR " in line or "Exception" in line]
+        if errors:
+            return errors[-1].strip()[:300]
+    return f"see {logs[0]}"
+
+
+def _start_registry(settings: Settings, size: int) -> None:
+    home = _registry_home(settings)
+    home.mkdir(parents=True, exist_ok=True)
+    rf, _ = config.replication(size)
+    cmd = [
+        sys.executable,
+        "-m",
+        "kafkalab.cluster.registry",
+        "--bootstrap",
+        clients.bootstrap_servers(settings),
+        "--host",
+        settings.host,
+        "--port",
+        str(settings.registry_port),
+        "--replication-factor",
+        str(rf),
+    ]
+    proc = process.spawn(cmd, home / "registry.pid", home / "registry.log")
+    deadline = time.monotonic() + settings.start_timeout
+    url = f"{settings.schema_registry_url()}/subjects"
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RegistryError(
+                f"the schema registry exited during start-up: {_last_error(home / 'registry.log')}"
+            )
+        try:
+            if httpx.get(url, timeout=1.0).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.1)
+    raise RegistryError(
+        f"the schema registry did not answer on {url} within {settings.start_timeout:.0f} s"
+    )
+
+
+def down(settings: Settings, notify: Notify | None = None) -> list[str]:
+    """Stop the registry and every broker; returns what was stopped (empty: nothing ran)."""
+    say = notify or (lambda _msg: None)
+    stopped: list[str] = []
+    if process.stop(_registry_home(settings) / "registry.pid", timeout=10):
+        stopped.append("registry")
+    state = ClusterState.load(settings)
+    nodes = config.node_specs(settings, state.brokers if state else 3)
+    running = {node.name: pid for node in nodes if (pid := read_pid(node.pid_file))}
+    if running:
+        say(f"stopping {', '.join(running)} (controlled shutdown)")
+        # All at once, as kafka-server-stop does: nodes then shut down together.
+        process.signal_pids(list(running.values()), signal.SIGTERM)
+        if not process.wait_gone(list(running.values()), timeout=45):
+            process.signal_pids(list(running.values()), signal.SIGKILL)
+            process.wait_gone(list(running.values()), timeout=5)
+        for node in nodes:
+            node.pid_file.unlink(missing_ok=True)
+        stopped += list(running)
+    return stopped
+
+
+def reset(settings: Settings, jars: bool = False) -> list[str]:
+    """Stop everything and delete the data dir (and, with `jars`, the cached Kafka jars)."""
+    down(settings)
+    removed: list[str] = []
+    if settings.data_dir.exists():
+        shutil.rmtree(settings.data_dir)
+        removed.append(str(settings.data_dir))
+    if jars and provision.kafka_home(settings).exists():
+        shutil.rmtree(provision.kafka_home(settings))
+        removed.append(str(provision.kafka_home(settings)))
+    return removed
+
+
+def status(settings: Settings) -> ClusterStatus:
+    """Everything `cluster status` shows, read from pid files, the broker and the registry."""
+    state = ClusterState.load(settings)
+    size = state.brokers if state else 1
+    result = ClusterStatus(
+        running=False,
+        kafka_version=provision.KAFKA_VERSION,
+        cluster_id=state.cluster_id if state else None,
+        data_dir=str(settings.data_dir),
+        bootstrap=clients.bootstrap_servers(settings),
+    )
+    for node in config.node_specs(settings, size):
+        pid = read_pid(node.pid_file)
+        result.brokers.append(
+            NodeStatus(
+                node.name,
+                node.node_id,
+                node.port,
+                node.controller_port,
+                pid,
+                pid is not None,
+                str(node.logs / "server.log"),
+            )
+        )
+    if settings.bootstrap or any(b.running for b in result.brokers):
+        _read_cluster(settings, result)
+    result.registry = _registry_status(settings)
+    return result
+
+
+def _read_cluster(settings: Settings, result: ClusterStatus) -> None:
+    admin = clients.admin(settings, **{"log_level": 0})
+    try:
+        metadata = admin.list_topics(timeout=5.0)
+        cluster = admin.describe_cluster(request_timeout=5.0).result(timeout=5.0)
+    except Exception:  # noqa: BLE001 - a cluster that does not answer is simply not running
+        return
+    result.running = True
+    result.controller_id = cluster.controller.id if cluster.controller else None
+    result.topics = sorted(metadata.topics)
+
+
+def _registry_status(settings: Settings) -> RegistryStatus:
+    managed = _registry_managed(settings)
+    pid = read_pid(_registry_home(settings) / "registry.pid") if managed else None
+    registry = RegistryStatus(settings.schema_registry_url(), pid, False, managed)
+    if managed and pid is None:
+        return registry
+    try:
+        response = httpx.get(f"{registry.url}/subjects", timeout=2.0)
+        registry.running = response.status_code == 200
+        registry.subjects = len(response.json()) if registry.running else None
+    except (httpx.HTTPError, ValueError):
+        pass
+    return registry

@@ -1,0 +1,162 @@
+"""`kafkalab doctor`: what is installed, what is missing, and how to fix each thing.
+
+Every check returns a Check; none raises. Only a "fail" makes doctor exit non-zero: a cluster
+that is simply not started yet is a "warn" with the command that starts it.
+"""
+
+from __future__ import annotations
+
+import platform
+import shutil
+import sys
+from dataclasses import dataclass
+from typing import Literal
+
+from kafkalab.cluster import config, lifecycle, provision
+from kafkalab.cluster.java import MIN_JAVA, find_java
+from kafkalab.cluster.ports import port_free
+from kafkalab.cluster.state import ClusterState
+from kafkalab.errors import KafkalabError
+from kafkalab.settings import Settings
+
+Outcome = Literal["ok", "warn", "fail"]
+
+
+@dataclass
+class Check:
+    name: str
+    outcome: Outcome
+    detail: str
+    fix: str = ""
+
+
+@dataclass
+class DoctorReport:
+    checks: list[Check]
+    settings: dict[str, str]
+
+    @property
+    def healthy(self) -> bool:
+        return all(check.outcome != "fail" for check in self.checks)
+
+
+def diagnose(settings: Settings) -> DoctorReport:
+    status = lifecycle.status(settings)
+    checks = [
+        _python(),
+        _java(settings),
+        _jars(settings),
+        _maven(settings),
+        *_ports(settings, status),
+        _cluster(status),
+        _registry(status),
+    ]
+    shown = {
+        f"KAFKALAB_{name.upper()}": str(getattr(settings, name))
+        for name in type(settings).model_fields
+    }
+    return DoctorReport(checks, shown)
+
+
+def _python() -> Check:
+    ok = sys.version_info >= (3, 11)
+    return Check(
+        "python",
+        "ok" if ok else "fail",
+        f"Python {platform.python_version()} at {sys.executable}",
+        "" if ok else "use Python 3.11 or newer",
+    )
+
+
+def _java(settings: Settings) -> Check:
+    try:
+        java = find_java(settings)
+    except KafkalabError as exc:
+        return Check("java", "fail", exc.message, exc.hint)
+    return Check("java", "ok", f"Java {java.version} at {java.path} (≥ {MIN_JAVA} needed)")
+
+
+def _jars(settings: Settings) -> Check:
+    home = provision.kafka_home(settings)
+    if not provision.libs_dir(settings).exists():
+        return Check(
+            "kafka jars",
+            "warn",
+            f"Kafka {provision.KAFKA_VERSION} not cached yet in {home}",
+            "fetched automatically by `kafkalab cluster up` (needs Maven once)",
+        )
+    problems = provision.recheck_cache(settings)
+    if problems:
+        listed = ", ".join(f"{p.name} ({p.problem})" for p in problems[:3])
+        return Check(
+            "kafka jars",
+            "fail",
+            f"{len(problems)} cached jar(s) differ from the pinned checksums: {listed}",
+            "run `kafkalab cluster reset --jars --yes`, then `kafkalab cluster up`",
+        )
+    count = len(provision.pinned_checksums())
+    return Check(
+        "kafka jars", "ok", f"Kafka {provision.KAFKA_VERSION}: {count} jars verified in {home}"
+    )
+
+
+def _maven(settings: Settings) -> Check:
+    mvn = shutil.which(settings.mvn)
+    if mvn:
+        return Check("maven", "ok", f"{mvn} (fetches the Kafka jars from Maven Central)")
+    if provision.jars_ready(settings):
+        return Check("maven", "ok", "not installed, not needed: the jars are already cached")
+    return Check(
+        "maven",
+        "fail",
+        "Maven is not installed and the jars are not cached",
+        "install Maven, e.g. `apt-get install maven`",
+    )
+
+
+def _ports(settings: Settings, status: lifecycle.ClusterStatus) -> list[Check]:
+    state = ClusterState.load(settings)
+    nodes = config.node_specs(settings, state.brokers if state else 1)
+    ours = {b.port for b in status.brokers if b.running} | {
+        b.controller_port for b in status.brokers if b.running
+    }
+    if status.registry and status.registry.pid:
+        ours.add(settings.registry_port)
+    wanted = [(n.port, f"{n.name} client") for n in nodes]
+    wanted += [(n.controller_port, f"{n.name} controller") for n in nodes]
+    if settings.registry_url is None:
+        wanted.append((settings.registry_port, "schema registry"))
+    checks = []
+    for port, what in wanted:
+        if port in ours:
+            checks.append(Check(f"port {port}", "ok", f"used by kafkalab's {what}"))
+        elif port_free(settings.host, port):
+            checks.append(Check(f"port {port}", "ok", f"free for the {what}"))
+        else:
+            checks.append(
+                Check(
+                    f"port {port}",
+                    "fail",
+                    f"taken by another program (needed for the {what})",
+                    "stop that program, or move kafkalab with KAFKALAB_BROKER_PORT / "
+                    "KAFKALAB_CONTROLLER_PORT / KAFKALAB_REGISTRY_PORT",
+                )
+            )
+    return checks
+
+
+def _cluster(status: lifecycle.ClusterStatus) -> Check:
+    if status.running:
+        up = sum(b.running for b in status.brokers)
+        return Check("cluster", "ok", f"{up} broker(s) answering at {status.bootstrap}")
+    return Check("cluster", "warn", "not running", "start it with `kafkalab cluster up`")
+
+
+def _registry(status: lifecycle.ClusterStatus) -> Check:
+    registry = status.registry
+    if registry and registry.running:
+        return Check("schema registry", "ok", f"{registry.url} ({registry.subjects} subjects)")
+    url = registry.url if registry else "—"
+    return Check(
+        "schema registry", "warn", f"not answering at {url}", "`kafkalab cluster up` starts it"
+    )

@@ -1,0 +1,72 @@
+"""The one configuration object: every tunable kafkalab has, read from KAFKALAB_* env vars.
+
+Commands pass flags on top with `load_settings(**overrides)`; nothing else reads the
+environment. `kafkalab doctor` prints the resolved values.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+ALLOWED_BROKER_COUNTS = (1, 3)
+
+
+class Settings(BaseSettings):
+    """Resolved configuration. Frozen: derive a new one with `model_copy(update=...)`."""
+
+    model_config = SettingsConfigDict(env_prefix="KAFKALAB_", frozen=True, extra="ignore")
+
+    data_dir: Path = Field(
+        default=Path(".kafkalab"), description="Broker data, logs, pid files and registry state."
+    )
+    cache_dir: Path = Field(
+        default=Path.home() / ".cache" / "kafkalab",
+        description="Where the Kafka jars are cached (kafka-<version>/ below it).",
+    )
+    bootstrap: str | None = Field(
+        default=None, description="Use an existing cluster instead of starting one."
+    )
+    host: str = Field(default="127.0.0.1", description="Loopback address every port binds to.")
+    broker_port: int = Field(default=9092, description="Client port of broker 1 (+1 per broker).")
+    controller_port: int = Field(default=19092, description="KRaft controller port of node 1.")
+    secure_port: int = Field(
+        default=9192, description="SASL_SSL port of broker 1, reserved for the security lesson."
+    )
+    registry_port: int = Field(default=8081, description="Schema registry HTTP port.")
+    registry_url: str | None = Field(
+        default=None, description="Use an existing Confluent-compatible schema registry."
+    )
+    heap: str = Field(default="-Xms128m -Xmx512m", description="JVM heap flags per broker.")
+    java: str | None = Field(
+        default=None, description="Path to the java binary (else JAVA_HOME, PATH)."
+    )
+    mvn: str = Field(default="mvn", description="Maven binary used to fetch the broker jars.")
+    start_timeout: float = Field(
+        default=60.0, description="Seconds to wait for a broker to answer."
+    )
+
+    @field_validator("data_dir", "cache_dir")
+    @classmethod
+    def _absolute(cls, value: Path) -> Path:
+        return value.expanduser().resolve()
+
+    def schema_registry_url(self) -> str:
+        return self.registry_url or f"http://{self.host}:{self.registry_port}"
+
+    def broker_ports(self, brokers: int) -> list[int]:
+        return [self.broker_port + i for i in range(brokers)]
+
+    def bootstrap_servers(self, brokers: int = 1) -> str:
+        """The bootstrap list clients use: the override, or every local broker's address."""
+        if self.bootstrap:
+            return self.bootstrap
+        return ",".join(f"{self.host}:{port}" for port in self.broker_ports(brokers))
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Read the environment once and apply explicit overrides (flags win over env vars)."""
+    clean = {key: value for key, value in overrides.items() if value is not None}
+    return Settings(**clean)  # type: ignore[arg-type]

@@ -1,0 +1,112 @@
+"""All terminal rendering. Commands build result dataclasses; this module turns them into Rich
+output (or JSON). Services never import it: they log, the CLI renders.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import sys
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+out = Console(highlight=False)
+err = Console(stderr=True, highlight=False)
+
+
+def error(message: str, hint: str = "") -> None:
+    """The one-line failure every command ends with: `✘ what went wrong — how to fix it`."""
+    line = f"[bold red]✘[/] {_escape(message)}"
+    if hint:
+        line += f" [dim]—[/] {_escape(hint)}"
+    err.print(line, soft_wrap=True)
+
+
+def success(message: str) -> None:
+    out.print(f"[bold green]✔[/] {_escape(message)}", soft_wrap=True)
+
+
+def failure(message: str) -> None:
+    out.print(f"[bold red]✘[/] {_escape(message)}", soft_wrap=True)
+
+
+def step(message: str) -> None:
+    """A progress line for long work (starting a JVM, formatting storage)."""
+    err.print(f"[cyan]…[/] {_escape(message)}", soft_wrap=True)
+
+
+def _escape(text: str) -> str:
+    from rich.markup import escape
+
+    return escape(text)
+
+
+def print_json(value: Any) -> None:
+    """Dataclasses (nested) as JSON on stdout, for scripts."""
+    sys.stdout.write(json.dumps(to_jsonable(value), indent=2, default=str) + "\n")
+
+
+def to_jsonable(value: Any) -> Any:
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return dataclasses.asdict(value)
+    if isinstance(value, list):
+        return [to_jsonable(item) for item in value]
+    return value
+
+
+def table(title: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+    grid = Table(title=title, title_justify="left", header_style="bold")
+    for column in columns:
+        grid.add_column(column)
+    for row in rows:
+        grid.add_row(*(str(cell) if cell is not None else "—" for cell in row))
+    out.print(grid)
+
+
+def mark(ok: bool | None) -> str:
+    """✔ / ✘ / ! as Rich markup."""
+    if ok is None:
+        return "[yellow]![/]"
+    return "[green]✔[/]" if ok else "[red]✘[/]"
+
+
+def kv(title: str, pairs: Sequence[tuple[str, Any]]) -> None:
+    grid = Table(title=title, title_justify="left", show_header=False, box=None, padding=(0, 2))
+    grid.add_column(style="bold")
+    grid.add_column()
+    for key, value in pairs:
+        grid.add_row(key, "—" if value is None or value == "" else str(value))
+    out.print(grid)
+
+
+@contextmanager
+def download_progress(label: str) -> Iterator[Callable[[int, int, str], None]]:
+    """A progress bar fed by `callback(done, total, name)`; shown only once work starts."""
+    bar = Progress(
+        TextColumn("[cyan]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[name]}"),
+        TimeElapsedColumn(),
+        console=err,
+        transient=True,
+    )
+    task: list[Any] = []
+
+    def update(done: int, total: int, name: str) -> None:
+        if not task:
+            bar.start()
+            err.print(f"[cyan]…[/] {label}")
+            task.append(bar.add_task(label, total=total, name=name))
+        bar.update(task[0], completed=done, name=name)
+
+    try:
+        yield update
+    finally:
+        if task:
+            bar.stop()

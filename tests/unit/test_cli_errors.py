@@ -1,0 +1,91 @@
+"""Bad input at the command line: one sentence with a hint, a non-zero exit, no traceback.
+
+These run `python -m kafkalab` in a subprocess so the real console edge is what is tested.
+"""
+
+import json
+import socket
+from pathlib import Path
+
+from tests.helpers import CliRun, free_port, run_cli
+
+
+def assert_one_line_error(run: CliRun, code: int, text: str) -> None:
+    assert run.code == code, run
+    lines = [line for line in run.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, run.stderr
+    assert lines[0].startswith("✘ "), lines[0]
+    assert text in lines[0]
+    assert " — " in lines[0], "a hint follows the dash"
+    assert "Traceback" not in run.stderr + run.stdout
+
+
+def isolated_env(tmp_path: Path) -> dict[str, str]:
+    return {
+        "KAFKALAB_DATA_DIR": str(tmp_path / "data"),
+        "KAFKALAB_BROKER_PORT": str(free_port()),
+        "KAFKALAB_CONTROLLER_PORT": str(free_port()),
+        "KAFKALAB_REGISTRY_PORT": str(free_port()),
+    }
+
+
+def test_unknown_subcommand() -> None:
+    assert_one_line_error(run_cli("clutser"), 2, "No such command 'clutser'")
+
+
+def test_unknown_option() -> None:
+    assert_one_line_error(run_cli("cluster", "up", "--bogus"), 2, "No such option: --bogus")
+
+
+def test_two_brokers_says_which_values_are_allowed(tmp_path: Path) -> None:
+    run = run_cli("cluster", "up", "--brokers", "2", env=isolated_env(tmp_path))
+    assert_one_line_error(run, 1, "--brokers must be 1 or 3 (got 2)")
+
+
+def test_taken_port_is_refused_politely(tmp_path: Path) -> None:
+    env = isolated_env(tmp_path)
+    with socket.socket() as squatter:
+        squatter.bind(("127.0.0.1", 0))
+        squatter.listen()
+        port = squatter.getsockname()[1]
+        run = run_cli("cluster", "up", env={**env, "KAFKALAB_BROKER_PORT": str(port)})
+    assert_one_line_error(run, 1, f"port {port} on 127.0.0.1 (for the broker-1 client) is already in use")
+
+
+def test_missing_java(tmp_path: Path) -> None:
+    env = {**isolated_env(tmp_path), "PATH": str(tmp_path / "empty-bin"), "JAVA_HOME": ""}
+    run = run_cli("cluster", "up", env=env)
+    assert_one_line_error(run, 1, "Java was not found")
+
+
+def test_reset_without_yes_and_without_a_terminal_removes_nothing(tmp_path: Path) -> None:
+    env = isolated_env(tmp_path)
+    (tmp_path / "data").mkdir()
+    run = run_cli("cluster", "reset", env=env)
+    assert run.code == 1
+    assert "nothing removed" in run.stdout
+    assert (tmp_path / "data").exists()
+
+
+def test_status_json_when_nothing_runs(tmp_path: Path) -> None:
+    run = run_cli("cluster", "status", "--json", env=isolated_env(tmp_path))
+    assert run.code == 0, run
+    status = json.loads(run.stdout)
+    assert status["running"] is False
+    assert status["brokers"][0]["running"] is False
+    assert status["registry"]["running"] is False
+
+
+def test_down_when_nothing_runs_is_fine(tmp_path: Path) -> None:
+    run = run_cli("cluster", "down", env=isolated_env(tmp_path))
+    assert run.code == 0
+    assert "nothing was running" in run.stdout
+
+
+def test_help_teaches_the_commands() -> None:
+    run = run_cli("--help")
+    assert run.code == 0
+    for command in ("cluster", "doctor", "smoke"):
+        assert command in run.stdout
+    run = run_cli("cluster", "up", "--help")
+    assert "--brokers" in run.stdout and "min.insync.replicas" in run.stdout

@@ -1,0 +1,82 @@
+from pathlib import Path
+
+from kafkalab.cluster import config
+from kafkalab.settings import load_settings
+
+
+def parse(text: str) -> dict[str, str]:
+    pairs = [line.split("=", 1) for line in text.splitlines() if line and not line.startswith("#")]
+    return {key: value for key, value in pairs}
+
+
+def test_single_node_is_combined_kraft_with_replication_one(tmp_path: Path) -> None:
+    settings = load_settings(data_dir=tmp_path)
+    nodes = config.node_specs(settings, 1)
+    props = parse(config.render_properties(settings, nodes[0], nodes))
+    assert props["process.roles"] == "broker,controller"
+    assert props["node.id"] == "1"
+    assert props["controller.quorum.voters"] == "1@127.0.0.1:19092"
+    assert props["listeners"] == "PLAINTEXT://127.0.0.1:9092,CONTROLLER://127.0.0.1:19092"
+    assert props["advertised.listeners"] == "PLAINTEXT://127.0.0.1:9092"
+    assert props["log.dirs"] == str(tmp_path / "broker-1" / "data")
+    for key in (
+        "offsets.topic.replication.factor",
+        "transaction.state.log.replication.factor",
+        "transaction.state.log.min.isr",
+        "share.coordinator.state.topic.replication.factor",
+        "default.replication.factor",
+        "min.insync.replicas",
+    ):
+        assert props[key] == "1", key
+
+
+def test_three_nodes_share_a_quorum_with_rf3_and_min_isr2(tmp_path: Path) -> None:
+    settings = load_settings(data_dir=tmp_path)
+    nodes = config.node_specs(settings, 3)
+    assert [n.port for n in nodes] == [9092, 9093, 9094]
+    assert [n.controller_port for n in nodes] == [19092, 19093, 19094]
+    props = parse(config.render_properties(settings, nodes[1], nodes))
+    assert props["node.id"] == "2"
+    assert props["controller.quorum.voters"] == (
+        "1@127.0.0.1:19092,2@127.0.0.1:19093,3@127.0.0.1:19094"
+    )
+    assert props["listeners"] == "PLAINTEXT://127.0.0.1:9093,CONTROLLER://127.0.0.1:19093"
+    assert props["default.replication.factor"] == "3"
+    assert props["min.insync.replicas"] == "2"
+    assert props["transaction.state.log.min.isr"] == "2"
+    assert props["offsets.topic.replication.factor"] == "3"
+
+
+def test_sasl_ssl_is_reserved_but_only_listens_when_secure(tmp_path: Path) -> None:
+    settings = load_settings(data_dir=tmp_path)
+    nodes = config.node_specs(settings, 1)
+    plain = parse(config.render_properties(settings, nodes[0], nodes))
+    assert "SASL_SSL:SASL_SSL" in plain["listener.security.protocol.map"]
+    assert "SASL_SSL" not in plain["listeners"]
+    secure = config.SecureListener(tmp_path / "k.pem", tmp_path / "ca.pem", "admin", "s3cret")
+    props = parse(config.render_properties(settings, nodes[0], nodes, secure))
+    assert props["listeners"].endswith(",SASL_SSL://127.0.0.1:9192")
+    assert props["ssl.keystore.type"] == "PEM"
+    assert props["sasl.enabled.mechanisms"] == "SCRAM-SHA-512"
+
+
+def test_ports_follow_settings(tmp_path: Path) -> None:
+    settings = load_settings(data_dir=tmp_path, broker_port=39092, controller_port=39192)
+    nodes = config.node_specs(settings, 3)
+    assert [n.port for n in nodes] == [39092, 39093, 39094]
+    assert settings.bootstrap_servers(3) == "127.0.0.1:39092,127.0.0.1:39093,127.0.0.1:39094"
+
+
+def test_jvm_command_runs_kafka_main_with_a_small_heap(tmp_path: Path) -> None:
+    settings = load_settings(data_dir=tmp_path)
+    node = config.node_specs(settings, 1)[0]
+    cmd = config.jvm_command("java", tmp_path / "libs", settings, node)
+    assert cmd[0] == "java"
+    assert "-Xmx512m" in cmd
+    assert cmd[-2:] == ["kafka.Kafka", str(node.properties_file)]
+    assert f"{tmp_path / 'libs'}/*" in cmd
+
+
+def test_log4j_writes_to_the_node_log_dir(tmp_path: Path) -> None:
+    node = config.node_specs(load_settings(data_dir=tmp_path), 1)[0]
+    assert f"fileName = {node.logs / 'server.log'}" in config.render_log4j(node)
