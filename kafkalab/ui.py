@@ -54,8 +54,10 @@ def print_json(value: Any) -> None:
 def to_jsonable(value: Any) -> Any:
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         return dataclasses.asdict(value)
-    if isinstance(value, list):
+    if isinstance(value, list | tuple):
         return [to_jsonable(item) for item in value]
+    if isinstance(value, dict):
+        return {key: to_jsonable(item) for key, item in value.items()}
     return value
 
 
