@@ -7,14 +7,16 @@ config dict copied into every file.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from confluent_kafka import Consumer, Producer
 from confluent_kafka.admin import AdminClient
-from confluent_kafka.schema_registry import SchemaRegistryClient
 
 from kafkalab.cluster.state import ClusterState
 from kafkalab.settings import Settings
+
+if TYPE_CHECKING:
+    from confluent_kafka.schema_registry import SchemaRegistryClient
 
 
 def bootstrap_servers(settings: Settings) -> str:
@@ -50,4 +52,8 @@ def consumer(settings: Settings, group_id: str, **overrides: Any) -> Consumer:
 
 
 def schema_registry(settings: Settings) -> SchemaRegistryClient:
+    # Imported here: the registry client pulls in httpx and authlib (~0.3 s), which most
+    # processes that only produce or consume never need.
+    from confluent_kafka.schema_registry import SchemaRegistryClient
+
     return SchemaRegistryClient({"url": settings.schema_registry_url()})

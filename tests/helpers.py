@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import random
 import socket
 import subprocess
 import sys
@@ -17,10 +18,15 @@ def free_port() -> int:
 
 
 def free_port_block(size: int) -> int:
-    """The first of `size` consecutive free loopback ports."""
-    for _ in range(50):
-        base = free_port()
-        if base + size < 65535 and all(_is_free(base + i) for i in range(size)):
+    """The first of `size` consecutive free loopback ports, below the ephemeral range.
+
+    Ports the kernel hands to outgoing connections (32768+) are avoided: a client reconnecting
+    to a stopped broker can be given the broker's own port and block its restart.
+    """
+    rng = random.Random()
+    for _ in range(200):
+        base = rng.randrange(20000, 32000 - size)
+        if all(_is_free(base + i) for i in range(size)):
             return base
     raise RuntimeError("no block of free ports")
 

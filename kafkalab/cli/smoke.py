@@ -8,7 +8,6 @@ import typer
 
 from kafkalab import ui
 from kafkalab.cluster import lifecycle
-from kafkalab.observe.roundtrip import run_round_trip
 from kafkalab.settings import load_settings
 
 
@@ -23,6 +22,8 @@ def smoke(
     Proves: the broker acknowledges every event (acks=all), the schema is registered in the
     registry, a consumer group reads every event back, decoded by schema id, in order per key.
     """
+    from kafkalab.observe.roundtrip import run_round_trip  # Avro + registry client: load on use
+
     settings = load_settings()
     if not settings.bootstrap:
         with ui.download_progress("fetching the Kafka jars from Maven Central (once)") as progress:
