@@ -7,6 +7,7 @@ config dict copied into every file.
 
 from __future__ import annotations
 
+import logging
 from typing import TYPE_CHECKING, Any
 
 from confluent_kafka import Consumer, Producer
@@ -18,6 +19,8 @@ from kafkalab.settings import Settings
 if TYPE_CHECKING:
     from confluent_kafka.schema_registry import SchemaRegistryClient
 
+_LIBRDKAFKA_LOG = logging.getLogger("librdkafka")
+
 
 def bootstrap_servers(settings: Settings) -> str:
     """Every local broker's address (or the KAFKALAB_BOOTSTRAP override)."""
@@ -26,8 +29,12 @@ def bootstrap_servers(settings: Settings) -> str:
 
 
 def base_config(settings: Settings) -> dict[str, Any]:
-    """librdkafka settings shared by every client kafkalab creates."""
-    return {"bootstrap.servers": bootstrap_servers(settings)}
+    """librdkafka settings shared by every client kafkalab creates.
+
+    librdkafka's own log lines go through Python logging (logger "librdkafka"), so its
+    warnings and errors still show but its info chatter does not interleave with our output.
+    """
+    return {"bootstrap.servers": bootstrap_servers(settings), "logger": _LIBRDKAFKA_LOG}
 
 
 def admin(settings: Settings, **overrides: Any) -> AdminClient:
