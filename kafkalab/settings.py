@@ -48,6 +48,24 @@ class Settings(BaseSettings):
         default=60.0, description="Seconds to wait for a broker to answer."
     )
 
+    service_port: int = Field(
+        default=8101, description="HTTP port of the first service (user); the others follow."
+    )
+    reservation_ttl: float = Field(
+        default=30.0, description="Seconds inventory holds stock for an unpaid order."
+    )
+    request_timeout: float = Field(
+        default=5.0, description="Seconds order waits for inventory's stock-check reply."
+    )
+    payment_failure_rate: float = Field(
+        default=0.0, description="Injected transient gateway failure rate (0-1), for load/chaos."
+    )
+    payment_latency_ms: int = Field(default=0, description="Injected gateway latency per charge.")
+    token_secret: str | None = Field(
+        default=None,
+        description="HMAC key that signs login tokens (default: a random key kept 0600 in the data dir).",
+    )
+
     @field_validator("data_dir", "cache_dir")
     @classmethod
     def _absolute(cls, value: Path) -> Path:

@@ -1,0 +1,365 @@
+"""The small runtime every service shares: consume loop, emit with causal headers, retries,
+dead letters, optional transactions, /health and /metrics, structured logs, clean SIGTERM.
+
+A service subclasses `Service`, names its subscriptions, implements `handle(event)` (and
+optionally `routes()` and `tick()`), and ends its module with `main(MyService)`.
+
+Delivery: offsets are committed only after an event was handled and everything it emitted was
+acknowledged (at-least-once). A `transactional` service instead commits its outputs and its
+input offsets in one Kafka transaction (exactly-once for consume-process-produce).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import signal
+import sys
+import threading
+import time
+from collections.abc import Sequence
+from typing import Any, ClassVar
+
+from confluent_kafka import KafkaError, KafkaException, Message, TopicPartition
+from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client.exposition import CONTENT_TYPE_LATEST
+
+from kafkalab import clients
+from kafkalab.events.serde import Event, EventSerde, UndecodableEvent
+from kafkalab.events.topics import dlt_topic
+from kafkalab.services.catalogue import group_id, service_port
+from kafkalab.services.http import Request, Response, Route, ServiceHttpServer
+from kafkalab.settings import Settings, load_settings
+
+log = logging.getLogger("kafkalab.service")
+
+
+class Retryable(Exception):
+    """A transient failure: the runtime retries the event with backoff before dead-lettering it."""
+
+
+class Metrics:
+    """The metrics every service exports; a service adds its own to `registry`."""
+
+    def __init__(self, service: str) -> None:
+        self.registry = CollectorRegistry()
+        labels = ["service"]
+        self.consumed = Counter(
+            "kafkalab_events_consumed_total",
+            "Events handled, by topic and type",
+            [*labels, "topic", "event_type"],
+            registry=self.registry,
+        )
+        self.produced = Counter(
+            "kafkalab_events_produced_total",
+            "Events emitted, by topic and type",
+            [*labels, "topic", "event_type"],
+            registry=self.registry,
+        )
+        self.latency = Histogram(
+            "kafkalab_processing_seconds",
+            "Time to handle one event",
+            labels,
+            registry=self.registry,
+            buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5),
+        )
+        self.retries = Counter(
+            "kafkalab_retries_total", "Handler retries", labels, registry=self.registry
+        )
+        self.dead_letters = Counter(
+            "kafkalab_dead_letters_total",
+            "Events sent to a dead-letter topic",
+            [*labels, "topic"],
+            registry=self.registry,
+        )
+        self.transactions = Counter(
+            "kafkalab_transactions_total",
+            "Kafka transactions by outcome",
+            [*labels, "outcome"],
+            registry=self.registry,
+        )
+        self.service = service
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line: easy to grep, easy for `kafkalab logs` to colour."""
+
+    def __init__(self, service: str, replica: int) -> None:
+        super().__init__()
+        self.service, self.replica = service, replica
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry: dict[str, Any] = {
+            "ts": round(record.created, 3),
+            "level": record.levelname.lower(),
+            "service": self.service,
+            "replica": self.replica,
+            "msg": record.getMessage(),
+        }
+        entry.update(getattr(record, "fields", {}))
+        if record.exc_info:
+            entry["error"] = self.formatException(record.exc_info).splitlines()[-1]
+        return json.dumps(entry)
+
+
+class Service:
+    """Base class of the six services. See the module docstring for the contract."""
+
+    name: ClassVar[str] = ""
+    subscriptions: ClassVar[tuple[str, ...]] = ()
+    transactional: ClassVar[bool] = False
+    max_attempts: ClassVar[int] = 3
+    backoff_seconds: ClassVar[float] = 0.1
+    batch_size: ClassVar[int] = 100
+
+    def __init__(self, settings: Settings, replica: int = 0, port: int | None = None) -> None:
+        self.settings = settings
+        self.replica = replica
+        self.port = port if port is not None else service_port(settings, self.name, replica)
+        self.group_id = group_id(self.name)
+        self.metrics = Metrics(self.name)
+        self.serde = EventSerde(settings)
+        self.stopping = threading.Event()
+        self.processed = 0
+        self.assigned: list[TopicPartition] = []
+        self.ready = False
+        producer_conf: dict[str, Any] = {"linger.ms": 5}
+        if self.transactional:
+            # One transactional.id per replica: a restarted replica fences its zombie self.
+            producer_conf["transactional.id"] = f"{self.group_id}-{replica}"
+        self.producer = clients.producer(settings, **producer_conf)
+        self.consumer = (
+            clients.consumer(
+                settings,
+                self.group_id,
+                **{
+                    "enable.auto.commit": False,
+                    "client.id": f"{self.name}-{replica}",
+                    "partition.assignment.strategy": "cooperative-sticky",
+                },
+            )
+            if self.subscriptions
+            else None
+        )
+        self.http = ServiceHttpServer(settings.host, self.port, self._all_routes())
+
+    # -- for subclasses -------------------------------------------------------------------
+
+    def routes(self) -> list[Route]:
+        return []
+
+    def handle(self, event: Event) -> None:
+        raise NotImplementedError
+
+    def tick(self) -> None:
+        """Called about every 0.2 s on the loop thread (timeouts, expiries)."""
+
+    def health(self) -> dict[str, Any]:
+        """Extra fields for /health."""
+        return {}
+
+    def emit(
+        self,
+        topic: str,
+        key: str,
+        record_type: str,
+        value: dict[str, Any],
+        cause: Event | None = None,
+        trace_id: str | None = None,
+        headers: Sequence[tuple[str, bytes]] = (),
+    ) -> dict[str, Any]:
+        """Produce one event with causal headers; returns the full value (event_id included)."""
+        full, envelope = self.serde.envelope(record_type, value, self.name, cause, trace_id)
+        data = self.serde.serialize(topic, record_type, full)
+        self._produce(topic, key.encode(), data, [*envelope, *headers])
+        self.metrics.produced.labels(self.name, topic, record_type).inc()
+        return full
+
+    # -- the loop ---------------------------------------------------------------------------
+
+    def run(self) -> int:
+        if threading.current_thread() is threading.main_thread():
+            signal.signal(signal.SIGTERM, lambda *_: self.stopping.set())
+            signal.signal(signal.SIGINT, lambda *_: self.stopping.set())
+        self.http.start()
+        if self.consumer is not None:
+            if self.transactional:
+                self.producer.init_transactions(30)
+            self.consumer.subscribe(
+                list(self.subscriptions),
+                on_assign=self._on_assign,
+                on_revoke=self._on_revoke,
+                on_lost=self._on_revoke,
+            )
+        self.ready = True
+        log.info("started", extra={"fields": {"port": self.port, "group": self.group_id}})
+        try:
+            while not self.stopping.is_set():
+                self.tick()
+                if self.consumer is None:
+                    time.sleep(0.2)
+                    continue
+                messages = self.consumer.consume(self.batch_size, timeout=0.2)
+                batch = [m for m in messages if not self._is_noise(m)]
+                if batch:
+                    self._process_batch(batch)
+                self.producer.poll(0)
+        finally:
+            self._shutdown()
+        return 0
+
+    def _process_batch(self, batch: list[Message]) -> None:
+        if self.transactional:
+            self.producer.begin_transaction()
+            try:
+                for msg in batch:
+                    self._process(msg)
+                assert self.consumer is not None
+                self.producer.send_offsets_to_transaction(
+                    self.consumer.position(self.consumer.assignment()),
+                    self.consumer.consumer_group_metadata(),
+                )
+                self.producer.commit_transaction()
+                self.metrics.transactions.labels(self.name, "committed").inc()
+            except KafkaException as exc:
+                log.warning("transaction aborted: %s", exc)
+                self.metrics.transactions.labels(self.name, "aborted").inc()
+                self.producer.abort_transaction()
+                self._rewind(batch)
+            return
+        for msg in batch:
+            self._process(msg)
+        self.producer.flush(30)
+        assert self.consumer is not None
+        self.consumer.commit(asynchronous=False)
+
+    def _process(self, msg: Message) -> None:
+        started = time.perf_counter()
+        try:
+            event = self.serde.decode(msg)
+        except UndecodableEvent as exc:
+            self.dead_letter(msg, exc, attempts=1)
+            return
+        for attempt in range(1, self.max_attempts + 1):
+            try:
+                self.handle(event)
+                self.metrics.consumed.labels(self.name, event.topic, event.type).inc()
+                break
+            except Retryable as exc:
+                if attempt == self.max_attempts:
+                    self.dead_letter(msg, exc, attempts=attempt)
+                    break
+                self.metrics.retries.labels(self.name).inc()
+                time.sleep(self.backoff_seconds * 2 ** (attempt - 1))
+            except Exception as exc:  # noqa: BLE001 - a poison event must not stop the service
+                log.warning(
+                    "event dead-lettered",
+                    exc_info=exc,
+                    extra={"fields": {"topic": event.topic, "offset": event.offset}},
+                )
+                self.dead_letter(msg, exc, attempts=attempt)
+                break
+        self.processed += 1
+        self.metrics.latency.labels(self.name).observe(time.perf_counter() - started)
+
+    def dead_letter(self, msg: Message, exc: BaseException, attempts: int) -> None:
+        """Park `msg` unchanged in this service's DLT with the reason in its headers."""
+        headers = list(msg.headers() or []) + [
+            ("error.type", type(exc).__name__.encode()),
+            ("error.message", str(exc)[:1000].encode()),
+            ("original.topic", msg.topic().encode()),
+            ("original.partition", str(msg.partition()).encode()),
+            ("original.offset", str(msg.offset()).encode()),
+            ("attempts", str(attempts).encode()),
+            ("service", self.name.encode()),
+        ]
+        topic = dlt_topic(self.name)
+        self._produce(topic, msg.key(), msg.value(), headers)
+        self.metrics.dead_letters.labels(self.name, topic).inc()
+
+    def _produce(
+        self, topic: str, key: bytes | None, value: bytes | None, headers: list[tuple[str, bytes]]
+    ) -> None:
+        while True:
+            try:
+                self.producer.produce(topic, key=key, value=value, headers=headers)
+                return
+            except BufferError:
+                self.producer.poll(0.05)
+
+    def _rewind(self, batch: list[Message]) -> None:
+        assert self.consumer is not None
+        first: dict[tuple[str, int], int] = {}
+        for msg in batch:
+            first.setdefault((msg.topic(), msg.partition()), msg.offset())
+        for (topic, partition), offset in first.items():
+            self.consumer.seek(TopicPartition(topic, partition, offset))
+
+    def _is_noise(self, msg: Message) -> bool:
+        error = msg.error()
+        if error is None:
+            return False
+        if error.code() != KafkaError._PARTITION_EOF:
+            log.warning("consumer error: %s", error)
+        return True
+
+    def _on_assign(self, consumer: Any, partitions: list[TopicPartition]) -> None:
+        self.assigned = sorted(
+            set(self.assigned) | set(partitions), key=lambda p: (p.topic, p.partition)
+        )
+        log.info("partitions assigned", extra={"fields": {"partitions": _names(partitions)}})
+
+    def _on_revoke(self, consumer: Any, partitions: list[TopicPartition]) -> None:
+        gone = {(p.topic, p.partition) for p in partitions}
+        self.assigned = [p for p in self.assigned if (p.topic, p.partition) not in gone]
+        log.info("partitions revoked", extra={"fields": {"partitions": _names(partitions)}})
+
+    def _shutdown(self) -> None:
+        log.info("stopping")
+        self.ready = False
+        if self.consumer is not None:
+            self.consumer.close()  # leaves the group at once: no session-timeout wait
+        self.producer.flush(10)
+        self.http.shutdown()
+
+    # -- HTTP ---------------------------------------------------------------------------------
+
+    def _all_routes(self) -> list[Route]:
+        return [
+            Route("GET", "/health", self._health),
+            Route("GET", "/metrics", self._metrics),
+            *self.routes(),
+        ]
+
+    def _health(self, request: Request) -> Response:
+        body = {
+            "status": "ok" if self.ready else "starting",
+            "service": self.name,
+            "replica": self.replica,
+            "pid": os.getpid(),
+            "group": self.group_id if self.consumer else None,
+            "assigned": _names(self.assigned),
+            "processed": self.processed,
+            **self.health(),
+        }
+        return Response(200 if self.ready else 503, body)
+
+    def _metrics(self, request: Request) -> Response:
+        return Response(200, generate_latest(self.metrics.registry), CONTENT_TYPE_LATEST)
+
+
+def _names(partitions: list[TopicPartition]) -> list[str]:
+    return [f"{p.topic}[{p.partition}]" for p in partitions]
+
+
+def main(service_class: type[Service]) -> None:
+    """Entry point of `python -m kafkalab.services.<name>`: replica and port come from the
+    supervisor through KAFKALAB_SERVICE_REPLICA / KAFKALAB_SERVICE_PORT."""
+    replica = int(os.environ.get("KAFKALAB_SERVICE_REPLICA", "0"))
+    port_text = os.environ.get("KAFKALAB_SERVICE_PORT")
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(JsonFormatter(service_class.name, replica))
+    logging.basicConfig(level=logging.INFO, handlers=[handler], force=True)
+    service = service_class(load_settings(), replica, int(port_text) if port_text else None)
+    sys.exit(service.run())
