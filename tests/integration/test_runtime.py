@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Callable, Iterator
 
 import httpx
@@ -15,21 +14,9 @@ from kafkalab.events.serde import Event, EventSerde
 from kafkalab.services.runtime import Retryable, Service
 from kafkalab.settings import Settings
 from tests.helpers import free_port
+from tests.integration.services import read_raw
 
 pytestmark = pytest.mark.integration
-
-
-def read_topic(settings: Settings, topic: str, count: int, timeout: float = 30.0) -> list:
-    consumer = clients.consumer(settings, f"reader-{time.time_ns()}")
-    consumer.subscribe([topic])
-    out: list = []
-    deadline = time.monotonic() + timeout
-    try:
-        while len(out) < count and time.monotonic() < deadline:
-            out += [m for m in consumer.consume(100, timeout=0.3) if not m.error()]
-    finally:
-        consumer.close()
-    return out
 
 
 @pytest.fixture
@@ -79,7 +66,7 @@ def send(settings: Settings, topic: str, key: str) -> dict:
 def test_emitted_events_carry_the_causal_chain(cluster: Settings, echo) -> None:
     service, source, sink = echo
     sent = send(cluster, source, "k1")
-    [msg] = read_topic(cluster, sink, 1)
+    [msg] = read_raw(cluster, sink, 1)
     event = service.serde.decode(msg)
     assert event.type == "SmokeEvent"
     assert event.value["seq"] == 2 and event.value["event_id"] != sent["event_id"]
@@ -91,7 +78,7 @@ def test_emitted_events_carry_the_causal_chain(cluster: Settings, echo) -> None:
 def test_transient_failure_is_retried_then_succeeds(cluster: Settings, echo) -> None:
     service, source, sink = echo
     send(cluster, source, "flaky")
-    [msg] = read_topic(cluster, sink, 1)
+    [msg] = read_raw(cluster, sink, 1)
     assert msg.key() == b"flaky"
     assert service.calls["flaky"] == 3
 
@@ -103,7 +90,7 @@ def test_poison_and_exhausted_retries_go_to_the_dlt_with_headers(cluster: Settin
     producer.flush(10)
     send(cluster, source, "always-down")
     send(cluster, source, "bug")
-    dead = {m.key(): dict(m.headers()) for m in read_topic(cluster, "echo.DLT", 3)}
+    dead = {m.key(): dict(m.headers()) for m in read_raw(cluster, "echo.DLT", 3)}
     assert set(dead) == {b"garbage", b"always-down", b"bug"}
     assert dead[b"garbage"]["error.type"] == b"UndecodableEvent"
     assert dead[b"always-down"]["attempts"] == b"3"
@@ -116,7 +103,7 @@ def test_poison_and_exhausted_retries_go_to_the_dlt_with_headers(cluster: Settin
 def test_health_and_metrics_answer(cluster: Settings, echo) -> None:
     service, source, sink = echo
     send(cluster, source, "k2")
-    read_topic(cluster, sink, 1)
+    read_raw(cluster, sink, 1)
     health = httpx.get(f"http://127.0.0.1:{service.port}/health", timeout=5)
     assert health.status_code == 200
     assert health.json()["status"] == "ok" and health.json()["group"] == "kafkalab-echo"
