@@ -52,7 +52,7 @@ class Settings(BaseSettings):
         default=8101, description="HTTP port of the first service (user); the others follow."
     )
     reservation_ttl: float = Field(
-        default=30.0, description="Seconds inventory holds stock for an unpaid order."
+        default=10.0, description="Seconds inventory holds stock for an unpaid order."
     )
     request_timeout: float = Field(
         default=5.0, description="Seconds order waits for inventory's stock-check reply."

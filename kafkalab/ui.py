@@ -112,3 +112,38 @@ def download_progress(label: str) -> Iterator[Callable[[int, int, str], None]]:
     finally:
         if task:
             bar.stop()
+
+
+SERVICE_COLOURS = {
+    "user": "bright_blue",
+    "order": "bright_magenta",
+    "inventory": "yellow",
+    "payment": "bright_green",
+    "notification": "cyan",
+    "analytics": "bright_red",
+}
+
+
+def trace(lines: Sequence[Any], title: str = "event trace (causal order)") -> None:
+    """One line per event: +ms, service in its colour, topic[partition]@offset, type, fields."""
+    grid = Table(title=title, title_justify="left", header_style="bold", box=None, padding=(0, 1))
+    for column in ("+ms", "service", "topic[p]@offset", "event", "details"):
+        grid.add_column(column, no_wrap=column != "details")
+    for line in lines:
+        colour = SERVICE_COLOURS.get(line.service, "white")
+        grid.add_row(
+            f"{line.at_ms:>6}",
+            f"[{colour}]{line.service or '?'}[/]",
+            f"{line.topic}[{line.partition}]@{line.offset}",
+            f"[bold]{line.event_type}[/]",
+            _escape(line.summary),
+        )
+    out.print(grid)
+
+
+def verdict(checks: Sequence[Any], title: str = "verdict") -> None:
+    table(
+        title,
+        ["", "expectation", "what the topics say"],
+        [[mark(c.ok), c.name, c.detail] for c in checks],
+    )

@@ -11,6 +11,8 @@ import typer
 from kafkalab import __version__, ui
 from kafkalab.cli import cluster as cluster_cli
 from kafkalab.cli import doctor as doctor_cli
+from kafkalab.cli import platform as platform_cli
+from kafkalab.cli import scenario as scenario_cli
 from kafkalab.cli import smoke as smoke_cli
 from kafkalab.errors import KafkalabError
 
@@ -34,6 +36,12 @@ app = typer.Typer(
 app.add_typer(cluster_cli.app, name="cluster")
 app.command("doctor")(doctor_cli.doctor)
 app.command("smoke")(smoke_cli.smoke)
+app.command("up")(platform_cli.up)
+app.command("down")(platform_cli.down)
+app.command("ps")(platform_cli.ps)
+app.command("logs")(platform_cli.logs)
+app.command("scale")(platform_cli.scale)
+app.command("scenario")(scenario_cli.scenario)
 
 _debug = {"on": False}
 
@@ -74,7 +82,9 @@ def run(argv: list[str] | None = None) -> None:
     except typer.Exit as exc:
         code = exc.exit_code
     except (typer.Abort, KeyboardInterrupt):
-        ui.error("interrupted", "what was already started keeps running; see `kafkalab cluster status`")
+        ui.error(
+            "interrupted", "what was already started keeps running; see `kafkalab cluster status`"
+        )
         code = ExitStatus.CTRL_C
     except Exception as exc:  # noqa: BLE001 - the edge: nothing escapes as a traceback
         if debug:

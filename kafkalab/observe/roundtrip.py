@@ -21,16 +21,10 @@ from confluent_kafka.serialization import MessageField, SerializationContext, St
 from kafkalab import clients
 from kafkalab.errors import ClusterNotRunning
 from kafkalab.events.schemas import schema_text
+from kafkalab.observe.verdict import Expectation, all_passed
 from kafkalab.settings import Settings
 
 SUBJECT_STRATEGY_NOTE = "subject = record name, so every run reuses one subject"
-
-
-@dataclass
-class Expectation:
-    name: str
-    ok: bool
-    detail: str
 
 
 @dataclass
@@ -45,7 +39,7 @@ class RoundTrip:
 
     @property
     def passed(self) -> bool:
-        return bool(self.checks) and all(check.ok for check in self.checks)
+        return all_passed(self.checks)
 
 
 def _record_subject(ctx: SerializationContext, record_name: str) -> str:

@@ -1,0 +1,82 @@
+"""Consumer lag per group and partition, from the AdminClient (no shell-out)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from confluent_kafka import ConsumerGroupTopicPartitions, IsolationLevel, TopicPartition
+from confluent_kafka.admin import AdminClient, OffsetSpec
+
+from kafkalab import clients
+from kafkalab.settings import Settings
+
+
+@dataclass
+class PartitionLag:
+    topic: str
+    partition: int
+    committed: int
+    end: int
+
+    @property
+    def lag(self) -> int:
+        return max(self.end - max(self.committed, 0), 0)
+
+
+@dataclass
+class GroupLag:
+    group: str
+    partitions: list[PartitionLag] = field(default_factory=list)
+
+    @property
+    def total(self) -> int:
+        return sum(p.lag for p in self.partitions)
+
+
+def group_lag(settings: Settings, groups: list[str], timeout: float = 10.0) -> list[GroupLag]:
+    """Committed offset, end offset and lag of every partition each group has committed on."""
+    admin = clients.admin(settings)
+    result = []
+    for group in groups:
+        committed = _committed(admin, group, timeout)
+        ends = _end_offsets(admin, [tp for tp in committed], timeout)
+        result.append(
+            GroupLag(
+                group,
+                [
+                    PartitionLag(
+                        tp.topic, tp.partition, tp.offset, ends.get((tp.topic, tp.partition), 0)
+                    )
+                    for tp in sorted(committed, key=lambda t: (t.topic, t.partition))
+                ],
+            )
+        )
+    return result
+
+
+def _committed(admin: AdminClient, group: str, timeout: float) -> list[TopicPartition]:
+    futures = admin.list_consumer_group_offsets([ConsumerGroupTopicPartitions(group)])
+    try:
+        answer = futures[group].result(timeout=timeout)
+    except Exception:  # noqa: BLE001 - an unknown group simply has no lag yet
+        return []
+    return [tp for tp in answer.topic_partitions if tp.error is None]
+
+
+def _end_offsets(
+    admin: AdminClient, partitions: list[TopicPartition], timeout: float
+) -> dict[tuple[str, int], int]:
+    if not partitions:
+        return {}
+    request = {TopicPartition(tp.topic, tp.partition): OffsetSpec.latest() for tp in partitions}
+    # Read-committed end offsets: a transactional topic's commit markers are not lag.
+    futures = admin.list_offsets(
+        request, isolation_level=IsolationLevel.READ_COMMITTED, request_timeout=timeout
+    )
+    ends = {}
+    for tp, future in futures.items():
+        try:
+            ends[(tp.topic, tp.partition)] = future.result(timeout=timeout).offset
+        except Exception:  # noqa: BLE001
+            continue
+    return ends

@@ -1,0 +1,171 @@
+"""What the CLI asks of the platform: start it, stop it, scale a service, list what runs.
+
+The supervisor process does the work; this module writes what is wanted, starts the
+supervisor when needed, and waits for the services' /health to say they are ready.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import httpx
+
+from kafkalab import clients
+from kafkalab.cluster import lifecycle
+from kafkalab.cluster.state import ClusterState, read_pid
+from kafkalab.errors import InvalidChoice, KafkalabError
+from kafkalab.events.topics import apply_catalogue
+from kafkalab.observe.lag import group_lag
+from kafkalab.platform import process, supervisor
+from kafkalab.services.catalogue import SERVICES, group_id
+from kafkalab.settings import Settings
+
+Notify = Callable[[str], None]
+MAX_REPLICAS = 6  # the busiest topics have 6 partitions: a 7th consumer would sit idle
+
+
+class ServicesNotReady(KafkalabError):
+    hint = "see `kafkalab ps` and `kafkalab logs SERVICE`"
+
+
+@dataclass
+class ServiceRow:
+    service: str
+    replica: int
+    pid: int | None
+    port: int
+    state: str
+    health: str
+    restarts: int
+    assigned: int
+    lag: int | None
+
+
+def check_service(name: str) -> str:
+    if name not in SERVICES:
+        raise InvalidChoice(
+            f"unknown service '{name}'", hint=f"choose one of: {', '.join(SERVICES)}"
+        )
+    return name
+
+
+def up(settings: Settings, notify: Notify | None = None, timeout: float = 90.0) -> float:
+    """Cluster (if needed) + topics + all six services, each healthy; returns seconds taken."""
+    say = notify or (lambda _m: None)
+    started = time.monotonic()
+    if not settings.bootstrap:
+        lifecycle.up(settings, notify=say)
+    state = ClusterState.load(settings)
+    created = apply_catalogue(clients.admin(settings), state.brokers if state else 1)
+    if created:
+        say(f"created {len(created)} topics")
+    desired = supervisor.read_desired(settings)
+    wanted = {name: max(desired.get(name, 0), 1) for name in SERVICES}
+    supervisor.write_json(supervisor.desired_file(settings), wanted)
+    _ensure_supervisor(settings, say)
+    say("waiting for the six services to report healthy")
+    wait_ready(settings, wanted, timeout)
+    return time.monotonic() - started
+
+
+def _ensure_supervisor(settings: Settings, say: Notify) -> None:
+    if read_pid(supervisor.pid_file(settings)):
+        return
+    say("starting the service supervisor")
+    process.spawn(
+        [sys.executable, "-m", "kafkalab.platform.supervisor"],
+        supervisor.pid_file(settings),
+        settings.data_dir / "logs" / "supervisor.log",
+        {"KAFKALAB_DATA_DIR": str(settings.data_dir)},
+    )
+
+
+def wait_ready(settings: Settings, wanted: dict[str, int], timeout: float) -> None:
+    """Block until every wanted replica answers /health with 200."""
+    deadline = time.monotonic() + timeout
+    pending: list[str] = []
+    while time.monotonic() < deadline:
+        status = supervisor.read_status(settings)
+        by_key = {(r.service, r.replica): r for r in status.replicas}
+        pending = []
+        for name, count in wanted.items():
+            for replica in range(count):
+                row = by_key.get((name, replica))
+                if row is None or _health(row.port) != "ok":
+                    pending.append(f"{name}-{replica}")
+        if not pending:
+            return
+        time.sleep(0.3)
+    raise ServicesNotReady(f"not healthy after {timeout:.0f} s: {', '.join(pending)}")
+
+
+def _health(port: int) -> str:
+    try:
+        response = httpx.get(f"http://127.0.0.1:{port}/health", timeout=1.0)
+    except httpx.HTTPError:
+        return "down"
+    if response.status_code == 200:
+        return "ok"
+    return "starting" if response.status_code == 503 else f"http {response.status_code}"
+
+
+def _health_body(port: int) -> dict[str, object]:
+    try:
+        return dict(httpx.get(f"http://127.0.0.1:{port}/health", timeout=1.0).json())
+    except (httpx.HTTPError, ValueError):
+        return {}
+
+
+def scale(settings: Settings, name: str, replicas: int, timeout: float = 60.0) -> None:
+    """Run `replicas` copies of `name` in its one consumer group."""
+    check_service(name)
+    if not 0 <= replicas <= MAX_REPLICAS:
+        raise InvalidChoice(
+            f"replicas must be between 0 and {MAX_REPLICAS} (got {replicas})",
+            hint="busy topics have 6 partitions, so a 7th consumer in a group would get none",
+        )
+    if not read_pid(supervisor.pid_file(settings)):
+        raise ServicesNotReady("the services are not running", hint="start them with `kafkalab up`")
+    desired = supervisor.read_desired(settings)
+    desired[name] = replicas
+    supervisor.write_json(supervisor.desired_file(settings), desired)
+    wait_ready(settings, {name: replicas}, timeout)
+
+
+def down(settings: Settings, notify: Notify | None = None) -> bool:
+    """Stop every service (the supervisor stops its children first). The cluster keeps running."""
+    pid_path = supervisor.pid_file(settings)
+    if not read_pid(pid_path):
+        return False
+    (notify or (lambda _m: None))("stopping the services")
+    return process.stop(pid_path, timeout=40)
+
+
+def ps(settings: Settings, with_lag: bool = True) -> list[ServiceRow]:
+    status = supervisor.read_status(settings)
+    lags: dict[str, int] = {}
+    if with_lag and status.replicas:
+        try:
+            lags = {g.group: g.total for g in group_lag(settings, [group_id(n) for n in SERVICES])}
+        except Exception:  # noqa: BLE001 - lag is a nicety; the process table still matters
+            lags = {}
+    rows = []
+    for r in sorted(status.replicas, key=lambda r: (SERVICES.index(r.service), r.replica)):
+        body = _health_body(r.port) if r.pid else {}
+        rows.append(
+            ServiceRow(
+                r.service,
+                r.replica,
+                r.pid,
+                r.port,
+                r.state,
+                str(body.get("status", "down")),
+                r.restarts,
+                len(body.get("assigned", []) or []),  # type: ignore[arg-type]
+                lags.get(group_id(r.service)),
+            )
+        )
+    return rows

@@ -1,0 +1,219 @@
+"""The process supervisor: keeps the wanted number of replicas of each service running.
+
+It runs as its own background process (`python -m kafkalab.platform.supervisor`) so services
+outlive the command that started them, and it reconciles like an orchestrator: the CLI writes
+the desired replica counts to `desired.json`; the supervisor starts what is missing, stops what
+is extra, restarts a crashed replica after a growing back-off, and publishes what it sees in
+`status.json` (pids, ports, restarts) for `kafkalab ps`, `scale` and `chaos`.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from kafkalab.platform import process
+from kafkalab.services.catalogue import SERVICES, service_port
+from kafkalab.settings import Settings, load_settings
+
+log = logging.getLogger("kafkalab.supervisor")
+
+RESTART_BACKOFF = (1.0, 2.0, 4.0, 8.0)
+STABLE_AFTER = 30.0  # a replica up this long has its back-off reset
+
+
+def platform_dir(settings: Settings) -> Path:
+    return settings.data_dir / "platform"
+
+
+def desired_file(settings: Settings) -> Path:
+    return platform_dir(settings) / "desired.json"
+
+
+def status_file(settings: Settings) -> Path:
+    return platform_dir(settings) / "status.json"
+
+
+def pid_file(settings: Settings) -> Path:
+    return platform_dir(settings) / "supervisor.pid"
+
+
+def log_file(settings: Settings, name: str, replica: int) -> Path:
+    return settings.data_dir / "logs" / f"{name}-{replica}.log"
+
+
+@dataclass
+class ReplicaStatus:
+    service: str
+    replica: int
+    port: int
+    pid: int | None = None
+    state: str = "starting"  # running | backoff | stopped
+    restarts: int = 0
+    started_at: float | None = None
+    last_exit: int | None = None
+    log: str = ""
+
+
+@dataclass
+class _Replica:
+    status: ReplicaStatus
+    proc: subprocess.Popen[bytes] | None = None
+    next_start: float = 0.0
+    failures: int = 0
+
+
+@dataclass
+class PlatformStatus:
+    supervisor_pid: int | None
+    replicas: list[ReplicaStatus] = field(default_factory=list)
+
+
+def read_desired(settings: Settings) -> dict[str, int]:
+    try:
+        raw = json.loads(desired_file(settings).read_text())
+    except (FileNotFoundError, json.JSONDecodeError):
+        return {}
+    return {name: int(raw.get(name, 0)) for name in SERVICES}
+
+
+def write_json(path: Path, value: object) -> None:
+    """Atomic write: readers never see half a file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(value, indent=2))
+    tmp.replace(path)
+
+
+def read_status(settings: Settings) -> PlatformStatus:
+    from kafkalab.cluster.state import read_pid
+
+    supervisor = read_pid(pid_file(settings))
+    try:
+        raw = json.loads(status_file(settings).read_text())
+    except (FileNotFoundError, json.JSONDecodeError):
+        raw = []
+    replicas = [ReplicaStatus(**item) for item in raw] if supervisor else []
+    return PlatformStatus(supervisor, replicas)
+
+
+class Supervisor:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.replicas: dict[tuple[str, int], _Replica] = {}
+        self.stopping = False
+
+    def run(self) -> int:
+        signal.signal(signal.SIGTERM, lambda *_: setattr(self, "stopping", True))
+        signal.signal(signal.SIGINT, lambda *_: setattr(self, "stopping", True))
+        log.info("supervisor started (pid %s)", os.getpid())
+        while not self.stopping:
+            self.reconcile(read_desired(self.settings))
+            self.publish()
+            time.sleep(0.3)
+        self.stop_all()
+        self.publish()
+        return 0
+
+    def reconcile(self, desired: dict[str, int]) -> None:
+        now = time.monotonic()
+        for (name, replica), item in list(self.replicas.items()):
+            if replica >= desired.get(name, 0):
+                self._stop(item)
+                del self.replicas[(name, replica)]
+        for name in SERVICES:
+            for replica in range(desired.get(name, 0)):
+                if (name, replica) not in self.replicas:
+                    port = service_port(self.settings, name, replica)
+                    self.replicas[(name, replica)] = _Replica(
+                        ReplicaStatus(
+                            name, replica, port, log=str(log_file(self.settings, name, replica))
+                        )
+                    )
+                self._watch(self.replicas[(name, replica)], now)
+
+    def _watch(self, item: _Replica, now: float) -> None:
+        status = item.status
+        if item.proc is not None:
+            code = item.proc.poll()
+            if code is None:
+                if status.started_at and time.time() - status.started_at > STABLE_AFTER:
+                    item.failures = 0
+                return
+            # It died on its own: an orchestrator restarts it after a back-off.
+            status.last_exit = code
+            status.pid = None
+            status.state = "backoff"
+            item.proc = None
+            delay = RESTART_BACKOFF[min(item.failures, len(RESTART_BACKOFF) - 1)]
+            item.failures += 1
+            item.next_start = now + delay
+            log.warning(
+                "%s-%s exited with %s; restarting in %.0f s",
+                status.service,
+                status.replica,
+                code,
+                delay,
+            )
+            return
+        if now >= item.next_start:
+            self._start(item)
+
+    def _start(self, item: _Replica) -> None:
+        status = item.status
+        if status.started_at is not None:
+            status.restarts += 1
+        env = {
+            "KAFKALAB_SERVICE_REPLICA": str(status.replica),
+            "KAFKALAB_SERVICE_PORT": str(status.port),
+            "KAFKALAB_DATA_DIR": str(self.settings.data_dir),
+        }
+        pid_path = platform_dir(self.settings) / f"{status.service}-{status.replica}.pid"
+        item.proc = process.spawn(
+            [sys.executable, "-m", f"kafkalab.services.{status.service}"],
+            pid_path,
+            Path(status.log),
+            env,
+        )
+        status.pid = item.proc.pid
+        status.state = "running"
+        status.started_at = time.time()
+
+    def _stop(self, item: _Replica) -> None:
+        if item.proc is not None and item.proc.poll() is None:
+            item.proc.terminate()
+            try:
+                item.proc.wait(15)
+            except subprocess.TimeoutExpired:
+                item.proc.kill()
+                item.proc.wait(5)
+        item.proc = None
+        item.status.pid = None
+        item.status.state = "stopped"
+
+    def stop_all(self) -> None:
+        running = [i for i in self.replicas.values() if i.proc is not None]
+        for item in running:
+            if item.proc is not None and item.proc.poll() is None:
+                item.proc.terminate()
+        for item in running:
+            self._stop(item)
+
+    def publish(self) -> None:
+        write_json(status_file(self.settings), [asdict(i.status) for i in self.replicas.values()])
+
+
+def main() -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    sys.exit(Supervisor(load_settings()).run())
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,106 @@
+"""Scenarios: declarative stories (steps + expectations) in TOML, run by one engine.
+
+The built-in ones ship in this package; a user adds one without code by dropping a `.toml`
+file in `./scenarios/` or in the folder named by KAFKALAB_SCENARIOS_DIR.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from kafkalab.errors import InvalidChoice, KafkalabError
+
+KNOWN_ACTIONS = {"register", "login", "order"}
+KNOWN_EXPECTATIONS = {
+    "order_status",
+    "status_path",
+    "payments_completed",
+    "payments_failed",
+    "stock_committed",
+    "stock_released",
+    "notifications_sent",
+    "notification_template",
+    "analytics_updated",
+    "order_http_status",
+}
+
+
+class ScenarioFileError(KafkalabError):
+    hint = "see the built-in scenarios (`kafkalab scenario`) for the format"
+
+
+@dataclass
+class Scenario:
+    name: str
+    title: str
+    description: str
+    steps: list[dict[str, Any]]
+    expect: dict[str, Any]
+    source: str = ""
+    timeout: float = field(default=60.0)
+
+
+def _folders() -> list[Path]:
+    folders = [Path.cwd() / "scenarios"]
+    if os.environ.get("KAFKALAB_SCENARIOS_DIR"):
+        folders.append(Path(os.environ["KAFKALAB_SCENARIOS_DIR"]))
+    return folders
+
+
+def parse(text: str, source: str) -> Scenario:
+    """A Scenario from TOML text, or ScenarioFileError naming what is wrong."""
+    try:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ScenarioFileError(f"{source} is not valid TOML: {exc}") from exc
+    for key in ("name", "steps", "expect"):
+        if key not in raw:
+            raise ScenarioFileError(f"{source} has no '{key}'")
+    for step in raw["steps"]:
+        if step.get("action") not in KNOWN_ACTIONS:
+            raise ScenarioFileError(
+                f"{source}: unknown action {step.get('action')!r} (known: {', '.join(sorted(KNOWN_ACTIONS))})"
+            )
+    unknown = set(raw["expect"]) - KNOWN_EXPECTATIONS
+    if unknown:
+        raise ScenarioFileError(
+            f"{source}: unknown expectation(s) {', '.join(sorted(unknown))} "
+            f"(known: {', '.join(sorted(KNOWN_EXPECTATIONS))})"
+        )
+    return Scenario(
+        name=str(raw["name"]),
+        title=str(raw.get("title", raw["name"])),
+        description=str(raw.get("description", "")).strip(),
+        steps=list(raw["steps"]),
+        expect=dict(raw["expect"]),
+        source=source,
+        timeout=float(raw.get("timeout", 60.0)),
+    )
+
+
+def load_all() -> dict[str, Scenario]:
+    """Built-in scenarios, then the user's (a user file of the same name wins)."""
+    found: dict[str, Scenario] = {}
+    for entry in sorted(resources.files(__package__).iterdir(), key=lambda e: e.name):
+        if entry.name.endswith(".toml"):
+            scenario = parse(entry.read_text(), f"built-in {entry.name}")
+            found[scenario.name] = scenario
+    for folder in _folders():
+        for path in sorted(folder.glob("*.toml")) if folder.is_dir() else []:
+            scenario = parse(path.read_text(), str(path))
+            found[scenario.name] = scenario
+    return found
+
+
+def get(name: str) -> Scenario:
+    scenarios = load_all()
+    if name not in scenarios:
+        raise InvalidChoice(
+            f"unknown scenario '{name}'", hint=f"choose one of: {', '.join(sorted(scenarios))}"
+        )
+    return scenarios[name]
