@@ -84,6 +84,16 @@ class Settings(BaseSettings):
         return ",".join(f"{self.host}:{port}" for port in self.broker_ports(brokers))
 
 
+def settings_env(settings: Settings) -> dict[str, str]:
+    """The settings as KAFKALAB_* variables, so a child process (supervisor, service) sees
+    exactly the configuration its parent resolved, flags and test overrides included."""
+    return {
+        f"KAFKALAB_{name.upper()}": str(value)
+        for name, value in settings.model_dump().items()
+        if value is not None
+    }
+
+
 def load_settings(**overrides: object) -> Settings:
     """Read the environment once and apply explicit overrides (flags win over env vars)."""
     clean = {key: value for key, value in overrides.items() if value is not None}

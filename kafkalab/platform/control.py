@@ -21,7 +21,7 @@ from kafkalab.events.topics import apply_catalogue
 from kafkalab.observe.lag import group_lag
 from kafkalab.platform import process, supervisor
 from kafkalab.services.catalogue import SERVICES, group_id
-from kafkalab.settings import Settings
+from kafkalab.settings import Settings, settings_env
 
 Notify = Callable[[str], None]
 MAX_REPLICAS = 6  # the busiest topics have 6 partitions: a 7th consumer would sit idle
@@ -79,7 +79,7 @@ def _ensure_supervisor(settings: Settings, say: Notify) -> None:
         [sys.executable, "-m", "kafkalab.platform.supervisor"],
         supervisor.pid_file(settings),
         settings.data_dir / "logs" / "supervisor.log",
-        {"KAFKALAB_DATA_DIR": str(settings.data_dir)},
+        settings_env(settings),
     )
 
 

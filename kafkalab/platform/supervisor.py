@@ -21,7 +21,7 @@ from pathlib import Path
 
 from kafkalab.platform import process
 from kafkalab.services.catalogue import SERVICES, service_port
-from kafkalab.settings import Settings, load_settings
+from kafkalab.settings import Settings, load_settings, settings_env
 
 log = logging.getLogger("kafkalab.supervisor")
 
@@ -171,9 +171,9 @@ class Supervisor:
         if status.started_at is not None:
             status.restarts += 1
         env = {
-            "KAFKALAB_SERVICE_REPLICA": str(status.replica),
-            "KAFKALAB_SERVICE_PORT": str(status.port),
-            "KAFKALAB_DATA_DIR": str(self.settings.data_dir),
+            **settings_env(self.settings),
+            "KAFKALAB_REPLICA": str(status.replica),
+            "KAFKALAB_LISTEN_PORT": str(status.port),
         }
         pid_path = platform_dir(self.settings) / f"{status.service}-{status.replica}.pid"
         item.proc = process.spawn(

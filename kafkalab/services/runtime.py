@@ -355,9 +355,9 @@ def _names(partitions: list[TopicPartition]) -> list[str]:
 
 def main(service_class: type[Service]) -> None:
     """Entry point of `python -m kafkalab.services.<name>`: replica and port come from the
-    supervisor through KAFKALAB_SERVICE_REPLICA / KAFKALAB_SERVICE_PORT."""
-    replica = int(os.environ.get("KAFKALAB_SERVICE_REPLICA", "0"))
-    port_text = os.environ.get("KAFKALAB_SERVICE_PORT")
+    supervisor through KAFKALAB_REPLICA / KAFKALAB_LISTEN_PORT."""
+    replica = int(os.environ.get("KAFKALAB_REPLICA", "0"))
+    port_text = os.environ.get("KAFKALAB_LISTEN_PORT")
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(JsonFormatter(service_class.name, replica))
     logging.basicConfig(level=logging.INFO, handlers=[handler], force=True)

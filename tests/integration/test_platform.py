@@ -1,0 +1,95 @@
+"""The six services as real processes under the supervisor, driven by the scenarios."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import time
+from collections.abc import Iterator
+
+import httpx
+import pytest
+
+from kafkalab.platform import control
+from kafkalab.services.catalogue import SERVICES, service_port
+from kafkalab.settings import Settings, settings_env
+from tests.helpers import free_port_block, run_cli
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(scope="module")
+def platform(cluster: Settings) -> Iterator[Settings]:
+    if cluster.bootstrap:
+        pytest.skip("the platform tests start services against kafkalab's own cluster")
+    settings = cluster.model_copy(
+        update={"service_port": free_port_block(40), "reservation_ttl": 3.0}
+    )
+    control.up(settings)
+    try:
+        yield settings
+    finally:
+        control.down(settings)
+
+
+def cli_env(settings: Settings) -> dict[str, str]:
+    return {k: v for k, v in settings_env(settings).items() if k != "KAFKALAB_CACHE_DIR"} | {
+        "KAFKALAB_CACHE_DIR": str(settings.cache_dir)
+    }
+
+
+@pytest.mark.parametrize("name", ["happy-path", "payment-failure"])
+def test_scenario_verdict_is_green(platform: Settings, name: str) -> None:
+    run = run_cli("scenario", name, "--json", env=cli_env(platform))
+    assert run.code == 0, run.stdout[-3000:] + run.stderr[-2000:]
+    result = json.loads(run.stdout)
+    assert result["passed"] is True
+    assert all(check["ok"] for check in result["checks"])
+    services = {line["service"] for line in result["trace"]}
+    assert {"user", "order", "inventory", "payment", "notification"} <= services
+    # causal order: every event's cause appears before it
+    position = {line["event_id"]: i for i, line in enumerate(result["trace"])}
+    for i, line in enumerate(result["trace"]):
+        if line["causation_id"] in position:
+            assert position[line["causation_id"]] < i, line
+
+
+def test_every_service_answers_health_and_metrics(platform: Settings) -> None:
+    for name in SERVICES:
+        port = service_port(platform, name)
+        health = httpx.get(f"http://127.0.0.1:{port}/health", timeout=5)
+        assert health.status_code == 200, name
+        assert health.json()["status"] == "ok"
+        metrics = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=5)
+        assert metrics.status_code == 200
+        assert "# TYPE" in metrics.text, name
+
+
+def test_a_killed_service_is_restarted_by_the_supervisor(platform: Settings) -> None:
+    [row] = [r for r in control.ps(platform, with_lag=False) if r.service == "notification"]
+    assert row.pid is not None
+    os.kill(row.pid, signal.SIGKILL)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        [now] = [r for r in control.ps(platform, with_lag=False) if r.service == "notification"]
+        if now.pid not in (None, row.pid) and now.health == "ok":
+            break
+        time.sleep(0.3)
+    assert now.restarts == row.restarts + 1
+    assert now.pid != row.pid and now.health == "ok"
+
+
+def test_scaling_payment_spreads_its_partitions(platform: Settings) -> None:
+    control.scale(platform, "payment", 2)
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            rows = [r for r in control.ps(platform, with_lag=False) if r.service == "payment"]
+            if len(rows) == 2 and all(r.assigned > 0 for r in rows):
+                break
+            time.sleep(0.5)
+        assert len(rows) == 2
+        assert all(r.health == "ok" and r.assigned > 0 for r in rows), rows
+    finally:
+        control.scale(platform, "payment", 1)
