@@ -137,6 +137,9 @@ class Service:
                     "enable.auto.commit": False,
                     "client.id": f"{self.name}-{replica}",
                     "partition.assignment.strategy": "cooperative-sticky",
+                    # A killed replica's partitions move after 10 s, not librdkafka's 45 s.
+                    "session.timeout.ms": 10_000,
+                    "heartbeat.interval.ms": 2_000,
                 },
             )
             if self.subscriptions
@@ -158,6 +161,12 @@ class Service:
     def health(self) -> dict[str, Any]:
         """Extra fields for /health."""
         return {}
+
+    def commit_offsets(self) -> list[TopicPartition] | None:
+        """Offsets to commit after a batch (non-transactional services); None, the default,
+        commits everything consumed. A service that holds handled events back in memory
+        (order parks early events) returns lower offsets, so a crash replays what it held."""
+        return None
 
     def emit(
         self,
@@ -232,7 +241,11 @@ class Service:
             self._process(msg)
         self.producer.flush(30)
         assert self.consumer is not None
-        self.consumer.commit(asynchronous=False)
+        offsets = self.commit_offsets()
+        if offsets is None:
+            self.consumer.commit(asynchronous=False)
+        elif offsets:
+            self.consumer.commit(offsets=offsets, asynchronous=False)
 
     def _process(self, msg: Message) -> None:
         started = time.perf_counter()
