@@ -1,0 +1,383 @@
+"""The order service (:8102): takes orders and walks them through the order state machine.
+
+    POST /orders            Authorization: Bearer <token>, {items: [{sku, quantity}], card_number}
+                            → 201 {order_id, status: "CREATED"}; 401 no/bad/expired token;
+                              422 bad body; 409 out of stock; 504 inventory did not answer
+    GET  /orders/{order_id} → 200 {order_id, user_id, status, items, total_cents, card_masked,
+                              created_at, history: [...]}; 404 unknown
+
+POST /orders checks stock by request-reply before accepting anything: StockCheckRequested
+(keyed by a fresh correlation_id) on `inventory-requests`, then it waits up to
+settings.request_timeout for the StockCheckReplied on `inventory-replies` that carries the same
+correlation_id. Only an available answer produces OrderCreated on `order-events`, with the card
+reduced to its last four digits.
+
+The group consumer reads `inventory-events` and `payments`; each trigger is put to the pure
+state machine (state.py) and every resulting step is published as OrderStatusChanged. Illegal
+triggers are logged and counted (kafkalab_order_illegal_transitions_total), never applied. A
+premature one (PaymentCompleted read before InventoryReserved: two topics, no order between
+them) is parked until the order is ready for it (parking.py), or refused after park_seconds. An
+event for an order this replica has not seen yet raises Retryable: its OrderCreated may still
+be on its way through the feed (feed.py), which keeps every replica's view of all orders. If
+the event is older than the view itself, the OrderCreated would already be there: the order
+never existed, and the event goes straight to `order.DLT` instead of being retried.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+from confluent_kafka import TopicPartition
+from prometheus_client import Counter
+from prometheus_client.core import GaugeMetricFamily, Metric
+
+from kafkalab.errors import KafkalabError
+from kafkalab.events.serde import Event, new_id
+from kafkalab.events.topics import (
+    INVENTORY_EVENTS,
+    INVENTORY_REPLIES,
+    INVENTORY_REQUESTS,
+    ORDER_EVENTS,
+    PAYMENTS,
+)
+from kafkalab.services.auth import InvalidToken, TokenSigner, bearer_token, token_key
+from kafkalab.services.http import HttpError, Request, Response, Route
+from kafkalab.services.order.book import Order, OrderBook
+from kafkalab.services.order.feed import ReplicaFeed
+from kafkalab.services.order.parking import Parked, ParkingLot
+from kafkalab.services.order.replies import ReplyBoard
+from kafkalab.services.order.requests import InvalidOrder, OrderRequest, parse_order
+from kafkalab.services.order.state import TRIGGERS, Decision, OrderStatus, decide
+from kafkalab.services.runtime import Retryable, Service
+from kafkalab.settings import Settings
+
+log = logging.getLogger("kafkalab.order")
+
+PUBLISH_TIMEOUT = 10.0
+
+
+class UnknownOrder(Exception):
+    """An event for an order that cannot be in flight any more: dead-lettered at once."""
+
+
+class OrderService(Service):
+    name = "order"
+    subscriptions = (INVENTORY_EVENTS, PAYMENTS)
+    # 5 attempts, 0.1 → 0.8 s apart: 1.5 s for the OrderCreated of a not-yet-known order to
+    # arrive through the feed before the event is dead-lettered.
+    max_attempts = 5
+    backoff_seconds = 0.1
+    park_seconds = 30.0
+    """How long an early event waits for its order to be ready before it is refused."""
+
+    def __init__(self, settings: Settings, replica: int = 0, port: int | None = None) -> None:
+        super().__init__(settings, replica, port)
+        self.signer = TokenSigner(token_key(settings))
+        self.book = OrderBook()
+        self.replies = ReplyBoard()
+        self.feed = ReplicaFeed(settings, self._on_feed, f"order-{replica}")
+        self.parking = ParkingLot()
+        self._recheck: set[str] = set()
+        self._recheck_lock = threading.Lock()
+        registry = self.metrics.registry
+        self.orders_created = Counter(
+            "kafkalab_orders_created_total", "Orders accepted (OrderCreated)", registry=registry
+        )
+        self.stock_checks = Counter(
+            "kafkalab_order_stock_checks_total",
+            "Stock checks by outcome (available, unavailable, timeout)",
+            ["outcome"],
+            registry=registry,
+        )
+        self.transitions = Counter(
+            "kafkalab_order_transitions_total",
+            "Order transitions applied by this replica",
+            ["from_status", "to_status"],
+            registry=registry,
+        )
+        self.illegal = Counter(
+            "kafkalab_order_illegal_transitions_total",
+            "Triggers refused by the order state machine",
+            ["status", "trigger"],
+            registry=registry,
+        )
+        self.parked_total = Counter(
+            "kafkalab_order_parked_events_total",
+            "Events that arrived before their order was ready for them, by type",
+            ["trigger"],
+            registry=registry,
+        )
+        registry.register(_OrdersByStatus(self.book))
+
+    # -- lifecycle ------------------------------------------------------------------------------
+
+    def run(self) -> int:
+        """Rebuild the order view from `order-events` before serving anything, so GET works
+        after a restart and no trigger is judged against a stale status."""
+        self.feed.start()
+        try:
+            if not self.feed.caught_up.wait(self.settings.start_timeout):
+                raise KafkalabError(
+                    f"could not read order-events within {self.settings.start_timeout:g} s",
+                    hint="check that the cluster is up (`kafkalab cluster status`)",
+                )
+            log.info("order view ready", extra={"fields": {"orders": len(self.book)}})
+            return super().run()
+        finally:
+            self.feed.stop()
+
+    def routes(self) -> list[Route]:
+        return [
+            Route("POST", "/orders", self.create_order),
+            Route("GET", "/orders/{order_id}", self.get_order),
+        ]
+
+    def health(self) -> dict[str, Any]:
+        return {
+            "orders": len(self.book),
+            "view_caught_up": self.feed.caught_up.is_set(),
+            "pending_stock_checks": len(self.replies),
+            "parked_events": len(self.parking),
+        }
+
+    # -- HTTP -----------------------------------------------------------------------------------
+
+    def create_order(self, request: Request) -> Response:
+        user_id = self._authenticate(request)
+        try:
+            order = parse_order(request.body)
+        except InvalidOrder as exc:
+            raise HttpError(422, str(exc)) from exc
+        trace = new_id()  # one customer action: the stock check and the order share a trace
+        reply = self._check_stock(order, trace)
+        if not reply.value["available"]:
+            self.stock_checks.labels("unavailable").inc()
+            missing = list(reply.value["missing_skus"])
+            return Response(
+                409,
+                {
+                    "error": f"out of stock: {', '.join(missing) or 'unknown'}",
+                    "missing_skus": missing,
+                },
+            )
+        self.stock_checks.labels("available").inc()
+        order_id = str(uuid.uuid4())
+        value = {
+            "order_id": order_id,
+            "user_id": user_id,
+            "items": order.items(),
+            "total_cents": order.total_cents,
+            "card_masked": order.card_masked,
+        }
+        with self.book.lock:
+            full = self.emit(
+                ORDER_EVENTS, order_id, "OrderCreated", value, cause=reply, trace_id=trace
+            )
+            self.book.created(full)
+        if self.producer.flush(PUBLISH_TIMEOUT) > 0:
+            self.book.forget(order_id)
+            raise HttpError(503, "Kafka did not acknowledge the order; try again")
+        self.orders_created.inc()
+        log.info("order created", extra={"fields": {"order_id": order_id, "user_id": user_id}})
+        return Response(201, {"order_id": order_id, "status": str(OrderStatus.CREATED)})
+
+    def get_order(self, request: Request) -> Response:
+        snapshot = self.book.snapshot(request.params["order_id"])
+        if snapshot is None:
+            raise HttpError(404, f"no order {request.params['order_id']!r}")
+        return Response(200, snapshot)
+
+    def _authenticate(self, request: Request) -> str:
+        token = bearer_token(request.headers)
+        if token is None:
+            raise HttpError(
+                401, "log in first (POST /login) and send Authorization: Bearer <token>"
+            )
+        try:
+            return self.signer.verify(token).user_id
+        except InvalidToken as exc:
+            raise HttpError(401, f"the token was refused ({exc}); log in again") from exc
+
+    def _check_stock(self, order: OrderRequest, trace: str) -> Event:
+        """Ask inventory and wait for its answer; HttpError 504 when none comes in time."""
+        correlation_id = str(uuid.uuid4())
+        pending = self.replies.expect(correlation_id)
+        try:
+            self.emit(
+                INVENTORY_REQUESTS,
+                correlation_id,
+                "StockCheckRequested",
+                {
+                    "correlation_id": correlation_id,
+                    "reply_to": INVENTORY_REPLIES,
+                    "items": order.items(),
+                },
+                trace_id=trace,
+            )
+            if self.producer.flush(PUBLISH_TIMEOUT) > 0:
+                raise HttpError(503, "Kafka did not acknowledge the stock check; try again")
+            reply = pending.wait(self.settings.request_timeout)
+        finally:
+            self.replies.forget(correlation_id)
+        if reply is None:
+            self.stock_checks.labels("timeout").inc()
+            raise HttpError(
+                504,
+                f"inventory did not answer the stock check within "
+                f"{self.settings.request_timeout:g} s",
+            )
+        return reply
+
+    # -- events ---------------------------------------------------------------------------------
+
+    def _on_feed(self, event: Event) -> None:
+        """Feed thread: replies wake their request; order-events keep the view current."""
+        if event.topic == INVENTORY_REPLIES:
+            if event.type == "StockCheckReplied":
+                self.replies.deliver(event)
+        elif event.type == "OrderCreated":
+            self.book.created(event.value)
+        elif event.type == "OrderStatusChanged" and self.book.changed(
+            event.value, event.causation_id or None
+        ):
+            # Another replica moved this order: events parked here may fit now.
+            with self._recheck_lock:
+                self._recheck.add(str(event.value["order_id"]))
+
+    def handle(self, event: Event) -> None:
+        """Apply an inventory or payment event to its order (see the module docstring)."""
+        if event.type not in TRIGGERS:
+            return  # StockReleased, StockLevel…: not ours to act on
+        order_id = str(event.value["order_id"])
+        with self.book.lock:
+            order = self.book.find(order_id)
+            if order is None:
+                if not self.feed.could_be_in_flight(event.timestamp_ms):
+                    raise UnknownOrder(f"order {order_id} was never created (not on order-events)")
+                raise Retryable(f"order {order_id} is not known here yet")
+            parked = Parked(order_id, event, time.monotonic() + self.park_seconds)
+            if self._apply(order, parked):
+                self._unpark(order)
+
+    def tick(self) -> None:
+        """Retry parked events of orders other replicas moved; refuse the ones out of time;
+        let go of those whose partition was handed to another replica."""
+        with self._recheck_lock:
+            moved, self._recheck = self._recheck, set()
+        with self.book.lock:
+            for order_id in moved:
+                order = self.book.find(order_id)
+                if order is not None:
+                    self._unpark(order)
+            for parked in self.parking.expired(time.monotonic()):
+                order = self.book.find(parked.order_id)
+                if order is not None:
+                    decision = decide(order.status, parked.event.type)
+                    self._refuse(order, decision, "waited too long for its turn")
+        if len(self.parking):
+            assigned = {(tp.topic, tp.partition) for tp in self.assigned}
+            self.parking.drop_unassigned(assigned)
+
+    def commit_offsets(self) -> list[TopicPartition] | None:
+        """Never commit past a parked event: after a crash it must be read again. (Events
+        after it that were applied are recognised as repeats and skipped.)"""
+        lowest = self.parking.lowest_offsets()
+        if not lowest:
+            return None
+        assert self.consumer is not None
+        offsets = []
+        for tp in self.consumer.position(self.consumer.assignment()):
+            key = (tp.topic, tp.partition)
+            if key in lowest:
+                offsets.append(TopicPartition(tp.topic, tp.partition, lowest[key]))
+            elif tp.offset >= 0:
+                offsets.append(TopicPartition(tp.topic, tp.partition, tp.offset))
+        return offsets
+
+    def _apply(self, order: Order, parked: Parked) -> bool:
+        """Decide and apply one trigger (book lock held). True when the order moved; a
+        premature trigger is parked, an illegal one refused."""
+        event = parked.event
+        if event.event_id in order.causes:
+            return False  # a redelivery of an event already applied
+        reason = event.value.get("reason") if event.type == "PaymentFailed" else None
+        decision = decide(order.status, event.type, reason)
+        if decision.premature:
+            self.parking.park(parked)
+            self.parked_total.labels(event.type).inc()
+            log.info(
+                "early event parked",
+                extra={
+                    "fields": {
+                        "order_id": order.order_id,
+                        "status": str(order.status),
+                        "trigger": event.type,
+                    }
+                },
+            )
+            return False
+        if not decision.legal:
+            self._refuse(order, decision, "not a legal transition")
+            return False
+        for step in decision.transitions:
+            full = self.emit(
+                ORDER_EVENTS,
+                order.order_id,
+                "OrderStatusChanged",
+                {
+                    "order_id": order.order_id,
+                    "user_id": order.user_id,
+                    "from_status": str(step.from_status),
+                    "to_status": str(step.to_status),
+                    "reason": step.reason,
+                },
+                cause=event,
+            )
+            self.book.record(order, step, full["event_id"], full["occurred_at"], event.event_id)
+            self.transitions.labels(str(step.from_status), str(step.to_status)).inc()
+        return True
+
+    def _unpark(self, order: Order) -> None:
+        """Try the order's parked events again, oldest first, until none of them fits."""
+        moved = True
+        while moved:
+            moved = False
+            for parked in self.parking.take(order.order_id):
+                moved = self._apply(order, parked) or moved
+
+    def _refuse(self, order: Order, decision: Decision, why: str) -> None:
+        self.illegal.labels(str(decision.status), decision.trigger).inc()
+        log.warning(
+            "illegal transition refused",
+            extra={
+                "fields": {
+                    "order_id": order.order_id,
+                    "status": str(decision.status),
+                    "trigger": decision.trigger,
+                    "why": why,
+                }
+            },
+        )
+
+
+class _OrdersByStatus:
+    """kafkalab_orders{status}: read from the view at scrape time, so it is never stale."""
+
+    def __init__(self, book: OrderBook) -> None:
+        self.book = book
+
+    def collect(self) -> Iterator[Metric]:
+        gauge = GaugeMetricFamily(
+            "kafkalab_orders", "Orders in this replica's view, by status", labels=["status"]
+        )
+        for status, count in self.book.counts().items():
+            gauge.add_metric([str(status)], count)
+        yield gauge
+
+    def describe(self) -> Iterator[Metric]:
+        return iter(())

@@ -1,0 +1,1 @@
+"""The user service: registration, login, signed tokens (see service.py)."""

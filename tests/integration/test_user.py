@@ -1,0 +1,141 @@
+"""The user service on the real broker: registration events, login tokens, bad input."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+
+import httpx
+import pytest
+
+from kafkalab.events.topics import USER_EVENTS, USERS
+from kafkalab.services.auth import TokenSigner, token_key
+from kafkalab.services.user.service import UserService
+from kafkalab.settings import Settings
+from tests.integration.services import ensure_topics, read_events, read_raw, running
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(scope="module")
+def user_service(cluster: Settings) -> Iterator[UserService]:
+    ensure_topics(cluster)
+    with running(UserService, cluster) as service:
+        yield service
+
+
+def url(service: UserService, path: str) -> str:
+    return f"http://127.0.0.1:{service.port}{path}"
+
+
+def register(service: UserService, email: str, **extra: object) -> httpx.Response:
+    body = {"email": email, "name": "Ada Lovelace", "password": "correct-horse", **extra}
+    return httpx.post(url(service, "/users"), json=body, timeout=30)
+
+
+def test_registration_publishes_the_event_and_the_profile(
+    cluster: Settings, user_service: UserService, unique: Callable[[str], str]
+) -> None:
+    email = f"{unique('ada')}@example.com"
+    response = register(user_service, email, phone="+44 7700 900123", balance_cents=2500)
+    assert response.status_code == 201, response.text
+    user_id = response.json()["user_id"]
+
+    [registered] = read_events(
+        cluster, USER_EVENTS, 1, where=lambda e: e.key == user_id and e.type == "UserRegistered"
+    )
+    assert registered.value["email"] == email
+    assert registered.value["balance_cents"] == 2500
+    assert registered.value["phone"] == "+44 7700 900123"
+    assert registered.service == "user"
+
+    [profile] = read_events(cluster, USERS, 1, where=lambda e: e.key == user_id)
+    assert profile.type == "UserProfile"
+    assert profile.value["email"] == email and profile.value["balance_cents"] == 2500
+    assert profile.trace_id == registered.trace_id  # one user action, one trace
+
+    # The password (and its hash) stay in the service: not on either topic.
+    for topic in (USER_EVENTS, USERS):
+        for msg in read_raw(cluster, topic, 1, where=lambda m: m.key() == user_id.encode()):
+            assert b"correct-horse" not in msg.value()
+            assert b"scrypt" not in msg.value()
+
+
+def test_duplicate_email_is_refused_case_insensitively(
+    user_service: UserService, unique: Callable[[str], str]
+) -> None:
+    email = f"{unique('dup')}@example.com"
+    assert register(user_service, email).status_code == 201
+    again = register(user_service, email.upper())
+    assert again.status_code == 409
+    assert again.json()["error"] == f"an account with email {email!r} already exists"
+
+
+@pytest.mark.parametrize(
+    ("body", "error"),
+    [
+        ({"name": "Ada", "password": "correct-horse"}, "missing field: email"),
+        (
+            {"email": "ada-at-example.com", "name": "Ada", "password": "correct-horse"},
+            "email 'ada-at-example.com' is not a valid address",
+        ),
+        (
+            {"email": "a@example.com", "name": "Ada", "password": "short"},
+            "password must be at least 8 characters",
+        ),
+    ],
+)
+def test_bad_registrations_get_422_and_one_sentence(
+    user_service: UserService, body: dict[str, object], error: str
+) -> None:
+    response = httpx.post(url(user_service, "/users"), json=body, timeout=30)
+    assert response.status_code == 422
+    assert response.json() == {"error": error}
+
+
+def test_login_returns_a_token_the_order_service_can_verify(
+    cluster: Settings, user_service: UserService, unique: Callable[[str], str]
+) -> None:
+    email = f"{unique('login')}@example.com"
+    user_id = register(user_service, email).json()["user_id"]
+    response = httpx.post(
+        url(user_service, "/login"),
+        json={"email": email.title(), "password": "correct-horse"},
+        timeout=30,
+    )
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["user_id"] == user_id
+    claims = TokenSigner(token_key(cluster)).verify(body["token"])
+    assert claims.user_id == user_id and claims.expires_at == body["expires_at"]
+
+    [logged_in] = read_events(
+        cluster, USER_EVENTS, 1, where=lambda e: e.key == user_id and e.type == "UserLoggedIn"
+    )
+    assert logged_in.value["user_id"] == user_id
+
+
+def test_bad_credentials_get_401(user_service: UserService, unique: Callable[[str], str]) -> None:
+    email = f"{unique('wrong')}@example.com"
+    register(user_service, email)
+    for credentials in (
+        {"email": email, "password": "not-the-password"},
+        {"email": f"{unique('nobody')}@example.com", "password": "correct-horse"},
+    ):
+        response = httpx.post(url(user_service, "/login"), json=credentials, timeout=30)
+        assert response.status_code == 401
+        assert response.json() == {"error": "wrong email or password"}
+    missing = httpx.post(url(user_service, "/login"), json={"email": email}, timeout=30)
+    assert missing.status_code == 422
+
+
+def test_accounts_survive_a_restart(
+    cluster: Settings, user_service: UserService, unique: Callable[[str], str]
+) -> None:
+    email = f"{unique('restart')}@example.com"
+    user_id = register(user_service, email).json()["user_id"]
+    with running(UserService, cluster) as restarted:
+        response = httpx.post(
+            url(restarted, "/login"), json={"email": email, "password": "correct-horse"}, timeout=30
+        )
+        assert response.status_code == 200 and response.json()["user_id"] == user_id
+        assert register(restarted, email).status_code == 409
