@@ -1,0 +1,1 @@
+"""The inventory service: stock checks, reservations, sales and expiries (see service.py)."""

@@ -1,0 +1,437 @@
+"""The inventory service: answers stock checks, reserves stock for orders, sells it when the
+order is paid and takes it back when the reservation expires.
+
+Reads order-events (OrderCreated), payments (PaymentCompleted, PaymentFailed) and
+inventory-requests (StockCheckRequested); writes inventory-events (keyed by order id), the
+compacted `stock` table (StockLevel keyed by SKU, one record per level change) and the stock
+check answers (to each request's reply_to topic, keyed by correlation id).
+
+Why transactional: a reservation is two writes — InventoryReserved on inventory-events and the
+new StockLevel on `stock` — plus the input offset. At-least-once could crash between them and
+leave the table and the ledger disagreeing (stock reserved twice on redelivery, or never given
+back). In one Kafka transaction they happen together or not at all, so at start the service
+can trust both: levels come from the `stock` table and the open reservations from its own past
+events on inventory-events. Expiries run from `tick()` in transactions of their own.
+
+The decisions live in `stock.py` (pure, unit-tested); this module only moves events.
+
+HTTP (port 8103): GET /stock (every level), GET /stock/{sku}, GET /reservations/{order_id}
+(status: reserved, expired, committed, released or rejected), plus /health and /metrics.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Mapping
+from functools import partial
+from typing import Any, ClassVar
+
+from confluent_kafka import KafkaException, Message
+from prometheus_client import Counter, Gauge
+
+from kafkalab.errors import KafkalabError
+from kafkalab.events.serde import HEADER_TRACE, Event, now_ms
+from kafkalab.events.topics import (
+    INVENTORY_EVENTS,
+    INVENTORY_REQUESTS,
+    ORDER_EVENTS,
+    PAYMENTS,
+    STOCK,
+)
+from kafkalab.services.http import HttpError, Request, Response, Route
+from kafkalab.services.inventory.replay import read_to_end
+from kafkalab.services.inventory.stock import (
+    Duplicate,
+    InvalidOrder,
+    Level,
+    Line,
+    Refused,
+    Reservation,
+    Reserved,
+    Status,
+    Stock,
+)
+from kafkalab.services.products import PRODUCTS, Product
+from kafkalab.services.runtime import Service
+from kafkalab.settings import Settings
+
+log = logging.getLogger("kafkalab.service")
+
+REBUILD_RETRY_SECONDS = 2.0
+
+
+class InventoryService(Service):
+    """Stock per SKU and reservations per order, kept in step with Kafka by transactions."""
+
+    name = "inventory"
+    subscriptions = (ORDER_EVENTS, PAYMENTS, INVENTORY_REQUESTS)
+    transactional = True
+    catalogue: ClassVar[Mapping[str, Product]] = PRODUCTS
+    """What is sold and its initial stock (tests swap in SKUs of their own)."""
+
+    def __init__(self, settings: Settings, replica: int = 0, port: int | None = None) -> None:
+        super().__init__(settings, replica, port)
+        self.stock = Stock.seeded(self.catalogue)
+        self.rebuilt = False
+        self._next_rebuild = 0.0
+        self._aborted = False
+        self._after_commit: list[Callable[[], None]] = []
+        registry = self.metrics.registry
+        self.outcomes = Counter(
+            "kafkalab_inventory_reservations_total",
+            "Reservation decisions by outcome (counted once their transaction committed)",
+            ["outcome"],
+            registry=registry,
+        )
+        units = Gauge(
+            "kafkalab_inventory_stock_units",
+            "Units per SKU: available to reserve, or reserved for unpaid orders",
+            ["sku", "state"],
+            registry=registry,
+        )
+        for sku in self.catalogue:
+            units.labels(sku, "available").set_function(partial(self._units, sku, True))
+            units.labels(sku, "reserved").set_function(partial(self._units, sku, False))
+        active = Gauge(
+            "kafkalab_inventory_reservations_active",
+            "Reservations holding stock (not yet paid, released or expired)",
+            registry=registry,
+        )
+        active.set_function(lambda: self.stock.active())
+
+    # -- events ------------------------------------------------------------------------------
+
+    def handle(self, event: Event) -> None:
+        if event.type == "StockCheckRequested":
+            self._answer(event)
+        elif event.type == "OrderCreated":
+            self._reserve(event)
+        elif event.type == "PaymentCompleted":
+            self._commit(event)
+        elif event.type == "PaymentFailed":
+            # The order may still be paid before the TTL runs out; expiry will release it if not.
+            log.info(
+                "payment failed; reservation kept until it expires",
+                extra={"fields": {"order_id": event.value.get("order_id")}},
+            )
+        # Anything else on our topics (OrderStatusChanged, …) is not inventory's business.
+
+    def _answer(self, request: Event) -> None:
+        """Request-reply: is there stock for these items right now? Nothing is reserved."""
+        value = request.value
+        correlation_id, reply_to = str(value["correlation_id"]), str(value["reply_to"])
+        if not correlation_id or not reply_to or reply_to in self.subscriptions:
+            raise InvalidOrder(
+                f"stock check needs a correlation id and a reply topic (got {reply_to!r})"
+            )
+        missing = self.stock.missing(Line.from_value(i) for i in value["items"])
+        self.emit(
+            reply_to,
+            correlation_id,
+            "StockCheckReplied",
+            {"correlation_id": correlation_id, "available": not missing, "missing_skus": missing},
+            cause=request,
+        )
+
+    def _reserve(self, event: Event) -> None:
+        """All items or none, idempotent by order id."""
+        value = event.value
+        order_id, user_id = str(value["order_id"]), str(value["user_id"])
+        lines = tuple(Line.from_value(i) for i in value["items"])
+        expires_at = now_ms() + int(self.settings.reservation_ttl * 1000)
+        result = self.stock.reserve(
+            order_id,
+            user_id,
+            lines,
+            expires_at,
+            total_cents=int(value["total_cents"]),
+            card_masked=str(value["card_masked"]),
+            trace_id=event.trace_id,
+        )
+        if isinstance(result, Duplicate):
+            log.info(
+                "duplicate OrderCreated ignored",
+                extra={"fields": {"order_id": order_id, "status": str(result.status)}},
+            )
+            self._count("duplicate")
+        elif isinstance(result, Refused):
+            self.emit(
+                INVENTORY_EVENTS,
+                order_id,
+                "OutOfStock",
+                {
+                    "order_id": order_id,
+                    "user_id": user_id,
+                    "missing_skus": list(result.missing_skus),
+                },
+                cause=event,
+            )
+            self._count("out_of_stock")
+        elif isinstance(result, Reserved):
+            reservation = result.reservation
+            self.emit(
+                INVENTORY_EVENTS,
+                order_id,
+                "InventoryReserved",
+                {
+                    "order_id": order_id,
+                    "user_id": user_id,
+                    "total_cents": reservation.total_cents,
+                    "card_masked": reservation.card_masked,
+                    "items": [line.to_value() for line in reservation.lines],
+                    "expires_at": reservation.expires_at_ms,
+                },
+                cause=event,
+            )
+            self._publish_levels(reservation.quantities(), cause=event)
+            self._count("reserved")
+
+    def _commit(self, event: Event) -> None:
+        """Paid: the reservation becomes a sale (once, however often the payment is delivered)."""
+        order_id = str(event.value["order_id"])
+        done = self.stock.commit(order_id)
+        if done is not None:
+            self.emit(
+                INVENTORY_EVENTS,
+                order_id,
+                "StockCommitted",
+                {"order_id": order_id, "user_id": done.user_id, "items": _items(done)},
+                cause=event,
+            )
+            self._publish_levels(done.quantities(), cause=event)
+            self._count("committed")
+            return
+        status = self.stock.status(order_id)
+        if status in (Status.EXPIRED, Status.RELEASED):
+            # Paid after the stock went back: the order is cancelled; a refund is out of scope.
+            log.warning(
+                "payment arrived after the reservation expired",
+                extra={"fields": {"order_id": order_id}},
+            )
+            self._count("late_payment")
+        elif status is None:
+            log.info(
+                "payment for an order inventory never reserved",
+                extra={"fields": {"order_id": order_id}},
+            )
+
+    # -- expiry and start-up -----------------------------------------------------------------
+
+    def tick(self) -> None:
+        if not self.rebuilt:
+            if time.monotonic() >= self._next_rebuild:
+                self._rebuild()
+            return
+        now = now_ms()
+        if self.stock.has_due(now):
+            self._in_transaction(lambda: self._expire(self.stock.expire_due(now)))
+
+    def _expire(self, expired: list[Reservation]) -> None:
+        """ReservationExpired, then StockReleased(reason "expired") and the levels go back."""
+        for reservation in expired:
+            trace = reservation.trace_id or None
+            full = self.emit(
+                INVENTORY_EVENTS,
+                reservation.order_id,
+                "ReservationExpired",
+                {"order_id": reservation.order_id, "user_id": reservation.user_id},
+                trace_id=trace,
+            )
+            cause = Event(
+                INVENTORY_EVENTS,
+                -1,
+                -1,
+                reservation.order_id,
+                "ReservationExpired",
+                full,
+                {HEADER_TRACE: trace or ""},
+            )
+            self._release(reservation, cause)
+
+    def _release(self, reservation: Reservation, cause: Event | None) -> None:
+        released = self.stock.release(reservation.order_id)
+        if released is None:
+            return
+        self.emit(
+            INVENTORY_EVENTS,
+            released.order_id,
+            "StockReleased",
+            {
+                "order_id": released.order_id,
+                "user_id": released.user_id,
+                "items": _items(released),
+                "reason": "expired",
+            },
+            cause=cause,
+            trace_id=released.trace_id or None,
+        )
+        self._publish_levels(released.quantities(), cause=cause, trace_id=released.trace_id)
+        self._count("expired")
+
+    def _rebuild(self) -> None:
+        """Memory from the topics: open reservations from our own past events, levels from the
+        `stock` table (seeded from the catalogue for SKUs the table does not know yet).
+
+        Runs in the first tick, i.e. after init_transactions(): any transaction a crashed
+        predecessor left open has been aborted by then, so read_committed reaches the end.
+        """
+        self.ready = False
+        try:
+            events = read_to_end(self.settings, self.serde, [INVENTORY_EVENTS, STOCK])
+        except KafkalabError as exc:
+            log.error("cannot rebuild inventory yet: %s", exc)
+            self._next_rebuild = time.monotonic() + REBUILD_RETRY_SECONDS
+            self.ready = True
+            return
+        stock = Stock.seeded(self.catalogue)
+        table: dict[str, Level] = {}
+        for event in events:
+            if event.topic == STOCK and event.type == "StockLevel":
+                table[str(event.value["sku"])] = Level(
+                    int(event.value["available"]), int(event.value["reserved"])
+                )
+            elif event.topic == INVENTORY_EVENTS and event.service == self.name:
+                stock.replay(event.type, event.value, event.trace_id)
+        stock.overwrite_levels(table)
+        self.stock = stock
+        unseen = {sku: 0 for sku in self.catalogue if sku not in table}
+        leftovers = stock.awaiting_release()
+
+        def publish() -> None:
+            self._publish_levels(unseen)
+            for reservation in leftovers:
+                self._release(reservation, cause=None)
+
+        if unseen or leftovers:
+            self._in_transaction(publish)
+        self.rebuilt = True
+        self.ready = True
+        log.info(
+            "inventory rebuilt",
+            extra={
+                "fields": {
+                    "events": len(events),
+                    "table_skus": len(table),
+                    "active": stock.active(),
+                }
+            },
+        )
+
+    def _publish_levels(
+        self, skus: Mapping[str, int], cause: Event | None = None, trace_id: str | None = None
+    ) -> None:
+        """One StockLevel per SKU in `skus` onto the compacted `stock` table."""
+        for sku in skus:
+            level = self.stock.level(sku)
+            if level is None:
+                continue
+            self.emit(
+                STOCK,
+                sku,
+                "StockLevel",
+                {
+                    "sku": sku,
+                    "available": level.available,
+                    "reserved": level.reserved,
+                    "updated_at": now_ms(),
+                },
+                cause=cause,
+                trace_id=trace_id or None,
+            )
+
+    # -- transactions: memory follows what Kafka committed -------------------------------------
+
+    def _process_batch(self, batch: list[Message]) -> None:
+        # The runtime wraps the batch in a Kafka transaction; if it aborts (it then calls
+        # _rewind) the batch is consumed again, so memory must forget what the batch did.
+        saved = self.stock.snapshot()
+        self._aborted = False
+        self._after_commit.clear()
+        super()._process_batch(batch)
+        self._settle(saved)
+
+    def _rewind(self, batch: list[Message]) -> None:
+        self._aborted = True
+        super()._rewind(batch)
+
+    def _in_transaction(self, work: Callable[[], None]) -> None:
+        """Run `work` (which emits) in a transaction of its own; undo its memory on abort."""
+        saved = self.stock.snapshot()
+        self._aborted = False
+        self._after_commit.clear()
+        self.producer.begin_transaction()
+        try:
+            work()
+            self.producer.commit_transaction()
+            self.metrics.transactions.labels(self.name, "committed").inc()
+        except KafkaException as exc:
+            log.warning("transaction aborted: %s", exc)
+            self.metrics.transactions.labels(self.name, "aborted").inc()
+            self.producer.abort_transaction()
+            self._aborted = True
+        self._settle(saved)
+
+    def _settle(self, saved: Any) -> None:
+        if self._aborted:
+            self.stock.restore(saved)
+        else:
+            for action in self._after_commit:
+                action()
+        self._after_commit.clear()
+
+    def _count(self, outcome: str) -> None:
+        self._after_commit.append(lambda: self.outcomes.labels(outcome).inc())
+
+    # -- HTTP -----------------------------------------------------------------------------------
+
+    def routes(self) -> list[Route]:
+        return [
+            Route("GET", "/stock", self._get_stock),
+            Route("GET", "/stock/{sku}", self._get_sku),
+            Route("GET", "/reservations/{order_id}", self._get_reservation),
+        ]
+
+    def _get_stock(self, request: Request) -> Response:
+        return Response(
+            200, {"stock": {sku: _level(lv) for sku, lv in self.stock.levels().items()}}
+        )
+
+    def _get_sku(self, request: Request) -> Response:
+        sku = request.params["sku"]
+        level = self.stock.level(sku)
+        if level is None:
+            raise HttpError(404, f"unknown SKU {sku}")
+        return Response(200, {"sku": sku, **_level(level)})
+
+    def _get_reservation(self, request: Request) -> Response:
+        order_id = request.params["order_id"]
+        status = self.stock.status(order_id)
+        if status is None:
+            raise HttpError(404, f"inventory has not seen order {order_id}")
+        found = self.stock.reservation(order_id)
+        body: dict[str, Any] = {"order_id": order_id, "status": str(status)}
+        if found is not None:
+            body |= {
+                "user_id": found.user_id,
+                "items": _items(found),
+                "expires_at": found.expires_at_ms,
+            }
+        return Response(200, body)
+
+    def health(self) -> dict[str, Any]:
+        return {"rebuilt": self.rebuilt, "reservations_active": self.stock.active()}
+
+    def _units(self, sku: str, available: bool) -> float:
+        level = self.stock.level(sku)
+        if level is None:
+            return 0.0
+        return float(level.available if available else level.reserved)
+
+
+def _items(reservation: Reservation) -> list[dict[str, Any]]:
+    return [line.to_value() for line in reservation.lines]
+
+
+def _level(level: Level) -> dict[str, int]:
+    return {"available": level.available, "reserved": level.reserved}

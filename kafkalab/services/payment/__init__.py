@@ -1,0 +1,1 @@
+"""The payment service: exactly-once charges, retries, circuit breaker (see service.py)."""
