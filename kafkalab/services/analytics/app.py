@@ -1,0 +1,392 @@
+"""The analytics service: a quixstreams Application computing windows over orders and payments.
+
+Pipeline (consumer group `kafkalab-analytics`, reading from the earliest offset):
+
+    order-events ─ fact ─ group_by("all") ─┬─ tumbling 60 s: orders_count, revenue_cents,
+                                            │                  conversion_rate
+                                            ├─ hopping 60 s / 10 s: orders_count
+                                            └─ state store: orders_total, revenue_total_cents,
+                                                             conversion_rate (running)
+    payments ───── fact ─ group_by("all") ─── tumbling 60 s: payment_success_rate
+                                            ⇒ AnalyticsWindow on `analytics`, keyed by metric
+
+Choices, and why:
+- Windows are per message key in quixstreams, and orders are keyed by order_id, so the facts
+  are re-keyed to one constant key ("all") through a repartition topic: the windows are then
+  shop-wide. The cost is a single hot partition downstream — fine at a shop's order rate.
+- Avro in: quixstreams' AvroDeserializer with the registry (it fetches each record's writer
+  schema by id, so OrderCreated and OrderStatusChanged on one topic both decode); the record
+  type comes from kafkalab's `event_type` header. kafkalab's EventSerde is not used for input
+  because it decodes confluent `Message`s and quixstreams owns the consumer.
+  Avro out: quixstreams' AvroSerializer through the registry with the topic-record subject
+  strategy (`analytics-dev.kafkalab.events.AnalyticsWindow`), like every other kafkalab topic.
+- `.current()`, not `.final()`: every update of a window is emitted at once, so a dashboard (or a
+  test) sees the numbers move without waiting for the window to close, i.e. up to a minute plus
+  grace. The topic is therefore an upsert stream: the latest record per (metric, window,
+  window_start) is the answer. `.final()` would emit each window once, only after later events
+  pushed event time past its end.
+- Event time is the record timestamp Kafka stores (set by the producer when the event is
+  emitted). A 5 min grace lets records that arrive out of order still count: re-keying merges
+  6 partitions into one stream, and on a backlog they are not read in step (a record later
+  than that is logged by quixstreams and left out).
+- Poison input (not decodable Avro) is parked on `analytics.DLT` with the same error headers
+  the runtime uses, and skipped.
+
+quixstreams installs its SIGTERM/SIGINT handlers when `Application.run()` starts, which Python
+allows only on the main thread: `AnalyticsService.run()` must be called there (as
+`python -m kafkalab.services.analytics` does); any other thread stops it with `stop()`.
+
+HTTP: GET /health and GET /metrics (:8106), served by the shared ServiceHttpServer.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import signal
+import sys
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from confluent_kafka import Producer
+from confluent_kafka.schema_registry import topic_record_subject_name_strategy
+from prometheus_client import Counter, Gauge, generate_latest
+from prometheus_client.exposition import CONTENT_TYPE_LATEST
+from quixstreams import Application, State
+from quixstreams.dataframe import StreamingDataFrame
+from quixstreams.dataframe.windows import Sum
+from quixstreams.models import Row, Topic
+from quixstreams.models.serializers import (
+    SchemaRegistryClientConfig,
+    SchemaRegistrySerializationConfig,
+    SerializationError,
+)
+from quixstreams.models.serializers.avro import AvroDeserializer, AvroSerializer
+
+from kafkalab import clients
+from kafkalab.cluster.state import ClusterState
+from kafkalab.events.schemas import schema_text
+from kafkalab.events.topics import ANALYTICS, ORDER_EVENTS, PAYMENTS, apply_catalogue, dlt_topic
+from kafkalab.services.analytics import aggregate
+from kafkalab.services.analytics.aggregate import WindowResult
+from kafkalab.services.catalogue import group_id, service_port
+from kafkalab.services.http import Request, Response, Route, ServiceHttpServer
+from kafkalab.services.runtime import JsonFormatter, Metrics
+from kafkalab.settings import Settings, load_settings
+
+log = logging.getLogger("kafkalab.service.analytics")
+
+NAME = "analytics"
+ALL = "all"  # the one key every fact is re-keyed to: windows over the whole shop
+RUNNING_KEY = "orders"  # the state-store entry holding RunningTotals
+OUTPUT_HEADERS = [("event_type", b"AnalyticsWindow"), ("service", NAME.encode())]
+
+
+@dataclass(frozen=True)
+class AnalyticsTopics:
+    """Where the app reads and writes: the platform topics, or a test's own."""
+
+    orders: str = ORDER_EVENTS
+    payments: str = PAYMENTS
+    output: str = ANALYTICS
+
+
+class AnalyticsService:
+    """The quixstreams app plus the HTTP side every kafkalab service has."""
+
+    name = NAME
+
+    def __init__(
+        self,
+        settings: Settings,
+        replica: int = 0,
+        port: int | None = None,
+        topics: AnalyticsTopics | None = None,
+        consumer_group: str | None = None,
+    ) -> None:
+        self.settings = settings
+        self.replica = replica
+        self.port = port if port is not None else service_port(settings, NAME, replica)
+        self.topics = topics or AnalyticsTopics()
+        self.group_id = consumer_group or group_id(NAME)
+        # One directory per replica: RocksDB stores are locked by the process that opens them.
+        self.state_dir = settings.data_dir / "analytics-state" / f"replica-{replica}"
+        self.metrics = Metrics(NAME)
+        self.latest = Gauge(
+            "kafkalab_analytics_value",
+            "Latest value emitted per metric and window kind",
+            ["metric", "window"],
+            registry=self.metrics.registry,
+        )
+        self.skipped = Counter(
+            "kafkalab_analytics_rows_skipped_total",
+            "Rows a processing step failed on (logged and skipped)",
+            registry=self.metrics.registry,
+        )
+        self.stopping = threading.Event()
+        self._finished = threading.Event()
+        self.ready = False
+        self.processed = 0
+        self.app: Application | None = None
+        self._dlt_producer: Producer | None = None
+        self.http = ServiceHttpServer(
+            settings.host,
+            self.port,
+            [Route("GET", "/health", self._health), Route("GET", "/metrics", self._metrics)],
+        )
+
+    # -- lifecycle ------------------------------------------------------------------------
+
+    def run(self) -> int:
+        """Serve HTTP, build the pipeline, process until SIGTERM/SIGINT or `stop()`."""
+        if threading.current_thread() is not threading.main_thread():
+            raise RuntimeError(
+                "run the analytics service on the main thread: quixstreams installs signal "
+                "handlers when it starts"
+            )
+        previous = {sig: signal.getsignal(sig) for sig in (signal.SIGTERM, signal.SIGINT)}
+        # Until quixstreams installs its own handlers (in app.run()), a signal means "do not
+        # start": building the pipeline can take seconds the first time (it creates topics).
+        for sig in previous:
+            signal.signal(sig, lambda *_: self.stopping.set())
+        self.http.start()
+        try:
+            self.app = self.build()
+            if self.stopping.is_set():
+                return 0
+            threading.Thread(
+                target=self._watch_stop, args=(self.app,), name="analytics-stop", daemon=True
+            ).start()
+            self.ready = True
+            log.info(
+                "started",
+                extra={
+                    "fields": {
+                        "port": self.port,
+                        "group": self.group_id,
+                        "state_dir": str(self.state_dir),
+                    }
+                },
+            )
+            self.app.run()
+        finally:
+            self.ready = False
+            self._finished.set()
+            self.stopping.set()  # releases the watcher
+            log.info("stopping")
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+            if self._dlt_producer is not None:
+                self._dlt_producer.flush(10)
+            self.http.shutdown()
+        return 0
+
+    def stop(self) -> None:
+        """Ask a running app to finish its current message, commit, and return from run()."""
+        self.stopping.set()
+
+    def _watch_stop(self, app: Application) -> None:
+        """Turn `stop()` into `app.stop()`. A stop that lands before app.run() got going would
+        be reset by run(), so keep asking until run() has returned."""
+        self.stopping.wait()
+        while not self._finished.is_set():
+            app.stop()
+            self._finished.wait(0.2)
+
+    # -- the pipeline ---------------------------------------------------------------------
+
+    def build(self) -> Application:
+        """The Application with its dataframes wired (needs the broker: topics are looked up)."""
+        state = ClusterState.load(self.settings)
+        # The platform's topics, shaped by the catalogue, before quixstreams looks them up:
+        # it would otherwise create a missing input topic with its own defaults.
+        apply_catalogue(clients.admin(self.settings), brokers=state.brokers if state else 1)
+        app = Application(
+            broker_address=clients.bootstrap_servers(self.settings),
+            consumer_group=self.group_id,
+            auto_offset_reset="earliest",
+            state_dir=str(self.state_dir),
+            loglevel=None,  # quixstreams logs through our handlers (JSON lines) instead of its own
+            on_consumer_error=self._on_consumer_error,
+            on_processing_error=self._on_processing_error,
+            on_message_processed=self._on_processed,
+            consumer_extra_config={
+                "client.id": f"{NAME}-{self.replica}",
+                # On assignment quixstreams asks the broker for watermarks partition by
+                # partition, and each request queues behind the consumer's long-poll fetch:
+                # 500 ms (the default wait) × ~40 partitions made every start ~10 s slower.
+                "fetch.wait.max.ms": 100,
+            },
+        )
+        registry = SchemaRegistryClientConfig(url=self.settings.schema_registry_url())
+        avro_in = AvroDeserializer(schema_registry_client_config=registry)
+        orders = app.topic(self.topics.orders, key_deserializer="str", value_deserializer=avro_in)
+        payments = app.topic(
+            self.topics.payments, key_deserializer="str", value_deserializer=avro_in
+        )
+        output = app.topic(
+            self.topics.output,
+            key_serializer="str",
+            value_serializer=AvroSerializer(
+                json.loads(schema_text("AnalyticsWindow")),
+                schema_registry_client_config=registry,
+                schema_registry_serialization_config=SchemaRegistrySerializationConfig(
+                    subject_name_strategy=topic_record_subject_name_strategy
+                ),
+            ),
+        )
+
+        order_facts = self._facts(app, orders, aggregate.order_fact)
+        tumbling = (
+            order_facts.tumbling_window(aggregate.WINDOW_MS, grace_ms=aggregate.GRACE_MS)
+            .agg(
+                created=Sum("created"),
+                confirmed=Sum("confirmed"),
+                revenue_cents=Sum("revenue_cents"),
+            )
+            .current()
+        )
+        self._publish(tumbling.apply(aggregate.order_window_results, expand=True), output)
+
+        hopping = (
+            order_facts.filter(lambda fact: fact["created"] > 0)
+            .hopping_window(aggregate.WINDOW_MS, aggregate.HOP_MS, grace_ms=aggregate.GRACE_MS)
+            .count()
+            .current()
+        )
+        self._publish(hopping.apply(aggregate.hopping_results, expand=True), output)
+
+        running = order_facts.apply(_running_totals, stateful=True, metadata=True, expand=True)
+        self._publish(running, output)
+
+        payment_facts = self._facts(app, payments, aggregate.payment_fact)
+        payment_windows = (
+            payment_facts.tumbling_window(aggregate.WINDOW_MS, grace_ms=aggregate.GRACE_MS)
+            .agg(completed=Sum("completed"), failed=Sum("failed"))
+            .current()
+        )
+        self._publish(payment_windows.apply(aggregate.payment_window_results, expand=True), output)
+        return app
+
+    def _facts(
+        self,
+        app: Application,
+        topic: Topic,
+        to_fact: Callable[[str, dict[str, Any] | None], dict[str, int] | None],
+    ) -> StreamingDataFrame:
+        """Decoded events of `topic` → facts, re-keyed to ALL (one shop-wide window)."""
+
+        def fact(value: Any, key: Any, timestamp: int, headers: Any) -> dict[str, int] | None:
+            record_type = aggregate.event_type(headers, value)
+            self.metrics.consumed.labels(NAME, topic.name, record_type).inc()
+            return to_fact(record_type, value)
+
+        return (
+            app.dataframe(topic)
+            .apply(fact, metadata=True)
+            .filter(lambda value: value is not None)
+            .group_by(lambda _: ALL, name=ALL)
+        )
+
+    def _publish(self, results: StreamingDataFrame, output: Topic) -> None:
+        """WindowResults → AnalyticsWindow records on `output`, keyed by metric."""
+
+        def record(result: WindowResult) -> dict[str, Any]:
+            self.metrics.produced.labels(NAME, output.name, "AnalyticsWindow").inc()
+            self.latest.labels(result.metric, result.window).set(result.value)
+            return result.as_value()
+
+        (
+            results.apply(record)
+            .set_headers(lambda value, key, timestamp, headers: list(OUTPUT_HEADERS))
+            .to_topic(output, key=lambda value: value["metric"])
+        )
+
+    # -- error handling -------------------------------------------------------------------
+
+    def _on_consumer_error(self, exc: Exception, message: Any, logger: logging.Logger) -> bool:
+        """Undecodable records go to analytics.DLT and are skipped; other consumer errors are
+        logged and the app keeps polling (librdkafka retries connections itself)."""
+        if message is not None and isinstance(exc, SerializationError):
+            self._dead_letter(message, exc)
+            return True
+        log.warning("consumer error: %s", exc)
+        return True
+
+    def _on_processing_error(self, exc: Exception, row: Row | None, logger: logging.Logger) -> bool:
+        """A bug in a step must not stop the shop's analytics: log it, count it, skip the row."""
+        where = {"topic": row.topic, "offset": row.offset} if row is not None else {}
+        log.warning("row skipped", exc_info=exc, extra={"fields": where})
+        self.skipped.inc()
+        return True
+
+    def _dead_letter(self, message: Any, exc: Exception) -> None:
+        if self._dlt_producer is None:
+            self._dlt_producer = clients.producer(self.settings)
+        topic = dlt_topic(NAME)
+        headers = list(message.headers() or []) + [
+            ("error.type", type(exc).__name__.encode()),
+            ("error.message", str(exc)[:1000].encode()),
+            ("original.topic", message.topic().encode()),
+            ("original.partition", str(message.partition()).encode()),
+            ("original.offset", str(message.offset()).encode()),
+            ("attempts", b"1"),
+            ("service", NAME.encode()),
+        ]
+        self._dlt_producer.produce(topic, key=message.key(), value=message.value(), headers=headers)
+        self._dlt_producer.flush(10)
+        self.metrics.dead_letters.labels(NAME, topic).inc()
+        log.warning(
+            "record dead-lettered",
+            extra={"fields": {"topic": message.topic(), "offset": message.offset()}},
+        )
+
+    def _on_processed(self, topic: str, partition: int, offset: int) -> None:
+        self.processed += 1
+
+    # -- HTTP -----------------------------------------------------------------------------
+
+    def _health(self, request: Request) -> Response:
+        body = {
+            "status": "ok" if self.ready else "starting",
+            "service": NAME,
+            "replica": self.replica,
+            "pid": os.getpid(),
+            "group": self.group_id,
+            "processed": self.processed,
+            "state_dir": str(self.state_dir),
+            "topics": {
+                "orders": self.topics.orders,
+                "payments": self.topics.payments,
+                "output": self.topics.output,
+            },
+        }
+        return Response(200 if self.ready else 503, body)
+
+    def _metrics(self, request: Request) -> Response:
+        return Response(200, generate_latest(self.metrics.registry), CONTENT_TYPE_LATEST)
+
+
+def _running_totals(
+    fact: dict[str, int], key: Any, timestamp: int, headers: Any, state: State
+) -> list[WindowResult]:
+    """Add `fact` to the totals in the state store (one entry: the stream has one key)."""
+    totals = aggregate.RunningTotals.from_state(state.get(RUNNING_KEY)).add(fact, timestamp)
+    state.set(RUNNING_KEY, totals.to_state())
+    return totals.results()
+
+
+def main() -> None:
+    """`python -m kafkalab.services.analytics`: replica and port come from the supervisor
+    through KAFKALAB_REPLICA / KAFKALAB_LISTEN_PORT, as for every service."""
+    replica = int(os.environ.get("KAFKALAB_REPLICA", "0"))
+    port_text = os.environ.get("KAFKALAB_LISTEN_PORT")
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(JsonFormatter(NAME, replica))
+    logging.basicConfig(level=logging.INFO, handlers=[handler], force=True)
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per registry lookup
+    service = AnalyticsService(load_settings(), replica, int(port_text) if port_text else None)
+    sys.exit(service.run())

@@ -1,0 +1,349 @@
+"""The quixstreams analytics app on the real broker: windows, running totals, DLT, SIGTERM."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from confluent_kafka import OFFSET_BEGINNING, KafkaError, Message, TopicPartition
+from confluent_kafka.admin import NewTopic
+
+from kafkalab import clients
+from kafkalab.events.serde import Event, EventSerde, now_ms
+from kafkalab.events.topics import ANALYTICS, ORDER_EVENTS
+from kafkalab.services.analytics.app import AnalyticsService, AnalyticsTopics
+from kafkalab.settings import Settings
+from tests.helpers import free_port
+from tests.integration.services import ensure_topics, publish, read_events, read_raw, wait_healthy
+
+pytestmark = pytest.mark.integration
+
+TOTALS = [100, 200, 400, 800, 1600]  # powers of two: no other mix of five sums to 3100
+CONFIRMED = 2
+COMPLETED, FAILED = 3, 1
+
+# (metric, window, window_start); a running total has one "window" whose start is simply the
+# earliest event time seen so far, so it is keyed without it.
+Key = tuple[str, str, int | None]
+
+
+def produce(
+    settings: Settings, topic: str, key: str, record_type: str, value: dict, timestamp: int
+) -> None:
+    """One event as a kafkalab service would write it, with an explicit record timestamp
+    (the event time the windows use)."""
+    serde = EventSerde(settings)
+    full, headers = serde.envelope(record_type, value, "test")
+    producer = clients.producer(settings)
+    producer.produce(
+        topic,
+        key=key.encode(),
+        value=serde.serialize(topic, record_type, full),
+        headers=headers,
+        timestamp=timestamp,
+    )
+    assert producer.flush(10) == 0
+
+
+def raw_to_end(settings: Settings, topic: str) -> list[Message]:
+    """Every record of `topic` up to its current end (assign + partition EOF, no group)."""
+    consumer = clients.consumer(
+        settings, "unused", **{"enable.partition.eof": True, "fetch.wait.max.ms": 50}
+    )
+    partitions = consumer.list_topics(topic, timeout=10).topics[topic].partitions
+    consumer.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in partitions])
+    pending, out = set(partitions), []
+    try:
+        while pending:
+            for msg in consumer.consume(500, timeout=0.2):
+                if msg.error():
+                    if msg.error().code() == KafkaError._PARTITION_EOF:
+                        pending.discard(msg.partition())
+                    continue
+                out.append(msg)
+    finally:
+        consumer.close()
+    return out
+
+
+def key_of(event: Event) -> Key:
+    v = event.value
+    return (v["metric"], v["window"], None if v["window"] == "running" else v["window_start"])
+
+
+@pytest.fixture
+def own_topics(cluster: Settings, unique: Callable[[str], str]) -> AnalyticsTopics:
+    """Topics of this test alone, so every count in them is ours."""
+    topics = AnalyticsTopics(unique("orders"), unique("payments"), unique("analytics"))
+    admin = clients.admin(cluster)
+    created = admin.create_topics(
+        [NewTopic(t, 3, 1) for t in (topics.orders, topics.payments, topics.output)]
+    )
+    for future in created.values():
+        future.result(30)
+    return topics
+
+
+def test_windows_and_running_totals_count_exactly_what_was_sent(
+    cluster: Settings,
+    own_topics: AnalyticsTopics,
+    unique: Callable[[str], str],
+    tmp_path: Path,
+) -> None:
+    ensure_topics(cluster)
+    # Every event sits in one minute, so one tumbling window holds them all.
+    start = now_ms() // 60_000 * 60_000
+    stamp = start + 1_000
+    orders = [unique("order") for _ in TOTALS]
+    for i, (order_id, total) in enumerate(zip(orders, TOTALS, strict=True)):
+        produce(
+            cluster,
+            own_topics.orders,
+            order_id,
+            "OrderCreated",
+            {
+                "order_id": order_id,
+                "user_id": "u",
+                "items": [],
+                "total_cents": total,
+                "card_masked": "4242",
+            },
+            stamp + i,
+        )
+    for order_id in orders[:CONFIRMED]:
+        produce(
+            cluster,
+            own_topics.orders,
+            order_id,
+            "OrderStatusChanged",
+            {
+                "order_id": order_id,
+                "user_id": "u",
+                "from_status": "PAID",
+                "to_status": "CONFIRMED",
+                "reason": None,
+            },
+            stamp + 100,
+        )
+    produce(
+        cluster,
+        own_topics.orders,
+        orders[-1],
+        "OrderStatusChanged",  # not a conversion
+        {
+            "order_id": orders[-1],
+            "user_id": "u",
+            "from_status": "CREATED",
+            "to_status": "RESERVED",
+            "reason": None,
+        },
+        stamp + 100,
+    )
+    for i in range(COMPLETED):
+        produce(
+            cluster,
+            own_topics.payments,
+            orders[i],
+            "PaymentCompleted",
+            {
+                "order_id": orders[i],
+                "user_id": "u",
+                "payment_id": f"p{i}",
+                "amount_cents": TOTALS[i],
+                "card_masked": "4242",
+                "attempts": 1,
+            },
+            stamp + 200,
+        )
+    for i in range(COMPLETED, COMPLETED + FAILED):
+        produce(
+            cluster,
+            own_topics.payments,
+            orders[i],
+            "PaymentFailed",
+            {
+                "order_id": orders[i],
+                "user_id": "u",
+                "amount_cents": TOTALS[i],
+                "reason": "insufficient_funds",
+                "attempts": 1,
+            },
+            stamp + 200,
+        )
+    poison_key = unique("poison")
+    producer = clients.producer(cluster)
+    producer.produce(own_topics.orders, key=poison_key.encode(), value=b"not avro")
+    assert producer.flush(10) == 0
+
+    n, revenue = len(TOTALS), sum(TOTALS)
+    end = start + 60_000
+    # (metric, window, window_start) → (value, count, window_end) once everything is counted.
+    expected: dict[Key, tuple[float, int, int]] = {
+        ("orders_count", "tumbling-60s", start): (n, n, end),
+        ("revenue_cents", "tumbling-60s", start): (revenue, n, end),
+        ("conversion_rate", "tumbling-60s", start): (CONFIRMED / n, n, end),
+        ("payment_success_rate", "tumbling-60s", start): (
+            COMPLETED / (COMPLETED + FAILED),
+            COMPLETED + FAILED,
+            end,
+        ),
+        ("orders_total", "running", None): (n, n, stamp + 100),
+        ("revenue_total_cents", "running", None): (revenue, n, stamp + 100),
+        ("conversion_rate", "running", None): (CONFIRMED / n, n, stamp + 100),
+    }
+    for hop in range(6):  # the six 60 s windows, 10 s apart, that contain `stamp`
+        hop_start = start - 50_000 + hop * 10_000
+        expected[("orders_count", "hopping-60s/10s", hop_start)] = (n, n, hop_start + 60_000)
+
+    def final(event: Event) -> bool:
+        value, count, window_end = expected.get(key_of(event), (None, None, None))
+        v = event.value
+        return (v["value"], v["count"], v["window_end"]) == (value, count, window_end)
+
+    service = AnalyticsService(
+        cluster,
+        port=free_port(),
+        topics=own_topics,
+        consumer_group=unique("kafkalab-analytics-test"),
+    )
+    service.state_dir = tmp_path / "analytics-state"
+    seen: set[Key] = set()
+
+    def first_final(event: Event) -> bool:
+        if not final(event) or key_of(event) in seen:
+            return False
+        seen.add(key_of(event))
+        return True
+
+    def watch() -> None:
+        """Wait (on another thread) until every expected final value was emitted, then stop."""
+        try:
+            read_events(cluster, own_topics.output, len(expected), timeout=90, where=first_final)
+        finally:
+            service.stop()
+
+    watcher = threading.Thread(target=watch, daemon=True)
+    watcher.start()
+    assert service.run() == 0  # quixstreams wants the main thread; returns after stop()
+    watcher.join(30)
+    assert seen == set(expected), f"never emitted: {set(expected) - seen}"
+
+    # The app has stopped: the output topic is complete. The last record per window is its
+    # answer, and no update ever went past it (nothing was counted twice).
+    serde = EventSerde(cluster)
+    results = [serde.decode(m) for m in raw_to_end(cluster, own_topics.output)]
+    assert all(e.type == "AnalyticsWindow" and e.key == e.value["metric"] for e in results)
+    last: dict[Key, dict[str, Any]] = {}
+    for event in results:
+        assert event.value["count"] <= expected.get(key_of(event), (0, n, 0))[1]
+        last[key_of(event)] = event.value
+    assert set(last) == set(expected)
+    for k, (value, count, window_end) in expected.items():
+        assert (last[k]["value"], last[k]["count"], last[k]["window_end"]) == (
+            value,
+            count,
+            window_end,
+        ), k
+    assert last[("orders_total", "running", None)]["window_start"] == stamp  # earliest event
+    tumbling_counts = [
+        e.value["count"] for e in results if key_of(e) == ("orders_count", "tumbling-60s", start)
+    ]
+    # Every update re-emits the window (confirmations too, at an unchanged count): the count
+    # climbs one order at a time and never skips or goes back.
+    assert tumbling_counts == sorted(tumbling_counts)
+    assert sorted(set(tumbling_counts)) == list(range(1, n + 1))
+
+    [dead] = read_raw(cluster, "analytics.DLT", 1, where=lambda m: m.key() == poison_key.encode())
+    assert dead.value() == b"not avro"
+    assert dict(dead.headers())["original.topic"] == own_topics.orders.encode()
+
+
+@pytest.fixture
+def analytics_process(cluster: Settings, tmp_path: Path) -> Iterator[tuple[subprocess.Popen, int]]:
+    """`python -m kafkalab.services.analytics` as the supervisor starts it."""
+    ensure_topics(cluster)
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("KAFKALAB_")}
+    env.update(
+        KAFKALAB_BOOTSTRAP=clients.bootstrap_servers(cluster),
+        KAFKALAB_REGISTRY_URL=cluster.schema_registry_url(),
+        KAFKALAB_DATA_DIR=str(tmp_path),
+        KAFKALAB_LISTEN_PORT=str(port),
+    )
+    log = (tmp_path / "analytics.log").open("w")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "kafkalab.services.analytics"],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        yield proc, port
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(10)
+        log.close()
+
+
+def test_module_runs_on_the_platform_topics_and_stops_cleanly_on_sigterm(
+    cluster: Settings,
+    analytics_process: tuple[subprocess.Popen, int],
+    unique: Callable[[str], str],
+    tmp_path: Path,
+) -> None:
+    proc, port = analytics_process
+    wait_healthy(port, timeout=60)
+    order_id = unique("order")
+    sent_at = now_ms()
+    publish(
+        cluster,
+        ORDER_EVENTS,
+        order_id,
+        "OrderCreated",
+        {
+            "order_id": order_id,
+            "user_id": "u",
+            "items": [],
+            "total_cents": 123,
+            "card_masked": "4242",
+        },
+        service="order",
+    )
+
+    [window] = read_events(
+        cluster,
+        ANALYTICS,
+        1,
+        timeout=60,
+        where=lambda e: (
+            e.value["metric"] == "orders_count"
+            and e.value["window"] == "tumbling-60s"
+            and e.value["window_start"] <= sent_at < e.value["window_end"]
+        ),
+    )
+    assert window.key == "orders_count" and window.value["count"] >= 1
+    assert window.service == "analytics"
+
+    health = httpx.get(f"http://127.0.0.1:{port}/health", timeout=5).json()
+    assert health["status"] == "ok" and health["group"] == "kafkalab-analytics"
+    assert health["state_dir"] == str(tmp_path / "analytics-state" / "replica-0")
+    metrics = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text
+    assert (
+        'kafkalab_events_consumed_total{event_type="OrderCreated",service="analytics",'
+        'topic="order-events"}'
+    ) in metrics
+    assert 'kafkalab_analytics_value{metric="orders_count",window="tumbling-60s"}' in metrics
+
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(30) == 0
+    log = (tmp_path / "analytics.log").read_text()
+    assert '"msg": "stopping"' in log and "Traceback" not in log
