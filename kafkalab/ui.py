@@ -125,20 +125,21 @@ SERVICE_COLOURS = {
 
 
 def trace(lines: Sequence[Any], title: str = "event trace (causal order)") -> None:
-    """One line per event: +ms, service in its colour, topic[partition]@offset, type, fields."""
-    grid = Table(title=title, title_justify="left", header_style="bold", box=None, padding=(0, 1))
-    for column in ("+ms", "service", "topic[p]@offset", "event", "details"):
-        grid.add_column(column, no_wrap=column != "details")
+    """One line per event: +ms, service in its colour, topic[partition]@offset, type, fields.
+
+    Plain lines rather than a table: a trace is read top to bottom like a log, and a narrow
+    terminal should wrap a long line, not squeeze every column.
+    """
+    out.print(f"[bold]{title}[/]")
+    width = max((len(f"{x.topic}[{x.partition}]@{x.offset}") for x in lines), default=0)
     for line in lines:
         colour = SERVICE_COLOURS.get(line.service, "white")
-        grid.add_row(
-            f"{line.at_ms:>6}",
-            f"[{colour}]{line.service or '?'}[/]",
-            f"{line.topic}[{line.partition}]@{line.offset}",
-            f"[bold]{line.event_type}[/]",
-            _escape(line.summary),
+        where = f"{line.topic}[{line.partition}]@{line.offset}".ljust(width)
+        out.print(
+            f"[dim]+{line.at_ms:>6} ms[/] [{colour}]{(line.service or '?'):<12}[/] {where} "
+            f"[bold]{line.event_type:<21}[/] {_escape(line.summary)}",
+            soft_wrap=True,
         )
-    out.print(grid)
 
 
 def verdict(checks: Sequence[Any], title: str = "verdict") -> None:

@@ -92,7 +92,7 @@ def order_events(events: list[Event], order_id: str) -> list[Event]:
     mine = [e for e in events if e.value.get("order_id") == order_id]
     user_ids = {e.value.get("user_id") for e in mine if e.value.get("user_id")}
     traces = {e.trace_id for e in mine if e.trace_id}
-    causes = {e.causation_id for e in mine}
+    causes = {e.causation_id for e in mine if e.causation_id}
     chosen = {id(e) for e in mine}
     extra = [
         e

@@ -212,11 +212,9 @@ def evaluate(
                     Expectation(name, got == want, f"{got} sent ({', '.join(channels) or 'none'})")
                 )
             case "notification_template":
-                checks.append(
-                    Expectation(
-                        name, templates == [want], f"templates: {', '.join(templates) or 'none'}"
-                    )
-                )
+                wanted = sorted([want] if isinstance(want, str) else want)
+                detail = f"templates: {', '.join(templates) or 'none'}"
+                checks.append(Expectation(name, templates == wanted, detail))
             case "analytics_updated":
                 metrics = sorted({str(e.value.get("metric")) for e in windows})
                 checks.append(

@@ -11,37 +11,36 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
+from kafkalab.cluster import lifecycle
 from kafkalab.platform import control
 from kafkalab.services.catalogue import SERVICES, service_port
-from kafkalab.settings import Settings, settings_env
+from kafkalab.settings import Settings, load_settings, settings_env
 from tests.helpers import free_port_block, run_cli
 
 pytestmark = pytest.mark.integration
 
 
 @pytest.fixture(scope="module")
-def platform(cluster: Settings) -> Iterator[Settings]:
-    if cluster.bootstrap:
-        pytest.skip("the platform tests start services against kafkalab's own cluster")
-    settings = cluster.model_copy(
-        update={"service_port": free_port_block(40), "reservation_ttl": 3.0}
+def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settings]:
+    """A cluster of its own (other modules leave events for made-up users on the shared one,
+    which a fresh consumer group would have to wade through) and the six services on it."""
+    base = free_port_block(44)
+    settings = load_settings(
+        data_dir=tmp_path_factory.mktemp("kafkalab-platform"),
+        broker_port=base, controller_port=base + 1, registry_port=base + 2, secure_port=base + 3,
+        service_port=base + 4, reservation_ttl=3.0,
     )
-    control.up(settings)
     try:
+        control.up(settings)
         yield settings
     finally:
         control.down(settings)
-
-
-def cli_env(settings: Settings) -> dict[str, str]:
-    return {k: v for k, v in settings_env(settings).items() if k != "KAFKALAB_CACHE_DIR"} | {
-        "KAFKALAB_CACHE_DIR": str(settings.cache_dir)
-    }
+        lifecycle.down(settings)
 
 
 @pytest.mark.parametrize("name", ["happy-path", "payment-failure"])
 def test_scenario_verdict_is_green(platform: Settings, name: str) -> None:
-    run = run_cli("scenario", name, "--json", env=cli_env(platform))
+    run = run_cli("scenario", name, "--json", env=settings_env(platform))
     assert run.code == 0, run.stdout[-3000:] + run.stderr[-2000:]
     result = json.loads(run.stdout)
     assert result["passed"] is True
