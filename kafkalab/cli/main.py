@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 
 from kafkalab import __version__, ui
+from kafkalab.cli import chaos as chaos_cli
 from kafkalab.cli import cluster as cluster_cli
 from kafkalab.cli import doctor as doctor_cli
 from kafkalab.cli import platform as platform_cli
@@ -42,6 +43,7 @@ app.command("ps")(platform_cli.ps)
 app.command("logs")(platform_cli.logs)
 app.command("scale")(platform_cli.scale)
 app.command("scenario")(scenario_cli.scenario)
+app.command("chaos")(chaos_cli.chaos)
 
 _debug = {"on": False}
 

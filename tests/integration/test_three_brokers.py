@@ -79,3 +79,71 @@ def test_asking_for_another_size_while_running_is_refused(three: Settings) -> No
 def test_registry_runs_on_the_three_node_cluster(three: Settings) -> None:
     status = lifecycle.status(three)
     assert status.registry is not None and status.registry.running
+
+
+def test_killing_a_broker_loses_no_acknowledged_event(three: Settings, unique: Callable[[str], str]) -> None:
+    """SIGKILL broker-2 while an idempotent acks=all producer writes: leaders move, and every
+    event the producer saw acknowledged is read back. Then the broker rejoins and catches up."""
+    import threading
+
+    from kafkalab.chaos import faults, watch
+
+    topic = unique("failover")
+    admin = clients.admin(three)
+    admin.create_topics([NewTopic(topic, num_partitions=3, replication_factor=3)])[topic].result(30)
+    acked: set[str] = set()
+    failed: list[str] = []
+    stop = threading.Event()
+
+    def on_delivery(err, msg) -> None:  # type: ignore[no-untyped-def]
+        (failed.append(str(err)) if err else acked.add(msg.value().decode()))
+
+    def produce() -> None:
+        producer = clients.producer(three, **{"delivery.timeout.ms": 60_000})
+        i = 0
+        while not stop.is_set():
+            producer.produce(topic, key=str(i % 30), value=str(i), on_delivery=on_delivery)
+            producer.poll(0.002)
+            i += 1
+        producer.flush(60)
+
+    writer = threading.Thread(target=produce)
+    writer.start()
+    try:
+        deadline = time.monotonic() + 30
+        while len(acked) < 200 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        victim = faults.resolve(three, "broker-2")
+        faults.inject(three, "kill", victim)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            leaders = watch.leader_snapshot(three, (topic,)).leaders
+            if leaders and all(leader not in (2, -1) for leader in leaders.values()):
+                break
+            time.sleep(0.5)
+        assert all(leader not in (2, -1) for leader in leaders.values()), leaders
+        written_before = len(acked)
+        deadline = time.monotonic() + 30
+        while len(acked) < written_before + 200 and time.monotonic() < deadline:
+            time.sleep(0.1)
+    finally:
+        stop.set()
+        writer.join(90)
+    assert len(acked) > written_before, "the producer kept going on the two live brokers"
+
+    consumer = clients.consumer(three, unique("audit"))
+    consumer.subscribe([topic])
+    seen: set[str] = set()
+    deadline = time.monotonic() + 60
+    while not acked <= seen and time.monotonic() < deadline:
+        seen |= {m.value().decode() for m in consumer.consume(1000, timeout=0.5) if not m.error()}
+    consumer.close()
+    assert acked <= seen, f"{len(acked - seen)} acknowledged events lost"
+
+    faults.inject(three, "restart", victim)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if watch.leader_snapshot(three, (topic,)).under_replicated == 0:
+            break
+        time.sleep(0.5)
+    assert watch.leader_snapshot(three, (topic,)).under_replicated == 0

@@ -89,3 +89,23 @@ def test_help_teaches_the_commands() -> None:
         assert command in run.stdout
     run = run_cli("cluster", "up", "--help")
     assert "--brokers" in run.stdout and "min.insync.replicas" in run.stdout
+
+
+def test_chaos_bad_targets_are_one_sentence(tmp_path: Path) -> None:
+    env = isolated_env(tmp_path)
+    assert_one_line_error(run_cli("chaos", "kill", "foo", env=env), 1, "unknown chaos target 'foo'")
+    assert_one_line_error(run_cli("chaos", "zap", "payment", env=env), 1, "unknown chaos action 'zap'")
+    assert_one_line_error(
+        run_cli("chaos", "kill", "broker-4", env=env), 1, "broker-4 does not exist: the cluster has 1 broker(s)"
+    )
+    assert_one_line_error(run_cli("chaos", "kill", "payment", env=env), 1, "the services are not running")
+    assert_one_line_error(
+        run_cli("chaos", "kill", "payment", "--every", "3", env=env), 1, "--every repeats a fault"
+    )
+
+
+def test_platform_commands_refuse_unknown_services(tmp_path: Path) -> None:
+    env = isolated_env(tmp_path)
+    assert_one_line_error(run_cli("scale", "foo", "2", env=env), 1, "unknown service 'foo'")
+    assert_one_line_error(run_cli("logs", "foo", env=env), 1, "unknown service 'foo'")
+    assert_one_line_error(run_cli("scenario", "nope", env=env), 1, "unknown scenario 'nope'")

@@ -1,0 +1,125 @@
+"""Who can be hurt, and how: a service replica (SIGKILL, SIGSTOP/SIGCONT, SIGTERM) or a broker.
+
+Targets are resolved against what is actually running, so a bad target is refused with one
+sentence before anything is touched.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+from dataclasses import dataclass
+from typing import Literal
+
+from kafkalab.cluster import lifecycle
+from kafkalab.errors import InvalidChoice, KafkalabError
+from kafkalab.platform import process, supervisor
+from kafkalab.services.catalogue import SERVICES
+from kafkalab.settings import Settings
+
+Action = Literal["kill", "pause", "resume", "restart"]
+ACTIONS: tuple[Action, ...] = ("kill", "pause", "resume", "restart")
+_BROKER = re.compile(r"^broker-(\d+)$")
+
+
+class NothingRunning(KafkalabError):
+    hint = "start the platform with `kafkalab up` (or the cluster with `kafkalab cluster up`)"
+
+
+@dataclass(frozen=True)
+class Target:
+    kind: Literal["service", "broker"]
+    name: str  # "payment" or "broker-2"
+    replica: int = 0
+    node_id: int = 0
+
+    @property
+    def label(self) -> str:
+        return f"{self.name}-{self.replica}" if self.kind == "service" else self.name
+
+
+def check_action(action: str) -> Action:
+    if action not in ACTIONS:
+        raise InvalidChoice(
+            f"unknown chaos action '{action}'", hint=f"choose one of: {', '.join(ACTIONS)}"
+        )
+    return action  # type: ignore[return-value]
+
+
+def resolve(settings: Settings, name: str, replica: int = 0) -> Target:
+    """The running thing called `name`, or an error saying what exists instead."""
+    match = _BROKER.match(name)
+    if match:
+        status = lifecycle.status(settings)
+        node = int(match.group(1))
+        names = ", ".join(b.name for b in status.brokers)
+        if not any(b.node_id == node for b in status.brokers):
+            raise InvalidChoice(
+                f"{name} does not exist: the cluster has {len(status.brokers)} broker(s) ({names})",
+                hint="`kafkalab cluster up --brokers 3` makes a cluster whose brokers can fail over",
+            )
+        if len(status.brokers) < 3:
+            raise InvalidChoice(
+                f"killing {name} would stop the whole 1-broker cluster",
+                hint="broker faults need a replicated cluster: `kafkalab cluster up --brokers 3`",
+            )
+        return Target("broker", name, node_id=node)
+    if name not in SERVICES:
+        raise InvalidChoice(
+            f"unknown chaos target '{name}'",
+            hint=f"a service ({', '.join(SERVICES)}) or broker-N",
+        )
+    if not supervisor.read_status(settings).supervisor_pid:
+        raise NothingRunning("the services are not running")
+    return Target("service", name, replica=replica)
+
+
+def service_pid(settings: Settings, target: Target) -> int:
+    for row in supervisor.read_status(settings).replicas:
+        if row.service == target.name and row.replica == target.replica and row.pid:
+            return row.pid
+    raise NothingRunning(f"{target.label} is not running right now (see `kafkalab ps`)")
+
+
+def broker_pid(settings: Settings, target: Target) -> int | None:
+    for broker in lifecycle.status(settings).brokers:
+        if broker.node_id == target.node_id:
+            return broker.pid
+    return None
+
+
+def inject(settings: Settings, action: Action, target: Target) -> str:
+    """Do it; returns a one-line description for the timeline."""
+    if target.kind == "broker":
+        return _broker_fault(settings, action, target)
+    pid = service_pid(settings, target)
+    sig = {
+        "kill": signal.SIGKILL,
+        "pause": signal.SIGSTOP,
+        "resume": signal.SIGCONT,
+        "restart": signal.SIGTERM,
+    }[action]
+    os.kill(pid, sig)
+    return f"{sig.name} → {target.label} (pid {pid})"
+
+
+def _broker_fault(settings: Settings, action: Action, target: Target) -> str:
+    pid = broker_pid(settings, target)
+    if action == "kill":
+        if pid is None:
+            raise InvalidChoice(
+                f"{target.name} is already down", hint=f"`kafkalab chaos restart {target.name}`"
+            )
+        os.kill(pid, signal.SIGKILL)
+        return f"SIGKILL → {target.name} (pid {pid})"
+    if action == "restart":
+        if pid is not None:
+            os.kill(pid, signal.SIGKILL)
+            process.wait_gone([pid], 15)
+        lifecycle.up(settings)  # starts exactly the nodes that are not running
+        return f"{target.name} restarted"
+    raise InvalidChoice(
+        f"brokers can be killed or restarted, not {action}d",
+        hint=f"`kafkalab chaos kill {target.name}`",
+    )

@@ -1,0 +1,200 @@
+"""Inject a fault (once, or every S seconds under load), watch Kafka react, time the recovery,
+and end with the invariant checker: nothing lost, nothing doubled."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+
+from kafkalab.chaos import faults, watch
+from kafkalab.errors import InvalidChoice
+from kafkalab.events.serde import now_ms
+from kafkalab.events.topics import CATALOGUE
+from kafkalab.platform import supervisor
+from kafkalab.services.catalogue import group_id
+from kafkalab.settings import Settings
+
+Notify = Callable[[str], None]
+POLL = 0.5
+
+
+@dataclass
+class TimelineEntry:
+    at_s: float
+    kind: str  # fault | rebalance | election | recovered | load | note
+    detail: str
+
+
+@dataclass
+class ChaosReport:
+    action: str
+    target: str
+    faults: int = 0
+    timeline: list[TimelineEntry] = field(default_factory=list)
+    recovery_seconds: list[float] = field(default_factory=list)
+    load: Any = None
+    verify: Any = None
+
+    @property
+    def passed(self) -> bool:
+        return self.verify is None or bool(self.verify.passed)
+
+
+class _Clock:
+    def __init__(self, report: ChaosReport, notify: Notify) -> None:
+        self.start = time.monotonic()
+        self.report, self.notify = report, notify
+
+    def note(self, kind: str, detail: str) -> None:
+        entry = TimelineEntry(round(time.monotonic() - self.start, 2), kind, detail)
+        self.report.timeline.append(entry)
+        self.notify(f"+{entry.at_s:6.2f} s  {kind:<9} {detail}")
+
+
+def run(
+    settings: Settings,
+    action: str,
+    target_name: str,
+    replica: int = 0,
+    during_load: int | None = None,
+    every: float | None = None,
+    notify: Notify | None = None,
+    recover_timeout: float = 60.0,
+) -> ChaosReport:
+    checked = faults.check_action(action)
+    if every is not None and not during_load:
+        raise InvalidChoice("--every repeats a fault while a load runs", hint="add --during-load N")
+    target = faults.resolve(settings, target_name, replica)
+    report = ChaosReport(checked, target.label)
+    clock = _Clock(report, notify or (lambda _m: None))
+    since = now_ms()
+    load_thread = _start_load(settings, during_load, report, clock) if during_load else None
+    while True:
+        recovered_in = _one_fault(settings, checked, target, clock, recover_timeout)
+        report.faults += 1
+        if recovered_in is not None:
+            report.recovery_seconds.append(recovered_in)
+        if load_thread is None or every is None or not load_thread.is_alive():
+            break
+        load_thread.join(every)
+        if not load_thread.is_alive():
+            break
+    if load_thread is not None:
+        load_thread.join()
+    from kafkalab.observe.verify import verify  # the checker reads every topic: load it on use
+
+    clock.note("note", "running the invariant checker over everything since the first fault")
+    report.verify = verify(settings, since_ms=since)
+    return report
+
+
+def _one_fault(
+    settings: Settings, action: faults.Action, target: faults.Target, clock: _Clock, timeout: float
+) -> float | None:
+    """Inject once and watch until recovered; seconds to recovery (None when it does not apply)."""
+    if target.kind == "broker":
+        return _broker_fault(settings, action, target, clock, timeout)
+    group = group_id(target.name)
+    before = watch.group_snapshot(settings, group)
+    old_pid = faults.service_pid(settings, target)
+    injected = time.monotonic()
+    clock.note("fault", faults.inject(settings, action, target))
+    deadline = injected + timeout
+    evicted = False
+    while time.monotonic() < deadline:
+        time.sleep(POLL)
+        after = watch.group_snapshot(settings, group)
+        change = watch.describe_group_change(before, after)
+        if change:
+            clock.note("rebalance", change)
+            evicted = evicted or len(after.members) < len(before.members)
+            before = after
+        if action in ("kill", "restart") and _replaced_and_healthy(settings, target, old_pid):
+            seconds = time.monotonic() - injected
+            clock.note(
+                "recovered", f"{target.label} back (new pid, /health ok) after {seconds:.1f} s"
+            )
+            return seconds
+        if action == "pause" and evicted:
+            seconds = time.monotonic() - injected
+            clock.note(
+                "note",
+                f"the group evicted the paused {target.label} after {seconds:.1f} s (session timeout)",
+            )
+            return None
+        if action == "resume" and after.members and not change and time.monotonic() - injected > 2:
+            seconds = time.monotonic() - injected
+            clock.note(
+                "recovered",
+                f"{target.label} is processing again ({after.partitions} partitions assigned)",
+            )
+            return seconds
+    clock.note("note", f"no recovery observed within {timeout:.0f} s")
+    return None
+
+
+def _replaced_and_healthy(settings: Settings, target: faults.Target, old_pid: int) -> bool:
+    for row in supervisor.read_status(settings).replicas:
+        if row.service == target.name and row.replica == target.replica:
+            if not row.pid or row.pid == old_pid:
+                return False
+            try:
+                return (
+                    httpx.get(f"http://127.0.0.1:{row.port}/health", timeout=1).status_code == 200
+                )
+            except httpx.HTTPError:
+                return False
+    return False
+
+
+def _broker_fault(
+    settings: Settings, action: faults.Action, target: faults.Target, clock: _Clock, timeout: float
+) -> float | None:
+    topics = tuple(spec.name for spec in CATALOGUE)
+    before = watch.leader_snapshot(settings, topics)
+    injected = time.monotonic()
+    clock.note("fault", faults.inject(settings, action, target))
+    deadline = injected + timeout
+    while time.monotonic() < deadline:
+        after = watch.leader_snapshot(settings, topics)
+        change = watch.describe_leader_change(before, after)
+        if change:
+            clock.note("election", change)
+            before = after
+        led_by_victim = sum(
+            1 for leader in after.leaders.values() if leader in (target.node_id, -1)
+        )
+        healthy = led_by_victim == 0 if action == "kill" else after.under_replicated == 0
+        if after.leaders and healthy:
+            seconds = time.monotonic() - injected
+            what = (
+                "every partition has a live leader"
+                if action == "kill"
+                else "all replicas back in sync"
+            )
+            clock.note("recovered", f"{what} after {seconds:.1f} s")
+            return seconds
+        time.sleep(POLL)
+    clock.note("note", f"no recovery observed within {timeout:.0f} s")
+    return None
+
+
+def _start_load(
+    settings: Settings, orders: int, report: ChaosReport, clock: _Clock
+) -> threading.Thread:
+    from kafkalab.load import driver  # the load driver: imported on use
+
+    def work() -> None:
+        report.load = driver.run_load(settings, orders=orders)
+        clock.note("load", f"load of {orders} orders finished")
+
+    thread = threading.Thread(target=work, name="chaos-load", daemon=True)
+    thread.start()
+    clock.note("load", f"load of {orders} orders started")
+    time.sleep(2.0)  # let the load reach a steady flow before the first fault
+    return thread

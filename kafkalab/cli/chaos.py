@@ -1,0 +1,65 @@
+"""`kafkalab chaos ACTION TARGET`: break something on purpose, watch Kafka recover, verify."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from kafkalab import ui
+from kafkalab.chaos import runner
+from kafkalab.chaos.faults import ACTIONS
+from kafkalab.services.catalogue import SERVICES
+from kafkalab.settings import load_settings
+
+
+def chaos(
+    action: Annotated[str, typer.Argument(help=f"One of: {', '.join(ACTIONS)}.")],
+    target: Annotated[str, typer.Argument(help=f"A service ({', '.join(SERVICES)}) or broker-N.")],
+    replica: Annotated[int, typer.Option("--replica", "-r", help="Which replica of the service.")] = 0,
+    during_load: Annotated[
+        int | None, typer.Option("--during-load", help="Run a load of N orders meanwhile.", min=1)
+    ] = None,
+    every: Annotated[
+        float | None,
+        typer.Option("--every", help="Repeat the fault every S seconds while the load runs.", min=0.5),
+    ] = None,
+    json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+) -> None:
+    """Inject a fault and print the timeline: fault, rebalance or leader election, recovery.
+
+    kill = SIGKILL (the supervisor restarts it), pause/resume = SIGSTOP/SIGCONT (the group
+    evicts a paused member after its session timeout), restart = SIGTERM. broker-N faults need
+    a 3-broker cluster. Ends with the invariant checker; exit 1 if an invariant breaks.
+    """
+    report = runner.run(
+        load_settings(), action, target, replica, during_load, every, notify=None if json else ui.step
+    )
+    if json:
+        ui.print_json({**ui.to_jsonable(report), "passed": report.passed})
+    else:
+        ui.table(
+            f"chaos {report.action} {report.target}: timeline",
+            ["+s", "what", "detail"],
+            [[f"{e.at_s:.2f}", e.kind, e.detail] for e in report.timeline],
+        )
+        if report.recovery_seconds:
+            worst = max(report.recovery_seconds)
+            ui.out.print(
+                f"{report.faults} fault(s); recovery {min(report.recovery_seconds):.1f}–{worst:.1f} s"
+            )
+        if report.verify is not None:
+            ui.table(
+                "invariants",
+                ["", "invariant", "checked", "violations", "examples"],
+                [
+                    [ui.mark(i.ok), i.name, i.checked, i.violations, ", ".join(i.examples)]
+                    for i in report.verify.invariants
+                ],
+            )
+        if report.passed:
+            ui.success("nothing lost, nothing doubled: every invariant holds")
+        else:
+            ui.failure("an invariant broke — see the ✘ lines above")
+    if not report.passed:
+        raise typer.Exit(1)
