@@ -17,6 +17,7 @@ from typing import Any
 from confluent_kafka import TopicPartition
 
 from kafkalab import clients
+from kafkalab.errors import KafkalabError
 from kafkalab.events import topics as t
 from kafkalab.events.serde import Event, EventSerde, UndecodableEvent
 from kafkalab.settings import Settings
@@ -46,10 +47,24 @@ class TraceLine:
     causation_id: str
 
 
+class ReadIncomplete(KafkalabError):
+    hint = "the broker may be overloaded; try again, or narrow the read with --since"
+
+
 def read_events(
-    settings: Settings, topics: tuple[str, ...] = TRACE_TOPICS, timeout: float = 20.0
+    settings: Settings,
+    topics: tuple[str, ...] = TRACE_TOPICS,
+    timeout: float = 20.0,
+    since_ms: int | None = None,
+    strict: bool = False,
 ) -> list[Event]:
-    """Every event currently in `topics`, from the first offset to the (committed) end."""
+    """Every event currently in `topics`, from the first offset to the (committed) end.
+
+    `since_ms` starts each partition at the first record stamped at or after that time
+    (offsetsForTimes) instead of its first offset. `strict` raises ReadIncomplete when
+    `timeout` passes before every partition was read to its end, instead of returning the
+    part that was read — a checker must not judge half a topic.
+    """
     consumer = clients.consumer(settings, "kafkalab-observe", **{"enable.auto.commit": False})
     serde = EventSerde(settings)
     metadata = consumer.list_topics(timeout=10)
@@ -59,6 +74,11 @@ def read_events(
             continue
         for partition in metadata.topics[topic].partitions:
             low, high = consumer.get_watermark_offsets(TopicPartition(topic, partition), timeout=10)
+            if since_ms is not None and high > low:
+                [found] = consumer.offsets_for_times(
+                    [TopicPartition(topic, partition, since_ms)], timeout=10
+                )
+                low = high if found.offset < 0 else max(low, found.offset)
             if high > low:
                 assignment.append(TopicPartition(topic, partition, low))
                 ends[(topic, partition)] = high
@@ -84,6 +104,9 @@ def read_events(
                     ends.pop((tp.topic, tp.partition), None)
     finally:
         consumer.close()
+    if strict and ends:
+        where = ", ".join(f"{topic}[{partition}]" for topic, partition in sorted(ends)[:5])
+        raise ReadIncomplete(f"could not read {where} to the end within {timeout:g} s")
     return events
 
 
@@ -186,3 +209,50 @@ def _short(value: object) -> str:
 
 def _money(cents: object) -> str:
     return f"{int(cents or 0) / 100:.2f}"  # type: ignore[call-overload]
+
+
+@dataclass
+class OrderTrace:
+    """One order's causal trace, as `kafkalab trace` prints it and `--json` emits it."""
+
+    order_id: str
+    status: str | None  # the latest status on order-events ("CREATED" before any change)
+    lines: list[TraceLine]
+
+
+class UnknownOrder(KafkalabError):
+    hint = "`kafkalab tail order-events` lists recent orders"
+
+
+def resolve_order_id(events: list[Event], wanted: str) -> str:
+    """`wanted` itself when an event names it, else the one order id it is a prefix of.
+
+    Traces print ids shortened to 8 characters, so a learner pasting one should still find
+    the order; a prefix shared by several orders is refused rather than guessed.
+    """
+    ids = {str(e.value["order_id"]) for e in events if e.value.get("order_id")}
+    if wanted in ids:
+        return wanted
+    matches = sorted(i for i in ids if wanted and i.startswith(wanted))
+    if len(matches) == 1:
+        return matches[0]
+    if matches:
+        raise UnknownOrder(
+            f"{len(matches)} orders start with {wanted!r} ({', '.join(matches[:3])}, …)",
+            "give more of the order id",
+        )
+    raise UnknownOrder(f"no events for order {wanted} on the topics")
+
+
+def trace_order(settings: Settings, order_id: str) -> OrderTrace:
+    """Read the topics back and rebuild the causal trace of `order_id` (or a unique prefix)."""
+    events = read_events(settings, TRACE_TOPICS, timeout=60.0)
+    found = resolve_order_id(events, order_id)
+    mine = order_events(events, found)
+    changes = sorted(
+        (e for e in mine if e.topic == t.ORDER_EVENTS and e.type == "OrderStatusChanged"),
+        key=lambda e: (e.timestamp_ms, e.offset),
+    )
+    created = any(e.type == "OrderCreated" for e in mine)
+    status = str(changes[-1].value["to_status"]) if changes else ("CREATED" if created else None)
+    return OrderTrace(found, status, trace_lines(mine))

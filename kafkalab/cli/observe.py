@@ -1,0 +1,239 @@
+"""`kafkalab verify | trace | tail | lag`: look at what the platform wrote, from Kafka alone.
+
+Each command parses, calls one function in kafkalab.observe and renders its result (the same
+object feeds --json). Kafka and Avro clients are imported inside the commands so `--help`
+stays fast.
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import datetime
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from kafkalab import ui
+from kafkalab.settings import load_settings
+
+if TYPE_CHECKING:
+    from kafkalab.observe.lag import GroupLag
+    from kafkalab.observe.tail import TailRecord
+    from kafkalab.observe.verify import VerifyReport
+
+JsonOption = Annotated[bool, typer.Option("--json", help="Print the result as JSON for scripts.")]
+
+
+def verify(
+    since: Annotated[
+        str | None,
+        typer.Option(
+            "--since",
+            help="Only orders created since then: a duration (10m, 90s, 2h, 1d) or an ISO time. "
+            "Default: every order on the topics.",
+        ),
+    ] = None,
+    json: JsonOption = False,
+) -> None:
+    """Check the platform's invariants by reading every topic back (read_committed).
+
+    Per order: it reached a terminal state; at most one payment; stock reserved = committed +
+    released; one notification per channel per notifiable transition; no event with an
+    unknown cause; and analytics totals equal the orders counted. Exit 1 on any ✘.
+    """
+    from kafkalab.observe import verify as checker
+
+    since_ms = checker.parse_since(since, int(time.time() * 1000)) if since else None
+    report = checker.verify(load_settings(), since_ms)
+    if json:
+        ui.print_json(report)
+    else:
+        render_report(report)
+    if not report.passed:
+        raise typer.Exit(1)
+
+
+def render_report(report: VerifyReport) -> None:
+    """The verifier's table and its one-line verdict (scenarios, load and chaos print it too)."""
+    window = "every order on the topics"
+    if report.since_ms is not None:
+        window = f"orders created since {_clock(report.since_ms, date=True)}"
+    outcomes = " · ".join(f"{status} {n}" for status, n in sorted(report.outcomes.items()))
+    ui.kv(
+        "invariant check",
+        [
+            ("window", window),
+            ("orders checked", report.orders),
+            ("outcomes", outcomes),
+            ("revenue (confirmed)", f"{report.revenue_cents / 100:,.2f}"),
+            ("events read", f"{report.events:,} in {report.read_seconds:.1f} s"),
+        ],
+    )
+    rows = []
+    for inv in report.invariants:
+        said = "\n".join(inv.examples) if inv.examples else inv.detail
+        if inv.violations > len(inv.examples):
+            said += f"\n… and {inv.violations - len(inv.examples)} more"
+        rows.append([ui.mark(inv.ok), inv.name, inv.checked, inv.violations, said])
+    ui.table("invariants", ["", "invariant", "checked", "violations", "what the topics say"], rows)
+    failed = [i.name for i in report.invariants if i.ok is False]
+    unjudged = [i.name for i in report.invariants if i.ok is None]
+    if failed:
+        ui.failure(f"{', '.join(failed)}: violated — the examples above say where")
+    elif report.orders == 0:
+        ui.success("no orders in the window: nothing was lost because nothing was sent")
+    elif unjudged:
+        ui.success(
+            f"every invariant that could be judged holds for {report.orders} orders "
+            f"(not judged: {', '.join(unjudged)})"
+        )
+    else:
+        ui.success(f"every invariant holds for {report.orders} orders")
+
+
+def trace(
+    order_id: Annotated[
+        str, typer.Argument(help="The order's id, or a unique prefix of it (traces print 8).")
+    ],
+    json: JsonOption = False,
+) -> None:
+    """The causal trace of one order, rebuilt from the topics alone.
+
+    Every event the order caused, each after its cause, with service, topic, partition and
+    offset — the same view a scenario ends with.
+    """
+    from kafkalab.observe import reach
+    from kafkalab.observe.trace import trace_order
+
+    settings = load_settings()
+    reach.topic_names(settings)
+    reach.require_registry(settings)
+    result = trace_order(settings, order_id)
+    if json:
+        ui.print_json(result)
+        return
+    ui.trace(result.lines, title=f"order {result.order_id} — {result.status} (causal order)")
+
+
+def tail(
+    topic: Annotated[str, typer.Argument(help="A topic, e.g. order-events or payments.")],
+    from_beginning: Annotated[
+        bool, typer.Option("--from-beginning", help="Start at the first offset.")
+    ] = False,
+    follow: Annotated[
+        bool, typer.Option("--follow", "-f", help="Keep printing new records (Ctrl-C stops).")
+    ] = False,
+    headers: Annotated[
+        bool, typer.Option("--headers", help="Also show the trace/causation/service headers.")
+    ] = False,
+    limit: Annotated[
+        int | None,
+        typer.Option(
+            "--limit",
+            "-n",
+            min=1,
+            help="How many records: the last N (default 20), or the first N with --from-beginning.",
+        ),
+    ] = None,
+) -> None:
+    """Decoded Avro records of a topic, one line each: partition@offset, type, key fields.
+
+    Reads without joining a consumer group, so no service's position moves.
+    """
+    from kafkalab.observe.tail import tail as read_tail
+
+    shown = 0
+    for record in read_tail(load_settings(), topic, from_beginning, limit, follow):
+        ui.out.print(tail_line(record, headers), markup=False, highlight=False, soft_wrap=True)
+        shown += 1
+    if shown == 0 and not follow:
+        ui.out.print(f"no records on {topic}")
+
+
+def tail_line(record: TailRecord, headers: bool = False) -> str:
+    line = (
+        f"{_clock(record.timestamp_ms)} {record.partition}@{record.offset:<6} "
+        f"{record.type:<22} key={record.key} {record.summary}"
+    )
+    if headers:
+        first = ("service", "trace_id", "causation_id")
+        shown = [f"{k}={record.headers[k]}" for k in first if k in record.headers]
+        shown += [
+            f"{k}={_cut(v)}"
+            for k, v in record.headers.items()
+            if k not in first and k != "event_type"
+        ]
+        line += "  | " + (" ".join(shown) or "no headers")
+    return line
+
+
+def lag(
+    group: Annotated[
+        str | None,
+        typer.Argument(help="One consumer group; default: every kafkalab service's groups."),
+    ] = None,
+    json: JsonOption = False,
+) -> None:
+    """Per consumer group and partition: committed offset, end offset (read_committed) and lag."""
+    from kafkalab.observe import groups, reach
+    from kafkalab.observe.lag import group_lag
+
+    settings = load_settings()
+    reach.topic_names(settings)
+    if group is not None:
+        groups.check_group(settings, group)
+    lags = group_lag(settings, [group] if group else groups.platform_groups())
+    if json:
+        ui.print_json(lag_json(lags))
+        return
+    for g in lags:
+        if not g.partitions:
+            ui.out.print(f"{g.group}: no offsets committed yet")
+            continue
+        ui.table(
+            f"{g.group} — lag {g.total}",
+            ["partition", "committed", "end", "lag"],
+            [
+                [
+                    f"{p.topic}[{p.partition}]",
+                    p.committed if p.committed >= 0 else "—",
+                    p.end,
+                    p.lag,
+                ]
+                for p in g.partitions
+            ],
+        )
+    ui.out.print(f"total lag: {sum(g.total for g in lags)} across {len(lags)} group(s)")
+
+
+def lag_json(lags: list[GroupLag]) -> dict[str, Any]:
+    """Lag with the derived figures (lag per partition, totals) that dataclasses.asdict drops."""
+    return {
+        "groups": [
+            {
+                "group": g.group,
+                "total": g.total,
+                "partitions": [
+                    {
+                        "topic": p.topic,
+                        "partition": p.partition,
+                        "committed": p.committed,
+                        "end": p.end,
+                        "lag": p.lag,
+                    }
+                    for p in g.partitions
+                ],
+            }
+            for g in lags
+        ],
+        "total": sum(g.total for g in lags),
+    }
+
+
+def _clock(ms: int, date: bool = False) -> str:
+    moment = datetime.fromtimestamp(ms / 1000)
+    return moment.strftime("%Y-%m-%d %H:%M:%S") if date else moment.strftime("%H:%M:%S.%f")[:-3]
+
+
+def _cut(text: str, size: int = 80) -> str:
+    return text if len(text) <= size else text[: size - 1] + "…"

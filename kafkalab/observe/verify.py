@@ -1,0 +1,494 @@
+"""The invariant checker: read every platform topic back and prove nothing was lost or doubled.
+
+Scenarios, load and chaos runs all end here. The judgement never asks a service: it reads
+Kafka (read_committed, so aborted transactions do not count) and checks, per order created in
+the window:
+
+1. terminal       — it reached CONFIRMED, CANCELLED or REJECTED, once, and stayed there
+                    (an order still in flight, or one with no OrderCreated at all, is a violation)
+2. one payment    — at most one PaymentCompleted on `payments`
+3. stock          — what was reserved was committed or released, exactly once, item for item
+                    (no InventoryReserved → no StockCommitted/StockReleased)
+4. notifications  — one NotificationSent per channel per notifiable transition (→ CONFIRMED,
+                    PENDING_PAYMENT, CANCELLED); the channels are those the notification service
+                    requested (a user without a phone gets no sms)
+5. causes         — every causation_id names an event that is on the topics
+6. analytics      — the latest running `orders_total` / `revenue_total_cents` equal the orders
+                    on `order-events` (all of them: the running totals count since the analytics
+                    app started, which is the whole topic when it starts with the platform)
+
+`evaluate()` is pure (events in, report out) so each rule is unit-tested on synthetic events;
+`verify()` reads the topics and calls it; `verify_orders()` waits for a run to settle.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections import Counter
+from collections.abc import Callable, Collection, Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from kafkalab.errors import KafkalabError
+from kafkalab.events import topics as t
+from kafkalab.events.serde import Event
+from kafkalab.observe import reach
+from kafkalab.observe.trace import read_events
+from kafkalab.services.notification.messages import TEMPLATES
+from kafkalab.settings import Settings
+
+TERMINAL = ("CONFIRMED", "CANCELLED", "REJECTED")
+MAX_EXAMPLES = 5
+READ_TIMEOUT = 180.0
+
+# Causes precede their effects by seconds (retries, parked events, the reservation TTL); with
+# --since, the topics are read from this much earlier so that the causes of the first events
+# in the window are found.
+CAUSE_LOOKBACK_MS = 10 * 60 * 1000
+
+# Read from their start: analytics totals count every order ever created.
+WHOLE_TOPICS = (t.ORDER_EVENTS,)
+# Read from the window (minus the look-back): everything an order causes, and the copies
+# (channel topics, payments.retry) that are the causes of the next step.
+WINDOW_TOPICS = (
+    t.USER_EVENTS,
+    t.INVENTORY_REQUESTS,
+    t.INVENTORY_REPLIES,
+    t.INVENTORY_EVENTS,
+    t.STOCK,
+    t.PAYMENTS,
+    t.PAYMENTS_RETRY,
+    t.NOTIFICATIONS,
+    *t.CHANNEL_TOPICS.values(),
+    t.ANALYTICS,
+)
+
+TERMINAL_STATE = "terminal state"
+ONE_PAYMENT = "at most one payment"
+STOCK_BALANCED = "stock reserved = committed + released"
+NOTIFICATIONS = "one notification per channel"
+KNOWN_CAUSES = "every cause is on the topics"
+ANALYTICS_TOTALS = "analytics totals"
+
+
+@dataclass
+class Invariant:
+    """One rule, judged over everything in the window.
+
+    ok is None when the rule could not be judged (no analytics results yet): shown as `!`,
+    not counted as a failure, and said out loud in `detail` rather than passed silently.
+    """
+
+    name: str
+    ok: bool | None
+    checked: int
+    violations: int
+    examples: list[str] = field(default_factory=list)  # "ORDER_ID: what is wrong", up to 5
+    detail: str = ""
+
+
+@dataclass
+class VerifyReport:
+    """What the topics say about every order in the window, and each invariant's verdict."""
+
+    since_ms: int | None
+    orders: int  # orders checked
+    revenue_cents: int  # total of the checked orders that ended CONFIRMED
+    outcomes: dict[str, int]  # final status → orders (MISSING: no OrderCreated at all)
+    events: int  # events read from the topics
+    invariants: list[Invariant]
+    read_seconds: float = 0.0
+    passed: bool = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.passed = bool(self.invariants) and all(i.ok is not False for i in self.invariants)
+
+    def invariant(self, name: str) -> Invariant:
+        return next(i for i in self.invariants if i.name == name)
+
+
+# -- the pure core ------------------------------------------------------------------------------
+
+
+@dataclass
+class _Order:
+    """Every event of one order that some invariant looks at, by kind."""
+
+    order_id: str
+    created: list[Event] = field(default_factory=list)
+    changes: list[Event] = field(default_factory=list)
+    payments: list[Event] = field(default_factory=list)
+    reserved: list[Event] = field(default_factory=list)
+    committed: list[Event] = field(default_factory=list)
+    released: list[Event] = field(default_factory=list)
+    out_of_stock: list[Event] = field(default_factory=list)
+    requested: list[Event] = field(default_factory=list)
+    sent: list[Event] = field(default_factory=list)
+
+    def statuses(self) -> list[str]:
+        ordered = sorted(self.changes, key=lambda e: (e.timestamp_ms, e.offset))
+        return [str(e.value.get("to_status")) for e in ordered]
+
+    def final(self) -> str:
+        if not self.created:
+            return "MISSING"
+        statuses = self.statuses()
+        return statuses[-1] if statuses else "CREATED"
+
+
+# (topic, type) → the _Order list it belongs in. Copies of the same type on other topics
+# (InventoryReserved on payments.retry, NotificationRequested on channel topics) are not facts.
+_KINDS = {
+    (t.ORDER_EVENTS, "OrderCreated"): "created",
+    (t.ORDER_EVENTS, "OrderStatusChanged"): "changes",
+    (t.PAYMENTS, "PaymentCompleted"): "payments",
+    (t.INVENTORY_EVENTS, "InventoryReserved"): "reserved",
+    (t.INVENTORY_EVENTS, "StockCommitted"): "committed",
+    (t.INVENTORY_EVENTS, "StockReleased"): "released",
+    (t.INVENTORY_EVENTS, "OutOfStock"): "out_of_stock",
+    (t.NOTIFICATIONS, "NotificationRequested"): "requested",
+    (t.NOTIFICATIONS, "NotificationSent"): "sent",
+}
+
+
+class _Tally:
+    """Counts one invariant's checks and violations and keeps the first few examples."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.checked = 0
+        self.violations = 0
+        self.examples: list[str] = []
+
+    def check(self, problem: str | None, subject: str) -> None:
+        self.checked += 1
+        if problem is not None:
+            self.violations += 1
+            if len(self.examples) < MAX_EXAMPLES:
+                self.examples.append(f"{subject}: {problem}")
+
+    def flag(self, problem: str, subject: str) -> None:
+        """A violation found beside the checks (e.g. a message nobody asked for)."""
+        self.violations += 1
+        if len(self.examples) < MAX_EXAMPLES:
+            self.examples.append(f"{subject}: {problem}")
+
+    def result(self, detail: str) -> Invariant:
+        return Invariant(
+            self.name, self.violations == 0, self.checked, self.violations, self.examples, detail
+        )
+
+
+def evaluate(
+    events: Iterable[Event],
+    since_ms: int | None = None,
+    order_ids: Collection[str] | None = None,
+) -> VerifyReport:
+    """Judge `events` (everything read from the topics): the orders created at or after
+    `since_ms` — or exactly `order_ids`, when given (an id with no OrderCreated is a lost
+    order) — against the six invariants."""
+    events = list(events)
+    orders: dict[str, _Order] = {}
+    analytics: list[Event] = []
+    for event in events:
+        kind = _KINDS.get((event.topic, event.type))
+        if kind is not None and event.value.get("order_id"):
+            oid = str(event.value["order_id"])
+            getattr(orders.setdefault(oid, _Order(oid)), kind).append(event)
+        elif event.topic == t.ANALYTICS and event.type == "AnalyticsWindow":
+            analytics.append(event)
+
+    if order_ids is not None:
+        scope = [orders.get(oid) or _Order(oid) for oid in dict.fromkeys(order_ids)]
+    else:
+        scope = [
+            o
+            for o in orders.values()
+            if o.created and (since_ms is None or o.created[0].timestamp_ms >= since_ms)
+        ]
+    scope.sort(key=lambda o: (o.created[0].timestamp_ms if o.created else 0, o.order_id))
+    in_window = [e for e in events if since_ms is None or e.timestamp_ms >= since_ms]
+
+    invariants = [
+        _terminal(scope),
+        _one_payment(scope),
+        _stock(scope),
+        _notifications(scope),
+        _causes(events, _scoped_events(in_window, scope) if order_ids is not None else in_window),
+        _analytics(orders, analytics),
+    ]
+    outcomes = Counter(o.final() for o in scope)
+    revenue = sum(_total(o) for o in scope if o.final() == "CONFIRMED")
+    return VerifyReport(since_ms, len(scope), revenue, dict(outcomes), len(events), invariants)
+
+
+def _total(order: _Order) -> int:
+    return int(order.created[0].value.get("total_cents", 0)) if order.created else 0
+
+
+def _terminal(scope: list[_Order]) -> Invariant:
+    tally = _Tally(TERMINAL_STATE)
+    for order in scope:
+        tally.check(_terminal_problem(order), order.order_id)
+    return tally.result("CONFIRMED, CANCELLED or REJECTED, once, for good")
+
+
+def _terminal_problem(order: _Order) -> str | None:
+    if not order.created:
+        return "no OrderCreated on order-events (lost)"
+    statuses = order.statuses()
+    reached = [s for s in statuses if s in TERMINAL]
+    if not reached:
+        path = " → ".join(["CREATED", *statuses])
+        return f"still in flight ({path})"
+    if len(reached) > 1:
+        return f"reached a terminal state {len(reached)} times ({', '.join(reached)})"
+    if statuses[-1] not in TERMINAL:
+        return f"left {reached[0]} for {statuses[-1]}"
+    return None
+
+
+def _one_payment(scope: list[_Order]) -> Invariant:
+    tally = _Tally(ONE_PAYMENT)
+    for order in scope:
+        problem = None
+        if len(order.payments) > 1:
+            amounts = " + ".join(_money(e.value.get("amount_cents")) for e in order.payments)
+            problem = f"{len(order.payments)} PaymentCompleted (charged {amounts})"
+        tally.check(problem, order.order_id)
+    return tally.result(f"≤ 1 PaymentCompleted per order on {t.PAYMENTS}")
+
+
+def _stock(scope: list[_Order]) -> Invariant:
+    tally = _Tally(STOCK_BALANCED)
+    for order in scope:
+        tally.check(_stock_problem(order), order.order_id)
+    return tally.result("each reservation committed or released once, item for item")
+
+
+def _stock_problem(order: _Order) -> str | None:
+    settled = len(order.committed) + len(order.released)
+    if not order.reserved:
+        if settled:
+            return f"{settled} commit/release without a reservation"
+        return None
+    if order.out_of_stock:
+        return "both InventoryReserved and OutOfStock"
+    if len(order.reserved) > 1:
+        return f"reserved {len(order.reserved)} times"
+    reserved = _items(order.reserved)
+    out = _items(order.committed) + _items(order.released)
+    if settled != 1 or out != reserved:
+        return (
+            f"reserved {_describe(reserved)}, committed {_describe(_items(order.committed))}, "
+            f"released {_describe(_items(order.released))}"
+        )
+    return None
+
+
+def _items(events: list[Event]) -> Counter[str]:
+    total: Counter[str] = Counter()
+    for event in events:
+        for item in event.value.get("items") or []:
+            total[str(item.get("sku"))] += int(item.get("quantity", 0))
+    return total
+
+
+def _describe(items: Counter[str]) -> str:
+    return ", ".join(f"{qty}×{sku}" for sku, qty in sorted(items.items())) or "nothing"
+
+
+def _notifications(scope: list[_Order]) -> Invariant:
+    """Per notifiable transition: the requests it caused (by causation_id) name the channels;
+    each requested notification_id must be sent exactly once; a send nobody requested is an
+    extra message."""
+    tally = _Tally(NOTIFICATIONS)
+    for order in scope:
+        sent = Counter(str(e.value.get("notification_id")) for e in order.sent)
+        requested_ids: set[str] = set()
+        for change in sorted(order.changes, key=lambda e: (e.timestamp_ms, e.offset)):
+            template = TEMPLATES.get(str(change.value.get("to_status")))
+            if template is None:
+                continue
+            requests = [e for e in order.requested if e.causation_id == change.event_id]
+            requested_ids |= {str(e.value.get("notification_id")) for e in requests}
+            tally.check(_notification_problem(template, requests, sent), order.order_id)
+        extra = sum(n for nid, n in sent.items() if nid not in requested_ids)
+        if extra:
+            tally.flag(f"{extra} NotificationSent never requested", order.order_id)
+    return tally.result("one NotificationSent per requested channel of each notifiable transition")
+
+
+def _notification_problem(template: str, requests: list[Event], sent: Counter[str]) -> str | None:
+    if not requests:
+        return f"{template}: nothing requested"
+    wrong = sorted({str(e.value.get("template")) for e in requests} - {template})
+    if wrong:
+        return f"{template}: requested as {', '.join(wrong)}"
+    by_channel: dict[str, set[str]] = {}
+    for request in requests:
+        channel = str(request.value.get("channel"))
+        by_channel.setdefault(channel, set()).add(str(request.value.get("notification_id")))
+    problems = []
+    for channel, ids in sorted(by_channel.items()):
+        count = sum(sent[i] for i in ids)
+        if len(ids) > 1:
+            problems.append(f"{channel} requested {len(ids)} times")
+        elif count != 1:
+            problems.append(f"{channel} sent {count} times")
+    return f"{template}: {', '.join(problems)}" if problems else None
+
+
+def _scoped_events(events: list[Event], scope: list[_Order]) -> list[Event]:
+    """The events of the orders in scope: theirs by order_id, and — by trace_id — the events
+    of the same user action that name no order (the stock check, stock levels)."""
+    ids = {o.order_id for o in scope}
+    mine = [e for e in events if str(e.value.get("order_id", "")) in ids]
+    traces = {e.trace_id for e in mine if e.trace_id}
+    return mine + [e for e in events if not e.value.get("order_id") and e.trace_id in traces]
+
+
+def _causes(everything: list[Event], judged: list[Event]) -> Invariant:
+    tally = _Tally(KNOWN_CAUSES)
+    known = {e.event_id for e in everything if e.event_id}
+    for event in judged:
+        cause = event.causation_id
+        problem = None
+        if cause and cause not in known:
+            where = f"{event.topic}[{event.partition}]@{event.offset}"
+            problem = f"{event.type} at {where} names cause {cause}, which no topic holds"
+        subject = str(event.value.get("order_id") or event.key or event.type)
+        tally.check(problem, subject)
+    return tally.result("every causation_id names an event read")
+
+
+def _analytics(orders: dict[str, _Order], windows: list[Event]) -> Invariant:
+    """The latest running totals against every order ever created (distinct order ids, each
+    counted once with its OrderCreated total)."""
+    counted = [o for o in orders.values() if o.created]
+    want = {"orders_total": len(counted), "revenue_total_cents": sum(_total(o) for o in counted)}
+    latest: dict[str, Event] = {}
+    for window in windows:
+        metric = str(window.value.get("metric"))
+        if metric in want and window.value.get("window") == "running":
+            best = latest.get(metric)
+            if best is None or (window.timestamp_ms, window.offset) > (
+                best.timestamp_ms,
+                best.offset,
+            ):
+                latest[metric] = window
+    if not latest:
+        if not counted:
+            return Invariant(ANALYTICS_TOTALS, True, 0, 0, [], "no orders yet, no results yet")
+        return Invariant(
+            ANALYTICS_TOTALS,
+            None,
+            0,
+            0,
+            [],
+            f"no running totals on `{t.ANALYTICS}` yet for {len(counted)} orders — is the "
+            "analytics service running? (`kafkalab ps`)",
+        )
+    tally = _Tally(ANALYTICS_TOTALS)
+    for metric, expected in want.items():
+        last = latest.get(metric)
+        got = None if last is None else round(float(last.value.get("value", 0)))
+        problem = None
+        if got != expected:
+            problem = (
+                f"analytics says {got if got is not None else 'nothing'}, topics say {expected}"
+            )
+            if got is None or got < expected:
+                problem += " (behind? `kafkalab lag kafkalab-analytics`)"
+        tally.check(problem, metric)
+    return tally.result(
+        f"{want['orders_total']} orders / {_money(want['revenue_total_cents'])} on "
+        f"{t.ORDER_EVENTS} = the latest running totals"
+    )
+
+
+def _money(cents: Any) -> str:
+    return f"{int(cents or 0) / 100:.2f}"
+
+
+# -- reading the topics -------------------------------------------------------------------------
+
+
+def verify(
+    settings: Settings,
+    since_ms: int | None = None,
+    order_ids: Collection[str] | None = None,
+) -> VerifyReport:
+    """Read the platform topics back (read_committed, to their ends) and evaluate them.
+
+    `since_ms` narrows the orders judged to those created at or after it (and the read to
+    what happened since, minus a look-back for causes); `order_ids` narrows them to exactly
+    these. The analytics invariant is shop-wide either way.
+    """
+    reach.topic_names(settings)
+    reach.require_registry(settings)
+    started = time.monotonic()
+    start = None if since_ms is None else since_ms - CAUSE_LOOKBACK_MS
+    events = read_events(settings, WHOLE_TOPICS, timeout=READ_TIMEOUT, strict=True)
+    events += read_events(
+        settings, WINDOW_TOPICS, timeout=READ_TIMEOUT, since_ms=start, strict=True
+    )
+    if start is not None and not any(e.topic == t.ANALYTICS for e in events):
+        # Nothing new from analytics in the window: its latest totals are older; find them.
+        events += read_events(settings, (t.ANALYTICS,), timeout=READ_TIMEOUT, strict=True)
+    report = evaluate(events, since_ms, order_ids)
+    report.read_seconds = round(time.monotonic() - started, 3)
+    return report
+
+
+def verify_orders(
+    settings: Settings,
+    order_ids: Collection[str] | None = None,
+    since_ms: int | None = None,
+    settle_seconds: float = 30.0,
+    notify: Callable[[str], None] | None = None,
+) -> VerifyReport:
+    """Verify a run's orders, re-reading until every invariant holds or `settle_seconds` pass.
+
+    The pipeline is asynchronous — notifications and analytics trail the order by a moment —
+    so a run that just finished is given time to settle; what still fails after that is the
+    verdict. `order_ids` are the orders the run placed (None: every order since `since_ms`);
+    `since_ms` (the run's start) keeps the read short on a long-lived cluster.
+    """
+    deadline = time.monotonic() + settle_seconds
+    while True:
+        report = verify(settings, since_ms, order_ids)
+        if report.passed or time.monotonic() >= deadline:
+            return report
+        if notify is not None:
+            failing = ", ".join(i.name for i in report.invariants if i.ok is False)
+            notify(f"not settled yet ({failing}); reading the topics again")
+        time.sleep(1.0)
+
+
+# -- --since ------------------------------------------------------------------------------------
+
+
+class BadSince(KafkalabError):
+    hint = "give a duration like 10m, 90s, 2h or 1d, or a time like 2026-05-09T14:30:00"
+
+
+_UNITS_MS = {"ms": 1, "s": 1000, "m": 60_000, "h": 3_600_000, "d": 86_400_000}
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)\s*$", re.IGNORECASE)
+
+
+def parse_since(text: str, now_ms: int) -> int:
+    """`10m` → ten minutes before `now_ms`; an ISO time (local unless it says its zone) → that
+    instant; both in epoch milliseconds, the unit of Kafka record timestamps."""
+    match = _DURATION.match(text)
+    if match:
+        return now_ms - int(float(match.group(1)) * _UNITS_MS[match.group(2).lower()])
+    try:
+        moment = datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise BadSince(f"--since {text!r} is neither a duration nor an ISO time") from None
+    if moment.tzinfo is None:
+        moment = moment.astimezone()  # a naive time is the learner's local time
+    return int(moment.timestamp() * 1000)
