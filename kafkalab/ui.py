@@ -78,12 +78,44 @@ def mark(ok: bool | None) -> str:
 
 
 def kv(title: str, pairs: Sequence[tuple[str, Any]]) -> None:
+    out.print(_kv_grid(title, pairs))
+
+
+def _kv_grid(title: str, pairs: Sequence[tuple[str, Any]]) -> Table:
     grid = Table(title=title, title_justify="left", show_header=False, box=None, padding=(0, 2))
     grid.add_column(style="bold")
     grid.add_column()
     for key, value in pairs:
         grid.add_row(key, "—" if value is None or value == "" else str(value))
-    out.print(grid)
+    return grid
+
+
+@contextmanager
+def live_kv(
+    title: str, every: float = 5.0
+) -> Iterator[Callable[[Sequence[tuple[str, Any]]], None]]:
+    """A key-value panel redrawn in place on stderr while long work runs: `update(pairs)`.
+
+    On a terminal it is a Rich Live display; elsewhere (CI logs, a pipe) it prints one plain
+    line at most every `every` seconds instead, so a log still shows progress without a flood.
+    """
+    import time
+
+    from rich.live import Live
+
+    if not err.is_terminal:
+        last = [0.0]
+
+        def line(pairs: Sequence[tuple[str, Any]]) -> None:
+            now = time.monotonic()
+            if now - last[0] >= every:
+                last[0] = now
+                step(f"{title}: " + ", ".join(f"{k} {v}" for k, v in pairs))
+
+        yield line
+        return
+    with Live(_kv_grid(title, []), console=err, refresh_per_second=4, transient=True) as display:
+        yield lambda pairs: display.update(_kv_grid(title, pairs))
 
 
 @contextmanager

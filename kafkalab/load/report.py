@@ -1,0 +1,150 @@
+"""The figures of a load run, as dataclasses: the CLI renders them, `--json` dumps them, tests
+assert on them. Times are milliseconds or seconds as named; rates are per second."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from kafkalab.load.plan import LoadPlan
+
+
+@dataclass
+class Latency:
+    """Percentiles from an HDR histogram (3 significant digits), in milliseconds."""
+
+    count: int = 0
+    p50: int = 0
+    p95: int = 0
+    p99: int = 0
+    max: int = 0
+    mean: float = 0.0
+
+
+@dataclass
+class Outcomes:
+    """What became of the orders of one kind (paying, or placed by users who cannot pay)."""
+
+    accepted: int = 0
+    """POST /orders answered 201: the order exists and must reach a terminal state."""
+    confirmed: int = 0
+    cancelled: int = 0
+    rejected: int = 0
+    lost: int = 0
+    """Accepted but with no terminal state on order-events by the drain deadline."""
+
+    @property
+    def terminal(self) -> int:
+        return self.confirmed + self.cancelled + self.rejected
+
+
+@dataclass
+class ServiceRate:
+    """Records one service wrote to its topics during the run (read back read_committed), and
+    the CPU its processes burned (None when /proc cannot tell)."""
+
+    service: str
+    events: int
+    events_per_s: float
+    cpu_percent: float | None = None
+
+
+@dataclass
+class GroupLag:
+    group: str
+    peak: int
+    final: int
+
+
+@dataclass
+class Volume:
+    """Records and bytes (key + value + headers) the pipeline wrote, from the topics themselves."""
+
+    records: int = 0
+    bytes: int = 0
+    by_topic: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def mean_size(self) -> int:
+        return round(self.bytes / self.records) if self.records else 0
+
+
+@dataclass
+class Baseline:
+    """Raw confluent-kafka produce→consume of the pipeline's record count and size, same broker."""
+
+    messages: int
+    message_bytes: int
+    seconds: float
+    msgs_per_s: float
+    pipeline_events_per_s: float
+    ratio: float
+    """pipeline events/s ÷ raw msgs/s: the share of the broker's raw speed the services reach."""
+
+
+@dataclass
+class LoadReport:
+    plan: LoadPlan
+    started_ms: int = 0
+    """Wall clock (epoch ms) when the first order was sent: `verify --since` starts here."""
+    setup_seconds: float = 0.0
+    """Registering and logging in the users, topping up stock: not part of the figures below."""
+    send_seconds: float = 0.0
+    """First order sent → last order answered."""
+    wall_seconds: float = 0.0
+    """First order sent → last accepted order terminal (or the drain deadline, if any was lost)."""
+    settle_seconds: float = 0.0
+    """First order sent → the last record the pipeline wrote for the run (the notifications and
+    analytics of the last orders included): the window the per-service and pipeline rates are
+    taken over."""
+    settled: bool = True
+    """False when the topics were still growing SETTLE_TIMEOUT after the last order ended
+    (another client at work, or a service stuck retrying): the counts stop there."""
+    orders_per_s: float = 0.0
+    """Terminal orders ÷ wall_seconds."""
+    sent_per_s: float = 0.0
+    max_schedule_slip_ms: int = 0
+    latency: Latency = field(default_factory=Latency)
+    """Paying orders: OrderCreated → terminal OrderStatusChanged, from record timestamps."""
+    failing_latency: Latency = field(default_factory=Latency)
+    """Orders of users who cannot pay: includes the reservation TTL they wait out."""
+    http_latency: Latency = field(default_factory=Latency)
+    """POST /orders round trip as the driver saw it (stock check by request-reply included)."""
+    orders: Outcomes = field(default_factory=Outcomes)
+    failing: Outcomes = field(default_factory=Outcomes)
+    refused: dict[str, int] = field(default_factory=dict)
+    """Orders that were never created, by reason (409 out of stock, 503, connection error…)."""
+    lost_order_ids: list[str] = field(default_factory=list)
+    """Up to 20 lost orders, to look at with `kafkalab trace ORDER_ID`."""
+    services: list[ServiceRate] = field(default_factory=list)
+    lags: list[GroupLag] = field(default_factory=list)
+    volume: Volume = field(default_factory=Volume)
+    pipeline_events_per_s: float = 0.0
+    driver_cpu_percent: float | None = None
+    broker_cpu_percent: float | None = None
+    """CPU figures are percent of ONE core over the active phase (first order → last terminal)."""
+    cpu_cores: int = 0
+    machine_busy_percent: float | None = None
+    """Of all cores: 100 means the machine had no idle time left."""
+    other_cpu_percent: float | None = None
+    """Percent of a core used by processes that are neither the platform nor this driver
+    (other work on the machine competing with the measurement)."""
+    order_ids: list[str] = field(default_factory=list, repr=False)
+    """Every accepted order (left out of --json: the verifier takes them)."""
+
+    @property
+    def lost(self) -> int:
+        return self.orders.lost + self.failing.lost
+
+    @property
+    def all_terminal(self) -> bool:
+        return self.lost == 0 and (self.orders.accepted + self.failing.accepted) > 0
+
+    def to_jsonable(self) -> dict[str, Any]:
+        from dataclasses import asdict
+
+        data = asdict(self)
+        data.pop("order_ids", None)
+        data["lost"] = self.lost
+        data["all_terminal"] = self.all_terminal
+        return data

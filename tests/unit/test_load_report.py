@@ -1,0 +1,44 @@
+"""The load report's shape and the bookkeeping around it: who writes which topic, CPU shares."""
+
+from __future__ import annotations
+
+import json
+
+from kafkalab.events.topics import CATALOGUE
+from kafkalab.load.plan import LoadPlan
+from kafkalab.load.report import LoadReport, Outcomes, Volume
+from kafkalab.load.sample import Process, cpu_percent
+from kafkalab.load.volume import writer
+from kafkalab.services.catalogue import SERVICES
+
+
+def test_every_platform_topic_has_exactly_one_known_writer() -> None:
+    for spec in CATALOGUE:
+        assert writer(spec.name) in SERVICES, spec.name
+    assert writer("changelog__kafkalab-analytics--repartition.payments.all--x") == "analytics"
+    assert writer("payments.DLT") == "payment"
+    assert writer("order.DLT") == "order"
+    assert writer("somebody-elses-topic") == "other"
+
+
+def test_cpu_percent_adds_replicas_and_leaves_out_restarted_processes() -> None:
+    before = {Process("payment", 1): 10.0, Process("payment", 2): 5.0, Process("order", 3): 1.0}
+    after = {Process("payment", 1): 12.0, Process("payment", 2): 6.0}  # order 3 restarted
+    assert cpu_percent(before, after, 2.0) == {"payment": 150.0}
+
+
+def test_the_json_report_says_lost_and_all_terminal_and_leaves_the_id_list_out() -> None:
+    report = LoadReport(plan=LoadPlan(orders=3))
+    report.orders = Outcomes(accepted=3, confirmed=2, lost=1)
+    report.order_ids = ["a", "b", "c"]
+    report.volume = Volume(records=10, bytes=2150)
+    data = json.loads(json.dumps(report.to_jsonable()))
+    assert data["lost"] == 1 and data["all_terminal"] is False
+    assert "order_ids" not in data
+    assert data["plan"]["orders"] == 3
+    assert data["latency"].keys() >= {"count", "p50", "p95", "p99", "max"}
+    assert report.volume.mean_size == 215
+
+
+def test_a_run_with_no_accepted_order_is_not_all_terminal() -> None:
+    assert LoadReport(plan=LoadPlan()).all_terminal is False
