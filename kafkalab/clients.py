@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING, Any
 
-from confluent_kafka import Consumer, Producer
+from confluent_kafka import Consumer, Message, Producer
 from confluent_kafka.admin import AdminClient
 
 from kafkalab.cluster.state import ClusterState
@@ -56,6 +56,22 @@ def consumer(settings: Settings, group_id: str, **overrides: Any) -> Consumer:
         "isolation.level": "read_committed",
     }
     return Consumer({**conf, **overrides})
+
+
+def consume_ready(consumer: Consumer, max_messages: int, timeout: float) -> list[Message]:
+    """Up to `max_messages` records: whatever is already fetched, else wait up to `timeout` for
+    the first one and take what arrived with it.
+
+    Why not `consumer.consume(max_messages, timeout)`: it waits the whole `timeout` unless the
+    batch fills, so at low traffic every hop of the pipeline would add `timeout` of latency.
+    """
+    messages = consumer.consume(max_messages, timeout=0)
+    if messages:
+        return messages
+    first = consumer.poll(timeout)
+    if first is None:
+        return []
+    return [first, *consumer.consume(max_messages - 1, timeout=0)] if max_messages > 1 else [first]
 
 
 def schema_registry(settings: Settings) -> SchemaRegistryClient:

@@ -66,6 +66,7 @@ class Route:
 class ServiceHttpServer(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
+    request_queue_size = 128  # listen backlog; socketserver's 5 resets bursts of new clients
 
     def __init__(self, host: str, port: int, routes: list[Route]) -> None:
         self.routes = routes

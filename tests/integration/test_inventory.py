@@ -24,9 +24,9 @@ from kafkalab.events.topics import (
     PAYMENTS,
     STOCK,
 )
-from kafkalab.services.inventory.replay import read_to_end
 from kafkalab.services.inventory.service import InventoryService
 from kafkalab.services.products import Product
+from kafkalab.services.tables import read_to_end
 from kafkalab.settings import Settings
 from tests.integration.services import ensure_topics, publish, read_events, read_raw, running
 

@@ -228,3 +228,16 @@ def test_replay_rebuilds_reservations_and_levels_from_past_events() -> None:
 
     stock.overwrite_levels({"A": Level(7, 1), "ZZ": Level(1, 0)})  # the table wins, known SKUs only
     assert stock.levels() == {"A": Level(7, 1), "B": Level(5, 0)}
+
+
+def test_a_restock_adds_units_and_leaves_reservations_alone() -> None:
+    stock = shop(A=1)
+    assert isinstance(reserve(stock, "o1", ("A", 1)), Reserved)
+    assert isinstance(reserve(stock, "o2", ("A", 1)), Refused)
+    assert stock.restock("A", 5) == Level(5, 1)
+    assert isinstance(reserve(stock, "o3", ("A", 1)), Reserved)
+    assert stock.level("A") == Level(4, 2)
+    with pytest.raises(KeyError):
+        stock.restock("NOPE", 1)
+    with pytest.raises(ValueError):
+        stock.restock("A", 0)

@@ -16,12 +16,16 @@ events on inventory-events. Expiries run from `tick()` in transactions of their 
 The decisions live in `stock.py` (pure, unit-tested); this module only moves events.
 
 HTTP (port 8103): GET /stock (every level), GET /stock/{sku}, GET /reservations/{order_id}
-(status: reserved, expired, committed, released or rejected), plus /health and /metrics.
+(status: reserved, expired, committed, released or rejected), POST /stock/{sku}/restock
+{quantity} (a delivery, applied in a transaction that publishes the new level), plus /health
+and /metrics.
 """
 
 from __future__ import annotations
 
 import logging
+import queue
+import threading
 import time
 from collections.abc import Callable, Mapping
 from functools import partial
@@ -40,7 +44,6 @@ from kafkalab.events.topics import (
     STOCK,
 )
 from kafkalab.services.http import HttpError, Request, Response, Route
-from kafkalab.services.inventory.replay import read_to_end
 from kafkalab.services.inventory.stock import (
     Duplicate,
     InvalidOrder,
@@ -54,11 +57,23 @@ from kafkalab.services.inventory.stock import (
 )
 from kafkalab.services.products import PRODUCTS, Product
 from kafkalab.services.runtime import Service
+from kafkalab.services.tables import read_to_end
 from kafkalab.settings import Settings
 
 log = logging.getLogger("kafkalab.service")
 
 REBUILD_RETRY_SECONDS = 2.0
+RESTOCK_TIMEOUT = 10.0
+MAX_RESTOCK = 1_000_000
+
+
+class _Delivery:
+    """A restock asked for over HTTP, applied on the loop thread (which alone owns the stock)."""
+
+    def __init__(self, sku: str, quantity: int) -> None:
+        self.sku, self.quantity = sku, quantity
+        self.level: Level | None = None
+        self.done = threading.Event()
 
 
 class InventoryService(Service):
@@ -77,6 +92,7 @@ class InventoryService(Service):
         self._next_rebuild = 0.0
         self._aborted = False
         self._after_commit: list[Callable[[], None]] = []
+        self._deliveries: queue.Queue[_Delivery] = queue.Queue()
         registry = self.metrics.registry
         self.outcomes = Counter(
             "kafkalab_inventory_reservations_total",
@@ -223,9 +239,27 @@ class InventoryService(Service):
             if time.monotonic() >= self._next_rebuild:
                 self._rebuild()
             return
+        if not self._deliveries.empty():
+            self._restock()
         now = now_ms()
         if self.stock.has_due(now):
             self._in_transaction(lambda: self._expire(self.stock.expire_due(now)))
+
+    def _restock(self) -> None:
+        """Apply the waiting deliveries in one transaction that publishes the new levels."""
+        taken: list[_Delivery] = []
+        while not self._deliveries.empty():
+            taken.append(self._deliveries.get_nowait())
+
+        def work() -> None:
+            for delivery in taken:
+                self.stock.restock(delivery.sku, delivery.quantity)
+            self._publish_levels({delivery.sku: 0 for delivery in taken})
+
+        self._in_transaction(work)
+        for delivery in taken:
+            delivery.level = None if self._aborted else self.stock.level(delivery.sku)
+            delivery.done.set()
 
     def _expire(self, expired: list[Reservation]) -> None:
         """ReservationExpired, then StockReleased(reason "expired") and the levels go back."""
@@ -278,7 +312,12 @@ class InventoryService(Service):
         """
         self.ready = False
         try:
-            events = read_to_end(self.settings, self.serde, [INVENTORY_EVENTS, STOCK])
+            events = read_to_end(
+                self.settings,
+                self.serde,
+                [INVENTORY_EVENTS, STOCK],
+                group_id="kafkalab-inventory-replay",
+            )
         except KafkalabError as exc:
             log.error("cannot rebuild inventory yet: %s", exc)
             self._next_rebuild = time.monotonic() + REBUILD_RETRY_SECONDS
@@ -390,7 +429,27 @@ class InventoryService(Service):
             Route("GET", "/stock", self._get_stock),
             Route("GET", "/stock/{sku}", self._get_sku),
             Route("GET", "/reservations/{order_id}", self._get_reservation),
+            Route("POST", "/stock/{sku}/restock", self._post_restock),
         ]
+
+    def _post_restock(self, request: Request) -> Response:
+        """`{"quantity": n}` more units of a SKU (a delivery; `kafkalab load` tops up with it).
+        Answers with the new level once its StockLevel is committed on `stock`."""
+        sku = request.params["sku"]
+        if sku not in self.catalogue:
+            raise HttpError(404, f"unknown SKU {sku}")
+        quantity = request.body.get("quantity") if isinstance(request.body, dict) else None
+        if isinstance(quantity, bool) or not isinstance(quantity, int):
+            raise HttpError(422, 'the body must be {"quantity": a whole number of units}')
+        if not 1 <= quantity <= MAX_RESTOCK:
+            raise HttpError(422, f"quantity must be between 1 and {MAX_RESTOCK}")
+        delivery = _Delivery(sku, quantity)
+        self._deliveries.put(delivery)
+        if not delivery.done.wait(RESTOCK_TIMEOUT):
+            raise HttpError(504, f"the restock was not applied within {RESTOCK_TIMEOUT:g} s")
+        if delivery.level is None:
+            raise HttpError(503, "the restock transaction aborted; try again")
+        return Response(200, {"sku": sku, **_level(delivery.level)})
 
     def _get_stock(self, request: Request) -> Response:
         return Response(

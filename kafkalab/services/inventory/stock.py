@@ -206,6 +206,15 @@ class Stock:
         self._orders[order_id] = done
         return done
 
+    def restock(self, sku: str, quantity: int) -> Level:
+        """A delivery: `quantity` more units of `sku` on the shelf (reservations untouched, so
+        conservation still holds). KeyError for a SKU we do not sell."""
+        if quantity <= 0:
+            raise ValueError(f"a restock adds at least one unit (got {quantity})")
+        level = self._levels[sku]
+        self._levels[sku] = Level(level.available + quantity, level.reserved)
+        return self._levels[sku]
+
     def has_due(self, now_ms: int) -> bool:
         """Whether `expire_due(now_ms)` would expire anything (cheap: the loop asks every tick)."""
         while self._due:

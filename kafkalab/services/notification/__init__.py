@@ -1,5 +1,6 @@
 """Notification service: order status changes → per-channel messages, delivered by workers.
 
-`service` holds the Service (enrich + fan-out), `workers` the channel consumer loops, `table`
-the in-memory topic tables, `messages` the pure rules (templates, ids, masking).
+`service` holds the Service (enrich + fan-out), `workers` the channel consumer loops,
+`messages` the pure rules (templates, ids, masking); the topic tables come from
+`kafkalab.services.tables`.
 """

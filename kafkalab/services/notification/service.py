@@ -31,9 +31,9 @@ from kafkalab.services.notification.messages import (
     build_requests,
     template_for,
 )
-from kafkalab.services.notification.table import TopicTable
 from kafkalab.services.notification.workers import ChannelWorker, DeliveredIds
 from kafkalab.services.runtime import Retryable, Service
+from kafkalab.services.tables import TopicTable
 from kafkalab.settings import Settings
 
 log = logging.getLogger("kafkalab.service.notification")

@@ -23,7 +23,7 @@ from confluent_kafka import KafkaError, KafkaException, Message, TopicPartition
 from kafkalab import clients
 from kafkalab.events.serde import HEADER_TYPE, Event, EventSerde, UndecodableEvent
 from kafkalab.events.topics import CHANNEL_TOPICS, NOTIFICATIONS
-from kafkalab.services.notification.table import TopicTable
+from kafkalab.services.tables import TopicTable
 from kafkalab.settings import Settings
 
 if TYPE_CHECKING:
@@ -135,7 +135,7 @@ class ChannelWorker:
                     break
             consumer.subscribe([self.topic], on_assign=self._on_assign, on_revoke=self._on_revoke)
             while not service.stopping.is_set():
-                batch = [m for m in consumer.consume(100, timeout=0.2) if not _noise(m)]
+                batch = [m for m in clients.consume_ready(consumer, 100, 0.2) if not _noise(m)]
                 if not batch:
                     continue
                 for msg in batch:

@@ -1,33 +1,26 @@
-"""Each order replica's own consumer, outside the consumer group: all of `order-events` from
-the beginning (to rebuild and then follow the order view) and all of `inventory-replies` from
-its current end (the answers to this replica's stock checks).
+"""Each order replica's own reader, outside the consumer group: all of `order-events` from the
+beginning (to rebuild and then follow the order view) and all of `inventory-replies` from its
+current end (the answers to this replica's stock checks).
 
 Why not the group: the group spreads partitions over replicas, but every replica must see
 every order (GET can land on any of them) and every reply (any replica may have asked).
-Why one consumer for both: one thread and one connection instead of two, on a 2-core machine.
-The end of the reply topic is looked up and assigned explicitly (not OFFSET_END): that offset
-is fixed before the first request is sent, so no reply can slip in before the consumer.
+Why one table for both topics: one thread and one connection instead of two, on a 2-core
+machine. The end of the reply topic is looked up and assigned explicitly (not OFFSET_END): that
+offset is fixed before the first request is sent, so no reply can slip in before the reader.
 """
 
 from __future__ import annotations
 
-import logging
-import threading
-import time
 import uuid
 from collections.abc import Callable
 
-from confluent_kafka import OFFSET_BEGINNING, KafkaError, KafkaException, TopicPartition
+from confluent_kafka import TopicPartition
 
-from kafkalab import clients
-from kafkalab.errors import KafkalabError
-from kafkalab.events.serde import Event, EventSerde, UndecodableEvent, now_ms
+from kafkalab.events.serde import Event, now_ms
 from kafkalab.events.topics import INVENTORY_REPLIES, ORDER_EVENTS
+from kafkalab.services.tables import TopicTable
 from kafkalab.settings import Settings
 
-log = logging.getLogger("kafkalab.order.feed")
-
-METADATA_TIMEOUT = 10.0
 CLOCK_MARGIN_MS = 1000
 
 
@@ -35,38 +28,35 @@ class ReplicaFeed:
     """Calls `on_event` (on the feed's own thread) for every decodable record of both topics."""
 
     def __init__(self, settings: Settings, on_event: Callable[[Event], None], name: str) -> None:
-        self.serde = EventSerde(settings)
-        self.on_event = on_event
-        self.consumer = clients.consumer(
+        self.table = TopicTable(
             settings,
-            f"kafkalab-order-feed-{uuid.uuid4().hex[:12]}",  # never joined: assign() only
-            **{"enable.auto.commit": False, "client.id": name},
+            [ORDER_EVENTS, INVENTORY_REPLIES],
+            on_event,
+            name=f"{name}-feed",
+            group_id=f"kafkalab-order-feed-{uuid.uuid4().hex[:12]}",  # never joined: assign() only
+            client_id=name,
         )
-        self.caught_up = threading.Event()
-        self.stopping = threading.Event()
-        self._targets: dict[int, int] = {}
+        self._targets: list[TopicPartition] | None = None
         self.started_at_ms = 0
-        self._thread = threading.Thread(target=self._run, name=f"{name}-feed", daemon=True)
 
     def start(self) -> None:
-        """Assign the partitions and start reading; `caught_up` is set once every record that
-        was on `order-events` at this moment has been handed to `on_event`."""
+        """Fix the ends to rebuild to and start reading. Raises KafkalabError when a topic is
+        missing. `wait_caught_up` then tells when every record that was on `order-events` at
+        this moment has been handed to `on_event`."""
         self.started_at_ms = now_ms()
-        order_partitions = self._partitions(ORDER_EVENTS)
-        reply_partitions = self._partitions(INVENTORY_REPLIES)
-        assignment = []
-        for p in order_partitions:
-            low, high = self._watermarks(ORDER_EVENTS, p)
-            if high > low:
-                self._targets[p] = high
-            assignment.append(TopicPartition(ORDER_EVENTS, p, OFFSET_BEGINNING))
-        for p in reply_partitions:
-            _, high = self._watermarks(INVENTORY_REPLIES, p)
-            assignment.append(TopicPartition(INVENTORY_REPLIES, p, high))
-        self.consumer.assign(assignment)
-        if not self._targets:
-            self.caught_up.set()
-        self._thread.start()
+        targets = self.table.ends(ORDER_EVENTS)
+        replies = self.table.ends(INVENTORY_REPLIES)
+        self.table.start(offsets=replies)
+        self._targets = targets
+
+    def wait_caught_up(self, timeout: float) -> bool:
+        """True once the view holds everything `order-events` held at `start()`; False if
+        `timeout` seconds passed first."""
+        return self._targets is not None and self.table.sync(self._targets, timeout)
+
+    @property
+    def caught_up(self) -> bool:
+        return self.wait_caught_up(0)
 
     def could_be_in_flight(self, caused_at_ms: int) -> bool:
         """Could an order referred to by an event written at `caused_at_ms` still be missing
@@ -80,67 +70,4 @@ class ReplicaFeed:
         return caused_at_ms <= 0 or caused_at_ms >= self.started_at_ms - CLOCK_MARGIN_MS
 
     def stop(self) -> None:
-        self.stopping.set()
-        if self._thread.is_alive():
-            self._thread.join(10)
-        self.consumer.close()
-
-    def _run(self) -> None:
-        while not self.stopping.is_set():
-            for msg in self.consumer.consume(200, timeout=0.2):
-                error = msg.error()
-                if error is not None:
-                    if error.code() != KafkaError._PARTITION_EOF:
-                        log.warning("feed consumer error: %s", error)
-                    continue
-                try:
-                    event = self.serde.decode(msg)
-                except UndecodableEvent as exc:
-                    log.warning(
-                        "undecodable record skipped",
-                        extra={
-                            "fields": {
-                                "topic": msg.topic(),
-                                "offset": msg.offset(),
-                                "error": str(exc),
-                            }
-                        },
-                    )
-                    continue
-                try:
-                    self.on_event(event)
-                except Exception:  # noqa: BLE001 - one bad record must not stop the view
-                    log.exception("feed handler failed on %s@%s", event.topic, event.offset)
-            if not self.caught_up.is_set():
-                self._check_caught_up()
-
-    def _check_caught_up(self) -> None:
-        positions = self.consumer.position([TopicPartition(ORDER_EVENTS, p) for p in self._targets])
-        if all(tp.offset >= self._targets[tp.partition] for tp in positions):
-            log.info("order view rebuilt", extra={"fields": {"partitions": len(self._targets)}})
-            self.caught_up.set()
-
-    def _partitions(self, topic: str) -> list[int]:
-        metadata = self.consumer.list_topics(topic, timeout=METADATA_TIMEOUT)
-        found = metadata.topics.get(topic)
-        if found is None or found.error is not None or not found.partitions:
-            raise KafkalabError(
-                f"topic {topic} does not exist",
-                hint="create the platform's topics first (the supervisor applies the catalogue)",
-            )
-        return sorted(found.partitions)
-
-    def _watermarks(self, topic: str, partition: int) -> tuple[int, int]:
-        """(low, high) of one partition, retried while the partition has no leader yet (just
-        after the topics were created, or during a broker restart)."""
-        deadline = time.monotonic() + METADATA_TIMEOUT
-        while True:
-            try:
-                low, high = self.consumer.get_watermark_offsets(
-                    TopicPartition(topic, partition), timeout=METADATA_TIMEOUT
-                )
-                return int(low), int(high)
-            except KafkaException:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.2)
+        self.table.stop()

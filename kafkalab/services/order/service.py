@@ -53,7 +53,7 @@ from kafkalab.services.order.parking import Parked, ParkingLot
 from kafkalab.services.order.replies import ReplyBoard
 from kafkalab.services.order.requests import InvalidOrder, OrderRequest, parse_order
 from kafkalab.services.order.state import TRIGGERS, Decision, OrderStatus, decide
-from kafkalab.services.runtime import Retryable, Service
+from kafkalab.services.runtime import Acknowledgement, Retryable, Service
 from kafkalab.settings import Settings
 
 log = logging.getLogger("kafkalab.order")
@@ -121,7 +121,7 @@ class OrderService(Service):
         after a restart and no trigger is judged against a stale status."""
         self.feed.start()
         try:
-            if not self.feed.caught_up.wait(self.settings.start_timeout):
+            if not self.feed.wait_caught_up(self.settings.start_timeout):
                 raise KafkalabError(
                     f"could not read order-events within {self.settings.start_timeout:g} s",
                     hint="check that the cluster is up (`kafkalab cluster status`)",
@@ -140,7 +140,7 @@ class OrderService(Service):
     def health(self) -> dict[str, Any]:
         return {
             "orders": len(self.book),
-            "view_caught_up": self.feed.caught_up.is_set(),
+            "view_caught_up": self.feed.caught_up,
             "pending_stock_checks": len(self.replies),
             "parked_events": len(self.parking),
         }
@@ -174,12 +174,19 @@ class OrderService(Service):
             "total_cents": order.total_cents,
             "card_masked": order.card_masked,
         }
+        acked = Acknowledgement()
         with self.book.lock:
             full = self.emit(
-                ORDER_EVENTS, order_id, "OrderCreated", value, cause=reply, trace_id=trace
+                ORDER_EVENTS,
+                order_id,
+                "OrderCreated",
+                value,
+                cause=reply,
+                trace_id=trace,
+                on_delivery=acked,
             )
             self.book.created(full)
-        if self.producer.flush(PUBLISH_TIMEOUT) > 0:
+        if not acked.wait(self.producer, PUBLISH_TIMEOUT):
             self.book.forget(order_id)
             raise HttpError(503, "Kafka did not acknowledge the order; try again")
         self.orders_created.inc()
@@ -207,6 +214,7 @@ class OrderService(Service):
         """Ask inventory and wait for its answer; HttpError 504 when none comes in time."""
         correlation_id = str(uuid.uuid4())
         pending = self.replies.expect(correlation_id)
+        acked = Acknowledgement()
         try:
             self.emit(
                 INVENTORY_REQUESTS,
@@ -218,8 +226,9 @@ class OrderService(Service):
                     "items": order.items(),
                 },
                 trace_id=trace,
+                on_delivery=acked,
             )
-            if self.producer.flush(PUBLISH_TIMEOUT) > 0:
+            if not acked.wait(self.producer, PUBLISH_TIMEOUT):
                 raise HttpError(503, "Kafka did not acknowledge the stock check; try again")
             reply = pending.wait(self.settings.request_timeout)
         finally:

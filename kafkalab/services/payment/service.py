@@ -50,8 +50,9 @@ from kafkalab.services.payment.accounts import COMPLETED, Accounts, AccountsSnap
 from kafkalab.services.payment.breaker import GAUGE_VALUE, CircuitBreaker, CircuitState
 from kafkalab.services.payment.gateway import ChargeRequest, Gateway, InvalidPayment, Outcome
 from kafkalab.services.payment.retry import HEADER_REASON, RetryPolicy, RetryTicket
-from kafkalab.services.payment.table import UsersTable, read_to_end
+from kafkalab.services.payment.table import UsersTable
 from kafkalab.services.runtime import Retryable, Service
+from kafkalab.services.tables import read_to_end
 from kafkalab.settings import Settings
 
 log = logging.getLogger("kafkalab.service")
@@ -114,11 +115,11 @@ class PaymentService(Service):
         circuit.set_function(lambda: GAUGE_VALUE[self.breaker.state()])
 
     def run(self) -> int:
-        self.users.start()
+        self.users.table.start()
         try:
             return super().run()
         finally:
-            self.users.stop()
+            self.users.table.stop()
 
     # -- events ------------------------------------------------------------------------------
 
@@ -256,22 +257,23 @@ class PaymentService(Service):
     def _balance(self, user_id: str) -> int:
         balance = self.users.balance(user_id)
         if balance is None:
-            self.users.sync(self._users_high_watermarks(), self.user_sync_seconds)
+            self.users.table.sync(self._users_high_watermarks(), self.user_sync_seconds)
             balance = self.users.balance(user_id)
         if balance is None:
             raise Retryable(f"no profile for user {user_id} on {USERS} yet")
         return balance
 
-    def _users_high_watermarks(self) -> dict[int, int]:
+    def _users_high_watermarks(self) -> list[TopicPartition]:
         """Where the users table must have read to include every profile written so far."""
         assert self.consumer is not None
         if not self._users_partitions:
             topic = self.consumer.list_topics(USERS, timeout=10).topics.get(USERS)
             self._users_partitions = sorted(topic.partitions) if topic else []
-        return {
-            p: self.consumer.get_watermark_offsets(TopicPartition(USERS, p), timeout=5)[1]
-            for p in self._users_partitions
-        }
+        ends = []
+        for p in self._users_partitions:
+            _, high = self.consumer.get_watermark_offsets(TopicPartition(USERS, p), timeout=5)
+            ends.append(TopicPartition(USERS, p, high))
+        return ends
 
     # -- tick: start-up and resuming paused retries ---------------------------------------------
 
@@ -299,7 +301,9 @@ class PaymentService(Service):
         """
         self.ready = False
         try:
-            events = read_to_end(self.settings, self.serde, PAYMENTS, self.group_id)
+            events = read_to_end(
+                self.settings, self.serde, PAYMENTS, group_id=f"{self.group_id}-{PAYMENTS}-replay"
+            )
         except KafkalabError as exc:
             log.error("cannot rebuild payments yet: %s", exc)
             self._next_rebuild = time.monotonic() + REBUILD_RETRY_SECONDS
@@ -385,7 +389,7 @@ class PaymentService(Service):
             "circuit": str(state),
             "consecutive_failures": self.breaker.consecutive_failures,
             "rebuilt": self.rebuilt,
-            "users_loaded": self.users.loaded.is_set(),
+            "users_loaded": self.users.table.loaded.is_set(),
             "users": len(self.users),
             "decided_orders": len(self.accounts),
             "paused": [f"{t}[{p}]" for t, p in list(self._paused)],
