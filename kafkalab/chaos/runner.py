@@ -86,10 +86,10 @@ def run(
             break
     if load_thread is not None:
         load_thread.join()
-    from kafkalab.observe.verify import verify  # the checker reads every topic: load it on use
+    from kafkalab.observe.verify import verify_orders  # reads every topic: load it on use
 
     clock.note("note", "running the invariant checker over everything since the first fault")
-    report.verify = verify(settings, since_ms=since)
+    report.verify = verify_orders(settings, None, since_ms=since, settle_seconds=30)
     return report
 
 
@@ -187,10 +187,10 @@ def _broker_fault(
 def _start_load(
     settings: Settings, orders: int, report: ChaosReport, clock: _Clock
 ) -> threading.Thread:
-    from kafkalab.load import driver  # the load driver: imported on use
+    from kafkalab.load.driver import run_load  # the load driver: imported on use
 
     def work() -> None:
-        report.load = driver.run_load(settings, orders=orders)
+        report.load = run_load(settings, orders=orders)
         clock.note("load", f"load of {orders} orders finished")
 
     thread = threading.Thread(target=work, name="chaos-load", daemon=True)

@@ -16,13 +16,17 @@ from kafkalab.settings import load_settings
 def chaos(
     action: Annotated[str, typer.Argument(help=f"One of: {', '.join(ACTIONS)}.")],
     target: Annotated[str, typer.Argument(help=f"A service ({', '.join(SERVICES)}) or broker-N.")],
-    replica: Annotated[int, typer.Option("--replica", "-r", help="Which replica of the service.")] = 0,
+    replica: Annotated[
+        int, typer.Option("--replica", "-r", help="Which replica of the service.")
+    ] = 0,
     during_load: Annotated[
         int | None, typer.Option("--during-load", help="Run a load of N orders meanwhile.", min=1)
     ] = None,
     every: Annotated[
         float | None,
-        typer.Option("--every", help="Repeat the fault every S seconds while the load runs.", min=0.5),
+        typer.Option(
+            "--every", help="Repeat the fault every S seconds while the load runs.", min=0.5
+        ),
     ] = None,
     json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
 ) -> None:
@@ -33,7 +37,13 @@ def chaos(
     a 3-broker cluster. Ends with the invariant checker; exit 1 if an invariant breaks.
     """
     report = runner.run(
-        load_settings(), action, target, replica, during_load, every, notify=None if json else ui.step
+        load_settings(),
+        action,
+        target,
+        replica,
+        during_load,
+        every,
+        notify=None if json else ui.step,
     )
     if json:
         ui.print_json({**ui.to_jsonable(report), "passed": report.passed})
@@ -49,14 +59,9 @@ def chaos(
                 f"{report.faults} fault(s); recovery {min(report.recovery_seconds):.1f}–{worst:.1f} s"
             )
         if report.verify is not None:
-            ui.table(
-                "invariants",
-                ["", "invariant", "checked", "violations", "examples"],
-                [
-                    [ui.mark(i.ok), i.name, i.checked, i.violations, ", ".join(i.examples)]
-                    for i in report.verify.invariants
-                ],
-            )
+            from kafkalab.cli.observe import render_report
+
+            render_report(report.verify)
         if report.passed:
             ui.success("nothing lost, nothing doubled: every invariant holds")
         else:

@@ -12,6 +12,8 @@ from kafkalab import __version__, ui
 from kafkalab.cli import chaos as chaos_cli
 from kafkalab.cli import cluster as cluster_cli
 from kafkalab.cli import doctor as doctor_cli
+from kafkalab.cli import load as load_cli
+from kafkalab.cli import observe as observe_cli
 from kafkalab.cli import platform as platform_cli
 from kafkalab.cli import scenario as scenario_cli
 from kafkalab.cli import smoke as smoke_cli
@@ -43,6 +45,11 @@ app.command("ps")(platform_cli.ps)
 app.command("logs")(platform_cli.logs)
 app.command("scale")(platform_cli.scale)
 app.command("scenario")(scenario_cli.scenario)
+app.command("load")(load_cli.load)
+app.command("verify")(observe_cli.verify)
+app.command("trace")(observe_cli.trace)
+app.command("tail")(observe_cli.tail)
+app.command("lag")(observe_cli.lag)
 app.command("chaos")(chaos_cli.chaos)
 
 _debug = {"on": False}

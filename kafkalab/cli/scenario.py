@@ -44,10 +44,16 @@ def scenario(
             [[g.group, len(g.partitions), g.total] for g in result.lags],
         )
         ui.verdict(result.checks)
+        if result.verify is not None:
+            from kafkalab.cli.observe import render_report
+
+            render_report(result.verify)
         if result.passed:
             ui.success(f"{chosen.name}: every expectation holds ({result.seconds:.1f} s)")
         else:
             failed = [c.name for c in result.checks if not c.ok]
+            if result.verify is not None and not result.verify.passed:
+                failed.append("the invariants")
             ui.failure(f"{chosen.name}: {', '.join(failed)} did not hold ({result.seconds:.1f} s)")
     if not result.passed:
         raise typer.Exit(1)

@@ -22,6 +22,7 @@ from kafkalab.events.serde import Event, now_ms
 from kafkalab.observe.lag import GroupLag, group_lag
 from kafkalab.observe.trace import TRACE_TOPICS, TraceLine, order_events, read_events, trace_lines
 from kafkalab.observe.verdict import Expectation, all_passed
+from kafkalab.observe.verify import VerifyReport, verify_orders
 from kafkalab.scenarios import Scenario
 from kafkalab.services.catalogue import SERVICES, group_id, service_port
 from kafkalab.settings import Settings
@@ -51,10 +52,11 @@ class ScenarioResult:
     trace: list[TraceLine] = field(default_factory=list)
     lags: list[GroupLag] = field(default_factory=list)
     checks: list[Expectation] = field(default_factory=list)
+    verify: VerifyReport | None = None
 
     @property
     def passed(self) -> bool:
-        return all_passed(self.checks)
+        return all_passed(self.checks) and (self.verify is None or self.verify.passed)
 
 
 @dataclass
@@ -92,6 +94,11 @@ def run(settings: Settings, scenario: Scenario, notify: Notify | None = None) ->
         time.sleep(0.5)
     if ctx.order_id:
         result.trace = trace_lines(order_events(events, ctx.order_id))
+    say("running the invariant checker on this run's orders")
+    result.verify = verify_orders(
+        settings, [ctx.order_id] if ctx.order_id else [], since_ms=ctx.started_ms,
+        settle_seconds=15, notify=say,
+    )
     result.lags = group_lag(settings, [group_id(name) for name in SERVICES])
     result.seconds = time.monotonic() - started
     return result
