@@ -180,3 +180,59 @@ def verdict(checks: Sequence[Any], title: str = "verdict") -> None:
         ["", "expectation", "what the topics say"],
         [[mark(c.ok), c.name, c.detail] for c in checks],
     )
+
+
+SPARKS = "▁▂▃▄▅▆▇█"
+
+
+def sparkline(values: Sequence[int]) -> str:
+    """Lag history as ▁▂▃…█, scaled to its own maximum."""
+    if not values:
+        return ""
+    top = max(values) or 1
+    return "".join(SPARKS[min(len(SPARKS) - 1, int(v / top * (len(SPARKS) - 1)))] for v in values)
+
+
+def dashboard_view(snap: Any) -> Any:
+    """The dashboard as one Rich renderable (a DashboardSnapshot from kafkalab.observe.dashboard)."""
+    from rich.console import Group
+
+    def num(value: float | None, fmt: str) -> str:
+        return "—" if value is None else format(value, fmt)
+
+    kpis = _kv_grid(
+        "shop (analytics windows)",
+        [
+            ("orders this minute", num(snap.orders_per_min, ".0f")),
+            ("revenue this minute", num(None if snap.revenue_per_min_cents is None else snap.revenue_per_min_cents / 100, ",.2f")),
+            ("payment success", num(None if snap.payment_success_rate is None else snap.payment_success_rate * 100, ".0f") + " %"),
+            ("orders since start", num(snap.orders_total, ".0f")),
+        ],
+    )
+    services = Table(title="services", title_justify="left", header_style="bold")
+    for column in ("service", "up", "consumed/s", "produced/s", "dead letters"):
+        services.add_column(column)
+    for s in snap.services:
+        services.add_row(s.service, mark(s.up), f"{s.consumed_per_s:.1f}", f"{s.produced_per_s:.1f}", str(s.dead_letters))
+    lag = Table(title="consumer lag", title_justify="left", header_style="bold")
+    for column in ("group", "lag", "history"):
+        lag.add_column(column)
+    for group, total in snap.lag.items():
+        lag.add_row(group, str(total), sparkline(snap.lag_history.get(group, [])))
+    alerts = Table(title="alerts", title_justify="left", show_header=False)
+    alerts.add_column()
+    for line in snap.alerts or ["none"]:
+        alerts.add_row(f"[red]● {_escape(line)}[/]" if snap.alerts else "[green]none[/]")
+    return Group(kpis, services, lag, alerts)
+
+
+def live_view(render: Callable[[], Any], every: float) -> None:
+    """Redraw `render()` every `every` seconds until Ctrl-C (which the CLI edge turns into exit 130)."""
+    import time
+
+    from rich.live import Live
+
+    with Live(render(), console=out, refresh_per_second=4, screen=False) as display:
+        while True:
+            time.sleep(every)
+            display.update(render())

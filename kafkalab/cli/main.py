@@ -11,6 +11,7 @@ import typer
 from kafkalab import __version__, ui
 from kafkalab.cli import chaos as chaos_cli
 from kafkalab.cli import cluster as cluster_cli
+from kafkalab.cli import dashboard as dashboard_cli
 from kafkalab.cli import doctor as doctor_cli
 from kafkalab.cli import load as load_cli
 from kafkalab.cli import observe as observe_cli
@@ -51,6 +52,7 @@ app.command("trace")(observe_cli.trace)
 app.command("tail")(observe_cli.tail)
 app.command("lag")(observe_cli.lag)
 app.command("chaos")(chaos_cli.chaos)
+app.command("dashboard")(dashboard_cli.dashboard)
 
 _debug = {"on": False}
 

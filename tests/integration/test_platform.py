@@ -92,3 +92,14 @@ def test_scaling_payment_spreads_its_partitions(platform: Settings) -> None:
         assert all(r.health == "ok" and r.assigned > 0 for r in rows), rows
     finally:
         control.scale(platform, "payment", 1)
+
+
+def test_dashboard_snapshot_shows_the_running_platform(platform: Settings) -> None:
+    run = run_cli("dashboard", "--once", "--json", env=settings_env(platform))
+    assert run.code == 0, run.stderr
+    snap = json.loads(run.stdout)
+    assert {s["service"] for s in snap["services"] if s["up"]} == set(SERVICES)
+    assert "kafkalab-order" in snap["lag"]
+    assert snap["orders_total"] is not None and snap["orders_total"] >= 1  # the scenarios ran
+    screen = run_cli("dashboard", "--once", env=settings_env(platform))
+    assert screen.code == 0 and "consumer lag" in screen.stdout and "alerts" in screen.stdout

@@ -109,3 +109,8 @@ def test_platform_commands_refuse_unknown_services(tmp_path: Path) -> None:
     assert_one_line_error(run_cli("scale", "foo", "2", env=env), 1, "unknown service 'foo'")
     assert_one_line_error(run_cli("logs", "foo", env=env), 1, "unknown service 'foo'")
     assert_one_line_error(run_cli("scenario", "nope", env=env), 1, "unknown scenario 'nope'")
+
+
+def test_dashboard_without_a_cluster_is_one_sentence(tmp_path: Path) -> None:
+    run = run_cli("dashboard", "--once", env=isolated_env(tmp_path))
+    assert_one_line_error(run, 1, "no Kafka broker answers at")
