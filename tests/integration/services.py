@@ -6,17 +6,20 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import TypeVar
+from pathlib import Path
+from typing import Any, TypeVar
 
 import httpx
 from confluent_kafka import Message
 
 from kafkalab import clients
+from kafkalab.cluster import lifecycle
 from kafkalab.events.serde import Event, EventSerde
 from kafkalab.events.topics import apply_catalogue
+from kafkalab.platform import control
 from kafkalab.services.runtime import Service
-from kafkalab.settings import Settings
-from tests.helpers import free_port
+from kafkalab.settings import Settings, load_settings
+from tests.helpers import free_port, free_port_block
 
 S = TypeVar("S", bound=Service)
 
@@ -52,8 +55,13 @@ def wait_healthy(port: int, timeout: float = 30.0) -> None:
     raise AssertionError(f"service on port {port} never became healthy")
 
 
-def read_raw(settings: Settings, topic: str, count: int, timeout: float = 30.0,
-             where: Callable[[Message], bool] = lambda m: True) -> list[Message]:
+def read_raw(
+    settings: Settings,
+    topic: str,
+    count: int,
+    timeout: float = 30.0,
+    where: Callable[[Message], bool] = lambda m: True,
+) -> list[Message]:
     """Up to `count` records of `topic` (from the beginning) that satisfy `where`."""
     consumer = clients.consumer(settings, f"test-reader-{time.time_ns()}")
     consumer.subscribe([topic])
@@ -67,8 +75,13 @@ def read_raw(settings: Settings, topic: str, count: int, timeout: float = 30.0,
     return out
 
 
-def read_events(settings: Settings, topic: str, count: int, timeout: float = 30.0,
-                where: Callable[[Event], bool] = lambda e: True) -> list[Event]:
+def read_events(
+    settings: Settings,
+    topic: str,
+    count: int,
+    timeout: float = 30.0,
+    where: Callable[[Event], bool] = lambda e: True,
+) -> list[Event]:
     """Decoded events of `topic` satisfying `where` (e.g. one order id), until `count` arrived."""
     serde = EventSerde(settings)
     consumer = clients.consumer(settings, f"test-reader-{time.time_ns()}")
@@ -88,13 +101,40 @@ def read_events(settings: Settings, topic: str, count: int, timeout: float = 30.
     return out
 
 
-def publish(settings: Settings, topic: str, key: str, record_type: str, value: dict,
-            service: str = "test") -> dict:
+def publish(
+    settings: Settings, topic: str, key: str, record_type: str, value: dict, service: str = "test"
+) -> dict:
     """Emit one event as a service would (envelope + causal headers); returns the full value."""
     serde = EventSerde(settings)
     full, headers = serde.envelope(record_type, value, service)
     producer = clients.producer(settings)
-    producer.produce(topic, key=key.encode(), value=serde.serialize(topic, record_type, full),
-                     headers=headers)
+    producer.produce(
+        topic, key=key.encode(), value=serde.serialize(topic, record_type, full), headers=headers
+    )
     assert producer.flush(10) == 0
     return full
+
+
+@contextmanager
+def own_platform(data_dir: Path, **overrides: Any) -> Iterator[Settings]:
+    """A cluster of its own on free ports plus the six services, stopped afterwards.
+
+    Modules that start services use this instead of the session cluster: other modules leave
+    events for made-up users there, which a fresh consumer group would have to wade through.
+    """
+    base = free_port_block(44)
+    settings = load_settings(
+        data_dir=data_dir,
+        broker_port=base,
+        controller_port=base + 1,
+        registry_port=base + 2,
+        secure_port=base + 3,
+        service_port=base + 4,
+        **overrides,
+    )
+    try:
+        control.up(settings)
+        yield settings
+    finally:
+        control.down(settings)
+        lifecycle.down(settings)

@@ -7,28 +7,17 @@ from collections.abc import Iterator
 import pytest
 
 from kafkalab.chaos import runner
-from kafkalab.cluster import lifecycle
 from kafkalab.platform import control
-from kafkalab.settings import Settings, load_settings
-from tests.helpers import free_port_block
+from kafkalab.settings import Settings
+from tests.integration.services import own_platform
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 
 @pytest.fixture(scope="module")
 def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settings]:
-    base = free_port_block(44)
-    settings = load_settings(
-        data_dir=tmp_path_factory.mktemp("kafkalab-chaos"),
-        broker_port=base, controller_port=base + 1, registry_port=base + 2, secure_port=base + 3,
-        service_port=base + 4, reservation_ttl=3.0,
-    )
-    try:
-        control.up(settings)
+    with own_platform(tmp_path_factory.mktemp("kafkalab-chaos"), reservation_ttl=3.0) as settings:
         yield settings
-    finally:
-        control.down(settings)
-        lifecycle.down(settings)
 
 
 def test_killing_payment_during_a_load_loses_and_doubles_nothing(platform: Settings) -> None:

@@ -13,10 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from kafkalab.cluster import lifecycle
-from kafkalab.platform import control
-from kafkalab.settings import Settings, load_settings, settings_env
-from tests.helpers import free_port_block, run_cli
+from kafkalab.settings import Settings, settings_env
+from tests.helpers import run_cli
+from tests.integration.services import own_platform
 
 pytestmark = pytest.mark.integration
 
@@ -28,18 +27,8 @@ FAIL_RATE = 0.1
 def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settings]:
     """A cluster of its own and the six services (as in test_platform.py), with a short
     reservation TTL so the orders of users who cannot pay are cancelled within seconds."""
-    base = free_port_block(44)
-    settings = load_settings(
-        data_dir=tmp_path_factory.mktemp("kafkalab-load"),
-        broker_port=base, controller_port=base + 1, registry_port=base + 2, secure_port=base + 3,
-        service_port=base + 4, reservation_ttl=3.0,
-    )  # fmt: skip
-    try:
-        control.up(settings)
+    with own_platform(tmp_path_factory.mktemp("kafkalab-load"), reservation_ttl=3.0) as settings:
         yield settings
-    finally:
-        control.down(settings)
-        lifecycle.down(settings)
 
 
 @pytest.fixture(scope="module")

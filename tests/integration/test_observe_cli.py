@@ -21,35 +21,20 @@ from queue import Empty, Queue
 import pytest
 
 from kafkalab import clients
-from kafkalab.cluster import lifecycle
 from kafkalab.events import topics as t
 from kafkalab.observe.groups import platform_groups
 from kafkalab.observe.verify import ONE_PAYMENT, verify_orders
-from kafkalab.platform import control
-from kafkalab.settings import Settings, load_settings, settings_env
-from tests.helpers import CliRun, free_port_block, run_cli
-from tests.integration.services import publish
+from kafkalab.settings import Settings, settings_env
+from tests.helpers import CliRun, run_cli
+from tests.integration.services import own_platform, publish
 
 pytestmark = pytest.mark.integration
 
 
 @pytest.fixture(scope="module")
 def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settings]:
-    base = free_port_block(44)
-    settings = load_settings(
-        data_dir=tmp_path_factory.mktemp("kafkalab-observe"),
-        broker_port=base,
-        controller_port=base + 1,
-        registry_port=base + 2,
-        secure_port=base + 3,
-        service_port=base + 4,
-    )
-    try:
-        control.up(settings)
+    with own_platform(tmp_path_factory.mktemp("kafkalab-observe")) as settings:
         yield settings
-    finally:
-        control.down(settings)
-        lifecycle.down(settings)
 
 
 @pytest.fixture(scope="module")

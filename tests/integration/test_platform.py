@@ -11,11 +11,11 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from kafkalab.cluster import lifecycle
 from kafkalab.platform import control
 from kafkalab.services.catalogue import SERVICES, service_port
-from kafkalab.settings import Settings, load_settings, settings_env
-from tests.helpers import free_port_block, run_cli
+from kafkalab.settings import Settings, settings_env
+from tests.helpers import run_cli
+from tests.integration.services import own_platform
 
 pytestmark = pytest.mark.integration
 
@@ -24,18 +24,8 @@ pytestmark = pytest.mark.integration
 def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settings]:
     """A cluster of its own (other modules leave events for made-up users on the shared one,
     which a fresh consumer group would have to wade through) and the six services on it."""
-    base = free_port_block(44)
-    settings = load_settings(
-        data_dir=tmp_path_factory.mktemp("kafkalab-platform"),
-        broker_port=base, controller_port=base + 1, registry_port=base + 2, secure_port=base + 3,
-        service_port=base + 4, reservation_ttl=3.0,
-    )
-    try:
-        control.up(settings)
+    with own_platform(tmp_path_factory.mktemp("kafkalab-platform"), reservation_ttl=3.0) as settings:
         yield settings
-    finally:
-        control.down(settings)
-        lifecycle.down(settings)
 
 
 @pytest.mark.parametrize("name", ["happy-path", "payment-failure"])
