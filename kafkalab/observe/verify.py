@@ -364,6 +364,12 @@ def _causes(everything: list[Event], judged: list[Event]) -> Invariant:
     return tally.result("every causation_id names an event read")
 
 
+def _later(a: Event, b: Event) -> bool:
+    if a.topic == b.topic and a.partition == b.partition:
+        return a.offset > b.offset
+    return a.timestamp_ms > b.timestamp_ms
+
+
 def _analytics(orders: dict[str, _Order], windows: list[Event]) -> Invariant:
     """The latest running totals against every order ever created (distinct order ids, each
     counted once with its OrderCreated total)."""
@@ -374,10 +380,11 @@ def _analytics(orders: dict[str, _Order], windows: list[Event]) -> Invariant:
         metric = str(window.value.get("metric"))
         if metric in want and window.value.get("window") == "running":
             best = latest.get(metric)
-            if best is None or (window.timestamp_ms, window.offset) > (
-                best.timestamp_ms,
-                best.offset,
-            ):
+            # Offset, not timestamp: a result carries the timestamp of the input event that
+            # updated it, and analytics reads order-events' partitions interleaved, so an
+            # older total can bear a newer timestamp. Results are keyed by metric, so one
+            # metric's results share a partition and its offsets are the true order.
+            if best is None or _later(window, best):
                 latest[metric] = window
     if not latest:
         if not counted:
