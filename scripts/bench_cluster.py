@@ -17,10 +17,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from confluent_kafka.admin import NewTopic
-
-from kafkalab import clients
 from kafkalab.cluster import lifecycle, provision
+from kafkalab.load import baseline
 from kafkalab.settings import Settings, load_settings
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -59,38 +57,9 @@ def memory(settings: Settings) -> tuple[float, float]:
     return broker, registry
 
 
-def throughput(settings: Settings, messages: int, size: int) -> tuple[float, float, float]:
-    topic = f"bench-{time.time_ns()}"
-    admin = clients.admin(settings)  # keep a reference: the futures die with the handle
-    admin.create_topics([NewTopic(topic, 6, 1)])[topic].result(30)
-    payload = os.urandom(size)
-    producer = clients.producer(settings, **{"linger.ms": 20, "batch.size": 1_000_000,
-                                             "compression.type": "none"})
-    started = time.monotonic()
-    for i in range(messages):
-        while True:
-            try:
-                producer.produce(topic, key=str(i % 1000).encode(), value=payload)
-                break
-            except BufferError:
-                producer.poll(0.01)
-        if i % 1000 == 0:
-            producer.poll(0)
-    producer.flush(60)
-    produced = time.monotonic() - started
-
-    consumer = clients.consumer(settings, f"bench-{time.time_ns()}",
-                                **{"fetch.min.bytes": 1, "enable.auto.commit": False})
-    consumer.subscribe([topic])
-    received = 0
-    consume_started = time.monotonic()
-    while received < messages and time.monotonic() - consume_started < 120:
-        received += sum(1 for m in consumer.consume(10_000, timeout=0.5) if not m.error())
-    consumed = time.monotonic() - consume_started
-    consumer.close()
-    total = time.monotonic() - started
-    assert received == messages, f"only {received}/{messages} came back"
-    return messages / produced, messages / consumed, messages / total
+def throughput(settings: Settings, messages: int, size: int) -> float:
+    """Raw produce→consume msgs/s: the same measurement `kafkalab load --baseline` makes."""
+    return baseline.measure(settings, messages, size, pipeline_events_per_s=0.0).msgs_per_s
 
 
 def main() -> None:
@@ -109,7 +78,7 @@ def main() -> None:
         cli(settings, "cluster", "down")
         cold = cli(settings, "cluster", "up")           # formatted data, nothing running
         broker_idle, registry_idle = memory(settings)
-        produce, consume, end_to_end = throughput(settings, args.messages, args.size)
+        raw = throughput(settings, args.messages, args.size)
         broker_busy, registry_busy = memory(settings)
         cli(settings, "cluster", "down")
 
@@ -121,9 +90,8 @@ def main() -> None:
           f" = {broker_idle + registry_idle:5.0f} MiB RSS")
     print(f"memory after load:   broker {broker_busy:5.0f} MiB + registry {registry_busy:4.0f} MiB"
           f" = {broker_busy + registry_busy:5.0f} MiB RSS")
-    print(f"raw throughput, {args.messages:,} x {args.size} B, 6 partitions, acks=all idempotent:")
-    print(f"  produce {produce:10,.0f} msgs/s   consume {consume:10,.0f} msgs/s   "
-          f"produce→consume {end_to_end:10,.0f} msgs/s")
+    print(f"raw throughput, {args.messages:,} x {args.size} B, 6 partitions, idempotent acks=all: "
+          f"produce→consume {raw:10,.0f} msgs/s")
 
 
 if __name__ == "__main__":
