@@ -42,8 +42,17 @@ def admin(settings: Settings, **overrides: Any) -> AdminClient:
 
 
 def producer(settings: Settings, **overrides: Any) -> Producer:
-    """An idempotent producer (acks=all): the default every kafkalab writer starts from."""
-    conf = {**base_config(settings), "enable.idempotence": True, "linger.ms": 5}
+    """An idempotent producer (acks=all): the default every kafkalab writer starts from.
+
+    `murmur2_random` is the Java client's key hash (and quixstreams'): librdkafka's default,
+    consistent_random, would put the same key on another partition than a Java producer does.
+    """
+    conf = {
+        **base_config(settings),
+        "enable.idempotence": True,
+        "linger.ms": 5,
+        "partitioner": "murmur2_random",
+    }
     return Producer({**conf, **overrides})
 
 

@@ -40,6 +40,18 @@ def step(message: str) -> None:
     err.print(f"[cyan]…[/] {_escape(message)}", soft_wrap=True)
 
 
+def narrate(message: str) -> None:
+    """A lesson's spoken step, on stdout with the demo's output: `▸ what happens next and why`."""
+    out.print(f"[bold cyan]▸[/] {_escape(message)}", soft_wrap=True)
+
+
+def markdown(text: str) -> None:
+    """A lesson text (or any Markdown) rendered for the terminal."""
+    from rich.markdown import Markdown
+
+    out.print(Markdown(text))
+
+
 def _escape(text: str) -> str:
     from rich.markup import escape
 

@@ -13,6 +13,7 @@ from kafkalab.cli import chaos as chaos_cli
 from kafkalab.cli import cluster as cluster_cli
 from kafkalab.cli import dashboard as dashboard_cli
 from kafkalab.cli import doctor as doctor_cli
+from kafkalab.cli import lesson as lesson_cli
 from kafkalab.cli import load as load_cli
 from kafkalab.cli import observe as observe_cli
 from kafkalab.cli import platform as platform_cli
@@ -53,6 +54,9 @@ app.command("tail")(observe_cli.tail)
 app.command("lag")(observe_cli.lag)
 app.command("chaos")(chaos_cli.chaos)
 app.command("dashboard")(dashboard_cli.dashboard)
+app.command("lessons")(lesson_cli.lessons)
+app.command("lesson")(lesson_cli.lesson)
+app.add_typer(lesson_cli.dev_app, name="dev")
 
 _debug = {"on": False}
 

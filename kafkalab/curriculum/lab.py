@@ -1,0 +1,141 @@
+"""What a lesson demo gets to work with: narration, fresh topics and groups, clients, and a way
+to start the cluster or the platform it needs.
+
+Every topic and group a lesson creates is named `lessonNN.…` / `lessonNN-…`, so `--reset`
+(and the start of each run) can remove exactly the lesson's own leftovers and nothing else.
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from confluent_kafka import Consumer, Producer
+from confluent_kafka.admin import AdminClient, NewTopic
+
+from kafkalab import clients, ui
+from kafkalab.cluster import lifecycle
+from kafkalab.curriculum.manifest import Lesson
+from kafkalab.errors import KafkalabError
+from kafkalab.settings import Settings
+
+
+class LessonSetupFailed(KafkalabError):
+    hint = "check `kafkalab cluster status`, then run the lesson again (or `--reset` it first)"
+
+
+def topic_prefix(lesson: Lesson) -> str:
+    return f"lesson{lesson.number:02d}."
+
+
+def group_prefix(lesson: Lesson) -> str:
+    return f"lesson{lesson.number:02d}-"
+
+
+@dataclass
+class Lab:
+    settings: Settings
+    lesson: Lesson
+    run_id: str = field(default_factory=lambda: secrets.token_hex(3))
+    quiet: bool = False
+
+    # --- narration -------------------------------------------------------------------------
+    def say(self, text: str) -> None:
+        """One narrated step: what the demo is about to do and why."""
+        if not self.quiet:
+            ui.narrate(text)
+
+    def show(self, title: str, pairs: Sequence[tuple[str, Any]]) -> None:
+        if not self.quiet:
+            ui.kv(title, pairs)
+
+    def table(self, title: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+        if not self.quiet:
+            ui.table(title, columns, rows)
+
+    # --- what the lesson needs running -----------------------------------------------------
+    def start_cluster(self) -> None:
+        """The broker and schema registry (no-op when already up, or when KAFKALAB_BOOTSTRAP
+        points at an existing cluster)."""
+        if not self.settings.bootstrap:
+            lifecycle.up(self.settings, notify=ui.step)
+
+    def start_platform(self) -> None:
+        """The cluster plus the six services, each healthy."""
+        from kafkalab.platform import control
+
+        control.up(self.settings, notify=ui.step)
+
+    # --- names and clients -----------------------------------------------------------------
+    def topic_name(self, name: str) -> str:
+        return f"{topic_prefix(self.lesson)}{name}.{self.run_id}"
+
+    def group(self, name: str) -> str:
+        return f"{group_prefix(self.lesson)}{name}-{self.run_id}"
+
+    def topic(self, name: str, partitions: int = 1, config: dict[str, str] | None = None) -> str:
+        """Create a fresh topic for this run and return its full name."""
+        full = self.topic_name(name)
+        admin = self.admin()  # kept in a variable: a collected client cancels its futures
+        futures = admin.create_topics(
+            [NewTopic(full, num_partitions=partitions, replication_factor=-1, config=config or {})],
+            operation_timeout=30,
+        )
+        try:
+            futures[full].result(timeout=30)
+        except Exception as exc:  # confluent_kafka.KafkaException; the message says why
+            raise LessonSetupFailed(f"could not create topic {full}: {exc}") from exc
+        _wait_for_metadata(admin, full)
+        return full
+
+    def admin(self, **overrides: Any) -> AdminClient:
+        return clients.admin(self.settings, **overrides)
+
+    def producer(self, **overrides: Any) -> Producer:
+        return clients.producer(self.settings, **overrides)
+
+    def consumer(self, group: str, **overrides: Any) -> Consumer:
+        return clients.consumer(self.settings, group, **overrides)
+
+
+def _wait_for_metadata(admin: AdminClient, topic: str, timeout: float = 15.0) -> None:
+    """A new topic's leaders take a moment; producing before they exist would just retry."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        meta = admin.list_topics(topic, timeout=5).topics.get(topic)
+        ready = meta is not None and meta.error is None and bool(meta.partitions)
+        if ready and all(p.leader >= 0 for p in meta.partitions.values()):
+            return
+        time.sleep(0.1)
+    raise LessonSetupFailed(f"topic {topic} has no leader after {timeout:.0f} s")
+
+
+def remove_leftovers(settings: Settings, lesson: Lesson, timeout: float = 30.0) -> list[str]:
+    """Delete the lesson's topics and consumer groups; returns what was removed."""
+    admin = clients.admin(settings)
+    topics = [
+        name
+        for name in admin.list_topics(timeout=10).topics
+        if name.startswith(topic_prefix(lesson))
+    ]
+    removed: list[str] = []
+    if topics:
+        for name, future in admin.delete_topics(topics, operation_timeout=timeout).items():
+            future.result(timeout=timeout)
+            removed.append(name)
+    groups = [
+        g.group_id
+        for g in admin.list_consumer_groups(request_timeout=10).result(timeout=15).valid
+        if g.group_id.startswith(group_prefix(lesson))
+    ]
+    if groups:
+        for name, future in admin.delete_consumer_groups(groups, request_timeout=timeout).items():
+            try:
+                future.result(timeout=timeout)
+                removed.append(name)
+            except Exception:  # a group still in use (a crashed demo's member) stays
+                continue
+    return removed

@@ -1,0 +1,88 @@
+"""`lessons.toml` as typed data: the ordered list of lessons and where each one lives."""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+
+from kafkalab.errors import InvalidChoice, KafkalabError
+
+LESSONS_DIR = Path(__file__).resolve().parent.parent / "lessons"
+MANIFEST = LESSONS_DIR / "lessons.toml"
+
+PARTS = {
+    "foundation": "Foundation",
+    "resilience": "Resilient messaging",
+    "streams": "Stream processing",
+    "production": "Production",
+}
+
+
+class ManifestError(KafkalabError):
+    hint = "run `kafkalab dev check` to see what is wrong with the lessons folder"
+
+
+@dataclass(frozen=True)
+class Lesson:
+    """One stanza of lessons.toml.
+
+    `settings` are the real Kafka/client config names the lesson teaches: the explain text must
+    mention each one (checked by `kafkalab dev check` and the tests).
+    `needs` says what the demo starts: "cluster" (the broker and registry), "platform" (the six
+    services too), "secure", "brokers3".
+    """
+
+    number: int
+    slug: str
+    title: str
+    part: str
+    hint: str
+    settings: tuple[str, ...]
+    needs: tuple[str, ...]
+    slow: bool
+
+    @property
+    def directory(self) -> Path:
+        return LESSONS_DIR / f"{self.number:02d}-{self.slug}"
+
+    @property
+    def label(self) -> str:
+        return f"{self.number:2d}. {self.title}"
+
+
+def load(path: Path = MANIFEST) -> list[Lesson]:
+    try:
+        raw = tomllib.loads(path.read_text())
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise ManifestError(f"cannot read the lessons manifest {path}: {exc}") from exc
+    lessons = []
+    for entry in raw.get("lesson", []):
+        try:
+            lessons.append(
+                Lesson(
+                    number=int(entry["number"]),
+                    slug=str(entry["slug"]),
+                    title=str(entry["title"]),
+                    part=str(entry["part"]),
+                    hint=str(entry.get("hint", "")).strip(),
+                    settings=tuple(entry.get("settings", [])),
+                    needs=tuple(entry.get("needs", ["cluster"])),
+                    slow=bool(entry.get("slow", False)),
+                )
+            )
+        except (KeyError, ValueError) as exc:
+            raise ManifestError(f"lessons.toml has a lesson stanza without a valid {exc}") from exc
+    return sorted(lessons, key=lambda lesson: lesson.number)
+
+
+def find(number: int, lessons: list[Lesson] | None = None) -> Lesson:
+    lessons = load() if lessons is None else lessons
+    for lesson in lessons:
+        if lesson.number == number:
+            return lesson
+    first, last = lessons[0].number, lessons[-1].number
+    raise InvalidChoice(
+        f"there is no lesson {number}; the lessons are numbered {first}–{last}",
+        hint="`kafkalab lessons` lists them",
+    )

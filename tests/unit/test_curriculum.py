@@ -1,0 +1,97 @@
+"""The lessons folder and its runner, without a broker: manifest, texts, progress, CLI errors."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from kafkalab import ui
+from kafkalab.curriculum import manifest, progress, runner
+from kafkalab.curriculum.devcheck import check_all
+from kafkalab.curriculum.manifest import PARTS, Lesson
+from kafkalab.settings import load_settings
+
+LESSONS = manifest.load()
+
+
+def test_twenty_lessons_in_four_parts() -> None:
+    assert [x.number for x in LESSONS] == list(range(1, 21))
+    assert {x.part for x in LESSONS} == set(PARTS)
+    parts = {part: [x.number for x in LESSONS if x.part == part] for part in PARTS}
+    assert parts == {
+        "foundation": list(range(1, 7)),
+        "resilience": list(range(7, 14)),
+        "streams": list(range(14, 18)),
+        "production": list(range(18, 21)),
+    }
+
+
+def test_every_lesson_folder_is_complete() -> None:
+    assert check_all(LESSONS) == []
+
+
+@pytest.mark.parametrize("lesson", LESSONS, ids=lambda x: f"{x.number:02d}")
+def test_explain_renders_and_names_its_settings(
+    lesson: Lesson, capsys: pytest.CaptureFixture[str]
+) -> None:
+    ui.markdown(runner.explain_text(lesson))
+    text = " ".join(capsys.readouterr().out.split())
+    assert lesson.title.split()[0] in text
+    for setting in lesson.settings:
+        assert setting in text, f"lesson {lesson.number} --explain does not mention {setting}"
+    assert "kafkalab/" in text, "the text must say where the pattern lives in kafkalab"
+
+
+@pytest.mark.parametrize("lesson", LESSONS, ids=lambda x: f"{x.number:02d}")
+def test_demo_and_check_load(lesson: Lesson) -> None:
+    assert callable(runner.demo_function(lesson))
+    assert callable(runner.check_function(lesson))
+
+
+def test_progress_is_kept_and_next_skips_passed(tmp_path: Path) -> None:
+    settings = load_settings(data_dir=tmp_path)
+    assert progress.load(settings) == {}
+    progress.record(settings, 1, True, 2.0)
+    progress.record(settings, 2, False, 3.0)
+    attempts = progress.load(settings)
+    assert progress.status(attempts, 1) == progress.PASSED
+    assert progress.status(attempts, 2) == progress.FAILED
+    assert progress.status(attempts, 3) == progress.NOT_STARTED
+
+
+def _cli(*args: str, data_dir: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "kafkalab", *args],
+        capture_output=True,
+        text=True,
+        env={"KAFKALAB_DATA_DIR": str(data_dir), "PATH": "/usr/bin:/bin", "COLUMNS": "200"},
+        timeout=60,
+    )
+
+
+@pytest.mark.parametrize("which", ["21", "0", "seven"])
+def test_unknown_lesson_is_one_sentence(which: str, tmp_path: Path) -> None:
+    done = _cli("lesson", which, "--explain", data_dir=tmp_path)
+    assert done.returncode == 1
+    assert "Traceback" not in done.stderr
+    assert "1 to 20" in done.stderr or "1–20" in done.stderr
+
+
+def test_lessons_lists_progress_and_next(tmp_path: Path) -> None:
+    settings = load_settings(data_dir=tmp_path)
+    progress.record(settings, 1, True, 1.0)
+    listed = _cli("lessons", data_dir=tmp_path)
+    assert listed.returncode == 0, listed.stderr
+    assert "1/20 passed" in listed.stdout
+    hint = _cli("lesson", "next", "--hint", data_dir=tmp_path)
+    assert hint.returncode == 0
+    assert "lesson 2" in hint.stdout
+
+
+def test_explain_needs_no_cluster(tmp_path: Path) -> None:
+    done = _cli("lesson", "2", "--explain", data_dir=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert "murmur2" in done.stdout
