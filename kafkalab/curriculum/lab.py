@@ -8,8 +8,10 @@ Every topic and group a lesson creates is named `lessonNN.…` / `lessonNN-…`,
 from __future__ import annotations
 
 import secrets
+import shutil
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -17,7 +19,7 @@ from confluent_kafka import Consumer, Producer
 from confluent_kafka.admin import AdminClient, NewTopic
 
 from kafkalab import clients, ui
-from kafkalab.cluster import lifecycle
+from kafkalab.cluster import lifecycle, ports
 from kafkalab.curriculum.manifest import Lesson
 from kafkalab.errors import KafkalabError
 from kafkalab.settings import Settings
@@ -69,6 +71,31 @@ class Lab:
 
         control.up(self.settings, notify=ui.step)
 
+    @contextmanager
+    def side_cluster(self, brokers: int) -> Iterator[Settings]:
+        """A cluster of another shape for this lesson alone: its own data dir and free ports,
+        so the learner's cluster is untouched; stopped and deleted when the block ends."""
+        base = ports.free_block(self.settings.host, 10, start=self.settings.broker_port + 300)
+        side = self.settings.model_copy(
+            update={
+                "data_dir": self.settings.data_dir / f"lesson{self.lesson.number:02d}-cluster",
+                "broker_port": base,
+                "controller_port": base + 3,
+                "secure_port": base + 6,
+                "registry_port": base + 9,
+                "heap": "-Xms64m -Xmx384m",
+                "bootstrap": None,
+                "registry_url": None,
+            }
+        )
+        shutil.rmtree(side.data_dir, ignore_errors=True)
+        try:
+            lifecycle.up(side, brokers=brokers, notify=ui.step)
+            yield side
+        finally:
+            lifecycle.down(side)
+            shutil.rmtree(side.data_dir, ignore_errors=True)
+
     # --- names and clients -----------------------------------------------------------------
     def topic_name(self, name: str) -> str:
         return f"{topic_prefix(self.lesson)}{name}.{self.run_id}"
@@ -76,12 +103,23 @@ class Lab:
     def group(self, name: str) -> str:
         return f"{group_prefix(self.lesson)}{name}-{self.run_id}"
 
-    def topic(self, name: str, partitions: int = 1, config: dict[str, str] | None = None) -> str:
-        """Create a fresh topic for this run and return its full name."""
+    def topic(
+        self,
+        name: str,
+        partitions: int = 1,
+        config: dict[str, str] | None = None,
+        replication: int = -1,
+        on: Settings | None = None,
+    ) -> str:
+        """Create a fresh topic for this run and return its full name (`on` another cluster,
+        e.g. a side_cluster; replication -1 = the broker's default.replication.factor)."""
         full = self.topic_name(name)
-        admin = self.admin()  # kept in a variable: a collected client cancels its futures
+        admin = clients.admin(on or self.settings)  # kept: a collected client cancels its futures
+        new_topic = NewTopic(
+            full, num_partitions=partitions, replication_factor=replication, config=config or {}
+        )
         futures = admin.create_topics(
-            [NewTopic(full, num_partitions=partitions, replication_factor=-1, config=config or {})],
+            [new_topic],
             operation_timeout=30,
         )
         try:

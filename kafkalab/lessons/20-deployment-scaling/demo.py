@@ -1,0 +1,133 @@
+"""Lesson 20: three brokers, replication factor 3 — kill a partition leader under load and lose nothing."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+
+from confluent_kafka import Message
+from confluent_kafka.admin import ConfigResource
+
+from kafkalab import clients
+from kafkalab.chaos import faults
+from kafkalab.curriculum.lab import Lab
+from kafkalab.settings import Settings
+
+from .check import Seen
+
+
+def _partitions(side: Settings, topic: str) -> dict[int, tuple[int, list[int], list[int]]]:
+    meta = clients.admin(side).list_topics(topic, timeout=10).topics[topic]
+    return {p: (m.leader, sorted(m.replicas), sorted(m.isrs)) for p, m in meta.partitions.items()}
+
+
+def _wait(condition: Callable[[], bool], timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition() and time.monotonic() < deadline:
+        time.sleep(0.25)
+
+
+def demo(lab: Lab) -> Seen:
+    lab.say("Starting a separate 3-broker KRaft cluster for this lesson (three JVMs: ~10 s).")
+    with lab.side_cluster(brokers=3) as side:
+        # Replication factor 3: every partition has a leader and two followers on other brokers.
+        topic = lab.topic("payments", partitions=3, replication=3, on=side)
+        before = _partitions(side, topic)
+        lab.table(
+            "partitions before",
+            ["partition", "leader", "replicas", "in sync"],
+            [[p, *v] for p, v in sorted(before.items())],
+        )
+        admin = clients.admin(side)  # kept in a variable: its futures die with it
+        config = admin.describe_configs([ConfigResource("topic", topic)])
+        min_insync = next(iter(config.values())).result(10)["min.insync.replicas"].value
+
+        acked: list[str] = []
+        errors: list[str] = []
+        stop = threading.Event()
+
+        def delivered(err: object, msg: Message) -> None:
+            # Runs inside poll()/flush(): only now does the producer know the broker has it.
+            (errors.append(str(err)) if err else acked.append((msg.value() or b"").decode()))
+
+        def write() -> None:
+            # acks=all + idempotence (kafkalab's default producer): a record is acknowledged only
+            # once min.insync.replicas copies have it, and retries after a failover are not duplicated.
+            producer = clients.producer(side, **{"delivery.timeout.ms": 60_000})
+            n = 0
+            while not stop.is_set():
+                producer.produce(topic, key=str(n % 30), value=str(n), on_delivery=delivered)
+                producer.poll(0.002)
+                n += 1
+            producer.flush(60)
+
+        writer = threading.Thread(target=write)
+        writer.start()
+        try:
+            _wait(lambda: len(acked) >= 300, 30)
+            victim = before[0][0]  # the leader of partition 0
+            lab.say(
+                f"{len(acked)} records acknowledged. SIGKILL → broker-{victim}, the leader of partition 0."
+            )
+            acked_before = len(acked)
+            faults.inject(side, "kill", faults.resolve(side, f"broker-{victim}"))
+            killed_at = time.monotonic()
+            _wait(
+                lambda: all(v[0] not in (victim, -1) for v in _partitions(side, topic).values()), 60
+            )
+            after = _partitions(side, topic)
+            lab.say(
+                f"The controller elected new leaders in {time.monotonic() - killed_at:.1f} s; the producer kept writing."
+            )
+            lab.table(
+                "partitions after the kill",
+                ["partition", "leader", "replicas", "in sync"],
+                [[p, *v] for p, v in sorted(after.items())],
+            )
+            _wait(lambda: len(acked) >= acked_before + 300, 30)
+        finally:
+            stop.set()
+            writer.join(90)
+
+        lab.say(f"Restarting broker-{victim}: it rejoins as a follower and catches up.")
+        faults.inject(side, "restart", faults.resolve(side, f"broker-{victim}"))
+        _wait(lambda: all(len(v[2]) == 3 for v in _partitions(side, topic).values()), 60)
+        rejoined = _partitions(side, topic)
+
+        lab.say("Reading the topic back from the beginning to look for every acknowledged record.")
+        consumer = clients.consumer(side, lab.group("audit"))
+        consumer.subscribe([topic])
+        read: list[str] = []
+        deadline = time.monotonic() + 60
+        try:
+            while len(set(read)) < len(set(acked)) and time.monotonic() < deadline:
+                read += [
+                    (m.value() or b"").decode()
+                    for m in consumer.consume(1000, timeout=0.5)
+                    if not m.error()
+                ]
+        finally:
+            consumer.close()
+        lab.show(
+            "outcome",
+            [
+                ("acknowledged", len(acked)),
+                ("read back", len(read)),
+                ("delivery errors", len(errors)),
+            ],
+        )
+        return Seen(
+            brokers=sorted(clients.admin(side).list_topics(timeout=10).brokers),
+            replicas={p: v[1] for p, v in before.items()},
+            isr_before={p: v[2] for p, v in before.items()},
+            min_insync=min_insync,
+            victim=victim,
+            leaders_before={p: v[0] for p, v in before.items()},
+            leaders_after={p: v[0] for p, v in after.items()},
+            acked_before_kill=acked_before,
+            acked=acked,
+            read_back=read,
+            delivery_errors=errors,
+            isr_after_rejoin={p: v[2] for p, v in rejoined.items()},
+        )

@@ -1,0 +1,67 @@
+"""Lesson 20's check says ✘ for each way a failover can go wrong."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any
+
+import pytest
+
+from kafkalab.curriculum.checks import passed
+from kafkalab.curriculum.manifest import find
+from kafkalab.curriculum.runner import load_module
+
+check_module = load_module(find(20), "check")
+Seen, check = check_module.Seen, check_module.check
+
+THREE = [1, 2, 3]
+
+
+def good() -> Any:
+    return Seen(
+        brokers=THREE,
+        replicas={0: THREE, 1: THREE, 2: THREE},
+        isr_before={0: THREE, 1: THREE, 2: THREE},
+        min_insync="2",
+        victim=3,
+        leaders_before={0: 3, 1: 1, 2: 2},
+        leaders_after={0: 1, 1: 1, 2: 2},
+        acked_before_kill=300,
+        acked=[str(n) for n in range(900)],
+        read_back=[str(n) for n in range(900)],
+        isr_after_rejoin={0: THREE, 1: THREE, 2: THREE},
+    )
+
+
+def failing(seen: Any) -> set[str]:
+    return {c.name for c in check(seen) if not c.ok}
+
+
+def test_the_right_outcome_passes() -> None:
+    assert passed(check(good()))
+
+
+@pytest.mark.parametrize(
+    ("change", "name"),
+    [
+        ({"brokers": [1, 2]}, "three brokers"),
+        ({"replicas": {0: [1], 1: THREE, 2: THREE}}, "replication factor 3"),
+        ({"isr_before": {0: [1, 2], 1: THREE, 2: THREE}}, "all replicas in sync before"),
+        ({"min_insync": "1"}, "min.insync.replicas"),
+        ({"victim": 5}, "the victim led a partition"),
+        ({"leaders_after": {0: 3, 1: 1, 2: 2}}, "new leaders elected"),
+        ({"leaders_after": {0: -1, 1: 1, 2: 2}}, "new leaders elected"),
+        (
+            {"acked": [str(n) for n in range(300)], "read_back": [str(n) for n in range(300)]},
+            "writes went on after the kill",
+        ),
+        ({"read_back": [str(n) for n in range(899)]}, "no acknowledged record lost"),
+        (
+            {"read_back": [*(str(n) for n in range(900)), "7"]},
+            "no record written twice (idempotence)",
+        ),
+        ({"isr_after_rejoin": {0: [1, 2], 1: THREE, 2: THREE}}, "the broker rejoined the ISR"),
+    ],
+)
+def test_each_wrong_outcome_fails(change: dict[str, Any], name: str) -> None:
+    assert name in failing(replace(good(), **change))
