@@ -14,6 +14,7 @@ from kafkalab.platform import compose, control, supervisor
 from kafkalab.services.catalogue import SERVICES
 from kafkalab.settings import load_settings
 
+
 def check_brokers(brokers: int) -> int:
     if brokers not in (1, 3):
         raise InvalidChoice(

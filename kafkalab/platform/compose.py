@@ -111,7 +111,9 @@ def up(brokers: int = 1, notify: Notify | None = None) -> None:
     command = compose_command(
         brokers, "up", "-d", "--build", "--wait", "--wait-timeout", str(UP_TIMEOUT)
     )
-    say(f"docker compose up ({brokers} Kafka node{'s' if brokers > 1 else ''}): building and waiting for health checks")
+    say(
+        f"docker compose up ({brokers} Kafka node{'s' if brokers > 1 else ''}): building and waiting for health checks"
+    )
     _run(command, "docker compose up", UP_TIMEOUT + 60)
 
 
