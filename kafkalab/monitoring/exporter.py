@@ -16,8 +16,8 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from prometheus_client.registry import Collector
 
-from kafkalab import clients
 from kafkalab.observe import metrics_catalogue as catalogue
+from kafkalab.observe.groups import platform_groups
 from kafkalab.observe.lag import group_lag
 from kafkalab.services.catalogue import SERVICES
 from kafkalab.services.http import Request, Response, Route, ServiceHttpServer
@@ -25,24 +25,10 @@ from kafkalab.settings import Settings
 
 log = logging.getLogger("kafkalab.exporter")
 
-GROUP_PREFIX = "kafkalab-"
-NOT_SERVICES = ("kafkalab-dashboard",)  # readers that assign partitions and never commit
-
 
 def platform_port(settings: Settings) -> int:
     """The port after the six services' (8101–8106): 8107 by default."""
     return settings.service_port + len(SERVICES)
-
-
-def platform_groups(settings: Settings, timeout: float = 5.0) -> list[str]:
-    """Every consumer group the platform's services use (notification has one per channel)."""
-    future = clients.admin(settings).list_consumer_groups(request_timeout=timeout)
-    listing = future.result(timeout=timeout)
-    return sorted(
-        g.group_id
-        for g in listing.valid
-        if g.group_id.startswith(GROUP_PREFIX) and g.group_id not in NOT_SERVICES
-    )
 
 
 class PlatformCollector(Collector):
@@ -58,7 +44,7 @@ class PlatformCollector(Collector):
         spec = catalogue.GROUP_LAG
         lag = GaugeMetricFamily(spec.name, spec.help, labels=list(spec.labels))
         try:
-            for group in group_lag(self.settings, platform_groups(self.settings), timeout=5.0):
+            for group in group_lag(self.settings, platform_groups(), timeout=5.0):
                 for p in group.partitions:
                     lag.add_metric([group.group, p.topic, str(p.partition)], p.lag)
         except Exception as exc:  # noqa: BLE001 - the endpoint must answer while Kafka is away
