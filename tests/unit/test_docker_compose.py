@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 import yaml
 
+from kafkalab.monitoring import exporter
 from kafkalab.platform import compose
 from kafkalab.services.catalogue import SERVICES, service_port
 from kafkalab.settings import Settings
@@ -116,7 +117,7 @@ def test_every_node_is_in_the_quorum_and_clients_bootstrap_from_all_of_them(brok
     for name in nodes:
         assert set(env(services[name])["KAFKA_CONTROLLER_QUORUM_VOTERS"].split(",")) == voters
         assert env(services[name])["KAFKA_OFFSETS_TOPIC_REPLICATION_FACTOR"] == str(brokers)
-    for name in [*SERVICES, "topics"]:
+    for name in [*SERVICES, "topics", "platform-metrics"]:
         assert set(env(services[name])["KAFKALAB_BOOTSTRAP"].split(",")) == expected_bootstrap
     assert services["topics"]["command"][-2:] == ["--brokers", str(brokers)]
 
@@ -150,6 +151,8 @@ def test_published_ports_are_kafkalabs_defaults_so_host_commands_work(brokers: i
         assert published(services[name]) == [("127.0.0.1", port, port)]
         assert env(services[name])["KAFKALAB_LISTEN_PORT"] == str(port)
     assert published(services["schema-registry"])[0][1] == defaults.registry_port
+    platform = exporter.platform_port(defaults)
+    assert published(services["platform-metrics"]) == [("127.0.0.1", platform, platform)]
     brokers_published = sorted(
         published(services[f"kafka-{i}"])[0][1] for i in range(1, brokers + 1)
     )
@@ -163,7 +166,7 @@ def test_published_ports_are_kafkalabs_defaults_so_host_commands_work(brokers: i
 
 def test_the_six_services_run_from_one_image_like_the_supervisor_starts_them() -> None:
     services = stack(1)["services"]
-    images = {services[name]["image"] for name in [*SERVICES, "topics"]}
+    images = {services[name]["image"] for name in [*SERVICES, "topics", "platform-metrics"]}
     assert images == {"kafkalab:local"}
     for name in SERVICES:
         service = services[name]
@@ -215,6 +218,10 @@ def test_prometheus_scrapes_the_six_services_at_their_compose_names_and_ports() 
     targets = {t for group in job["static_configs"] for t in group["targets"]}
     assert job["metrics_path"] == "/metrics"
     assert targets == {f"{name}:{env(services[name])['KAFKALAB_LISTEN_PORT']}" for name in SERVICES}
+    platform = next(j for j in config["scrape_configs"] if j["job_name"] == "kafkalab-platform")
+    assert platform["static_configs"] == [
+        {"targets": [f"platform-metrics:{exporter.platform_port(Settings())}"]}
+    ]
     mounts = _mounts(services["prometheus"])
     assert mounts["/etc/prometheus/prometheus.yml"] == DOCKER / "prometheus" / "prometheus.yml"
 
