@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 
 from kafkalab import __version__, ui
+from kafkalab.cli import alerts as alerts_cli
 from kafkalab.cli import chaos as chaos_cli
 from kafkalab.cli import cluster as cluster_cli
 from kafkalab.cli import dashboard as dashboard_cli
@@ -53,6 +54,7 @@ app.command("tail")(observe_cli.tail)
 app.command("lag")(observe_cli.lag)
 app.command("chaos")(chaos_cli.chaos)
 app.command("dashboard")(dashboard_cli.dashboard)
+app.command("alerts")(alerts_cli.alerts)
 
 _debug = {"on": False}
 

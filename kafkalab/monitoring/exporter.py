@@ -16,7 +16,7 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from prometheus_client.registry import Collector
 
-from kafkalab.observe import metrics_catalogue as catalogue
+from kafkalab.observe import metrics_catalogue as specs
 from kafkalab.observe.groups import platform_groups
 from kafkalab.observe.lag import group_lag
 from kafkalab.services.catalogue import SERVICES
@@ -41,7 +41,7 @@ class PlatformCollector(Collector):
         self.replicas = replicas  # (service, state) per replica
 
     def collect(self) -> Iterator[Metric]:
-        spec = catalogue.GROUP_LAG
+        spec = specs.GROUP_LAG
         lag = GaugeMetricFamily(spec.name, spec.help, labels=list(spec.labels))
         try:
             for group in group_lag(self.settings, platform_groups(), timeout=5.0):
@@ -50,7 +50,7 @@ class PlatformCollector(Collector):
         except Exception as exc:  # noqa: BLE001 - the endpoint must answer while Kafka is away
             log.warning("group lag unavailable: %s", exc)
         yield lag
-        spec = catalogue.SERVICE_REPLICAS
+        spec = specs.SERVICE_REPLICAS
         replicas = GaugeMetricFamily(spec.name, spec.help, labels=list(spec.labels))
         counts: dict[tuple[str, str], int] = {}
         for service, state in self.replicas():
@@ -75,7 +75,7 @@ def serve(
         return Response(200, generate_latest(registry), CONTENT_TYPE_LATEST)
 
     def health(request: Request) -> Response:
-        return Response(200, {"status": "ok", "service": catalogue.PLATFORM})
+        return Response(200, {"status": "ok", "service": specs.PLATFORM})
 
     try:
         server = ServiceHttpServer(

@@ -159,6 +159,13 @@ INVENTORY_STOCK = MetricSpec(
     "Units per SKU: available to reserve, or reserved for unpaid orders",
     ("inventory",),
 )
+INVENTORY_SEEDED = MetricSpec(
+    "kafkalab_inventory_seeded_units",
+    "gauge",
+    ("sku",),
+    "Units each SKU's stock was seeded with (what 'low' is measured against)",
+    ("inventory",),
+)
 INVENTORY_ACTIVE = MetricSpec(
     "kafkalab_inventory_reservations_active",
     "gauge",
@@ -260,6 +267,7 @@ CATALOGUE: tuple[MetricSpec, ...] = (
     ORDERS_BY_STATUS,
     INVENTORY_RESERVATIONS,
     INVENTORY_STOCK,
+    INVENTORY_SEEDED,
     INVENTORY_ACTIVE,
     PAYMENTS,
     PAYMENT_CHARGED,

@@ -30,7 +30,7 @@ from prometheus_client.registry import Collector
 from kafkalab import clients
 from kafkalab.events.serde import Event, EventSerde, UndecodableEvent
 from kafkalab.events.topics import dlt_topic
-from kafkalab.observe import metrics_catalogue as catalogue
+from kafkalab.observe import metrics_catalogue as specs
 from kafkalab.services.catalogue import group_id, service_port
 from kafkalab.services.http import Request, Response, Route, ServiceHttpServer
 from kafkalab.settings import Settings, load_settings
@@ -75,12 +75,12 @@ class Metrics:
 
     def __init__(self, service: str) -> None:
         self.registry = CollectorRegistry()
-        self.consumed = catalogue.counter(catalogue.EVENTS_CONSUMED, self.registry)
-        self.produced = catalogue.counter(catalogue.EVENTS_PRODUCED, self.registry)
-        self.latency = catalogue.histogram(catalogue.PROCESSING_SECONDS, self.registry)
-        self.retries = catalogue.counter(catalogue.RETRIES, self.registry)
-        self.dead_letters = catalogue.counter(catalogue.DEAD_LETTERS, self.registry)
-        self.transactions = catalogue.counter(catalogue.TRANSACTIONS, self.registry)
+        self.consumed = specs.counter(specs.EVENTS_CONSUMED, self.registry)
+        self.produced = specs.counter(specs.EVENTS_PRODUCED, self.registry)
+        self.latency = specs.histogram(specs.PROCESSING_SECONDS, self.registry)
+        self.retries = specs.counter(specs.RETRIES, self.registry)
+        self.dead_letters = specs.counter(specs.DEAD_LETTERS, self.registry)
+        self.transactions = specs.counter(specs.TRANSACTIONS, self.registry)
         self.service = service
 
     def watch_lag(self, lag: Callable[[], list[tuple[str, int, int]]]) -> None:
@@ -94,7 +94,7 @@ class _ConsumerLag(Collector):
         self.service, self.lag = service, lag
 
     def collect(self) -> Iterator[Metric]:
-        spec = catalogue.CONSUMER_LAG
+        spec = specs.CONSUMER_LAG
         family = GaugeMetricFamily(spec.name, spec.help, labels=list(spec.labels))
         try:
             rows = self.lag()

@@ -18,7 +18,8 @@ from typing import Any
 import pytest
 import yaml
 
-from kafkalab.monitoring import exporter
+from kafkalab.monitoring import exporter, scrape
+from kafkalab.observe import metrics_catalogue as catalogue
 from kafkalab.platform import compose
 from kafkalab.services.catalogue import SERVICES, service_port
 from kafkalab.settings import Settings
@@ -214,13 +215,19 @@ def _mounts(service: dict[str, Any]) -> dict[str, Path]:
 def test_prometheus_scrapes_the_six_services_at_their_compose_names_and_ports() -> None:
     services = stack(1)["services"]
     config = load("prometheus/prometheus.yml")
-    job = next(j for j in config["scrape_configs"] if j["job_name"] == "kafkalab-services")
-    targets = {t for group in job["static_configs"] for t in group["targets"]}
+    # the job names and `endpoint` labels `kafkalab alerts` gives its own scrape: one rule file
+    job = next(j for j in config["scrape_configs"] if j["job_name"] == scrape.SERVICES_JOB)
+    targets = {(t, g["labels"]["endpoint"]) for g in job["static_configs"] for t in g["targets"]}
     assert job["metrics_path"] == "/metrics"
-    assert targets == {f"{name}:{env(services[name])['KAFKALAB_LISTEN_PORT']}" for name in SERVICES}
-    platform = next(j for j in config["scrape_configs"] if j["job_name"] == "kafkalab-platform")
+    assert targets == {
+        (f"{name}:{env(services[name])['KAFKALAB_LISTEN_PORT']}", name) for name in SERVICES
+    }
+    platform = next(j for j in config["scrape_configs"] if j["job_name"] == scrape.PLATFORM_JOB)
     assert platform["static_configs"] == [
-        {"targets": [f"platform-metrics:{exporter.platform_port(Settings())}"]}
+        {
+            "targets": [f"platform-metrics:{exporter.platform_port(Settings())}"],
+            "labels": {"endpoint": catalogue.PLATFORM},
+        }
     ]
     mounts = _mounts(services["prometheus"])
     assert mounts["/etc/prometheus/prometheus.yml"] == DOCKER / "prometheus" / "prometheus.yml"

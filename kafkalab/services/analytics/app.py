@@ -70,7 +70,7 @@ from kafkalab import clients
 from kafkalab.cluster.state import ClusterState
 from kafkalab.events.schemas import schema_text
 from kafkalab.events.topics import ANALYTICS, ORDER_EVENTS, PAYMENTS, apply_catalogue, dlt_topic
-from kafkalab.observe import metrics_catalogue as catalogue
+from kafkalab.observe import metrics_catalogue as specs
 from kafkalab.services.analytics import aggregate
 from kafkalab.services.analytics.aggregate import WindowResult
 from kafkalab.services.catalogue import group_id, service_port
@@ -116,8 +116,8 @@ class AnalyticsService:
         # One directory per replica: RocksDB stores are locked by the process that opens them.
         self.state_dir = settings.data_dir / "analytics-state" / f"replica-{replica}"
         self.metrics = Metrics(NAME)
-        self.latest = catalogue.gauge(catalogue.ANALYTICS_VALUE, self.metrics.registry)
-        self.skipped = catalogue.counter(catalogue.ANALYTICS_SKIPPED, self.metrics.registry)
+        self.latest = specs.gauge(specs.ANALYTICS_VALUE, self.metrics.registry)
+        self.skipped = specs.counter(specs.ANALYTICS_SKIPPED, self.metrics.registry)
         self.metrics.watch_lag(self._lag)
         self.stopping = threading.Event()
         self._finished = threading.Event()

@@ -42,7 +42,7 @@ from kafkalab.events.topics import (
     PAYMENTS,
     STOCK,
 )
-from kafkalab.observe import metrics_catalogue as catalogue
+from kafkalab.observe import metrics_catalogue as specs
 from kafkalab.services.http import HttpError, Request, Response, Route
 from kafkalab.services.inventory.stock import (
     Duplicate,
@@ -94,12 +94,15 @@ class InventoryService(Service):
         self._after_commit: list[Callable[[], None]] = []
         self._deliveries: queue.Queue[_Delivery] = queue.Queue()
         registry = self.metrics.registry
-        self.outcomes = catalogue.counter(catalogue.INVENTORY_RESERVATIONS, registry)
-        units = catalogue.gauge(catalogue.INVENTORY_STOCK, registry)
+        self.outcomes = specs.counter(specs.INVENTORY_RESERVATIONS, registry)
+        units = specs.gauge(specs.INVENTORY_STOCK, registry)
+        seeded = specs.gauge(specs.INVENTORY_SEEDED, registry)
+        for sku, product in self.catalogue.items():
+            seeded.labels(sku).set(product.initial_stock)
         for sku in self.catalogue:
             units.labels(sku, "available").set_function(partial(self._units, sku, True))
             units.labels(sku, "reserved").set_function(partial(self._units, sku, False))
-        active = catalogue.gauge(catalogue.INVENTORY_ACTIVE, registry)
+        active = specs.gauge(specs.INVENTORY_ACTIVE, registry)
         active.set_function(lambda: self.stock.active())
 
     # -- events ------------------------------------------------------------------------------

@@ -23,7 +23,7 @@ from typing import Any, ClassVar
 
 from kafkalab.events.serde import Event
 from kafkalab.events.topics import CHANNEL_TOPICS, NOTIFICATIONS, ORDER_EVENTS, USERS
-from kafkalab.observe import metrics_catalogue as catalogue
+from kafkalab.observe import metrics_catalogue as specs
 from kafkalab.services.notification.messages import (
     CHANNELS,
     Profile,
@@ -86,9 +86,9 @@ class NotificationService(Service):
         self.delivered = DeliveredIds(settings)
         self.workers = [ChannelWorker(self, channel) for channel in CHANNELS]
         registry = self.metrics.registry
-        self.requested = catalogue.counter(catalogue.NOTIFICATIONS_REQUESTED, registry)
-        self.sent = catalogue.counter(catalogue.NOTIFICATIONS_SENT, registry)
-        self.duplicates = catalogue.counter(catalogue.NOTIFICATIONS_DUPLICATES, registry)
+        self.requested = specs.counter(specs.NOTIFICATIONS_REQUESTED, registry)
+        self.sent = specs.counter(specs.NOTIFICATIONS_SENT, registry)
+        self.duplicates = specs.counter(specs.NOTIFICATIONS_DUPLICATES, registry)
 
     def run(self) -> int:
         """The tables and channel workers run beside the runtime's loop and stop with it."""

@@ -44,7 +44,7 @@ from kafkalab.events.topics import (
     ORDER_EVENTS,
     PAYMENTS,
 )
-from kafkalab.observe import metrics_catalogue as catalogue
+from kafkalab.observe import metrics_catalogue as specs
 from kafkalab.services.auth import InvalidToken, TokenSigner, bearer_token, token_key
 from kafkalab.services.http import HttpError, Request, Response, Route
 from kafkalab.services.order.book import Order, OrderBook
@@ -85,12 +85,12 @@ class OrderService(Service):
         self._recheck: set[str] = set()
         self._recheck_lock = threading.Lock()
         registry = self.metrics.registry
-        self.orders_created = catalogue.counter(catalogue.ORDERS_CREATED, registry)
-        self.order_value = catalogue.counter(catalogue.ORDER_REVENUE, registry)
-        self.stock_checks = catalogue.counter(catalogue.ORDER_STOCK_CHECKS, registry)
-        self.transitions = catalogue.counter(catalogue.ORDER_TRANSITIONS, registry)
-        self.illegal = catalogue.counter(catalogue.ORDER_ILLEGAL, registry)
-        self.parked_total = catalogue.counter(catalogue.ORDER_PARKED, registry)
+        self.orders_created = specs.counter(specs.ORDERS_CREATED, registry)
+        self.order_value = specs.counter(specs.ORDER_REVENUE, registry)
+        self.stock_checks = specs.counter(specs.ORDER_STOCK_CHECKS, registry)
+        self.transitions = specs.counter(specs.ORDER_TRANSITIONS, registry)
+        self.illegal = specs.counter(specs.ORDER_ILLEGAL, registry)
+        self.parked_total = specs.counter(specs.ORDER_PARKED, registry)
         registry.register(_OrdersByStatus(self.book))
 
     # -- lifecycle ------------------------------------------------------------------------------
@@ -361,7 +361,7 @@ class _OrdersByStatus:
         self.book = book
 
     def collect(self) -> Iterator[Metric]:
-        spec = catalogue.ORDERS_BY_STATUS
+        spec = specs.ORDERS_BY_STATUS
         gauge = GaugeMetricFamily(spec.name, spec.help, labels=list(spec.labels))
         for status, count in self.book.counts().items():
             gauge.add_metric([str(status)], count)

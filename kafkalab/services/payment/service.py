@@ -44,7 +44,7 @@ from confluent_kafka import KafkaException, Message, TopicPartition
 from kafkalab.errors import KafkalabError
 from kafkalab.events.serde import Event, now_ms
 from kafkalab.events.topics import INVENTORY_EVENTS, PAYMENTS, PAYMENTS_RETRY, USERS
-from kafkalab.observe import metrics_catalogue as catalogue
+from kafkalab.observe import metrics_catalogue as specs
 from kafkalab.services.http import HttpError, Request, Response, Route
 from kafkalab.services.payment.accounts import COMPLETED, Accounts, AccountsSnapshot, Decision
 from kafkalab.services.payment.breaker import GAUGE_VALUE, CircuitBreaker, CircuitState
@@ -96,9 +96,9 @@ class PaymentService(Service):
         self._aborted = False
         self._after_commit: list[Callable[[], None]] = []
         registry = self.metrics.registry
-        self.outcomes = catalogue.counter(catalogue.PAYMENTS, registry)
-        self.charged = catalogue.counter(catalogue.PAYMENT_CHARGED, registry)
-        circuit = catalogue.gauge(catalogue.PAYMENT_CIRCUIT, registry)
+        self.outcomes = specs.counter(specs.PAYMENTS, registry)
+        self.charged = specs.counter(specs.PAYMENT_CHARGED, registry)
+        circuit = specs.gauge(specs.PAYMENT_CIRCUIT, registry)
         circuit.set_function(lambda: GAUGE_VALUE[self.breaker.state()])
 
     def run(self) -> int:

@@ -20,7 +20,7 @@ from typing import Any
 
 from kafkalab.events.serde import new_id, now_ms
 from kafkalab.events.topics import USER_EVENTS, USERS
-from kafkalab.observe import metrics_catalogue as catalogue
+from kafkalab.observe import metrics_catalogue as specs
 from kafkalab.services.auth import (
     TokenSigner,
     burn_verify,
@@ -46,8 +46,8 @@ class UserService(Service):
         super().__init__(settings, replica, port)
         self.store = UserStore(settings.data_dir / "services" / "user" / "accounts.jsonl")
         self.signer = TokenSigner(token_key(settings))
-        self.registrations = catalogue.counter(catalogue.USERS_REGISTERED, self.metrics.registry)
-        self.logins = catalogue.counter(catalogue.LOGINS, self.metrics.registry)
+        self.registrations = specs.counter(specs.USERS_REGISTERED, self.metrics.registry)
+        self.logins = specs.counter(specs.LOGINS, self.metrics.registry)
 
     def routes(self) -> list[Route]:
         return [Route("POST", "/users", self.register), Route("POST", "/login", self.login)]
