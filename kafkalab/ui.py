@@ -238,6 +238,31 @@ def dashboard_view(snap: Any) -> Any:
     return Group(kpis, services, lag, alerts)
 
 
+_ALERT_STYLE = {"firing": "bold red", "pending": "yellow", "inactive": "dim green"}
+
+
+def alerts_view(alerts: Sequence[Any]) -> Any:
+    """Alerts (kafkalab.monitoring.rules.Alert) as a table: firing, then pending, then quiet."""
+    from kafkalab.monitoring.rules import format_value
+
+    grid = Table(title="alerts (kafkalab/monitoring/alerts.yml)", title_justify="left", header_style="bold")
+    for column in ("state", "alert", "labels", "value", "for", "summary"):
+        grid.add_column(column)
+    for a in alerts:
+        style = _ALERT_STYLE.get(a.state, "")
+        labels = ", ".join(f"{k}={v}" for k, v in a.labels.items() if k not in ("job",))
+        held = f"{a.active_for:.0f}/{a.for_seconds:.0f} s" if a.state != "inactive" else ""
+        grid.add_row(
+            f"[{style}]{a.state}[/]",
+            a.rule,
+            _escape(labels),
+            format_value(a.value) if a.state != "inactive" else "",
+            held,
+            _escape(a.summary),
+        )
+    return grid
+
+
 def live_view(render: Callable[[], Any], every: float) -> None:
     """Redraw `render()` every `every` seconds until Ctrl-C (which the CLI edge turns into exit 130)."""
     import time

@@ -1,7 +1,8 @@
 """Who can be hurt, and how: a service replica (SIGKILL, SIGSTOP/SIGCONT, SIGTERM) or a broker.
 
 Targets are resolved against what is actually running, so a bad target is refused with one
-sentence before anything is touched.
+sentence before anything is touched. With `docker=True` the target is a container of the
+docker stack instead, and the fault is done through the docker SDK (chaos/containers.py).
 """
 
 from __future__ import annotations
@@ -9,12 +10,13 @@ from __future__ import annotations
 import os
 import re
 import signal
-from dataclasses import dataclass
-from typing import Literal
+from dataclasses import dataclass, field
+from typing import Any, Literal
 
+from kafkalab.chaos import containers
 from kafkalab.cluster import lifecycle
 from kafkalab.errors import InvalidChoice, KafkalabError
-from kafkalab.platform import process, supervisor
+from kafkalab.platform import compose, process, supervisor
 from kafkalab.services.catalogue import SERVICES
 from kafkalab.settings import Settings
 
@@ -33,6 +35,7 @@ class Target:
     name: str  # "payment" or "broker-2"
     replica: int = 0
     node_id: int = 0
+    container: Any = field(default=None, compare=False)  # a docker SDK Container, with --docker
 
     @property
     def label(self) -> str:
@@ -47,8 +50,11 @@ def check_action(action: str) -> Action:
     return action  # type: ignore[return-value]
 
 
-def resolve(settings: Settings, name: str, replica: int = 0) -> Target:
+def resolve(settings: Settings, name: str, replica: int = 0, docker: bool = False) -> Target:
     """The running thing called `name`, or an error saying what exists instead."""
+    if docker:
+        check_name(name)  # before looking for an engine: a typo gets the better message
+        return resolve_container(compose.engine(), name, replica)
     match = _BROKER.match(name)
     if match:
         status = lifecycle.status(settings)
@@ -75,7 +81,36 @@ def resolve(settings: Settings, name: str, replica: int = 0) -> Target:
     return Target("service", name, replica=replica)
 
 
+def check_name(name: str) -> re.Match[str] | None:
+    """A service name (None) or broker-N (its match); anything else is refused."""
+    match = _BROKER.match(name)
+    if match is None and name not in SERVICES:
+        raise InvalidChoice(
+            f"unknown chaos target '{name}'",
+            hint=f"a service ({', '.join(SERVICES)}) or broker-N",
+        )
+    return match
+
+
+def resolve_container(client: Any, name: str, replica: int = 0) -> Target:
+    """`name` as a container of the compose project (`client` is a docker SDK client)."""
+    match = check_name(name)
+    container = containers.find(client, compose.PROJECT, name, replica)
+    if match is None:
+        return Target("service", name, replica=replica, container=container)
+    try:
+        containers.find(client, compose.PROJECT, "broker-3")
+    except containers.NoSuchContainer:
+        raise InvalidChoice(
+            f"killing {name} would stop the whole 1-node docker stack",
+            hint="broker faults need the three-node stack: `kafkalab up --docker --brokers 3`",
+        ) from None
+    return Target("broker", name, node_id=int(match.group(1)), container=container)
+
+
 def service_pid(settings: Settings, target: Target) -> int:
+    if target.container is not None:
+        return containers.main_pid(target.container)
     for row in supervisor.read_status(settings).replicas:
         if row.service == target.name and row.replica == target.replica and row.pid:
             return row.pid
@@ -91,6 +126,13 @@ def broker_pid(settings: Settings, target: Target) -> int | None:
 
 def inject(settings: Settings, action: Action, target: Target) -> str:
     """Do it; returns a one-line description for the timeline."""
+    if target.container is not None:
+        if target.kind == "broker" and action not in ("kill", "restart"):
+            raise InvalidChoice(
+                f"brokers can be killed or restarted, not {action}d",
+                hint=f"`kafkalab chaos kill {target.name} --docker`",
+            )
+        return containers.inject(target.container, action, target.kind == "broker")
     if target.kind == "broker":
         return _broker_fault(settings, action, target)
     pid = service_pid(settings, target)

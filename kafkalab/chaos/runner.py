@@ -11,7 +11,7 @@ from typing import Any
 
 import httpx
 
-from kafkalab.chaos import faults, watch
+from kafkalab.chaos import containers, faults, watch
 from kafkalab.errors import InvalidChoice
 from kafkalab.events.serde import now_ms
 from kafkalab.events.topics import CATALOGUE
@@ -65,11 +65,12 @@ def run(
     every: float | None = None,
     notify: Notify | None = None,
     recover_timeout: float = 60.0,
+    docker: bool = False,
 ) -> ChaosReport:
     checked = faults.check_action(action)
     if every is not None and not during_load:
         raise InvalidChoice("--every repeats a fault while a load runs", hint="add --during-load N")
-    target = faults.resolve(settings, target_name, replica)
+    target = faults.resolve(settings, target_name, replica, docker=docker)
     report = ChaosReport(checked, target.label)
     clock = _Clock(report, notify or (lambda _m: None))
     since = now_ms()
@@ -139,6 +140,9 @@ def _one_fault(
 
 
 def _replaced_and_healthy(settings: Settings, target: faults.Target, old_pid: int) -> bool:
+    if target.container is not None:
+        new_pid = containers.main_pid(target.container)
+        return new_pid not in (0, old_pid) and containers.healthy(target.container)
     for row in supervisor.read_status(settings).replicas:
         if row.service == target.name and row.replica == target.replica:
             if not row.pid or row.pid == old_pid:

@@ -29,12 +29,17 @@ def chaos(
         ),
     ] = None,
     json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+    docker: Annotated[
+        bool, typer.Option("--docker", help="Target a container of `kafkalab up --docker`.")
+    ] = False,
 ) -> None:
     """Inject a fault and print the timeline: fault, rebalance or leader election, recovery.
 
     kill = SIGKILL (the supervisor restarts it), pause/resume = SIGSTOP/SIGCONT (the group
     evicts a paused member after its session timeout), restart = SIGTERM. broker-N faults need
     a 3-broker cluster. Ends with the invariant checker; exit 1 if an invariant breaks.
+    With --docker the same faults hit the docker stack's containers (kill, docker pause/unpause,
+    docker restart).
     """
     report = runner.run(
         load_settings(),
@@ -44,6 +49,7 @@ def chaos(
         during_load,
         every,
         notify=None if json else ui.step,
+        docker=docker,
     )
     if json:
         ui.print_json({**ui.to_jsonable(report), "passed": report.passed})

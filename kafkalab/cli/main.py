@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 
 from kafkalab import __version__, ui
+from kafkalab.cli import alerts as alerts_cli
 from kafkalab.cli import chaos as chaos_cli
 from kafkalab.cli import cluster as cluster_cli
 from kafkalab.cli import dashboard as dashboard_cli
@@ -57,6 +58,7 @@ app.command("dashboard")(dashboard_cli.dashboard)
 app.command("lessons")(lesson_cli.lessons)
 app.command("lesson")(lesson_cli.lesson)
 app.add_typer(lesson_cli.dev_app, name="dev")
+app.command("alerts")(alerts_cli.alerts)
 
 _debug = {"on": False}
 

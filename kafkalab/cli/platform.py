@@ -9,19 +9,50 @@ import typer
 
 from kafkalab import ui
 from kafkalab.cluster import lifecycle
-from kafkalab.platform import control, supervisor
+from kafkalab.errors import InvalidChoice
+from kafkalab.platform import compose, control, supervisor
 from kafkalab.services.catalogue import SERVICES
 from kafkalab.settings import load_settings
+
+
+def check_brokers(brokers: int) -> int:
+    if brokers not in (1, 3):
+        raise InvalidChoice(
+            f"the docker stack has 1 or 3 Kafka nodes, not {brokers}", hint="use --brokers 1 or 3"
+        )
+    return brokers
+
 
 JsonOption = Annotated[bool, typer.Option("--json", help="Print the result as JSON for scripts.")]
 
 
-def up() -> None:
+DockerOption = Annotated[
+    bool,
+    typer.Option(
+        "--docker", help="Use docker/compose.yaml (Kafka, registry, UI, Prometheus, Grafana)."
+    ),
+]
+
+
+def up(
+    docker: DockerOption = False,
+    brokers: Annotated[
+        int, typer.Option("--brokers", help="With --docker: 1 or 3 Kafka nodes.")
+    ] = 1,
+) -> None:
     """Start everything: the cluster if needed, the topics, and all six services (healthy).
 
     Each service is its own process in its own consumer group; a supervisor restarts one that
-    crashes. `kafkalab ps` shows them, `kafkalab down` stops them.
+    crashes. `kafkalab ps` shows them, `kafkalab down` stops them. With --docker the whole
+    stack runs in containers instead (needs a Docker engine with the compose plugin).
     """
+    if docker:
+        compose.up(check_brokers(brokers), notify=ui.step)
+        ui.success(
+            "docker stack up and healthy: Kafka 127.0.0.1:9092, registry :8081, services "
+            ":8101-8106, Kafka UI :8080, Prometheus :9090, Grafana :3000"
+        )
+        return
     settings = load_settings()
     seconds = control.up(settings, notify=ui.step)
     ui.success(f"platform up in {seconds:.1f} s: {', '.join(SERVICES)} healthy (`kafkalab ps`)")
@@ -29,8 +60,19 @@ def up() -> None:
 
 def down(
     all_: Annotated[bool, typer.Option("--all", help="Also stop the Kafka cluster.")] = False,
+    docker: DockerOption = False,
+    volumes: Annotated[
+        bool, typer.Option("--volumes", help="With --docker: also delete the stack's data.")
+    ] = False,
 ) -> None:
-    """Stop the six services (the cluster keeps running unless --all)."""
+    """Stop the six services (the cluster keeps running unless --all).
+
+    With --docker: remove the compose stack's containers (the data volumes stay unless --volumes).
+    """
+    if docker:
+        compose.down(volumes, notify=ui.step)
+        ui.success("docker stack removed" + ("; volumes deleted" if volumes else ""))
+        return
     settings = load_settings()
     stopped = control.down(settings, notify=ui.step)
     if all_:

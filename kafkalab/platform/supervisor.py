@@ -19,6 +19,7 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from kafkalab.monitoring import exporter
 from kafkalab.platform import process
 from kafkalab.services.catalogue import SERVICES, service_port
 from kafkalab.settings import Settings, load_settings, settings_env
@@ -114,13 +115,22 @@ class Supervisor:
         signal.signal(signal.SIGTERM, lambda *_: setattr(self, "stopping", True))
         signal.signal(signal.SIGINT, lambda *_: setattr(self, "stopping", True))
         log.info("supervisor started (pid %s)", os.getpid())
-        while not self.stopping:
-            self.reconcile(read_desired(self.settings))
+        metrics = exporter.serve(self.settings, self._replica_states)
+        try:
+            while not self.stopping:
+                self.reconcile(read_desired(self.settings))
+                self.publish()
+                time.sleep(0.3)
+            self.stop_all()
             self.publish()
-            time.sleep(0.3)
-        self.stop_all()
-        self.publish()
+        finally:
+            if metrics is not None:
+                metrics.shutdown()
         return 0
+
+    def _replica_states(self) -> list[tuple[str, str]]:
+        """(service, state) per replica, for the platform's /metrics (read from its thread)."""
+        return [(i.status.service, i.status.state) for i in list(self.replicas.values())]
 
     def reconcile(self, desired: dict[str, int]) -> None:
         now = time.monotonic()

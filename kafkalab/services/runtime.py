@@ -18,16 +18,19 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any, ClassVar
 
 from confluent_kafka import KafkaError, KafkaException, Message, TopicPartition
-from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
+from prometheus_client.registry import Collector
 
 from kafkalab import clients
 from kafkalab.events.serde import Event, EventSerde, UndecodableEvent
 from kafkalab.events.topics import dlt_topic
+from kafkalab.observe import metrics_catalogue as specs
 from kafkalab.services.catalogue import group_id, service_port
 from kafkalab.services.http import Request, Response, Route, ServiceHttpServer
 from kafkalab.settings import Settings, load_settings
@@ -67,46 +70,61 @@ class Acknowledgement:
 
 
 class Metrics:
-    """The metrics every service exports; a service adds its own to `registry`."""
+    """The metrics every service exports (kafkalab/observe/metrics_catalogue.py names them);
+    a service adds its own to `registry`."""
 
     def __init__(self, service: str) -> None:
         self.registry = CollectorRegistry()
-        labels = ["service"]
-        self.consumed = Counter(
-            "kafkalab_events_consumed_total",
-            "Events handled, by topic and type",
-            [*labels, "topic", "event_type"],
-            registry=self.registry,
-        )
-        self.produced = Counter(
-            "kafkalab_events_produced_total",
-            "Events emitted, by topic and type",
-            [*labels, "topic", "event_type"],
-            registry=self.registry,
-        )
-        self.latency = Histogram(
-            "kafkalab_processing_seconds",
-            "Time to handle one event",
-            labels,
-            registry=self.registry,
-            buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5),
-        )
-        self.retries = Counter(
-            "kafkalab_retries_total", "Handler retries", labels, registry=self.registry
-        )
-        self.dead_letters = Counter(
-            "kafkalab_dead_letters_total",
-            "Events sent to a dead-letter topic",
-            [*labels, "topic"],
-            registry=self.registry,
-        )
-        self.transactions = Counter(
-            "kafkalab_transactions_total",
-            "Kafka transactions by outcome",
-            [*labels, "outcome"],
-            registry=self.registry,
-        )
+        self.consumed = specs.counter(specs.EVENTS_CONSUMED, self.registry)
+        self.produced = specs.counter(specs.EVENTS_PRODUCED, self.registry)
+        self.latency = specs.histogram(specs.PROCESSING_SECONDS, self.registry)
+        self.retries = specs.counter(specs.RETRIES, self.registry)
+        self.dead_letters = specs.counter(specs.DEAD_LETTERS, self.registry)
+        self.transactions = specs.counter(specs.TRANSACTIONS, self.registry)
         self.service = service
+
+    def watch_lag(self, lag: Callable[[], list[tuple[str, int, int]]]) -> None:
+        """Export `kafkalab_consumer_lag` from `lag()` — (topic, partition, records behind) of
+        each assigned partition — computed at scrape time, so it is never stale."""
+        self.registry.register(_ConsumerLag(self.service, lag))
+
+
+class _ConsumerLag(Collector):
+    def __init__(self, service: str, lag: Callable[[], list[tuple[str, int, int]]]) -> None:
+        self.service, self.lag = service, lag
+
+    def collect(self) -> Iterator[Metric]:
+        spec = specs.CONSUMER_LAG
+        family = GaugeMetricFamily(spec.name, spec.help, labels=list(spec.labels))
+        try:
+            rows = self.lag()
+        except Exception as exc:  # noqa: BLE001 - a scrape must answer while stopping too
+            log.debug("consumer lag unavailable: %s", exc)
+            rows = []
+        for topic, partition, behind in rows:
+            family.add_metric([self.service, topic, str(partition)], behind)
+        yield family
+
+    def describe(self) -> Iterator[Metric]:
+        return iter(())
+
+
+def consumer_lag(consumer: Any) -> list[tuple[str, int, int]]:
+    """(topic, partition, lag) per partition assigned to `consumer`: the high watermark it last
+    fetched minus its position. Cached watermarks cost no request; a partition it has not
+    fetched yet (or has no position on) is left out rather than guessed."""
+    rows: list[tuple[str, int, int]] = []
+    assigned = consumer.assignment()
+    if not assigned:
+        return rows
+    for tp in consumer.position(assigned):
+        if tp.offset < 0:
+            continue
+        low, high = consumer.get_watermark_offsets(tp, cached=True)
+        if high < 0:
+            continue
+        rows.append((tp.topic, tp.partition, max(high - tp.offset, 0)))
+    return rows
 
 
 class JsonFormatter(logging.Formatter):
@@ -177,6 +195,9 @@ class Service:
             if self.subscriptions
             else None
         )
+        if self.consumer is not None:
+            consumer = self.consumer
+            self.metrics.watch_lag(lambda: consumer_lag(consumer))
         self.http = ServiceHttpServer(settings.host, self.port, self._all_routes())
 
     # -- for subclasses -------------------------------------------------------------------
@@ -296,7 +317,7 @@ class Service:
                 if attempt == self.max_attempts:
                     self.dead_letter(msg, exc, attempts=attempt)
                     break
-                self.metrics.retries.labels(self.name).inc()
+                self.metrics.retries.labels(self.name, event.topic).inc()
                 time.sleep(self.backoff_seconds * 2 ** (attempt - 1))
             except Exception as exc:  # noqa: BLE001 - a poison event must not stop the service
                 log.warning(
@@ -307,7 +328,7 @@ class Service:
                 self.dead_letter(msg, exc, attempts=attempt)
                 break
         self.processed += 1
-        self.metrics.latency.labels(self.name).observe(time.perf_counter() - started)
+        self.metrics.latency.labels(self.name, msg.topic()).observe(time.perf_counter() - started)
 
     def dead_letter(self, msg: Message, exc: BaseException, attempts: int) -> None:
         """Park `msg` unchanged in this service's DLT with the reason in its headers."""

@@ -53,7 +53,7 @@ from typing import Any
 
 from confluent_kafka import Producer
 from confluent_kafka.schema_registry import topic_record_subject_name_strategy
-from prometheus_client import Counter, Gauge, generate_latest
+from prometheus_client import generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from quixstreams import Application, State
 from quixstreams.dataframe import StreamingDataFrame
@@ -70,11 +70,12 @@ from kafkalab import clients
 from kafkalab.cluster.state import ClusterState
 from kafkalab.events.schemas import schema_text
 from kafkalab.events.topics import ANALYTICS, ORDER_EVENTS, PAYMENTS, apply_catalogue, dlt_topic
+from kafkalab.observe import metrics_catalogue as specs
 from kafkalab.services.analytics import aggregate
 from kafkalab.services.analytics.aggregate import WindowResult
 from kafkalab.services.catalogue import group_id, service_port
 from kafkalab.services.http import Request, Response, Route, ServiceHttpServer
-from kafkalab.services.runtime import JsonFormatter, Metrics
+from kafkalab.services.runtime import JsonFormatter, Metrics, consumer_lag
 from kafkalab.settings import Settings, load_settings
 
 log = logging.getLogger("kafkalab.service.analytics")
@@ -115,17 +116,9 @@ class AnalyticsService:
         # One directory per replica: RocksDB stores are locked by the process that opens them.
         self.state_dir = settings.data_dir / "analytics-state" / f"replica-{replica}"
         self.metrics = Metrics(NAME)
-        self.latest = Gauge(
-            "kafkalab_analytics_value",
-            "Latest value emitted per metric and window kind",
-            ["metric", "window"],
-            registry=self.metrics.registry,
-        )
-        self.skipped = Counter(
-            "kafkalab_analytics_rows_skipped_total",
-            "Rows a processing step failed on (logged and skipped)",
-            registry=self.metrics.registry,
-        )
+        self.latest = specs.gauge(specs.ANALYTICS_VALUE, self.metrics.registry)
+        self.skipped = specs.counter(specs.ANALYTICS_SKIPPED, self.metrics.registry)
+        self.metrics.watch_lag(self._lag)
         self.stopping = threading.Event()
         self._finished = threading.Event()
         self.ready = False
@@ -290,6 +283,12 @@ class AnalyticsService:
             .filter(lambda value: value is not None)
             .group_by(lambda _: ALL, name=ALL)
         )
+
+    def _lag(self) -> list[tuple[str, int, int]]:
+        """The consumer lag of the running app (its input, repartition and changelog topics);
+        quixstreams keeps its consumer private, hence the getattr."""
+        consumer = getattr(self.app, "_consumer", None) if self.ready else None
+        return consumer_lag(consumer) if consumer is not None else []
 
     def _publish(self, results: StreamingDataFrame, output: Topic) -> None:
         """WindowResults → AnalyticsWindow records on `output`, keyed by metric."""

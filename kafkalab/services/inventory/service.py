@@ -32,7 +32,6 @@ from functools import partial
 from typing import Any, ClassVar
 
 from confluent_kafka import KafkaException, Message
-from prometheus_client import Counter, Gauge
 
 from kafkalab.errors import KafkalabError
 from kafkalab.events.serde import HEADER_TRACE, Event, now_ms
@@ -43,6 +42,7 @@ from kafkalab.events.topics import (
     PAYMENTS,
     STOCK,
 )
+from kafkalab.observe import metrics_catalogue as specs
 from kafkalab.services.http import HttpError, Request, Response, Route
 from kafkalab.services.inventory.stock import (
     Duplicate,
@@ -94,26 +94,15 @@ class InventoryService(Service):
         self._after_commit: list[Callable[[], None]] = []
         self._deliveries: queue.Queue[_Delivery] = queue.Queue()
         registry = self.metrics.registry
-        self.outcomes = Counter(
-            "kafkalab_inventory_reservations_total",
-            "Reservation decisions by outcome (counted once their transaction committed)",
-            ["outcome"],
-            registry=registry,
-        )
-        units = Gauge(
-            "kafkalab_inventory_stock_units",
-            "Units per SKU: available to reserve, or reserved for unpaid orders",
-            ["sku", "state"],
-            registry=registry,
-        )
+        self.outcomes = specs.counter(specs.INVENTORY_RESERVATIONS, registry)
+        units = specs.gauge(specs.INVENTORY_STOCK, registry)
+        seeded = specs.gauge(specs.INVENTORY_SEEDED, registry)
+        for sku, product in self.catalogue.items():
+            seeded.labels(sku).set(product.initial_stock)
         for sku in self.catalogue:
             units.labels(sku, "available").set_function(partial(self._units, sku, True))
             units.labels(sku, "reserved").set_function(partial(self._units, sku, False))
-        active = Gauge(
-            "kafkalab_inventory_reservations_active",
-            "Reservations holding stock (not yet paid, released or expired)",
-            registry=registry,
-        )
+        active = specs.gauge(specs.INVENTORY_ACTIVE, registry)
         active.set_function(lambda: self.stock.active())
 
     # -- events ------------------------------------------------------------------------------

@@ -21,10 +21,9 @@ import logging
 import threading
 from typing import Any, ClassVar
 
-from prometheus_client import Counter
-
 from kafkalab.events.serde import Event
 from kafkalab.events.topics import CHANNEL_TOPICS, NOTIFICATIONS, ORDER_EVENTS, USERS
+from kafkalab.observe import metrics_catalogue as specs
 from kafkalab.services.notification.messages import (
     CHANNELS,
     Profile,
@@ -86,24 +85,10 @@ class NotificationService(Service):
         self.profiles = ProfileTable(settings)
         self.delivered = DeliveredIds(settings)
         self.workers = [ChannelWorker(self, channel) for channel in CHANNELS]
-        self.requested = Counter(
-            "kafkalab_notifications_requested_total",
-            "NotificationRequested fanned out, by channel and template",
-            ["channel", "template"],
-            registry=self.metrics.registry,
-        )
-        self.sent = Counter(
-            "kafkalab_notifications_sent_total",
-            "Notifications delivered by a channel worker, by channel and template",
-            ["channel", "template"],
-            registry=self.metrics.registry,
-        )
-        self.duplicates = Counter(
-            "kafkalab_notifications_duplicates_total",
-            "Redelivered requests a channel worker recognised and did not deliver again",
-            ["channel"],
-            registry=self.metrics.registry,
-        )
+        registry = self.metrics.registry
+        self.requested = specs.counter(specs.NOTIFICATIONS_REQUESTED, registry)
+        self.sent = specs.counter(specs.NOTIFICATIONS_SENT, registry)
+        self.duplicates = specs.counter(specs.NOTIFICATIONS_DUPLICATES, registry)
 
     def run(self) -> int:
         """The tables and channel workers run beside the runtime's loop and stop with it."""

@@ -33,7 +33,6 @@ from collections.abc import Iterator
 from typing import Any
 
 from confluent_kafka import TopicPartition
-from prometheus_client import Counter
 from prometheus_client.core import GaugeMetricFamily, Metric
 
 from kafkalab.errors import KafkalabError
@@ -45,6 +44,7 @@ from kafkalab.events.topics import (
     ORDER_EVENTS,
     PAYMENTS,
 )
+from kafkalab.observe import metrics_catalogue as specs
 from kafkalab.services.auth import InvalidToken, TokenSigner, bearer_token, token_key
 from kafkalab.services.http import HttpError, Request, Response, Route
 from kafkalab.services.order.book import Order, OrderBook
@@ -85,33 +85,12 @@ class OrderService(Service):
         self._recheck: set[str] = set()
         self._recheck_lock = threading.Lock()
         registry = self.metrics.registry
-        self.orders_created = Counter(
-            "kafkalab_orders_created_total", "Orders accepted (OrderCreated)", registry=registry
-        )
-        self.stock_checks = Counter(
-            "kafkalab_order_stock_checks_total",
-            "Stock checks by outcome (available, unavailable, timeout)",
-            ["outcome"],
-            registry=registry,
-        )
-        self.transitions = Counter(
-            "kafkalab_order_transitions_total",
-            "Order transitions applied by this replica",
-            ["from_status", "to_status"],
-            registry=registry,
-        )
-        self.illegal = Counter(
-            "kafkalab_order_illegal_transitions_total",
-            "Triggers refused by the order state machine",
-            ["status", "trigger"],
-            registry=registry,
-        )
-        self.parked_total = Counter(
-            "kafkalab_order_parked_events_total",
-            "Events that arrived before their order was ready for them, by type",
-            ["trigger"],
-            registry=registry,
-        )
+        self.orders_created = specs.counter(specs.ORDERS_CREATED, registry)
+        self.order_value = specs.counter(specs.ORDER_REVENUE, registry)
+        self.stock_checks = specs.counter(specs.ORDER_STOCK_CHECKS, registry)
+        self.transitions = specs.counter(specs.ORDER_TRANSITIONS, registry)
+        self.illegal = specs.counter(specs.ORDER_ILLEGAL, registry)
+        self.parked_total = specs.counter(specs.ORDER_PARKED, registry)
         registry.register(_OrdersByStatus(self.book))
 
     # -- lifecycle ------------------------------------------------------------------------------
@@ -190,6 +169,7 @@ class OrderService(Service):
             self.book.forget(order_id)
             raise HttpError(503, "Kafka did not acknowledge the order; try again")
         self.orders_created.inc()
+        self.order_value.inc(order.total_cents)
         log.info("order created", extra={"fields": {"order_id": order_id, "user_id": user_id}})
         return Response(201, {"order_id": order_id, "status": str(OrderStatus.CREATED)})
 
@@ -381,9 +361,8 @@ class _OrdersByStatus:
         self.book = book
 
     def collect(self) -> Iterator[Metric]:
-        gauge = GaugeMetricFamily(
-            "kafkalab_orders", "Orders in this replica's view, by status", labels=["status"]
-        )
+        spec = specs.ORDERS_BY_STATUS
+        gauge = GaugeMetricFamily(spec.name, spec.help, labels=list(spec.labels))
         for status, count in self.book.counts().items():
             gauge.add_metric([str(status)], count)
         yield gauge

@@ -40,11 +40,11 @@ from collections.abc import Callable
 from typing import Any, ClassVar
 
 from confluent_kafka import KafkaException, Message, TopicPartition
-from prometheus_client import Counter, Gauge
 
 from kafkalab.errors import KafkalabError
 from kafkalab.events.serde import Event, now_ms
 from kafkalab.events.topics import INVENTORY_EVENTS, PAYMENTS, PAYMENTS_RETRY, USERS
+from kafkalab.observe import metrics_catalogue as specs
 from kafkalab.services.http import HttpError, Request, Response, Route
 from kafkalab.services.payment.accounts import COMPLETED, Accounts, AccountsSnapshot, Decision
 from kafkalab.services.payment.breaker import GAUGE_VALUE, CircuitBreaker, CircuitState
@@ -96,22 +96,9 @@ class PaymentService(Service):
         self._aborted = False
         self._after_commit: list[Callable[[], None]] = []
         registry = self.metrics.registry
-        self.outcomes = Counter(
-            "kafkalab_payments_total",
-            "Payment decisions by outcome (counted once their transaction committed)",
-            ["outcome"],
-            registry=registry,
-        )
-        self.charged = Counter(
-            "kafkalab_payment_charged_cents_total",
-            "Money charged, in cents (committed payments only)",
-            registry=registry,
-        )
-        circuit = Gauge(
-            "kafkalab_payment_circuit_state",
-            "Gateway circuit breaker: 0 closed, 1 open, 2 half-open",
-            registry=registry,
-        )
+        self.outcomes = specs.counter(specs.PAYMENTS, registry)
+        self.charged = specs.counter(specs.PAYMENT_CHARGED, registry)
+        circuit = specs.gauge(specs.PAYMENT_CIRCUIT, registry)
         circuit.set_function(lambda: GAUGE_VALUE[self.breaker.state()])
 
     def run(self) -> int:

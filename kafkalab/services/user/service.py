@@ -18,10 +18,9 @@ import logging
 import uuid
 from typing import Any
 
-from prometheus_client import Counter
-
 from kafkalab.events.serde import new_id, now_ms
 from kafkalab.events.topics import USER_EVENTS, USERS
+from kafkalab.observe import metrics_catalogue as specs
 from kafkalab.services.auth import (
     TokenSigner,
     burn_verify,
@@ -47,17 +46,8 @@ class UserService(Service):
         super().__init__(settings, replica, port)
         self.store = UserStore(settings.data_dir / "services" / "user" / "accounts.jsonl")
         self.signer = TokenSigner(token_key(settings))
-        self.registrations = Counter(
-            "kafkalab_users_registered_total",
-            "Accounts created",
-            registry=self.metrics.registry,
-        )
-        self.logins = Counter(
-            "kafkalab_logins_total",
-            "Login attempts, by outcome (ok, refused)",
-            ["outcome"],
-            registry=self.metrics.registry,
-        )
+        self.registrations = specs.counter(specs.USERS_REGISTERED, self.metrics.registry)
+        self.logins = specs.counter(specs.LOGINS, self.metrics.registry)
 
     def routes(self) -> list[Route]:
         return [Route("POST", "/users", self.register), Route("POST", "/login", self.login)]

@@ -1,0 +1,90 @@
+"""The platform's own /metrics endpoint, served by the supervisor on service_port + 6 (8107).
+
+Why not in the services: a consumer that is paused, hung or dead cannot report its own lag —
+exactly when the lag alert matters. So, like Kafka's lag exporters, this endpoint reads the lag
+of every kafkalab consumer group from the broker (committed offset vs. end offset), and adds
+what the supervisor knows about the replicas.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterator
+
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.exposition import CONTENT_TYPE_LATEST
+from prometheus_client.registry import Collector
+
+from kafkalab.observe import metrics_catalogue as specs
+from kafkalab.observe.groups import platform_groups
+from kafkalab.observe.lag import group_lag
+from kafkalab.services.catalogue import SERVICES
+from kafkalab.services.http import Request, Response, Route, ServiceHttpServer
+from kafkalab.settings import Settings
+
+log = logging.getLogger("kafkalab.exporter")
+
+
+def platform_port(settings: Settings) -> int:
+    """The port after the six services' (8101–8106): 8107 by default."""
+    return settings.service_port + len(SERVICES)
+
+
+class PlatformCollector(Collector):
+    """kafkalab_consumergroup_lag and kafkalab_service_replicas, computed at scrape time."""
+
+    def __init__(
+        self, settings: Settings, replicas: Callable[[], list[tuple[str, str]]] = list
+    ) -> None:
+        self.settings = settings
+        self.replicas = replicas  # (service, state) per replica
+
+    def collect(self) -> Iterator[Metric]:
+        spec = specs.GROUP_LAG
+        lag = GaugeMetricFamily(spec.name, spec.help, labels=list(spec.labels))
+        try:
+            for group in group_lag(self.settings, platform_groups(), timeout=5.0):
+                for p in group.partitions:
+                    lag.add_metric([group.group, p.topic, str(p.partition)], p.lag)
+        except Exception as exc:  # noqa: BLE001 - the endpoint must answer while Kafka is away
+            log.warning("group lag unavailable: %s", exc)
+        yield lag
+        spec = specs.SERVICE_REPLICAS
+        replicas = GaugeMetricFamily(spec.name, spec.help, labels=list(spec.labels))
+        counts: dict[tuple[str, str], int] = {}
+        for service, state in self.replicas():
+            counts[(service, state)] = counts.get((service, state), 0) + 1
+        for (service, state), count in sorted(counts.items()):
+            replicas.add_metric([service, state], count)
+        yield replicas
+
+    def describe(self) -> Iterator[Metric]:
+        return iter(())
+
+
+def serve(
+    settings: Settings, replicas: Callable[[], list[tuple[str, str]]] = list
+) -> ServiceHttpServer | None:
+    """Start the endpoint in a daemon thread; None (logged) if its port is taken, because the
+    supervisor's real job — keeping the services running — must not depend on it."""
+    registry = CollectorRegistry()
+    registry.register(PlatformCollector(settings, replicas))
+
+    def metrics(request: Request) -> Response:
+        return Response(200, generate_latest(registry), CONTENT_TYPE_LATEST)
+
+    def health(request: Request) -> Response:
+        return Response(200, {"status": "ok", "service": specs.PLATFORM})
+
+    try:
+        server = ServiceHttpServer(
+            settings.host,
+            platform_port(settings),
+            [Route("GET", "/metrics", metrics), Route("GET", "/health", health)],
+        )
+    except OSError as exc:
+        log.warning("platform metrics not served on port %s: %s", platform_port(settings), exc)
+        return None
+    server.start()
+    return server

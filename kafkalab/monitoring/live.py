@@ -1,0 +1,46 @@
+"""Alerts evaluated live from the platform's /metrics: what `kafkalab alerts` and the dashboard use.
+
+Each `sample()` scrapes every target once, adds the scrape to a history as long as the rules'
+widest range (rate(x[5m]) needs five minutes of it), and evaluates the rules on it.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from kafkalab.monitoring.rules import Alert, AlertEngine, load_rules
+from kafkalab.monitoring.scrape import History, Target, scrape_all, targets
+from kafkalab.platform import supervisor
+from kafkalab.settings import Settings
+
+
+def running_targets(settings: Settings) -> list[Target]:
+    """Every replica the supervisor runs (replica 0 of each service when it reports none)."""
+    counts: dict[str, int] = {}
+    for replica in supervisor.read_status(settings).replicas:
+        counts[replica.service] = max(counts.get(replica.service, 0), replica.replica + 1)
+    return targets(settings, counts or None)
+
+
+class LiveAlerts:
+    def __init__(
+        self,
+        settings: Settings,
+        rule_file: Path | None = None,
+        found: list[Target] | None = None,
+    ) -> None:
+        self.settings = settings
+        self.engine = AlertEngine(load_rules(rule_file))
+        self.history = History(keep=self.engine.history_seconds + 15)
+        self.targets = found if found is not None else running_targets(settings)
+
+    def sample(self) -> list[Alert]:
+        self.history.add(scrape_all(self.targets))
+        return self.engine.evaluate(self.history, self.history.now)
+
+    def once(self, spacing: float) -> list[Alert]:
+        """Two scrapes `spacing` seconds apart (a rate needs two samples), then the verdict."""
+        self.sample()
+        time.sleep(spacing)
+        return self.sample()
