@@ -107,7 +107,7 @@ def lesson(
 
     if reset:
         removed = runner.reset(settings, chosen)
-        ui.success(f"lesson {chosen.number}: removed {len(removed)} topic(s) and group(s)")
+        ui.success(f"lesson {chosen.number}: removed {len(removed)} topic(s), group(s) and schema subject(s)")
         return
     ui.out.rule(f"[bold]Lesson {chosen.number} — {chosen.title}[/]")
     result = runner.run(settings, chosen, quiet=json)

@@ -164,6 +164,7 @@ def remove_leftovers(settings: Settings, lesson: Lesson, timeout: float = 30.0) 
         for name, future in admin.delete_topics(topics, operation_timeout=timeout).items():
             future.result(timeout=timeout)
             removed.append(name)
+    removed += _remove_subjects(settings, topic_prefix(lesson))
     groups = [
         g.group_id
         for g in admin.list_consumer_groups(request_timeout=10).result(timeout=15).valid
@@ -176,4 +177,16 @@ def remove_leftovers(settings: Settings, lesson: Lesson, timeout: float = 30.0) 
                 removed.append(name)
             except Exception:  # a group still in use (a crashed demo's member) stays
                 continue
+    return removed
+
+
+def _remove_subjects(settings: Settings, prefix: str) -> list[str]:
+    """Schema subjects of the lesson's topics (topic-record naming puts the topic first)."""
+    registry = clients.schema_registry(settings)
+    removed = []
+    for subject in registry.get_subjects():
+        if subject.startswith(prefix):
+            registry.delete_subject(subject)
+            registry.delete_subject(subject, permanent=True)
+            removed.append(subject)
     return removed

@@ -88,6 +88,9 @@ def run(settings: Settings, lesson: Lesson, quiet: bool = False) -> LessonResult
 
 
 def reset(settings: Settings, lesson: Lesson) -> list[str]:
+    from kafkalab.observe.reach import topic_names
+
+    topic_names(settings)  # one sentence, not a librdkafka timeout, when no broker runs
     return remove_leftovers(settings, lesson)
 
 
