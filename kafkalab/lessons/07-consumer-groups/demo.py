@@ -73,7 +73,8 @@ def _stable(
     """The broker's view of the group once it is Stable with `members` members that all have
     partitions (as `kafka-consumer-groups --describe` would show it)."""
     admin = lab.admin()
-    deadline, seen = time.monotonic() + timeout, {}
+    deadline = time.monotonic() + timeout
+    seen: Assignment = {}
     while time.monotonic() < deadline:
         group = admin.describe_consumer_groups([GROUP])[GROUP].result(timeout=10)
         seen = {
@@ -142,7 +143,8 @@ def _decisions(
     lab: Lab, start: list[TopicPartition], orders: set[str], timeout: float = 60
 ) -> list[str]:
     """Order ids of every PaymentCompleted/PaymentFailed written since `start` for our orders."""
-    serde, found = EventSerde(lab.settings), []
+    serde = EventSerde(lab.settings)
+    found: list[str] = []
     consumer = lab.consumer(lab.group("payments-reader"))
     consumer.assign(start)  # read_committed: only payments whose transaction committed
     deadline = time.monotonic() + timeout
