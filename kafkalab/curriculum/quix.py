@@ -12,9 +12,11 @@ from __future__ import annotations
 
 import signal
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
+from confluent_kafka import Message, TopicPartition
 from quixstreams import Application
 
 from kafkalab import clients
@@ -42,8 +44,8 @@ def application(lab: Lab, group: str, **options: Any) -> Application:
 
 
 def run_bounded(app: Application, count: int, idle: float = 10.0, deadline: float = 90.0) -> int:
-    """Run `app` until it emitted `count` outputs, saw nothing new for `idle` seconds, or
-    `deadline` seconds passed; returns how many outputs it emitted."""
+    """Run `app` until it emitted `count` outputs (0: no count), saw nothing new for `idle`
+    seconds, or `deadline` seconds passed; returns how many outputs it emitted."""
     if threading.current_thread() is not threading.main_thread():
         raise LessonSetupFailed("a quixstreams lesson must run on the main thread")
     previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
@@ -61,3 +63,34 @@ def run_bounded(app: Application, count: int, idle: float = 10.0, deadline: floa
         for sig, handler in previous.items():
             signal.signal(sig, handler)
     return len(outputs)
+
+
+def read_all(lab: Lab, topic: str, timeout: float = 30.0) -> list[Message]:
+    """Every record on `topic` up to its end offsets as of now (what an app has written),
+    partition by partition in offset order; no group, nothing committed."""
+    consumer = lab.consumer(lab.group("read-all"), **{"enable.auto.commit": False})
+    try:
+        partitions = consumer.list_topics(topic, timeout=10).topics[topic].partitions
+        ends = {
+            p: consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)
+            for p in partitions
+        }
+        wanted = {p: high for p, (low, high) in ends.items() if high > low}
+        consumer.assign([TopicPartition(topic, p, ends[p][0]) for p in wanted])
+        found: list[Message] = []
+        deadline = time.monotonic() + timeout
+        while wanted and time.monotonic() < deadline:
+            message = consumer.poll(1.0)
+            if message is None:  # a transaction marker can be the last offset: ask positions
+                for tp in consumer.position([TopicPartition(topic, p) for p in list(wanted)]):
+                    if tp.offset >= wanted[tp.partition]:
+                        wanted.pop(tp.partition)
+                continue
+            if message.error():
+                continue
+            found.append(message)
+            if message.offset() + 1 >= wanted.get(message.partition(), 0):
+                wanted.pop(message.partition(), None)
+        return sorted(found, key=lambda m: (m.partition(), m.offset()))
+    finally:
+        consumer.close()
