@@ -10,6 +10,7 @@ when run() starts (allowed on the main thread only); the previous handlers are p
 
 from __future__ import annotations
 
+import shutil
 import signal
 import threading
 import time
@@ -28,9 +29,19 @@ def state_dir(lab: Lab) -> Path:
     return lab.settings.data_dir / "lessons-state" / f"lesson{lab.lesson.number:02d}" / lab.run_id
 
 
+def _forget_earlier_runs(lab: Lab) -> None:
+    """Earlier runs' stores belong to groups and changelogs that `--reset` removes anyway."""
+    mine = state_dir(lab)
+    if mine.parent.is_dir():
+        for other in mine.parent.iterdir():
+            if other != mine:
+                shutil.rmtree(other, ignore_errors=True)
+
+
 def application(lab: Lab, group: str, **options: Any) -> Application:
     """An Application on the lab's broker, reading from the earliest offset (quixstreams'
     default is `latest`, which would skip the records a demo produced before starting it)."""
+    _forget_earlier_runs(lab)
     settings: dict[str, Any] = {
         "broker_address": clients.bootstrap_servers(lab.settings),
         "consumer_group": group,

@@ -39,8 +39,19 @@ def demo(lab: Lab) -> Seen:
 
     dropped: list[Late] = []
 
-    def on_late(value: Any, key: Any, ts: int, late: int, start: int, end: int, *_: Any) -> bool:
-        dropped.append(Late(ts, start, end))  # the record is skipped for this window
+    def on_late(
+        value: Any,
+        key: Any,
+        timestamp_ms: int,
+        late_by_ms: int,
+        start: int,
+        end: int,
+        store_name: str,
+        topic: str,
+        partition: int,
+        offset: int,
+    ) -> bool:
+        dropped.append(Late(timestamp_ms, start, end))  # the record is skipped for this window
         return False  # we keep our own note instead of quixstreams' warning line
 
     app = quix.application(lab, lab.group("windows"))
