@@ -51,7 +51,8 @@ def test_lesson_on_the_session_cluster(cluster: Settings, lesson: Lesson) -> Non
 
 @pytest.fixture(scope="module")
 def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settings]:
-    yield from own_platform(tmp_path_factory.mktemp("lessons-platform"))
+    with own_platform(tmp_path_factory.mktemp("lessons-platform")) as settings:
+        yield settings
 
 
 @pytest.mark.parametrize("lesson", _params("platform"))
