@@ -79,7 +79,7 @@ def demo(lab: Lab) -> Seen:
         ],
     )
     recovered = [
-        line.split("RecoveryPartition ")[-1].strip("\"<> ")
+        line.split("RecoveryPartition ")[-1].strip('"<> ')
         for line in log.read_text()[log_size:].splitlines()
         if "Recovery successful" in line
     ]
