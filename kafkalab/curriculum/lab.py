@@ -154,10 +154,12 @@ def _wait_for_metadata(admin: AdminClient, topic: str, timeout: float = 15.0) ->
 def remove_leftovers(settings: Settings, lesson: Lesson, timeout: float = 30.0) -> list[str]:
     """Delete the lesson's topics and consumer groups; returns what was removed."""
     admin = clients.admin(settings)
+    # quixstreams names its internal topics after the consumer group: changelog__<group>--…
+    internal = tuple(f"{kind}__{group_prefix(lesson)}" for kind in ("changelog", "repartition"))
     topics = [
         name
         for name in admin.list_topics(timeout=10).topics
-        if name.startswith(topic_prefix(lesson))
+        if name.startswith(topic_prefix(lesson)) or name.startswith(internal)
     ]
     removed: list[str] = []
     if topics:

@@ -1,0 +1,82 @@
+"""Lesson 16's check says ✘ for each way the state can fail to survive."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from kafkalab.curriculum.checks import passed
+from kafkalab.curriculum.manifest import find
+from kafkalab.curriculum.runner import load_module
+
+m = load_module(find(16), "check")
+Click, Session, Seen, check = m.Click, m.Session, m.Seen, m.check
+
+
+def emitted(clicks: list[Any], start: dict[str, Any] | None = None) -> dict[int, tuple[str, Any]]:
+    """What a correct app emits for `clicks`, carrying on from `start`."""
+    state = dict(start or {})
+    out = {}
+    for c in clicks:
+        old = state.get(c.user, Session(0, 0))
+        state[c.user] = Session(old.views + 1, old.cart_cents + c.add_cents)
+        out[c.seq] = (c.user, state[c.user])
+    return out
+
+
+BEFORE = [Click("a", 0, 100), Click("b", 1, 0), Click("a", 2, 50)]
+AFTER = [Click("a", 3, 10), Click("b", 4, 5)]
+
+
+def good() -> Any:
+    outputs = emitted(BEFORE) | emitted(AFTER, m.sessions(BEFORE))
+    return Seen(BEFORE, AFTER, outputs, 5, -9, True, "compact", 4, ["changelog[0]"])
+
+
+def failing(seen: Any) -> set[str]:
+    return {c.name for c in check(seen) if not c.ok}
+
+
+def test_the_right_outcome_passes() -> None:
+    assert passed(check(good()))
+
+
+def test_state_lost_on_restart_fails() -> None:
+    seen = good()
+    seen.outputs.update(emitted(AFTER))  # the restarted app started from zero
+    assert failing(seen) == {"restored state = state before the kill", "final state = computed"}
+
+
+def test_a_wrong_state_before_the_kill_fails() -> None:
+    seen = good()
+    seen.outputs[2] = ("a", Session(2, 100))
+    assert "state before the kill = computed" in failing(seen)
+
+
+def test_a_clean_stop_instead_of_a_kill_fails() -> None:
+    seen = good()
+    seen.exit_code = 0
+    assert failing(seen) == {"the first app was killed (SIGKILL)"}
+
+
+def test_local_state_still_there_fails() -> None:
+    seen = good()
+    seen.local_state_gone = False
+    assert failing(seen) == {"its local state was deleted"}
+
+
+def test_a_changelog_that_is_not_compacted_fails() -> None:
+    seen = good()
+    seen.changelog_policy = "delete"
+    assert failing(seen) == {"changelog topic is compacted"}
+
+
+def test_no_recovery_logged_fails() -> None:
+    seen = good()
+    seen.recovered = []
+    assert failing(seen) == {"the restarted app recovered its store from the changelog"}
+
+
+def test_duplicated_processing_fails() -> None:
+    seen = good()
+    seen.output_count = 7
+    assert failing(seen) == {"each click processed once"}
