@@ -4,6 +4,7 @@ and read every record with the old and the new schema."""
 from __future__ import annotations
 
 import json
+from typing import Any
 
 from confluent_kafka import Producer, TopicPartition
 from confluent_kafka.schema_registry import Schema, SchemaRegistryClient
@@ -17,14 +18,17 @@ from kafkalab.curriculum.lab import Lab
 from .check import Seen
 
 PER_VERSION = 5
-FIELDS_V1 = [{"name": "id", "type": "string"}, {"name": "name", "type": "string"}]
+FIELDS_V1: list[dict[str, Any]] = [
+    {"name": "id", "type": "string"},
+    {"name": "name", "type": "string"},
+]
 # Compatible: a new field with a default. Old readers ignore it; new readers of old data get null.
-EMAIL = {"name": "email", "type": ["null", "string"], "default": None}
+EMAIL: dict[str, Any] = {"name": "email", "type": ["null", "string"], "default": None}
 # Incompatible: `name` becomes an int — a reader on this schema cannot read the old strings.
-NAME_AS_INT = {"name": "name", "type": "int"}
+NAME_AS_INT: dict[str, Any] = {"name": "name", "type": "int"}
 
 
-def schema(fields: list[dict[str, object]]) -> str:
+def schema(fields: list[dict[str, Any]]) -> str:
     record = {"type": "record", "name": "Customer", "namespace": "lesson05", "fields": fields}
     return json.dumps(record)
 
