@@ -19,6 +19,7 @@ class Run:
     seconds: float  # from the first send to the end of flush()
     distinct_on_topic: int  # distinct sequence numbers read back from the topic
     records_on_topic: int  # records read back (more than distinct = duplicates)
+    per_request: float = 0.0  # records per produce request: what batching achieved
     partition_of_key: dict[str, int] = field(default_factory=dict)
 
 
@@ -54,6 +55,15 @@ def check(seen: Seen) -> list[Check]:
             {r.client for r in measured} == {"kafka-python", "confluent-kafka"},
             ", ".join(f"{r.client} {r.sent / r.seconds:,.0f} msg/s" for r in measured)
             or "no figures",
+        )
+    )
+    checks.append(
+        expect(
+            "both clients batch",
+            len(seen.runs) == 2 and all(r.per_request > 1 for r in seen.runs),
+            ", ".join(
+                f"{r.client} {r.per_request:,.0f} records per produce request" for r in seen.runs
+            ),
         )
     )
     maps = [r.partition_of_key for r in seen.runs]

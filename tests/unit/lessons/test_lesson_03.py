@@ -13,7 +13,7 @@ N = 1000
 
 
 def run(client: str) -> object:
-    return Run(client, N, N, 0, 2.0, N, N, {"user-1": 0, "user-2": 2})
+    return Run(client, N, N, 0, 2.0, N, N, 50.0, {"user-1": 0, "user-2": 2})
 
 
 def good() -> object:
@@ -50,6 +50,12 @@ def test_an_unmeasured_run_fails() -> None:
     seen = good()
     seen.runs[0].seconds = 0.0
     assert failing(seen) == {"both clients measured"}
+
+
+def test_one_record_per_request_fails() -> None:
+    seen = good()
+    seen.runs[1].per_request = 1.0
+    assert failing(seen) == {"both clients batch"}
 
 
 def test_keys_on_different_partitions_fail() -> None:
