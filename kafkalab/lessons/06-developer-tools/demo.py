@@ -57,6 +57,7 @@ def write_orders(lab: Lab, topics: dict[str, str]) -> tuple[list[Record], dict[s
             value, headers = serde.envelope(
                 event_type, value_of(event_type, order_id), service, cause
             )
+            # This event causes the next: envelope() copies its trace_id, names it causation_id.
             cause = Event(
                 topics[name], 0, 0, order_id, event_type, value, {k: v.decode() for k, v in headers}
             )
