@@ -6,7 +6,8 @@ consumer-group lag every couple of seconds (AdminClient, like `kafkalab lag`), a
 `scaling.decide` what to do, and acts the way `kafkalab scale` does: it writes the new replica
 count to `desired.json`, which the supervisor's own loop then reconciles. Every step is logged
 (`kafkalab logs supervisor`) and kept, with the latest lags, in `autoscaler.json` for
-`kafkalab ps` and the high-load scenario.
+`kafkalab ps` and the high-load scenario. Only the services in catalogue.AUTOSCALED are
+scaled (the others keep state a second replica must not share; see there).
 
 Why a thread: reading lag can take seconds on a busy broker, and the reconcile loop must keep
 restarting crashed replicas meanwhile.
@@ -27,7 +28,7 @@ from kafkalab import clients
 from kafkalab.observe.lag import GroupLag, group_lag
 from kafkalab.platform import supervisor
 from kafkalab.platform.scaling import Decision, Policy, Sample, decide, replica_limit
-from kafkalab.services.catalogue import SERVICES, group_id
+from kafkalab.services.catalogue import AUTOSCALED, group_id
 from kafkalab.settings import Settings
 
 log = logging.getLogger("kafkalab.supervisor")
@@ -99,7 +100,7 @@ PartitionReader = Callable[[Settings], dict[str, int]]
 
 
 def _all_lags(settings: Settings) -> list[GroupLag]:
-    return group_lag(settings, [group_id(name) for name in SERVICES], timeout=5.0)
+    return group_lag(settings, [group_id(name) for name in AUTOSCALED], timeout=5.0)
 
 
 def _partition_counts(settings: Settings) -> dict[str, int]:
@@ -158,7 +159,7 @@ class Autoscaler:
         now = self._clock()
         keep = max(policy.sustain_seconds, policy.idle_seconds) + 2 * SAMPLE_SECONDS
         taken = []
-        for name in SERVICES:
+        for name in AUTOSCALED:
             group = lags.get(group_id(name))
             if group is None:
                 continue

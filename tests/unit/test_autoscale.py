@@ -89,7 +89,7 @@ def test_the_limit_is_the_busiest_topic_s_partition_count_capped() -> None:
 
 class FakeKafka:
     def __init__(self) -> None:
-        self.lag = {"payment": 0}
+        self.lag = {"payment": 0, "inventory": 0}
         self.now = 0.0
 
     def lags(self, _settings: Settings) -> list[GroupLag]:
@@ -114,7 +114,7 @@ class FakeKafka:
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
     settings = load_settings(data_dir=tmp_path)
-    supervisor.write_json(supervisor.desired_file(settings), {"payment": 1})
+    supervisor.write_json(supervisor.desired_file(settings), {"payment": 1, "inventory": 1})
     return settings
 
 
@@ -141,14 +141,17 @@ def test_sustained_lag_scales_up_to_the_partition_limit_then_down_again(settings
     kafka = FakeKafka()
     scaler = autoscaler.Autoscaler(settings, kafka.lags, kafka.partitions, kafka.clock)
     kafka.lag["payment"] = 500
+    kafka.lag["inventory"] = 5_000  # never autoscaled: its stock ledger is one process's
     # inventory-events has 2 partitions here: one step up, then capped (logged once).
     assert run_rounds(scaler, kafka, 30) == ["up 1→2", "capped 2→2"]
     assert supervisor.read_desired(settings)["payment"] == 2
+    assert supervisor.read_desired(settings)["inventory"] == 1
     kafka.lag["payment"] = 0
     assert run_rounds(scaler, kafka, 20) == ["down 2→1"]
     assert supervisor.read_desired(settings)["payment"] == 1
 
     state = json.loads(autoscaler.state_file(settings).read_text())
+    assert set(state["groups"]) == {"payment"}
     assert [d["kind"] for d in state["decisions"]] == ["up", "capped", "down"]
     assert state["groups"]["payment"] == {"lag": 0, "replicas": 1, "limit": 2, "added": 0}
     assert state["policy"]["lag_threshold"] == 100
