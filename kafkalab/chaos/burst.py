@@ -95,13 +95,14 @@ def circuits(settings: Settings) -> dict[int, dict[str, Any]]:
 
 def changes_since(health: dict[int, dict[str, Any]], since: float) -> list[CircuitChange]:
     """The breaker transitions every replica recorded at or after `since` (epoch s), in time order."""
-    found = {
+    found = [
         CircuitChange(float(c["at"]), replica, str(c["from"]), str(c["to"]))
-        for replica, body in health.items()
+        for replica, body in sorted(health.items())
         for c in body.get("circuit_history", [])
         if float(c["at"]) >= since
-    }
-    return sorted(found, key=lambda c: (c.at, c.replica))
+    ]
+    # A stable sort: two changes of one replica in the same millisecond keep their order.
+    return sorted(found, key=lambda c: c.at)
 
 
 def run(
