@@ -264,14 +264,21 @@ def _choreograph(
     )
     control.scale(settings, "payment", target, timeout=plan.rebalance_timeout)
     clock.note("scale", f"{target} payment replicas healthy; waiting for the group to settle")
+    # A cooperative rebalance is two rounds: the first revokes what moves (and the group is
+    # briefly STABLE with those partitions unowned), the second hands them to the newcomers.
+    # Settled = STABLE, every member in, and every partition owned again.
+    wanted = {p for parts in report.before.members.values() for p in parts}
     deadline = time.monotonic() + plan.rebalance_timeout
-    while time.monotonic() < deadline:
-        after = watch.group_snapshot(settings, PAYMENT_GROUP)
-        if len(after.members) >= target and after.state == "STABLE":
+    while True:
+        state = watch.group_snapshot(settings, PAYMENT_GROUP)
+        after = picture(settings)
+        owned = {p for parts in after.members.values() for p in parts}
+        settled = state.state == "STABLE" and len(after.members) >= target and owned >= wanted
+        if settled or time.monotonic() > deadline:
             break
         time.sleep(POLL)
-    report.after = picture(settings)
-    clock.note("rebalance", f"after: {_describe(report.after)}")
+    report.after = after
+    clock.note("rebalance", f"after: {_describe(after)}")
 
 
 def _describe(group: GroupPicture) -> str:
