@@ -156,6 +156,10 @@ def _render_high_load(report: Any) -> None:
         from kafkalab.cli.observe import render_report
 
         render_report(report.verify)
+    ui.out.print(
+        "payment keeps its replicas afterwards: `kafkalab ps` shows them, "
+        "`kafkalab scale payment 1` goes back"
+    )
     if report.passed:
         ui.success(f"high-load: every expectation and invariant holds ({report.seconds:.1f} s)")
     else:

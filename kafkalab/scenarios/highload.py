@@ -51,6 +51,7 @@ class HighLoadPlan:
     scale_at: float = 0.4
     """Share of the orders sent (and the burst over) when payment is scaled."""
     autoscale: Policy = field(default_factory=Policy)
+    """Used when the autoscaler is off; one switched on with `up --autoscale` is kept as is."""
     rebalance_timeout: float = 90.0
     breaker_timeout: float = 30.0
 
@@ -168,8 +169,10 @@ def run(
     if supervisor.read_desired(settings).get("payment", 0) != 1:
         say("payment back to 1 replica, so the scale-out shows")
         control.scale(settings, "payment", 1)
+    # The autoscaler as the user set it up (`up --autoscale --lag-threshold …`), else ours.
     previous_policy = autoscaler.read_policy(settings)
-    control.set_autoscale(settings, plan.autoscale)
+    policy = previous_policy or plan.autoscale
+    control.set_autoscale(settings, policy)
     clock = _Clock(report, say)
     since = time.time()
     since_ms = now_ms()
@@ -177,8 +180,8 @@ def run(
     watcher.start()
     clock.note(
         "note",
-        f"autoscaler on (lag > {plan.autoscale.lag_threshold} for "
-        f"{plan.autoscale.sustain_seconds:g} s); {plan.orders:,} orders",
+        f"autoscaler on (lag > {policy.lag_threshold} for "
+        f"{policy.sustain_seconds:g} s); {plan.orders:,} orders",
     )
     latest: list[Progress] = [Progress("setup", planned=plan.orders)]
 
