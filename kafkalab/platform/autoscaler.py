@@ -167,6 +167,10 @@ class Autoscaler:
             limit = replica_limit([counts.get(t, 0) for t in topics])
             replicas = desired.get(name, 0)
             added = self.added[name] = max(0, min(self.added.get(name, 0), replicas - 1))
+            previous = self.state.groups.get(name)
+            if previous is not None and previous.replicas != replicas:
+                # Scaled by someone else (`kafkalab scale`): judge the new size afresh too.
+                self.samples[name] = []
             history = self.samples.setdefault(name, [])
             history.append(Sample(now, group.total))
             history[:] = [s for s in history if s.at >= now - keep]

@@ -160,3 +160,15 @@ def test_sustained_lag_scales_up_to_the_partition_limit_then_down_again(settings
 def test_a_broken_wish_file_reads_as_off(settings: Settings) -> None:
     autoscaler.wish_file(settings).write_text("{not json")
     assert autoscaler.read_policy(settings) is None
+
+
+def test_a_manual_scale_starts_a_fresh_window(settings: Settings) -> None:
+    autoscaler.enable(settings, Policy(lag_threshold=100, sustain_seconds=6, idle_seconds=0))
+    kafka = FakeKafka()
+    scaler = autoscaler.Autoscaler(settings, kafka.lags, kafka.partitions, kafka.clock)
+    kafka.lag["payment"] = 500
+    assert run_rounds(scaler, kafka, 4) == []  # 4 s of lag: not yet
+    supervisor.write_json(supervisor.desired_file(settings), {"payment": 2, "inventory": 1})
+    # Without the reset, the lag seen at 1 replica would be judged against 2 replicas at once.
+    assert run_rounds(scaler, kafka, 4) == []
+    assert run_rounds(scaler, kafka, 2) == ["capped 2→2"]  # 2 partitions: 2 is the limit
