@@ -247,6 +247,9 @@ def _choreograph(
 
     while sent_share() < plan.burst_at and load_thread.is_alive():
         time.sleep(0.1)
+    if not load_thread.is_alive():  # it failed (the caller re-raises) or was tiny: judged so
+        clock.note("note", "the load ended before the burst was due: no burst, no scale-out")
+        return
     replicas = burst.inject(settings, plan.burst_seconds)
     burst_over = time.monotonic() + plan.burst_seconds
     clock.note(
