@@ -2,8 +2,8 @@
 
 Payment is made slow on purpose (40 ms per gateway call), so a burst of orders leaves a real
 lag on its group for the supervisor's autoscaler to react to. The reservation TTL is long so
-that the slow payments are judged on the autoscaler and the breaker, not on the (separate)
-race between a late payment and an expiring reservation.
+that slow payments end CONFIRMED rather than late (a payment that arrives as its reservation
+expires ends CANCELLED: tests/integration/test_order.py covers that on its own).
 """
 
 from __future__ import annotations
