@@ -84,3 +84,23 @@ def describe_leader_change(before: LeaderSnapshot, after: LeaderSnapshot) -> str
         f"leader election: {len(moved)} partition(s) moved{': ' + shown if moved else ''}; "
         f"{after.under_replicated} under-replicated"
     )
+
+
+def group_assignment(settings: Settings, group: str) -> dict[str, list[str]]:
+    """Each member's partitions ("topic[p]"), by client id; empty when the group is unreachable."""
+    admin = clients.admin(settings, **{"log_level": 0})
+    try:
+        description = admin.describe_consumer_groups([group], request_timeout=5)[group].result(
+            timeout=5
+        )
+    except Exception:  # noqa: BLE001 - shown as "no members" rather than raised mid-scenario
+        return {}
+    return {
+        m.client_id: sorted(
+            (f"{tp.topic}[{tp.partition}]" for tp in m.assignment.topic_partitions),
+            key=lambda name: (name.split("[")[0], int(name.split("[")[1].rstrip("]"))),
+        )
+        if m.assignment
+        else []
+        for m in sorted(description.members, key=lambda m: m.client_id)
+    }

@@ -2,19 +2,21 @@
 
 from __future__ import annotations
 
+import time
 from typing import Annotated
 
 import typer
 
 from kafkalab import ui
-from kafkalab.chaos import runner
+from kafkalab.chaos import burst, runner
 from kafkalab.chaos.faults import ACTIONS
+from kafkalab.errors import InvalidChoice
 from kafkalab.services.catalogue import SERVICES
 from kafkalab.settings import load_settings
 
 
 def chaos(
-    action: Annotated[str, typer.Argument(help=f"One of: {', '.join(ACTIONS)}.")],
+    action: Annotated[str, typer.Argument(help=f"One of: {', '.join(ACTIONS)}, fail-burst.")],
     target: Annotated[str, typer.Argument(help=f"A service ({', '.join(SERVICES)}) or broker-N.")],
     replica: Annotated[
         int, typer.Option("--replica", "-r", help="Which replica of the service.")
@@ -28,6 +30,12 @@ def chaos(
             "--every", help="Repeat the fault every S seconds while the load runs.", min=0.5
         ),
     ] = None,
+    seconds: Annotated[
+        float, typer.Option("--seconds", help="fail-burst: how long the gateway fails.")
+    ] = 5.0,
+    failure_rate: Annotated[
+        float, typer.Option("--failure-rate", help="fail-burst: share of gateway calls failing.")
+    ] = 1.0,
     json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
     docker: Annotated[
         bool, typer.Option("--docker", help="Target a container of `kafkalab up --docker`.")
@@ -40,7 +48,12 @@ def chaos(
     a 3-broker cluster. Ends with the invariant checker; exit 1 if an invariant breaks.
     With --docker the same faults hit the docker stack's containers (kill, docker pause/unpause,
     docker restart).
+    fail-burst payment = the card gateway fails for --seconds on every payment replica: watch
+    the circuit breaker open, then close through its half-open probe.
     """
+    if action == "fail-burst":
+        _fail_burst(target, seconds, failure_rate, json)
+        return
     report = runner.run(
         load_settings(),
         action,
@@ -74,3 +87,42 @@ def chaos(
             ui.failure("an invariant broke — see the ✘ lines above")
     if not report.passed:
         raise typer.Exit(1)
+
+
+def _fail_burst(target: str, seconds: float, failure_rate: float, json: bool) -> None:
+    if target != "payment":
+        raise InvalidChoice(
+            f"fail-burst targets the payment gateway, not '{target}'",
+            hint="`kafkalab chaos fail-burst payment --seconds 5`",
+        )
+    report = burst.run(load_settings(), seconds, failure_rate, notify=None if json else ui.step)
+    if json:
+        ui.print_json(report)
+        return
+    ui.table(
+        f"gateway failure burst ({report.failure_rate:.0%} for {report.seconds:g} s): circuit breaker",
+        ["time", "replica", "circuit"],
+        [
+            [
+                time.strftime("%H:%M:%S", time.localtime(c.at)) + f".{int(c.at % 1 * 1000):03d}",
+                f"payment-{c.replica}",
+                f"{c.before} → {c.after}",
+            ]
+            for c in report.changes
+        ],
+    )
+    if report.closed_after:
+        ui.success("the breaker opened under the burst and closed again after a half-open probe")
+    elif report.opened:
+        ui.out.print(
+            "[yellow]![/] a breaker is still "
+            + ", ".join(
+                f"payment-{r} {s}" for r, s in sorted(report.final.items()) if s != "closed"
+            )
+            + " — it closes on the next payment's probe (run a load: `kafkalab load --orders 200`)"
+        )
+    else:
+        ui.out.print(
+            "[yellow]![/] no payment was attempted during the burst, so the breaker stayed closed "
+            "— run it under load (`kafkalab scenario high-load` does)"
+        )

@@ -84,7 +84,7 @@ def load(
             settings,
             plan,
             with_baseline=baseline,
-            progress=lambda progress: update(_progress_pairs(progress)),
+            progress=lambda progress: update(progress_pairs(progress)),
             notify=ui.step,
         )
     if json is not None:
@@ -95,7 +95,7 @@ def load(
         raise typer.Exit(1)
 
 
-def _progress_pairs(progress: Any) -> list[tuple[str, Any]]:
+def progress_pairs(progress: Any) -> list[tuple[str, Any]]:
     lags = ", ".join(f"{g.removeprefix('kafkalab-')} {lag}" for g, lag in progress.lags.items())
     return [
         ("phase", f"{progress.phase} ({progress.elapsed:.1f} s)"),

@@ -11,8 +11,9 @@ from kafkalab import ui
 from kafkalab.cluster import lifecycle
 from kafkalab.errors import InvalidChoice
 from kafkalab.platform import compose, control, supervisor
+from kafkalab.platform.scaling import Policy
 from kafkalab.services.catalogue import SERVICES
-from kafkalab.settings import load_settings
+from kafkalab.settings import Settings, load_settings
 
 
 def check_brokers(brokers: int) -> int:
@@ -39,12 +40,37 @@ def up(
     brokers: Annotated[
         int, typer.Option("--brokers", help="With --docker: 1 or 3 Kafka nodes.")
     ] = 1,
+    autoscale: Annotated[
+        bool | None,
+        typer.Option(
+            "--autoscale/--no-autoscale",
+            help="Add a replica to a service whose consumer lag stays over --lag-threshold "
+            "for --for seconds (up to its partition count); --no-autoscale stops it.",
+        ),
+    ] = None,
+    lag_threshold: Annotated[
+        int, typer.Option("--lag-threshold", help="Lag (records) that counts as behind.", min=0)
+    ] = Policy.lag_threshold,
+    for_: Annotated[
+        float,
+        typer.Option("--for", help="Seconds the lag must stay over the threshold.", min=0.5),
+    ] = Policy.sustain_seconds,
+    scale_down_after: Annotated[
+        float,
+        typer.Option(
+            "--scale-down-after",
+            help="Seconds at 0 lag before removing a replica the autoscaler added (0: never).",
+            min=0,
+        ),
+    ] = Policy.idle_seconds,
 ) -> None:
     """Start everything: the cluster if needed, the topics, and all six services (healthy).
 
     Each service is its own process in its own consumer group; a supervisor restarts one that
     crashes. `kafkalab ps` shows them, `kafkalab down` stops them. With --docker the whole
-    stack runs in containers instead (needs a Docker engine with the compose plugin).
+    stack runs in containers instead (needs a Docker engine with the compose plugin). With
+    --autoscale the supervisor also scales a service by its consumer lag
+    (`kafkalab logs supervisor`).
     """
     if docker:
         compose.up(check_brokers(brokers), notify=ui.step)
@@ -54,8 +80,25 @@ def up(
         )
         return
     settings = load_settings()
-    seconds = control.up(settings, notify=ui.step)
+    policy = Policy(lag_threshold, for_, scale_down_after) if autoscale else None
+    if autoscale is False:
+        control.set_autoscale(settings, None)
+    seconds = control.up(settings, notify=ui.step, autoscale=policy)
     ui.success(f"platform up in {seconds:.1f} s: {', '.join(SERVICES)} healthy (`kafkalab ps`)")
+    if policy is not None:
+        ui.success(f"autoscaler on: {_policy_text(policy)}")
+
+
+def _policy_text(policy: Policy) -> str:
+    down = (
+        f"; -1 replica it added after {policy.idle_seconds:g} s at lag 0"
+        if policy.scales_down
+        else "; never scales down"
+    )
+    return (
+        f"+1 replica when a group's lag stays > {policy.lag_threshold} for "
+        f"{policy.sustain_seconds:g} s, up to its partition count{down}"
+    )
 
 
 def down(
@@ -85,7 +128,8 @@ def down(
 
 def ps(json: JsonOption = False) -> None:
     """Each service replica: pid, port, health, restarts, partitions owned, its group's lag."""
-    rows = control.ps(load_settings())
+    settings = load_settings()
+    rows = control.ps(settings)
     if json:
         ui.print_json(rows)
         return
@@ -109,19 +153,42 @@ def ps(json: JsonOption = False) -> None:
             for r in rows
         ],
     )
+    _autoscale_line(settings)
+
+
+def _autoscale_line(settings: Settings) -> None:
+    state = control.autoscale_status(settings)
+    if state is None or state.policy is None:
+        ui.out.print("autoscaler: off (`kafkalab up --autoscale` turns it on)")
+        return
+    steps = [d for d in state.decisions if d["kind"] != "capped"]
+    last = steps[-1] if steps else None
+    ui.out.print(
+        f"autoscaler: [green]on[/] — {_policy_text(state.policy)}; {len(steps)} step(s) taken"
+        + (
+            f", last: {last['service']} {last['replicas']} → {last['target']} ({last['reason']})"
+            if last
+            else ""
+        )
+        + " (`kafkalab logs supervisor`)"
+    )
 
 
 def logs(
-    service: Annotated[str, typer.Argument(help=f"One of: {', '.join(SERVICES)}.")],
+    service: Annotated[str, typer.Argument(help=f"One of: {', '.join(SERVICES)}, or supervisor.")],
     follow: Annotated[
         bool, typer.Option("--follow", "-f", help="Keep printing new lines.")
     ] = False,
     replica: Annotated[int, typer.Option("--replica", "-r", help="Which replica.")] = 0,
     lines: Annotated[int, typer.Option("--lines", "-n", help="How many lines to show first.")] = 40,
 ) -> None:
-    """Print a service's log (JSON lines: ts, level, service, replica, msg, fields)."""
+    """Print a service's log (JSON lines: ts, level, service, replica, msg, fields), or the
+    supervisor's (restarts and the autoscaler's steps)."""
     settings = load_settings()
-    path = supervisor.log_file(settings, control.check_service(service), replica)
+    if service == "supervisor":
+        path = supervisor.supervisor_log(settings)
+    else:
+        path = supervisor.log_file(settings, control.check_service(service), replica)
     if not path.exists():
         ui.failure(f"no log yet at {path} — is it running? (`kafkalab ps`)")
         raise typer.Exit(1)

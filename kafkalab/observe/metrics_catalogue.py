@@ -195,6 +195,13 @@ PAYMENT_CIRCUIT = MetricSpec(
     "Gateway circuit breaker: 0 closed, 1 open, 2 half-open",
     ("payment",),
 )
+PAYMENT_CIRCUIT_TRANSITIONS = MetricSpec(
+    "kafkalab_payment_circuit_transitions_total",
+    "counter",
+    ("to",),
+    "Circuit breaker state changes, by the state entered",
+    ("payment",),
+)
 NOTIFICATIONS_REQUESTED = MetricSpec(
     "kafkalab_notifications_requested_total",
     "counter",
@@ -272,6 +279,7 @@ CATALOGUE: tuple[MetricSpec, ...] = (
     PAYMENTS,
     PAYMENT_CHARGED,
     PAYMENT_CIRCUIT,
+    PAYMENT_CIRCUIT_TRANSITIONS,
     NOTIFICATIONS_REQUESTED,
     NOTIFICATIONS_SENT,
     NOTIFICATIONS_DUPLICATES,

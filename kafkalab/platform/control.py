@@ -19,12 +19,13 @@ from kafkalab.cluster.state import ClusterState, read_pid
 from kafkalab.errors import InvalidChoice, KafkalabError
 from kafkalab.events.topics import apply_catalogue
 from kafkalab.observe.lag import group_lag
-from kafkalab.platform import process, supervisor
+from kafkalab.platform import autoscaler, process, supervisor
+from kafkalab.platform.scaling import MAX_REPLICAS as MAX_REPLICAS
+from kafkalab.platform.scaling import Policy
 from kafkalab.services.catalogue import SERVICES, group_id
 from kafkalab.settings import Settings, settings_env
 
 Notify = Callable[[str], None]
-MAX_REPLICAS = 6  # the busiest topics have 6 partitions: a 7th consumer would sit idle
 
 
 class ServicesNotReady(KafkalabError):
@@ -52,8 +53,16 @@ def check_service(name: str) -> str:
     return name
 
 
-def up(settings: Settings, notify: Notify | None = None, timeout: float = 90.0) -> float:
-    """Cluster (if needed) + topics + all six services, each healthy; returns seconds taken."""
+def up(
+    settings: Settings,
+    notify: Notify | None = None,
+    timeout: float = 90.0,
+    autoscale: Policy | None = None,
+) -> float:
+    """Cluster (if needed) + topics + all six services, each healthy; returns seconds taken.
+
+    With `autoscale`, the supervisor's autoscaler is switched on with that policy (it stays
+    on until `set_autoscale(settings, None)` or `down`)."""
     say = notify or (lambda _m: None)
     started = time.monotonic()
     if not settings.bootstrap:
@@ -65,6 +74,8 @@ def up(settings: Settings, notify: Notify | None = None, timeout: float = 90.0) 
     desired = supervisor.read_desired(settings)
     wanted = {name: max(desired.get(name, 0), 1) for name in SERVICES}
     supervisor.write_json(supervisor.desired_file(settings), wanted)
+    if autoscale is not None:
+        set_autoscale(settings, autoscale)
     _ensure_supervisor(settings, say)
     say("waiting for the six services to report healthy")
     wait_ready(settings, wanted, timeout)
@@ -78,7 +89,7 @@ def _ensure_supervisor(settings: Settings, say: Notify) -> None:
     process.spawn(
         [sys.executable, "-m", "kafkalab.platform.supervisor"],
         supervisor.pid_file(settings),
-        settings.data_dir / "logs" / "supervisor.log",
+        supervisor.supervisor_log(settings),
         settings_env(settings),
     )
 
@@ -135,8 +146,32 @@ def scale(settings: Settings, name: str, replicas: int, timeout: float = 60.0) -
     wait_ready(settings, {name: replicas}, timeout)
 
 
+def set_autoscale(settings: Settings, policy: Policy | None) -> None:
+    """Ask the supervisor to autoscale by consumer lag with `policy`, or (None) to stop."""
+    if policy is None:
+        autoscaler.disable(settings)
+        return
+    if policy.lag_threshold < 0 or policy.sustain_seconds <= 0 or policy.idle_seconds < 0:
+        raise InvalidChoice(
+            "the autoscaler needs a lag threshold ≥ 0, --for > 0 s and --scale-down-after ≥ 0 s",
+            hint="e.g. `kafkalab up --autoscale --lag-threshold 200 --for 10`",
+        )
+    autoscaler.enable(settings, policy)
+
+
+def autoscale_status(settings: Settings) -> autoscaler.AutoscalerState | None:
+    """The autoscaler's latest view and its steps, or None when it is off."""
+    if autoscaler.read_policy(settings) is None:
+        return None
+    state = autoscaler.read_state(settings)
+    state.policy = autoscaler.read_policy(settings)
+    return state
+
+
 def down(settings: Settings, notify: Notify | None = None) -> bool:
-    """Stop every service (the supervisor stops its children first). The cluster keeps running."""
+    """Stop every service (the supervisor stops its children first). The cluster keeps running.
+    The autoscaler is switched off too: `up --autoscale` asks for it again."""
+    autoscaler.disable(settings)
     pid_path = supervisor.pid_file(settings)
     if not read_pid(pid_path):
         return False

@@ -4,7 +4,8 @@ It runs as its own background process (`python -m kafkalab.platform.supervisor`)
 outlive the command that started them, and it reconciles like an orchestrator: the CLI writes
 the desired replica counts to `desired.json`; the supervisor starts what is missing, stops what
 is extra, restarts a crashed replica after a growing back-off, and publishes what it sees in
-`status.json` (pids, ports, restarts) for `kafkalab ps`, `scale` and `chaos`.
+`status.json` (pids, ports, restarts) for `kafkalab ps`, `scale` and `chaos`. A thread of it
+is the lag-based autoscaler (autoscaler.py), idle unless `kafkalab up --autoscale` asked for it.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -44,6 +46,10 @@ def status_file(settings: Settings) -> Path:
 
 def pid_file(settings: Settings) -> Path:
     return platform_dir(settings) / "supervisor.pid"
+
+
+def supervisor_log(settings: Settings) -> Path:
+    return settings.data_dir / "logs" / "supervisor.log"
 
 
 def log_file(settings: Settings, name: str, replica: int) -> Path:
@@ -88,7 +94,8 @@ def read_desired(settings: Settings) -> dict[str, int]:
 def write_json(path: Path, value: object) -> None:
     """Atomic write: readers never see half a file."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
+    # A temp name per process and thread: the CLI and the autoscaler may write at once.
+    tmp = path.with_suffix(f".{os.getpid()}.{threading.get_ident()}.tmp")
     tmp.write_text(json.dumps(value, indent=2))
     tmp.replace(path)
 
@@ -115,15 +122,21 @@ class Supervisor:
         signal.signal(signal.SIGTERM, lambda *_: setattr(self, "stopping", True))
         signal.signal(signal.SIGINT, lambda *_: setattr(self, "stopping", True))
         log.info("supervisor started (pid %s)", os.getpid())
+        from kafkalab.platform import autoscaler  # it imports this module
+
         metrics = exporter.serve(self.settings, self._replica_states)
+        autoscaling_done = threading.Event()
+        autoscaler.start(self.settings, autoscaling_done)
         try:
             while not self.stopping:
                 self.reconcile(read_desired(self.settings))
                 self.publish()
                 time.sleep(0.3)
+            autoscaling_done.set()
             self.stop_all()
             self.publish()
         finally:
+            autoscaling_done.set()
             if metrics is not None:
                 metrics.shutdown()
         return 0

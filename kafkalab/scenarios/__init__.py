@@ -2,6 +2,9 @@
 
 The built-in ones ship in this package; a user adds one without code by dropping a `.toml`
 file in `./scenarios/` or in the folder named by KAFKALAB_SCENARIOS_DIR.
+
+One built-in is a different shape: `high-load` is driven by a load of orders rather than a few
+user steps, so it is Python (highload.py) — listed and run by the same `kafkalab scenario`.
 """
 
 from __future__ import annotations
@@ -43,6 +46,20 @@ class Scenario:
     expect: dict[str, Any]
     source: str = ""
     timeout: float = field(default=60.0)
+    runner: str = "steps"
+    """"steps": the TOML engine (engine.py); "load": the high-load scenario (highload.py)."""
+
+
+HIGH_LOAD = Scenario(
+    name="high-load",
+    title="2,000 orders; payment scaled 1 → 3 mid-run, a gateway outage opens and closes the "
+    "circuit breaker, the lag autoscaler on",
+    description="",
+    steps=[],
+    expect={},
+    source="built-in highload.py",
+    runner="load",
+)
 
 
 def _folders() -> list[Path]:
@@ -85,7 +102,7 @@ def parse(text: str, source: str) -> Scenario:
 
 def load_all() -> dict[str, Scenario]:
     """Built-in scenarios, then the user's (a user file of the same name wins)."""
-    found: dict[str, Scenario] = {}
+    found: dict[str, Scenario] = {HIGH_LOAD.name: HIGH_LOAD}
     for entry in sorted(resources.files(__package__).iterdir(), key=lambda e: e.name):
         if entry.name.endswith(".toml"):
             scenario = parse(entry.read_text(), f"built-in {entry.name}")

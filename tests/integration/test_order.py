@@ -593,3 +593,29 @@ def test_an_early_payment_is_parked_uncommitted_until_the_reservation_arrives(
         lambda: committed_offset(cluster, PAYMENTS, raw.partition()) > raw.offset(),
         "the commit to move past the applied payment",
     )
+
+
+def test_a_payment_that_beat_the_expiry_by_a_moment_ends_cancelled_not_stuck_in_paid(
+    cluster: Settings, services: tuple[UserService, OrderService], customer: tuple[str, str]
+) -> None:
+    """Payment completes as the TTL runs out; inventory, still behind on `payments`, expires
+    the reservation anyway (and will not commit the stock). The order must still end."""
+    _, order = services
+    _, token = customer
+    order_id, created = place_order(cluster, order, token)
+    reserved(cluster, created)
+    wait_status(order, order_id, "RESERVED")
+    feed(
+        cluster,
+        PAYMENTS,
+        "PaymentCompleted",
+        created,
+        payment_id="pay-late",
+        amount_cents=created.value["total_cents"],
+        card_masked="****4242",
+        attempts=5,
+    )
+    wait_status(order, order_id, "PAID")
+    feed(cluster, INVENTORY_EVENTS, "ReservationExpired", created)
+    body = wait_status(order, order_id, "CANCELLED")
+    assert [h["to_status"] for h in body["history"]] == ["CREATED", "RESERVED", "PAID", "CANCELLED"]

@@ -114,3 +114,28 @@ def test_platform_commands_refuse_unknown_services(tmp_path: Path) -> None:
 def test_dashboard_without_a_cluster_is_one_sentence(tmp_path: Path) -> None:
     run = run_cli("dashboard", "--once", env=isolated_env(tmp_path))
     assert_one_line_error(run, 1, "no Kafka broker answers at")
+
+
+def test_orders_on_a_steps_scenario_is_refused(tmp_path: Path) -> None:
+    run = run_cli("scenario", "happy-path", "--orders", "5", env=isolated_env(tmp_path))
+    assert_one_line_error(run, 1, "--orders and --rate apply to load-driven scenarios")
+
+
+def test_fail_burst_only_targets_payment(tmp_path: Path) -> None:
+    run = run_cli("chaos", "fail-burst", "order", env=isolated_env(tmp_path))
+    assert_one_line_error(run, 1, "fail-burst targets the payment gateway, not 'order'")
+
+
+def test_fail_burst_with_nothing_running(tmp_path: Path) -> None:
+    run = run_cli("chaos", "fail-burst", "payment", env=isolated_env(tmp_path))
+    assert_one_line_error(run, 1, "no payment replica is running")
+
+
+def test_an_autoscaler_window_of_zero_is_a_usage_error(tmp_path: Path) -> None:
+    run = run_cli("up", "--autoscale", "--for", "0", env=isolated_env(tmp_path))
+    assert_one_line_error(run, 2, "--for")
+
+
+def test_logs_of_a_supervisor_that_never_ran(tmp_path: Path) -> None:
+    run = run_cli("logs", "supervisor", env=isolated_env(tmp_path))
+    assert run.code == 1 and "no log yet" in run.stdout + run.stderr

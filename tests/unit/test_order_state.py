@@ -35,6 +35,7 @@ EXPECTED: dict[tuple[OrderStatus, str], list[tuple[OrderStatus, OrderStatus]]] =
     ],
     (S.RESERVED, "ReservationExpired"): [(S.RESERVED, S.CANCELLED)],
     (S.PENDING_PAYMENT, "ReservationExpired"): [(S.PENDING_PAYMENT, S.CANCELLED)],
+    (S.PAID, "ReservationExpired"): [(S.PAID, S.CANCELLED)],
 }
 
 EXPECTED_EDGES = {
@@ -46,6 +47,7 @@ EXPECTED_EDGES = {
     (S.PAYMENT_FAILED, S.PENDING_PAYMENT),
     (S.RESERVED, S.CANCELLED),
     (S.PENDING_PAYMENT, S.CANCELLED),
+    (S.PAID, S.CANCELLED),
 }
 
 ALL_PAIRS = list(itertools.product(OrderStatus, TRIGGERS))
@@ -128,7 +130,7 @@ def test_reachable() -> None:
         S.PENDING_PAYMENT,
         S.CANCELLED,
     }
-    assert reachable(S.PAID) == {S.CONFIRMED}
+    assert reachable(S.PAID) == {S.CONFIRMED, S.CANCELLED}
     assert reachable(S.CONFIRMED) == set()
 
 
@@ -145,7 +147,6 @@ def test_reachable() -> None:
         (S.RESERVED, "InventoryReserved", False),
         (S.RESERVED, "OutOfStock", False),
         (S.PAID, "PaymentCompleted", False),
-        (S.PAID, "ReservationExpired", False),
         (S.PENDING_PAYMENT, "PaymentCompleted", False),
         (S.REJECTED, "InventoryReserved", False),
         (S.CONFIRMED, "StockCommitted", False),

@@ -148,3 +148,37 @@ def test_accounts_rebuilt_from_the_payments_topic() -> None:
     assert accounts.decision("o1") == Decision("o1", "u1", 300, COMPLETED, 2)
     assert accounts.decision("o2") is not None and not accounts.decision("o2").charged  # type: ignore[union-attr]
     assert accounts.decision("o3") is None
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 50.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_a_burst_fails_every_call_for_its_seconds_then_the_usual_rate_is_back() -> None:
+    clock = Clock()
+    gateway = Gateway(failure_rate=0.0, clock=clock)
+    gateway.burst(5, failure_rate=1.0)
+    assert gateway.burst_left() == 5
+    assert {gateway.charge(1, 10) for _ in range(50)} == {Outcome.UNAVAILABLE}
+    clock.now += 4.9
+    assert gateway.charge(1, 10) is Outcome.UNAVAILABLE
+    clock.now += 0.1
+    assert gateway.burst_left() == 0
+    assert {gateway.charge(1, 10) for _ in range(50)} == {Outcome.APPROVED}
+
+
+def test_a_burst_of_zero_seconds_ends_the_current_one() -> None:
+    gateway = Gateway(clock=Clock())
+    gateway.burst(60)
+    gateway.burst(0)
+    assert gateway.charge(1, 10) is Outcome.APPROVED
+
+
+@pytest.mark.parametrize(("seconds", "rate"), [(-1, 1.0), (5, 1.5), (5, -0.1)])
+def test_an_impossible_burst_is_refused(seconds: float, rate: float) -> None:
+    with pytest.raises(ValueError):
+        Gateway().burst(seconds, rate)

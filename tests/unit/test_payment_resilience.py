@@ -109,3 +109,30 @@ def test_a_ticket_is_due_after_its_backoff_and_travels_in_headers() -> None:
 def test_a_retry_record_without_valid_headers_is_poison(headers: dict[str, str]) -> None:
     with pytest.raises(ValueError):
         RetryTicket.from_headers(headers)
+
+
+def test_a_gateway_failure_burst_opens_the_breaker_and_a_probe_closes_it_after() -> None:
+    """The high-load scenario's story: outage → open (no calls) → half-open probe → closed."""
+    from kafkalab.services.payment.gateway import Gateway, Outcome
+
+    clock = Clock()
+    gateway = Gateway(clock=clock)
+    breaker = CircuitBreaker(failure_threshold=5, cool_down_seconds=5, clock=clock)
+    gateway.burst(3, failure_rate=1.0)
+
+    def attempt() -> Outcome | None:
+        if not breaker.allow():
+            return None  # not called: the payment goes to payments.retry
+        outcome = gateway.charge(1, 10)
+        breaker.record_success() if outcome is Outcome.APPROVED else breaker.record_failure()
+        return outcome
+
+    assert [attempt() for _ in range(5)] == [Outcome.UNAVAILABLE] * 5
+    assert breaker.state() is CircuitState.OPEN
+    calls = gateway.calls
+    clock.now += 3  # burst over, but still cooling down: nothing reaches the gateway
+    assert attempt() is None and gateway.calls == calls
+    clock.now += 2
+    assert breaker.state() is CircuitState.HALF_OPEN
+    assert attempt() is Outcome.APPROVED  # the probe
+    assert breaker.state() is CircuitState.CLOSED

@@ -103,3 +103,9 @@ def test_order_trace_keeps_the_order_and_its_user_only() -> None:
     assert {line.event_id for line in lines} >= {"e1", "e7"}
     assert len(lines) == len([e for e in happy_events() if e.type != "AnalyticsWindow"])
     assert any("RESERVED → PAID" in line.summary for line in lines)
+
+
+def test_high_load_is_listed_as_a_load_driven_scenario() -> None:
+    found = scenarios.load_all()
+    assert found["high-load"].runner == "load"
+    assert found["happy-path"].runner == "steps"

@@ -11,6 +11,7 @@ illegal and must be refused (logged, counted, never applied):
     RESERVED        --PaymentFailed------>   PAYMENT_FAILED --(at once)--> PENDING_PAYMENT
     RESERVED        --ReservationExpired->   CANCELLED
     PENDING_PAYMENT --ReservationExpired->   CANCELLED
+    PAID            --ReservationExpired->   CANCELLED   (paid after the stock went back)
 
 An illegal trigger can still be *premature*: PaymentCompleted for an order that is CREATED is
 legal once InventoryReserved has been applied. Inventory and payment write to different
@@ -55,6 +56,12 @@ RULES: dict[tuple[OrderStatus, str], tuple[OrderStatus, ...]] = {
     (S.RESERVED, "PaymentFailed"): (S.PAYMENT_FAILED, S.PENDING_PAYMENT),
     (S.RESERVED, "ReservationExpired"): (S.CANCELLED,),
     (S.PENDING_PAYMENT, "ReservationExpired"): (S.CANCELLED,),
+    # Payment and inventory decide independently: a payment that completes as the TTL runs
+    # out can reach us before inventory (still behind on `payments`) expires the reservation.
+    # Inventory then releases the stock and never commits it (it logs the late payment), so
+    # the order cannot be CONFIRMED; left in PAID it would never end. Cancelled, as inventory
+    # says; the refund is out of scope here as it is there.
+    (S.PAID, "ReservationExpired"): (S.CANCELLED,),
 }
 """(status, trigger) → the statuses the order passes through, in order."""
 

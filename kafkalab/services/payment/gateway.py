@@ -8,7 +8,9 @@ The gateway answers one of three things, like a real one:
 
 Transient failures are injected at `failure_rate` from a seeded RNG, so the same sequence of
 calls fails the same way every run; `latency_ms` is slept on every call (through an injectable
-`sleep`, so tests need not wait). A real gateway would take the order id as an idempotency key
+`sleep`, so tests need not wait). `burst(seconds, failure_rate)` makes it fail harder for a
+while — an outage to try the circuit breaker on (POST /chaos/gateway, `kafkalab chaos
+fail-burst payment`); the seeded rate applies again once it is over. A real gateway would take the order id as an idempotency key
 and refuse to charge it twice; here that job is the payment service's (see accounts.py).
 """
 
@@ -85,22 +87,47 @@ class Gateway:
         latency_ms: int = 0,
         seed: int = 0,
         sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        if not 0.0 <= failure_rate <= 1.0:
-            raise ValueError(f"failure_rate must be between 0 and 1 (got {failure_rate})")
+        _check_rate(failure_rate)
         self.failure_rate = failure_rate  # may be changed at run time (chaos, tests)
         self.latency_ms = latency_ms
         self.calls = 0
         self._rng = random.Random(seed)
         self._sleep = sleep
+        self._clock = clock
+        # A burst is one (until, rate) tuple, replaced whole: the HTTP thread sets it while the
+        # service loop reads it, and a tuple assignment is atomic.
+        self._burst: tuple[float, float] = (0.0, 0.0)
+
+    def burst(self, seconds: float, failure_rate: float = 1.0) -> None:
+        """Fail at `failure_rate` for the next `seconds` (0 seconds ends a burst now)."""
+        _check_rate(failure_rate)
+        if seconds < 0:
+            raise ValueError(f"seconds must not be negative (got {seconds})")
+        self._burst = (self._clock() + seconds, failure_rate)
+
+    def burst_left(self) -> float:
+        """Seconds the current burst still runs (0 when there is none)."""
+        return max(0.0, self._burst[0] - self._clock())
+
+    def current_failure_rate(self) -> float:
+        until, rate = self._burst
+        return rate if self._clock() < until else self.failure_rate
 
     def charge(self, amount_cents: int, available_cents: int) -> Outcome:
         """Try to charge `amount_cents` to a user who can spend `available_cents`."""
         self.calls += 1
         if self.latency_ms > 0:
             self._sleep(self.latency_ms / 1000)
-        if self._rng.random() < self.failure_rate:  # random() < 1.0 always: rate 1 always fails
+        rate = self.current_failure_rate()
+        if self._rng.random() < rate:  # random() < 1.0 always: rate 1 always fails
             return Outcome.UNAVAILABLE
         if amount_cents > available_cents:
             return Outcome.DECLINED
         return Outcome.APPROVED
+
+
+def _check_rate(rate: float) -> None:
+    if not 0.0 <= rate <= 1.0:
+        raise ValueError(f"failure_rate must be between 0 and 1 (got {rate})")

@@ -28,7 +28,9 @@ Users' balances come from the `users` table (table.py); an unknown user is Retry
 profile may still be on its way), after a read-your-writes barrier on the table.
 
 HTTP (port 8104): GET /payments/{order_id} (the order's decision), GET /balances/{user_id}
-(balance, spent, available), plus /health (with the circuit state) and /metrics.
+(balance, spent, available), POST /chaos/gateway {"seconds": 5, "failure_rate": 1.0} (an
+injected gateway outage on this replica, for the breaker to react to), plus /health (with the
+circuit state and its recent transitions) and /metrics.
 """
 
 from __future__ import annotations
@@ -61,6 +63,7 @@ PAYMENT_ID_NAMESPACE = uuid.UUID("6f0c1d52-2b1e-4c1a-9a57-5b0e8f0b9c11")
 INSUFFICIENT_FUNDS = "insufficient_funds"
 GATEWAY_UNAVAILABLE = "gateway_unavailable"
 REBUILD_RETRY_SECONDS = 2.0
+CIRCUIT_HISTORY = 20
 
 
 class PaymentService(Service):
@@ -100,6 +103,11 @@ class PaymentService(Service):
         self.charged = specs.counter(specs.PAYMENT_CHARGED, registry)
         circuit = specs.gauge(specs.PAYMENT_CIRCUIT, registry)
         circuit.set_function(lambda: GAUGE_VALUE[self.breaker.state()])
+        self.circuit_changes = specs.counter(specs.PAYMENT_CIRCUIT_TRANSITIONS, registry)
+        self._circuit_seen = CircuitState.CLOSED
+        self.circuit_history: tuple[dict[str, Any], ...] = ()
+        """Recent transitions, for /health: a poller that blinks still sees open → closed.
+        A tuple replaced whole, so the HTTP thread never reads it mid-change."""
 
     def run(self) -> int:
         self.users.table.start()
@@ -138,7 +146,7 @@ class PaymentService(Service):
 
     def _charge(self, event: Event, request: ChargeRequest, balance: int, attempt: int) -> None:
         available = self.accounts.available(request.user_id, balance)
-        before = self.breaker.state()
+        self._observe_circuit()  # open → half_open happens by the clock, between calls
         if self.breaker.allow():
             outcome = self.gateway.charge(request.amount_cents, available)
             if outcome is Outcome.UNAVAILABLE:
@@ -148,11 +156,7 @@ class PaymentService(Service):
             reason = "gateway error"
         else:
             outcome, reason = Outcome.UNAVAILABLE, "circuit open"
-        after = self.breaker.state()
-        if after is not before:
-            log.warning(
-                "circuit breaker %s → %s", before, after, extra={"fields": {"circuit": str(after)}}
-            )
+        self._observe_circuit()
 
         if outcome is Outcome.APPROVED:
             self._decide(event, request, COMPLETED, attempt)
@@ -182,6 +186,19 @@ class PaymentService(Service):
                 },
             )
             self._count("retry_scheduled")
+
+    def _observe_circuit(self) -> None:
+        """Log, count and remember a change of the breaker's state since last looked at."""
+        before, after = self._circuit_seen, self.breaker.state()
+        if after is before:
+            return
+        self._circuit_seen = after
+        self.circuit_changes.labels(str(after)).inc()
+        change = {"at": round(time.time(), 3), "from": str(before), "to": str(after)}
+        self.circuit_history = (*self.circuit_history, change)[-CIRCUIT_HISTORY:]
+        log.warning(
+            "circuit breaker %s → %s", before, after, extra={"fields": {"circuit": str(after)}}
+        )
 
     def _decide(self, event: Event, request: ChargeRequest, outcome: str, attempts: int) -> None:
         """Remember the order's one decision and publish it on `payments`."""
@@ -336,7 +353,35 @@ class PaymentService(Service):
         return [
             Route("GET", "/payments/{order_id}", self._get_payment),
             Route("GET", "/balances/{user_id}", self._get_balance),
+            Route("POST", "/chaos/gateway", self._gateway_burst),
         ]
+
+    def _gateway_burst(self, request: Request) -> Response:
+        """Make this replica's gateway fail at `failure_rate` (default 1) for `seconds`."""
+        body = request.body if isinstance(request.body, dict) else {}
+        try:
+            seconds = float(body["seconds"])
+            rate = float(body.get("failure_rate", 1.0))
+            if not 0 <= seconds <= 3600:
+                raise ValueError(f"seconds must be between 0 and 3600 (got {seconds:g})")
+            self.gateway.burst(seconds, rate)
+        except KeyError as exc:
+            raise HttpError(400, 'expected {"seconds": S, "failure_rate": 0-1}') from exc
+        except (TypeError, ValueError) as exc:
+            raise HttpError(400, str(exc)) from exc
+        log.warning(
+            "gateway failure burst injected",
+            extra={"fields": {"seconds": seconds, "failure_rate": rate}},
+        )
+        return Response(
+            200,
+            {
+                "replica": self.replica,
+                "seconds": seconds,
+                "failure_rate": rate,
+                "circuit": str(self.breaker.state()),
+            },
+        )
 
     def _get_payment(self, request: Request) -> Response:
         order_id = request.params["order_id"]
@@ -374,6 +419,8 @@ class PaymentService(Service):
         state: CircuitState = self.breaker.state()
         return {
             "circuit": str(state),
+            "circuit_history": list(self.circuit_history),
+            "gateway_burst_left_s": round(self.gateway.burst_left(), 2),
             "consecutive_failures": self.breaker.consecutive_failures,
             "rebuilt": self.rebuilt,
             "users_loaded": self.users.table.loaded.is_set(),
