@@ -195,9 +195,9 @@ class Service:
             if self.subscriptions
             else None
         )
-        if self.consumer is not None:
-            consumer = self.consumer
-            self.metrics.watch_lag(lambda: consumer_lag(consumer))
+        # Every service exports the family (empty without a consumer): one common set.
+        consumer = self.consumer
+        self.metrics.watch_lag(lambda: consumer_lag(consumer) if consumer is not None else [])
         self.http = ServiceHttpServer(settings.host, self.port, self._all_routes())
 
     # -- for subclasses -------------------------------------------------------------------
