@@ -237,7 +237,9 @@ def alerts_view(alerts: Sequence[Any]) -> Any:
     The labels that tell alerts apart are in each summary; `--json` has them all."""
     from kafkalab.monitoring.rules import format_value
 
-    grid = Table(title="alerts (kafkalab/monitoring/alerts.yml)", title_justify="left", header_style="bold")
+    grid = Table(
+        title="alerts (kafkalab/monitoring/alerts.yml)", title_justify="left", header_style="bold"
+    )
     grid.add_column("state", no_wrap=True)
     grid.add_column("alert", no_wrap=True)
     grid.add_column("value", justify="right", no_wrap=True)
