@@ -233,8 +233,11 @@ def dashboard_view(snap: Any) -> Any:
         lag.add_row(group, str(total), sparkline(snap.lag_history.get(group, [])))
     alerts = Table(title="alerts", title_justify="left", show_header=False)
     alerts.add_column()
-    for line in snap.alerts or ["none"]:
-        alerts.add_row(f"[red]● {_escape(line)}[/]" if snap.alerts else "[green]none[/]")
+    for alert in snap.alerts:
+        style = _ALERT_STYLE.get(alert.state, "")
+        alerts.add_row(f"[{style}]● {alert.state} {alert.rule}: {_escape(alert.summary)}[/]")
+    if not snap.alerts:
+        alerts.add_row("[green]none[/]")
     return Group(kpis, services, lag, alerts)
 
 
@@ -242,25 +245,38 @@ _ALERT_STYLE = {"firing": "bold red", "pending": "yellow", "inactive": "dim gree
 
 
 def alerts_view(alerts: Sequence[Any]) -> Any:
-    """Alerts (kafkalab.monitoring.rules.Alert) as a table: firing, then pending, then quiet."""
+    """Alerts (kafkalab.monitoring.rules.Alert) as a table: firing, then pending, then quiet.
+    The labels that tell alerts apart are in each summary; `--json` has them all."""
     from kafkalab.monitoring.rules import format_value
 
-    grid = Table(title="alerts (kafkalab/monitoring/alerts.yml)", title_justify="left", header_style="bold")
-    for column in ("state", "alert", "labels", "value", "for", "summary"):
-        grid.add_column(column)
+    grid = Table(
+        title="alerts (kafkalab/monitoring/alerts.yml)", title_justify="left", header_style="bold"
+    )
+    grid.add_column("state", no_wrap=True)
+    grid.add_column("alert", no_wrap=True)
+    grid.add_column("value", justify="right", no_wrap=True)
+    grid.add_column("held/for", no_wrap=True)
+    grid.add_column("summary")
     for a in alerts:
         style = _ALERT_STYLE.get(a.state, "")
-        labels = ", ".join(f"{k}={v}" for k, v in a.labels.items() if k not in ("job",))
-        held = f"{a.active_for:.0f}/{a.for_seconds:.0f} s" if a.state != "inactive" else ""
+        active = a.state != "inactive"
         grid.add_row(
             f"[{style}]{a.state}[/]",
-            a.rule,
-            _escape(labels),
-            format_value(a.value) if a.state != "inactive" else "",
-            held,
+            a.rule.removeprefix("Kafkalab"),
+            format_value(a.value) if active else "",
+            f"{a.active_for:.0f}/{a.for_seconds:.0f} s" if active else f"–/{a.for_seconds:.0f} s",
             _escape(a.summary),
         )
     return grid
+
+
+def to_text(renderable: Any, width: int = 200) -> str:
+    """A renderable as plain text (tests, logs): no colour, no terminal needed."""
+    import io
+
+    console = Console(file=io.StringIO(), width=width, color_system=None)
+    console.print(renderable)
+    return console.file.getvalue()  # type: ignore[attr-defined]
 
 
 def live_view(render: Callable[[], Any], every: float) -> None:

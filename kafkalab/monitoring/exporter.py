@@ -9,6 +9,9 @@ what the supervisor knows about the replicas.
 from __future__ import annotations
 
 import logging
+import signal
+import sys
+import threading
 from collections.abc import Callable, Iterator
 
 from prometheus_client import CollectorRegistry, generate_latest
@@ -21,7 +24,7 @@ from kafkalab.observe.groups import platform_groups
 from kafkalab.observe.lag import group_lag
 from kafkalab.services.catalogue import SERVICES
 from kafkalab.services.http import Request, Response, Route, ServiceHttpServer
-from kafkalab.settings import Settings
+from kafkalab.settings import Settings, load_settings
 
 log = logging.getLogger("kafkalab.exporter")
 
@@ -88,3 +91,23 @@ def serve(
         return None
     server.start()
     return server
+
+
+def main() -> None:
+    """`python -m kafkalab.monitoring.exporter`: the endpoint on its own, for deployments where
+    no kafkalab supervisor runs (e.g. containers); it serves until SIGTERM or Ctrl-C."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    settings = load_settings()
+    server = serve(settings)
+    if server is None:
+        sys.exit(1)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    log.info("platform metrics on http://%s:%s/metrics", settings.host, platform_port(settings))
+    stop.wait()
+    server.shutdown()
+
+
+if __name__ == "__main__":
+    main()

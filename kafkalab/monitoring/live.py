@@ -9,10 +9,17 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+from kafkalab.errors import KafkalabError
 from kafkalab.monitoring.rules import Alert, AlertEngine, load_rules
 from kafkalab.monitoring.scrape import History, Target, scrape_all, targets
 from kafkalab.platform import supervisor
 from kafkalab.settings import Settings
+
+
+class NothingAnswers(KafkalabError):
+    """Every endpoint down at the first scrape: the platform is not running (or elsewhere)."""
+
+    hint = "start the platform with `kafkalab up` (same KAFKALAB_SERVICE_PORT as its services)"
 
 
 def running_targets(settings: Settings) -> list[Target]:
@@ -36,7 +43,15 @@ class LiveAlerts:
         self.targets = found if found is not None else running_targets(settings)
 
     def sample(self) -> list[Alert]:
-        self.history.add(scrape_all(self.targets))
+        scrape = scrape_all(self.targets)
+        if not self.history.scrapes and not any(v for _, v in scrape.series.get("up", [])):
+            first, last = self.targets[0], self.targets[-1]
+            raise NothingAnswers(
+                f"no kafkalab endpoint answers /metrics on {first.host}:"
+                f"{min(t.port for t in self.targets)}–{max(t.port for t in self.targets)}"
+                f" ({first.endpoint} … {last.endpoint})"
+            )
+        self.history.add(scrape)
         return self.engine.evaluate(self.history, self.history.now)
 
     def once(self, spacing: float) -> list[Alert]:

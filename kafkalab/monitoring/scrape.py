@@ -18,7 +18,7 @@ import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
 from kafkalab.monitoring.exporter import platform_port
-from kafkalab.monitoring.promql import Labels
+from kafkalab.monitoring.promql import Labels, parse_duration
 from kafkalab.observe.metrics_catalogue import PLATFORM
 from kafkalab.services.catalogue import SERVICES, service_port
 from kafkalab.settings import Settings
@@ -133,6 +133,7 @@ def prometheus_config(
 ) -> dict[str, object]:
     """A prometheus.yml (as a dict) scraping the same targets with the same labels as
     `kafkalab alerts`, and loading `rule_file`."""
+    timeout = min(SCRAPE_TIMEOUT, parse_duration(interval))  # Prometheus refuses a longer one
     by_job: dict[str, list[dict[str, object]]] = {}
     for target in found or targets(settings):
         by_job.setdefault(target.job, []).append(
@@ -144,7 +145,7 @@ def prometheus_config(
         "scrape_configs": [
             {
                 "job_name": job,
-                "scrape_timeout": f"{SCRAPE_TIMEOUT:g}s",
+                "scrape_timeout": f"{timeout:g}s",
                 "static_configs": configs,
             }
             for job, configs in by_job.items()

@@ -3,7 +3,9 @@
 Each refresh takes a `DashboardSnapshot`: analytics windows (read incrementally from the
 `analytics` topic), per-service event rates (from each service's Prometheus counters, as the
 difference between two scrapes), group lag with its recent history, dead-letter counts (the
-DLT topics' end offsets), stock levels (inventory's /stock), and the alerts those imply.
+DLT topics' end offsets), stock levels (inventory's /stock), and the alerts of the shipped rule
+file (kafkalab/monitoring/alerts.yml), evaluated from /metrics exactly as `kafkalab alerts --watch`
+does — one set of alert definitions, whichever way you look.
 """
 
 from __future__ import annotations
@@ -19,11 +21,12 @@ from prometheus_client.parser import text_string_to_metric_families
 from kafkalab import clients
 from kafkalab.events.serde import EventSerde, UndecodableEvent
 from kafkalab.events.topics import ANALYTICS, CATALOGUE
+from kafkalab.monitoring.live import LiveAlerts
+from kafkalab.monitoring.rules import Alert
 from kafkalab.observe.lag import group_lag
 from kafkalab.services.catalogue import SERVICES, group_id, service_port
 from kafkalab.settings import Settings
 
-LAG_ALERT = 1000
 LOW_STOCK = 10
 HISTORY = 30
 
@@ -49,7 +52,7 @@ class DashboardSnapshot:
     lag_history: dict[str, list[int]] = field(default_factory=dict)
     dlt_records: dict[str, int] = field(default_factory=dict)
     low_stock: dict[str, int] = field(default_factory=dict)
-    alerts: list[str] = field(default_factory=list)
+    alerts: list[Alert] = field(default_factory=list)  # firing and pending only
 
 
 class Dashboard:
@@ -67,6 +70,7 @@ class Dashboard:
             settings, "kafkalab-dashboard", **{"enable.auto.commit": False}
         )
         self._assigned = False
+        self._alerts = LiveAlerts(settings)
 
     def close(self) -> None:
         self._analytics.close()
@@ -88,7 +92,7 @@ class Dashboard:
             snap.lag_history[group.group] = list(history)
         snap.dlt_records = self._dead_letters()
         snap.low_stock = self._low_stock()
-        snap.alerts = alerts(snap)
+        snap.alerts = [a for a in self._alerts.sample() if a.state != "inactive"]
         return snap
 
     def _latest(self, metric: str, window: str) -> float | None:
@@ -183,14 +187,3 @@ class Dashboard:
             for sku, level in stock.items()
             if int(level.get("available", 0)) < LOW_STOCK
         }
-
-
-def alerts(snap: DashboardSnapshot) -> list[str]:
-    """The alert lines a snapshot implies (pure: unit-tested)."""
-    found = [f"{g}: lag {lag} over {LAG_ALERT}" for g, lag in snap.lag.items() if lag > LAG_ALERT]
-    found += [f"{s.service} is not answering /metrics" for s in snap.services if not s.up]
-    found += [f"{topic}: {n} dead-lettered record(s)" for topic, n in snap.dlt_records.items() if n]
-    found += [f"low stock: {sku} has {n} left" for sku, n in sorted(snap.low_stock.items())]
-    if snap.payment_success_rate is not None and snap.payment_success_rate < 0.5:
-        found.append(f"payment success rate {snap.payment_success_rate:.0%} this minute")
-    return found

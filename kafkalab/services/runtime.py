@@ -82,27 +82,37 @@ class Metrics:
         self.dead_letters = specs.counter(specs.DEAD_LETTERS, self.registry)
         self.transactions = specs.counter(specs.TRANSACTIONS, self.registry)
         self.service = service
+        self._lag: _ConsumerLag | None = None
 
-    def watch_lag(self, lag: Callable[[], list[tuple[str, int, int]]]) -> None:
+    def watch_lag(self, lag: LagSource) -> None:
         """Export `kafkalab_consumer_lag` from `lag()` — (topic, partition, records behind) of
-        each assigned partition — computed at scrape time, so it is never stale."""
-        self.registry.register(_ConsumerLag(self.service, lag))
+        each assigned partition — computed at scrape time, so it is never stale. A service with
+        several consumers (notification's channel workers) calls this once per consumer."""
+        if self._lag is None:
+            self._lag = _ConsumerLag(self.service)
+            self.registry.register(self._lag)
+        self._lag.sources.append(lag)
+
+
+LagSource = Callable[[], list[tuple[str, int, int]]]
 
 
 class _ConsumerLag(Collector):
-    def __init__(self, service: str, lag: Callable[[], list[tuple[str, int, int]]]) -> None:
-        self.service, self.lag = service, lag
+    def __init__(self, service: str) -> None:
+        self.service = service
+        self.sources: list[LagSource] = []
 
     def collect(self) -> Iterator[Metric]:
         spec = specs.CONSUMER_LAG
         family = GaugeMetricFamily(spec.name, spec.help, labels=list(spec.labels))
-        try:
-            rows = self.lag()
-        except Exception as exc:  # noqa: BLE001 - a scrape must answer while stopping too
-            log.debug("consumer lag unavailable: %s", exc)
-            rows = []
-        for topic, partition, behind in rows:
-            family.add_metric([self.service, topic, str(partition)], behind)
+        for source in list(self.sources):
+            try:
+                rows = source()
+            except Exception as exc:  # noqa: BLE001 - a scrape must answer while stopping too
+                log.debug("consumer lag unavailable: %s", exc)
+                continue
+            for topic, partition, behind in rows:
+                family.add_metric([self.service, topic, str(partition)], behind)
         yield family
 
     def describe(self) -> Iterator[Metric]:
@@ -195,9 +205,9 @@ class Service:
             if self.subscriptions
             else None
         )
-        if self.consumer is not None:
-            consumer = self.consumer
-            self.metrics.watch_lag(lambda: consumer_lag(consumer))
+        # Every service exports the family (empty without a consumer): one common set.
+        consumer = self.consumer
+        self.metrics.watch_lag(lambda: consumer_lag(consumer) if consumer is not None else [])
         self.http = ServiceHttpServer(settings.host, self.port, self._all_routes())
 
     # -- for subclasses -------------------------------------------------------------------

@@ -139,3 +139,19 @@ def test_an_autoscaler_window_of_zero_is_a_usage_error(tmp_path: Path) -> None:
 def test_logs_of_a_supervisor_that_never_ran(tmp_path: Path) -> None:
     run = run_cli("logs", "supervisor", env=isolated_env(tmp_path))
     assert run.code == 1 and "no log yet" in run.stdout + run.stderr
+
+
+def test_alerts_without_a_running_platform_says_so(tmp_path: Path) -> None:
+    env = {**isolated_env(tmp_path), "KAFKALAB_SERVICE_PORT": str(free_port())}
+    run = run_cli("alerts", "--interval", "0.5", env=env)
+    assert_one_line_error(run, 1, "no kafkalab endpoint answers /metrics on 127.0.0.1:")
+
+
+def test_alerts_refuses_a_rule_outside_its_promql_subset(tmp_path: Path) -> None:
+    rules = tmp_path / "rules.yml"
+    rules.write_text(
+        "groups:\n- name: g\n  rules:\n  - alert: Slow\n"
+        "    expr: histogram_quantile(0.99, rate(x_bucket[5m])) > 1\n"
+    )
+    run = run_cli("alerts", "--rules", str(rules), env=isolated_env(tmp_path))
+    assert_one_line_error(run, 1, "alert Slow: the function 'histogram_quantile' is not supported")

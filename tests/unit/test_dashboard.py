@@ -1,31 +1,58 @@
-from kafkalab.observe.dashboard import DashboardSnapshot, ServiceRate, alerts
+"""The dashboard shows the alerts of the shipped rule file (no alert logic of its own)."""
+
+from kafkalab import ui
+from kafkalab.monitoring.rules import Alert
+from kafkalab.observe.dashboard import DashboardSnapshot, ServiceRate
 
 
 def snapshot(**overrides: object) -> DashboardSnapshot:
-    base = DashboardSnapshot(at=0.0, orders_per_min=10, revenue_per_min_cents=1000,
-                             payment_success_rate=0.9, orders_total=10)
+    base = DashboardSnapshot(
+        at=0.0,
+        orders_per_min=10,
+        revenue_per_min_cents=1000,
+        payment_success_rate=0.9,
+        orders_total=10,
+    )
     for key, value in overrides.items():
         setattr(base, key, value)
     return base
 
 
-def test_a_quiet_healthy_platform_raises_no_alert() -> None:
-    snap = snapshot(services=[ServiceRate("order", True, 5.0, 5.0, 0)], lag={"kafkalab-order": 3},
-                    dlt_records={"payments.DLT": 0})
-    assert alerts(snap) == []
+def rendered(snap: DashboardSnapshot) -> str:
+    return ui.to_text(ui.dashboard_view(snap))
 
 
-def test_each_alert_names_what_is_wrong() -> None:
-    snap = snapshot(
-        services=[ServiceRate("payment", False, 0, 0, 0)],
-        lag={"kafkalab-payment": 5000},
-        dlt_records={"payments.DLT": 2},
-        low_stock={"SKU-LIMITED": 1},
-        payment_success_rate=0.2,
+def test_a_quiet_platform_shows_no_alert() -> None:
+    text = rendered(
+        snapshot(services=[ServiceRate("order", True, 5.0, 5.0, 0)], lag={"kafkalab-order": 3})
     )
-    found = alerts(snap)
-    assert "kafkalab-payment: lag 5000 over 1000" in found
-    assert "payment is not answering /metrics" in found
-    assert "payments.DLT: 2 dead-lettered record(s)" in found
-    assert "low stock: SKU-LIMITED has 1 left" in found
-    assert "payment success rate 20% this minute" in found
+    assert "alerts" in text and "none" in text
+
+
+def test_the_rule_engine_s_alerts_are_shown_with_state_and_summary() -> None:
+    lag = Alert(
+        "KafkalabConsumerLag",
+        "firing",
+        {"group": "kafkalab-payment"},
+        5000.0,
+        "consumer group kafkalab-payment is 5000 records behind",
+        "warning",
+        20.0,
+        15.0,
+    )
+    down = Alert(
+        "KafkalabServiceDown",
+        "pending",
+        {"endpoint": "payment"},
+        0.0,
+        "payment does not answer /metrics",
+        "critical",
+        3.0,
+        15.0,
+    )
+    text = rendered(snapshot(alerts=[lag, down]))
+    assert (
+        "firing KafkalabConsumerLag: consumer group kafkalab-payment is 5000 records behind" in text
+    )
+    assert "pending KafkalabServiceDown: payment does not answer /metrics" in text
+    assert "none" not in text.split("alerts")[-1]

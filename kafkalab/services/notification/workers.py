@@ -23,6 +23,7 @@ from confluent_kafka import KafkaError, KafkaException, Message, TopicPartition
 from kafkalab import clients
 from kafkalab.events.serde import HEADER_TYPE, Event, EventSerde, UndecodableEvent
 from kafkalab.events.topics import CHANNEL_TOPICS, NOTIFICATIONS
+from kafkalab.services.runtime import consumer_lag
 from kafkalab.services.tables import TopicTable
 from kafkalab.settings import Settings
 
@@ -127,6 +128,7 @@ class ChannelWorker:
                 "partition.assignment.strategy": "cooperative-sticky",
             },
         )
+        service.metrics.watch_lag(lambda: consumer_lag(consumer))
         try:
             # Deliveries made before this start must be known before the first request is
             # judged, or a request redelivered after a restart would be delivered twice.
