@@ -70,7 +70,16 @@ def run(
     checked = faults.check_action(action)
     if every is not None and not during_load:
         raise InvalidChoice("--every repeats a fault while a load runs", hint="add --during-load N")
-    target = faults.resolve(settings, target_name, replica, docker=docker)
+    try:
+        target = faults.resolve(settings, target_name, replica, docker=docker)
+    except faults.NothingRunning:
+        if not during_load or docker:
+            raise
+        # A load needs the platform anyway: start what is missing, as `kafkalab load` does.
+        from kafkalab.platform import control
+
+        control.up(settings, notify=notify)
+        target = faults.resolve(settings, target_name, replica, docker=docker)
     report = ChaosReport(checked, target.label)
     clock = _Clock(report, notify or (lambda _m: None))
     since = now_ms()
