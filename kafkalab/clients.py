@@ -19,6 +19,7 @@ from kafkalab.settings import Settings
 
 if TYPE_CHECKING:
     from confluent_kafka.schema_registry import SchemaRegistryClient
+    from quixstreams.kafka.configuration import ConnectionConfig
 
 _LIBRDKAFKA_LOG = logging.getLogger("librdkafka")
 
@@ -66,6 +67,15 @@ def base_config(settings: Settings) -> dict[str, Any]:
         "logger": _LIBRDKAFKA_LOG,
         **security_config(settings),
     }
+
+
+def quix_connection(settings: Settings) -> ConnectionConfig:
+    """The same connection (address, SASL_SSL, credentials) as quixstreams wants it."""
+    from quixstreams.kafka.configuration import ConnectionConfig
+
+    return ConnectionConfig.from_librdkafka_dict(
+        {"bootstrap.servers": bootstrap_servers(settings), **security_config(settings)}
+    )
 
 
 def admin(settings: Settings, **overrides: Any) -> AdminClient:

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from kafkalab import ui
+from kafkalab import clients, ui
 from kafkalab.cluster import lifecycle
 from kafkalab.platform import control, supervisor
 from kafkalab.services.catalogue import SERVICES
@@ -16,15 +16,27 @@ from kafkalab.settings import load_settings
 JsonOption = Annotated[bool, typer.Option("--json", help="Print the result as JSON for scripts.")]
 
 
-def up() -> None:
+def up(
+    secure: Annotated[
+        bool,
+        typer.Option(
+            "--secure",
+            help="Start (or require) a secure cluster: every service connects over SASL_SSL "
+            "as its own SCRAM user, limited by ACLs to its own topics and groups.",
+        ),
+    ] = False,
+) -> None:
     """Start everything: the cluster if needed, the topics, and all six services (healthy).
 
     Each service is its own process in its own consumer group; a supervisor restarts one that
     crashes. `kafkalab ps` shows them, `kafkalab down` stops them.
     """
     settings = load_settings()
-    seconds = control.up(settings, notify=ui.step)
-    ui.success(f"platform up in {seconds:.1f} s: {', '.join(SERVICES)} healthy (`kafkalab ps`)")
+    seconds = control.up(settings, notify=ui.step, secure=secure)
+    mode = " over SASL_SSL" if clients.is_secure(settings) else ""
+    ui.success(
+        f"platform up{mode} in {seconds:.1f} s: {', '.join(SERVICES)} healthy (`kafkalab ps`)"
+    )
 
 
 def down(

@@ -52,12 +52,14 @@ def check_service(name: str) -> str:
     return name
 
 
-def up(settings: Settings, notify: Notify | None = None, timeout: float = 90.0) -> float:
+def up(
+    settings: Settings, notify: Notify | None = None, timeout: float = 90.0, secure: bool = False
+) -> float:
     """Cluster (if needed) + topics + all six services, each healthy; returns seconds taken."""
     say = notify or (lambda _m: None)
     started = time.monotonic()
     if not settings.bootstrap:
-        lifecycle.up(settings, notify=say)
+        lifecycle.up(settings, notify=say, secure=secure)
     state = ClusterState.load(settings)
     created = apply_catalogue(clients.admin(settings), state.brokers if state else 1)
     if created:

@@ -33,6 +33,8 @@ class Access:
     transactional_prefix: str | None = None
     topic_prefixes: tuple[str, ...] = ()
     """Topics the service creates and owns by name prefix (quixstreams' changelogs)."""
+    describe_configs: bool = False
+    """quixstreams reads its input and output topics' configs before it starts."""
 
 
 def _access(
@@ -41,6 +43,7 @@ def _access(
     writes: set[str],
     transactional: bool = False,
     topic_prefixes: tuple[str, ...] = (),
+    describe_configs: bool = False,
 ) -> Access:
     # Every service writes its own dead letters and its audit records; groups are named
     # kafkalab-<service>… (the service's group, its workers) or <service>-… (table readers).
@@ -51,6 +54,7 @@ def _access(
         group_prefixes=(group_id(name), f"{name}-"),
         transactional_prefix=group_id(name) if transactional else None,
         topic_prefixes=topic_prefixes,
+        describe_configs=describe_configs,
     )
 
 
@@ -65,6 +69,7 @@ SERVICE_ACCESS: dict[str, Access] = {
         "inventory",
         {t.ORDER_EVENTS, t.PAYMENTS, t.INVENTORY_REQUESTS, t.STOCK, t.INVENTORY_EVENTS},
         {t.INVENTORY_EVENTS, t.INVENTORY_REPLIES, t.STOCK},
+        transactional=True,
     ),
     "payment": _access(
         "payment",
@@ -82,6 +87,7 @@ SERVICE_ACCESS: dict[str, Access] = {
         {t.ORDER_EVENTS, t.PAYMENTS},
         {t.ANALYTICS},
         # quixstreams names its state and repartition topics after the consumer group.
+        describe_configs=True,
         topic_prefixes=(
             f"changelog__{group_id('analytics')}",
             f"repartition__{group_id('analytics')}",
@@ -115,6 +121,9 @@ def service_bindings(service: str) -> list[AclBinding]:
         bindings.append(_allow(service, topic, name, AclOperation.WRITE))
     for name in sorted(access.reads | access.writes):
         bindings.append(_allow(service, topic, name, AclOperation.DESCRIBE))
+    if access.describe_configs:
+        for name in sorted(access.reads | access.writes):
+            bindings.append(_allow(service, topic, name, AclOperation.DESCRIBE_CONFIGS))
     for prefix in access.group_prefixes:
         bindings.append(_allow(service, group, prefix, AclOperation.READ, prefixed))
     for prefix in access.topic_prefixes:

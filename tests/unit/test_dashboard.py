@@ -2,16 +2,24 @@ from kafkalab.observe.dashboard import DashboardSnapshot, ServiceRate, alerts
 
 
 def snapshot(**overrides: object) -> DashboardSnapshot:
-    base = DashboardSnapshot(at=0.0, orders_per_min=10, revenue_per_min_cents=1000,
-                             payment_success_rate=0.9, orders_total=10)
+    base = DashboardSnapshot(
+        at=0.0,
+        orders_per_min=10,
+        revenue_per_min_cents=1000,
+        payment_success_rate=0.9,
+        orders_total=10,
+    )
     for key, value in overrides.items():
         setattr(base, key, value)
     return base
 
 
 def test_a_quiet_healthy_platform_raises_no_alert() -> None:
-    snap = snapshot(services=[ServiceRate("order", True, 5.0, 5.0, 0)], lag={"kafkalab-order": 3},
-                    dlt_records={"payments.DLT": 0})
+    snap = snapshot(
+        services=[ServiceRate("order", True, 5.0, 5.0, 0)],
+        lag={"kafkalab-order": 3},
+        dlt_records={"payments.DLT": 0},
+    )
     assert alerts(snap) == []
 
 

@@ -55,3 +55,11 @@ def test_bindings_name_the_service_principal_and_its_groups() -> None:
 def test_no_duplicate_bindings() -> None:
     bindings = acls.all_bindings()
     assert len(bindings) == len(set(bindings))
+
+
+def test_transactional_services_get_their_transactional_ids() -> None:
+    for cls in (OrderService, InventoryService, PaymentService, NotificationService):
+        granted = acls.SERVICE_ACCESS[cls.name].transactional_prefix
+        assert (granted is not None) == cls.transactional, cls.name
+        if granted:
+            assert f"{group_id(cls.name)}-0".startswith(granted)
