@@ -22,6 +22,7 @@ from prometheus_client import Counter
 
 from kafkalab.events.serde import new_id, now_ms
 from kafkalab.events.topics import USER_EVENTS, USERS
+from kafkalab.security.audit import AuditEntry
 from kafkalab.services.auth import (
     TokenSigner,
     burn_verify,
@@ -128,4 +129,5 @@ class UserService(Service):
         if self.producer.flush(PUBLISH_TIMEOUT) > 0:
             raise HttpError(503, "Kafka did not acknowledge the login; try again")
         self.logins.labels("ok").inc()
+        self.audit.record(AuditEntry(record.user_id, "login", "token", True, "password ok"))
         return Response(200, {"token": token, "user_id": record.user_id, "expires_at": expires_at})
