@@ -14,10 +14,12 @@ from confluent_kafka import Consumer, Message, Producer
 from confluent_kafka.admin import AdminClient
 
 from kafkalab.cluster.state import ClusterState
+from kafkalab.security.material import ADMIN, SecurityFiles, password
 from kafkalab.settings import Settings
 
 if TYPE_CHECKING:
     from confluent_kafka.schema_registry import SchemaRegistryClient
+    from quixstreams.kafka.configuration import ConnectionConfig
 
 _LIBRDKAFKA_LOG = logging.getLogger("librdkafka")
 
@@ -25,7 +27,33 @@ _LIBRDKAFKA_LOG = logging.getLogger("librdkafka")
 def bootstrap_servers(settings: Settings) -> str:
     """Every local broker's address (or the KAFKALAB_BOOTSTRAP override)."""
     state = ClusterState.load(settings)
-    return settings.bootstrap_servers(state.brokers if state else 1)
+    return settings.bootstrap_servers(state.brokers if state else 1, is_secure(settings))
+
+
+def is_secure(settings: Settings) -> bool:
+    """True when the data dir's cluster was formatted with `cluster up --secure`."""
+    state = ClusterState.load(settings)
+    return bool(state and state.secure)
+
+
+def principal(settings: Settings) -> str:
+    """Who this process is to the broker: its own SCRAM user, or admin for kafkalab's tools."""
+    return settings.principal or ADMIN
+
+
+def security_config(settings: Settings) -> dict[str, str]:
+    """SASL_SSL + SCRAM-SHA-512 settings with this process's own credentials when the cluster
+    is secure (the password is read from the 0600 file in the data dir); nothing otherwise."""
+    if not is_secure(settings):
+        return {}
+    who = principal(settings)
+    return {
+        "security.protocol": "SASL_SSL",
+        "sasl.mechanism": "SCRAM-SHA-512",
+        "sasl.username": who,
+        "sasl.password": password(settings, who),
+        "ssl.ca.location": str(SecurityFiles.of(settings).ca_cert),
+    }
 
 
 def base_config(settings: Settings) -> dict[str, Any]:
@@ -34,7 +62,20 @@ def base_config(settings: Settings) -> dict[str, Any]:
     librdkafka's own log lines go through Python logging (logger "librdkafka"), so its
     warnings and errors still show but its info chatter does not interleave with our output.
     """
-    return {"bootstrap.servers": bootstrap_servers(settings), "logger": _LIBRDKAFKA_LOG}
+    return {
+        "bootstrap.servers": bootstrap_servers(settings),
+        "logger": _LIBRDKAFKA_LOG,
+        **security_config(settings),
+    }
+
+
+def quix_connection(settings: Settings) -> ConnectionConfig:
+    """The same connection (address, SASL_SSL, credentials) as quixstreams wants it."""
+    from quixstreams.kafka.configuration import ConnectionConfig
+
+    return ConnectionConfig.from_librdkafka_dict(
+        {"bootstrap.servers": bootstrap_servers(settings), **security_config(settings)}
+    )
 
 
 def admin(settings: Settings, **overrides: Any) -> AdminClient:

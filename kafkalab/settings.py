@@ -33,7 +33,12 @@ class Settings(BaseSettings):
     broker_port: int = Field(default=9092, description="Client port of broker 1 (+1 per broker).")
     controller_port: int = Field(default=19092, description="KRaft controller port of node 1.")
     secure_port: int = Field(
-        default=9192, description="SASL_SSL port of broker 1, reserved for the security lesson."
+        default=9192, description="SASL_SSL port of broker 1 (+1 per broker), used in secure mode."
+    )
+    principal: str | None = Field(
+        default=None,
+        description="SCRAM user this process connects as in secure mode (default: admin; "
+        "each service gets its own name from the supervisor).",
     )
     registry_port: int = Field(default=8081, description="Schema registry HTTP port.")
     registry_url: str | None = Field(
@@ -77,11 +82,13 @@ class Settings(BaseSettings):
     def broker_ports(self, brokers: int) -> list[int]:
         return [self.broker_port + i for i in range(brokers)]
 
-    def bootstrap_servers(self, brokers: int = 1) -> str:
-        """The bootstrap list clients use: the override, or every local broker's address."""
+    def bootstrap_servers(self, brokers: int = 1, secure: bool = False) -> str:
+        """The bootstrap list clients use: the override, or every local broker's address
+        (the SASL_SSL ports in secure mode, where the plaintext ports are closed)."""
         if self.bootstrap:
             return self.bootstrap
-        return ",".join(f"{self.host}:{port}" for port in self.broker_ports(brokers))
+        first = self.secure_port if secure else self.broker_port
+        return ",".join(f"{self.host}:{first + i}" for i in range(brokers))
 
 
 def settings_env(settings: Settings) -> dict[str, str]:

@@ -216,8 +216,23 @@ def dashboard_view(snap: Any) -> Any:
         "shop (analytics windows)",
         [
             ("orders this minute", num(snap.orders_per_min, ".0f")),
-            ("revenue this minute", num(None if snap.revenue_per_min_cents is None else snap.revenue_per_min_cents / 100, ",.2f")),
-            ("payment success", num(None if snap.payment_success_rate is None else snap.payment_success_rate * 100, ".0f") + " %"),
+            (
+                "revenue this minute",
+                num(
+                    None
+                    if snap.revenue_per_min_cents is None
+                    else snap.revenue_per_min_cents / 100,
+                    ",.2f",
+                ),
+            ),
+            (
+                "payment success",
+                num(
+                    None if snap.payment_success_rate is None else snap.payment_success_rate * 100,
+                    ".0f",
+                )
+                + " %",
+            ),
             ("orders since start", num(snap.orders_total, ".0f")),
         ],
     )
@@ -225,7 +240,13 @@ def dashboard_view(snap: Any) -> Any:
     for column in ("service", "up", "consumed/s", "produced/s", "dead letters"):
         services.add_column(column)
     for s in snap.services:
-        services.add_row(s.service, mark(s.up), f"{s.consumed_per_s:.1f}", f"{s.produced_per_s:.1f}", str(s.dead_letters))
+        services.add_row(
+            s.service,
+            mark(s.up),
+            f"{s.consumed_per_s:.1f}",
+            f"{s.produced_per_s:.1f}",
+            str(s.dead_letters),
+        )
     lag = Table(title="consumer lag", title_justify="left", header_style="bold")
     for column in ("group", "lag", "history"):
         lag.add_column(column)

@@ -28,8 +28,20 @@ BrokersOption = Annotated[
 JsonOption = Annotated[bool, typer.Option("--json", help="Print the result as JSON for scripts.")]
 
 
+SecureOption = Annotated[
+    bool,
+    typer.Option(
+        "--secure",
+        help="Format a new cluster for secure mode: SASL_SSL only (TLS from a local CA, "
+        "SCRAM-SHA-512 users per service), ACLs enforced. Remembered in the data dir.",
+    ),
+]
+
+
 @app.command()
-def up(brokers: BrokersOption = None, json: JsonOption = False) -> None:
+def up(
+    brokers: BrokersOption = None, json: JsonOption = False, secure: SecureOption = False
+) -> None:
     """Start a real Apache Kafka (KRaft) cluster on 127.0.0.1 plus the schema registry.
 
     The first run fetches the Kafka jars from Maven Central into ~/.cache/kafkalab and verifies
@@ -37,7 +49,7 @@ def up(brokers: BrokersOption = None, json: JsonOption = False) -> None:
     """
     settings = load_settings()
     with ui.download_progress("fetching the Kafka jars from Maven Central (once)") as progress:
-        result = lifecycle.up(settings, brokers, notify=ui.step, progress=progress)
+        result = lifecycle.up(settings, brokers, notify=ui.step, progress=progress, secure=secure)
     if json:
         ui.print_json(result)
         return
@@ -78,6 +90,7 @@ def status(json: JsonOption = False) -> None:
             ("kafka", result.kafka_version),
             ("cluster id", result.cluster_id),
             ("bootstrap", result.bootstrap),
+            ("security", "SASL_SSL + SCRAM + ACLs" if result.secure else "plaintext, no ACLs"),
             ("controller", f"node {result.controller_id}" if result.controller_id else None),
             ("data dir", result.data_dir),
         ],

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from kafkalab import ui
+from kafkalab import clients, ui
 from kafkalab.cluster import lifecycle
 from kafkalab.errors import InvalidChoice
 from kafkalab.platform import compose, control, supervisor
@@ -37,6 +37,14 @@ DockerOption = Annotated[
 
 def up(
     docker: DockerOption = False,
+    secure: Annotated[
+        bool,
+        typer.Option(
+            "--secure",
+            help="Start (or require) a secure cluster: every service connects over SASL_SSL "
+            "as its own SCRAM user, limited by ACLs to its own topics and groups.",
+        ),
+    ] = False,
     brokers: Annotated[
         int, typer.Option("--brokers", help="With --docker: 1 or 3 Kafka nodes.")
     ] = 1,
@@ -83,8 +91,11 @@ def up(
     policy = Policy(lag_threshold, for_, scale_down_after) if autoscale else None
     if autoscale is False:
         control.set_autoscale(settings, None)
-    seconds = control.up(settings, notify=ui.step, autoscale=policy)
-    ui.success(f"platform up in {seconds:.1f} s: {', '.join(SERVICES)} healthy (`kafkalab ps`)")
+    seconds = control.up(settings, notify=ui.step, autoscale=policy, secure=secure)
+    mode = " over SASL_SSL" if clients.is_secure(settings) else ""
+    ui.success(
+        f"platform up{mode} in {seconds:.1f} s: {', '.join(SERVICES)} healthy (`kafkalab ps`)"
+    )
     if policy is not None:
         ui.success(f"autoscaler on: {_policy_text(policy)}")
 

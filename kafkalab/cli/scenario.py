@@ -37,9 +37,13 @@ def scenario(
         ui.table(
             "scenarios",
             ["name", "what happens", "from"],
-            [[s.name, s.title, s.source] for s in found.values()],
+            [[s.name, s.title, s.source] for s in found.values()]
+            + [[SECURITY, "Secure mode's claims, each checked against the broker", "built-in"]],
         )
         ui.out.print("run one with [bold]kafkalab scenario NAME[/]")
+        return
+    if name == SECURITY:
+        _security(json)
         return
     from kafkalab.scenarios import engine  # Avro + HTTP clients: load on use
 
@@ -167,3 +171,27 @@ def _render_high_load(report: Any) -> None:
         if report.verify is None or not report.verify.passed:
             failed.append("the invariants")
         ui.failure(f"high-load: {', '.join(failed)} did not hold ({report.seconds:.1f} s)")
+
+
+SECURITY = "security"
+
+
+def _security(json: bool) -> None:
+    """Secure cluster + platform (started if missing), then each claim shown as ✔/✘."""
+    from kafkalab.security import scenario as security
+
+    settings = load_settings()
+    seconds = control.up(settings, notify=ui.step, secure=True)
+    ui.step(f"secure platform ready ({seconds:.1f} s); checking its claims")
+    result = security.run(settings, notify=ui.step)
+    if json:
+        ui.print_json({**ui.to_jsonable(result), "passed": result.passed})
+    else:
+        ui.verdict(result.checks)
+        if result.passed:
+            ui.success(f"security: every claim holds ({result.seconds:.1f} s)")
+        else:
+            failed = [c.name for c in result.checks if not c.ok]
+            ui.failure(f"security: {'; '.join(failed)} did not hold ({result.seconds:.1f} s)")
+    if not result.passed:
+        raise typer.Exit(1)

@@ -86,21 +86,11 @@ def render_properties(
     host = settings.host
     rf, min_isr = replication(len(nodes))
     voters = ",".join(f"{n.node_id}@{host}:{n.controller_port}" for n in nodes)
-    listeners = [f"PLAINTEXT://{host}:{node.port}", f"CONTROLLER://{host}:{node.controller_port}"]
-    advertised = [f"PLAINTEXT://{host}:{node.port}"]
-    if secure:
-        listeners.append(f"SASL_SSL://{host}:{node.secure_port}")
-        advertised.append(f"SASL_SSL://{host}:{node.secure_port}")
     props: dict[str, object] = {
         "process.roles": "broker,controller",
         "node.id": node.node_id,
         "controller.quorum.voters": voters,
-        "listeners": ",".join(listeners),
-        "advertised.listeners": ",".join(advertised),
-        "controller.listener.names": "CONTROLLER",
-        "inter.broker.listener.name": "PLAINTEXT",
-        # SASL_SSL is mapped now so the security lesson only adds the listener and its material.
-        "listener.security.protocol.map": "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT,SASL_SSL:SASL_SSL",
+        **(_secure_listeners(host, node, secure) if secure else _plain_listeners(host, node)),
         "log.dirs": node.log_dir,
         "num.partitions": 1,
         "default.replication.factor": rf,
@@ -121,23 +111,56 @@ def render_properties(
         "log.cleaner.threads": 1,
         "log.cleaner.dedupe.buffer.size": 16 * 1024 * 1024,
     }
-    if secure:
-        props.update(
-            {
-                "sasl.enabled.mechanisms": "SCRAM-SHA-512",
-                "listener.name.sasl_ssl.scram-sha-512.sasl.jaas.config": (
-                    "org.apache.kafka.common.security.scram.ScramLoginModule required "
-                    f'username="{secure.admin_user}" password="{secure.admin_password}";'
-                ),
-                "ssl.keystore.type": "PEM",
-                "ssl.keystore.location": secure.keystore_pem,
-                "ssl.truststore.type": "PEM",
-                "ssl.truststore.location": secure.truststore_pem,
-            }
-        )
     lines = ["# Written by kafkalab; edits are replaced at the next `kafkalab cluster up`."]
     lines += [f"{key}={value}" for key, value in props.items()]
     return "\n".join(lines) + "\n"
+
+
+def _plain_listeners(host: str, node: NodeSpec) -> dict[str, object]:
+    return {
+        "listeners": f"PLAINTEXT://{host}:{node.port},CONTROLLER://{host}:{node.controller_port}",
+        "advertised.listeners": f"PLAINTEXT://{host}:{node.port}",
+        "controller.listener.names": "CONTROLLER",
+        "inter.broker.listener.name": "PLAINTEXT",
+        "listener.security.protocol.map": "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT,SASL_SSL:SASL_SSL",
+    }
+
+
+def _secure_listeners(host: str, node: NodeSpec, secure: SecureListener) -> dict[str, object]:
+    """Secure mode: no PLAINTEXT client port at all. Clients and brokers use SASL_SSL (SCRAM,
+    TLS from kafkalab's CA); the controller port is SASL_PLAINTEXT with PLAIN for admin only
+    (KRaft cannot use SCRAM there: SCRAM users live in the metadata the controller serves).
+    So no principal is anonymous anywhere, and ANONYMOUS needs no super-user grant."""
+    scram = (
+        "org.apache.kafka.common.security.scram.ScramLoginModule required "
+        f'username="{secure.admin_user}" password="{secure.admin_password}";'
+    )
+    plain = (
+        "org.apache.kafka.common.security.plain.PlainLoginModule required "
+        f'username="{secure.admin_user}" password="{secure.admin_password}" '
+        f'user_{secure.admin_user}="{secure.admin_password}";'
+    )
+    return {
+        "listeners": f"SASL_SSL://{host}:{node.secure_port},CONTROLLER://{host}:{node.controller_port}",
+        "advertised.listeners": f"SASL_SSL://{host}:{node.secure_port}",
+        "controller.listener.names": "CONTROLLER",
+        "inter.broker.listener.name": "SASL_SSL",
+        "listener.security.protocol.map": "CONTROLLER:SASL_PLAINTEXT,SASL_SSL:SASL_SSL",
+        "sasl.enabled.mechanisms": "SCRAM-SHA-512",
+        "sasl.mechanism.inter.broker.protocol": "SCRAM-SHA-512",
+        "sasl.mechanism.controller.protocol": "PLAIN",
+        "listener.name.controller.sasl.enabled.mechanisms": "PLAIN",
+        "listener.name.controller.plain.sasl.jaas.config": plain,
+        "listener.name.sasl_ssl.sasl.enabled.mechanisms": "SCRAM-SHA-512",
+        "listener.name.sasl_ssl.scram-sha-512.sasl.jaas.config": scram,
+        "ssl.keystore.type": "PEM",
+        "ssl.keystore.location": secure.keystore_pem,
+        "ssl.truststore.type": "PEM",
+        "ssl.truststore.location": secure.truststore_pem,
+        "authorizer.class.name": "org.apache.kafka.metadata.authorizer.StandardAuthorizer",
+        "super.users": f"User:{secure.admin_user}",
+        "allow.everyone.if.no.acl.found": "false",
+    }
 
 
 def render_log4j(node: NodeSpec) -> str:
@@ -184,9 +207,13 @@ def jvm_command(java: str, classpath: Path, settings: Settings, node: NodeSpec) 
 
 
 def storage_format_command(
-    java: str, classpath: Path, node: NodeSpec, cluster_id: str
+    java: str, classpath: Path, node: NodeSpec, cluster_id: str, scram: list[str] | None = None
 ) -> list[str]:
-    """Kafka's own storage tool: formats the node's log dir for `cluster_id`."""
+    """Kafka's own storage tool: formats the node's log dir for `cluster_id`.
+
+    `scram` entries become `--add-scram` records in the bootstrap metadata: the admin user must
+    exist before the first start because the brokers authenticate to each other as admin."""
+    extra = [arg for entry in scram or [] for arg in ("--add-scram", entry)]
     return [
         java,
         "-Xmx256m",
@@ -202,4 +229,5 @@ def storage_format_command(
         "-c",
         str(node.properties_file),
         "--ignore-formatted",
+        *extra,
     ]

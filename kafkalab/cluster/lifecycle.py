@@ -34,7 +34,9 @@ from kafkalab.errors import (
     RegistryError,
 )
 from kafkalab.platform import process
-from kafkalab.settings import ALLOWED_BROKER_COUNTS, Settings
+from kafkalab.security import material
+from kafkalab.security import provision as security_provision
+from kafkalab.settings import ALLOWED_BROKER_COUNTS, Settings, settings_env
 
 Notify = Callable[[str], None]
 
@@ -66,6 +68,7 @@ class ClusterStatus:
     cluster_id: str | None
     data_dir: str
     bootstrap: str
+    secure: bool = False
     brokers: list[NodeStatus] = field(default_factory=list)
     controller_id: int | None = None
     topics: list[str] = field(default_factory=list)
@@ -124,8 +127,12 @@ def up(
     brokers: int | None = None,
     notify: Notify | None = None,
     progress: provision.Progress | None = None,
+    secure: bool = False,
 ) -> UpResult:
-    """Bring the cluster (and registry) up; a no-op when everything already runs."""
+    """Bring the cluster (and registry) up; a no-op when everything already runs.
+
+    `secure` formats a new cluster for secure mode (see `config._secure_listeners`); a data dir
+    formatted that way stays secure on every later `up`, with or without the flag."""
     say = notify or (lambda _msg: None)
     if settings.bootstrap:
         raise InvalidChoice(
@@ -135,6 +142,13 @@ def up(
         )
     started_at = time.monotonic()
     size, state = _resolve_size(settings, brokers)
+    if state is not None and secure and not state.secure:
+        raise ClusterMismatch(
+            f"{settings.data_dir} holds a cluster formatted without security",
+            hint="`kafkalab cluster reset --yes` wipes it, then `kafkalab cluster up --secure`; "
+            "or set KAFKALAB_DATA_DIR to another folder",
+        )
+    secure = secure or bool(state and state.secure)
     nodes = config.node_specs(settings, size)
     to_start = [node for node in nodes if read_pid(node.pid_file) is None]
     registry_pid = read_pid(_registry_home(settings) / "registry.pid")
@@ -143,25 +157,36 @@ def up(
         wait_for_brokers(settings, size, {}, timeout=settings.start_timeout)
         return UpResult(status(settings), True, [], time.monotonic() - started_at)
 
-    _check_ports(settings, to_start, registry_needed)
+    _check_ports(settings, to_start, registry_needed, secure)
     java = find_java(settings)
     classpath = provision.ensure_jars(settings, progress)
+    listener = _secure_listener(settings) if secure else None
     if state is None:
-        state = ClusterState(new_cluster_id(), size, provision.KAFKA_VERSION)
+        state = ClusterState(new_cluster_id(), size, provision.KAFKA_VERSION, secure)
         state.save(settings)
 
     procs: dict[str, subprocess.Popen[bytes]] = {}
     if to_start:
         for node in to_start:
-            _write_node_config(settings, node, nodes)
-        _format_storage(java.path, classpath, [n for n in to_start if not _formatted(n)], state)
+            _write_node_config(settings, node, nodes, listener)
+        scram = (
+            [f"SCRAM-SHA-512=[name={listener.admin_user},password={listener.admin_password}]"]
+            if listener
+            else None
+        )
+        unformatted = [n for n in to_start if not _formatted(n)]
+        _format_storage(java.path, classpath, unformatted, state, scram)
         for node in to_start:
-            say(f"starting {node.name} on {settings.host}:{node.port}")
+            port = node.secure_port if secure else node.port
+            say(f"starting {node.name} on {settings.host}:{port}{' (SASL_SSL)' if secure else ''}")
             cmd = config.jvm_command(java.path, classpath, settings, node)
             procs[node.name] = process.spawn(cmd, node.pid_file, node.logs / "stdout.log")
     say(f"waiting for {size} broker(s) to answer metadata requests")
     wait_for_brokers(settings, size, {n.name: n for n in to_start}, settings.start_timeout, procs)
     started = [node.name for node in to_start]
+    if secure:
+        say("creating the services' SCRAM users and ACLs")
+        security_provision.apply(settings)
     if registry_needed:
         say(f"starting the schema registry on {settings.schema_registry_url()}")
         _start_registry(settings, size)
@@ -169,8 +194,20 @@ def up(
     return UpResult(status(settings), False, started, time.monotonic() - started_at)
 
 
-def _check_ports(settings: Settings, nodes: list[config.NodeSpec], registry: bool) -> None:
-    wanted = [(f"{n.name} client", n.port) for n in nodes]
+def _secure_listener(settings: Settings) -> config.SecureListener:
+    files = material.ensure_material(settings)
+    return config.SecureListener(
+        keystore_pem=files.broker_keystore,
+        truststore_pem=files.ca_cert,
+        admin_user=material.ADMIN,
+        admin_password=material.password(settings, material.ADMIN),
+    )
+
+
+def _check_ports(
+    settings: Settings, nodes: list[config.NodeSpec], registry: bool, secure: bool = False
+) -> None:
+    wanted = [(f"{n.name} client", n.secure_port if secure else n.port) for n in nodes]
     wanted += [(f"{n.name} controller", n.controller_port) for n in nodes]
     if registry:
         wanted.append(("schema registry", settings.registry_port))
@@ -182,11 +219,17 @@ def _check_ports(settings: Settings, nodes: list[config.NodeSpec], registry: boo
 
 
 def _write_node_config(
-    settings: Settings, node: config.NodeSpec, nodes: list[config.NodeSpec]
+    settings: Settings,
+    node: config.NodeSpec,
+    nodes: list[config.NodeSpec],
+    secure: config.SecureListener | None = None,
 ) -> None:
     node.home.mkdir(parents=True, exist_ok=True)
     node.logs.mkdir(parents=True, exist_ok=True)
-    node.properties_file.write_text(config.render_properties(settings, node, nodes))
+    # 0600: in secure mode the file holds the admin password (the brokers' own JAAS login).
+    material.write_secret(
+        node.properties_file, config.render_properties(settings, node, nodes, secure).encode()
+    )
     node.log4j_file.write_text(config.render_log4j(node))
 
 
@@ -195,14 +238,18 @@ def _formatted(node: config.NodeSpec) -> bool:
 
 
 def _format_storage(
-    java: str, classpath: Path, nodes: list[config.NodeSpec], state: ClusterState
+    java: str,
+    classpath: Path,
+    nodes: list[config.NodeSpec],
+    state: ClusterState,
+    scram: list[str] | None = None,
 ) -> None:
     """Format every new node's log dir with Kafka's storage tool, nodes in parallel."""
     runs = [
         (
             node,
             subprocess.Popen(
-                config.storage_format_command(java, classpath, node, state.cluster_id),
+                config.storage_format_command(java, classpath, node, state.cluster_id, scram),
                 stdout=subprocess.PIPE,
                 stderr=subprocess.STDOUT,
                 text=True,
@@ -278,7 +325,10 @@ def _start_registry(settings: Settings, size: int) -> None:
         "--replication-factor",
         str(rf),
     ]
-    proc = process.spawn(cmd, home / "registry.pid", home / "registry.log")
+    # The registry reads the cluster state (secure or not) and its credentials from the same
+    # data dir, so it gets this process's settings, not whatever the environment holds.
+    env = {**settings_env(settings), "KAFKALAB_PRINCIPAL": material.ADMIN}
+    proc = process.spawn(cmd, home / "registry.pid", home / "registry.log", env)
     deadline = time.monotonic() + settings.start_timeout
     url = f"{settings.schema_registry_url()}/subjects"
     while time.monotonic() < deadline:
@@ -342,6 +392,7 @@ def status(settings: Settings) -> ClusterStatus:
         cluster_id=state.cluster_id if state else None,
         data_dir=str(settings.data_dir),
         bootstrap=clients.bootstrap_servers(settings),
+        secure=bool(state and state.secure),
     )
     for node in config.node_specs(settings, size):
         pid = read_pid(node.pid_file)
@@ -349,7 +400,7 @@ def status(settings: Settings) -> ClusterStatus:
             NodeStatus(
                 node.name,
                 node.node_id,
-                node.port,
+                node.secure_port if result.secure else node.port,
                 node.controller_port,
                 pid,
                 pid is not None,

@@ -22,6 +22,8 @@ class ClusterState:
     cluster_id: str
     brokers: int
     kafka_version: str
+    secure: bool = False
+    """Formatted for secure mode (SASL_SSL only, ACLs): every later command connects that way."""
 
     @staticmethod
     def path(settings: Settings) -> Path:

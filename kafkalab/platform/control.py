@@ -58,15 +58,17 @@ def up(
     notify: Notify | None = None,
     timeout: float = 90.0,
     autoscale: Policy | None = None,
+    secure: bool = False,
 ) -> float:
     """Cluster (if needed) + topics + all six services, each healthy; returns seconds taken.
 
     With `autoscale`, the supervisor's autoscaler is switched on with that policy (it stays
-    on until `set_autoscale(settings, None)` or `down`)."""
+    on until `set_autoscale(settings, None)` or `down`). With `secure`, the cluster must be
+    (or is started) secure."""
     say = notify or (lambda _m: None)
     started = time.monotonic()
     if not settings.bootstrap:
-        lifecycle.up(settings, notify=say)
+        lifecycle.up(settings, notify=say, secure=secure)
     state = ClusterState.load(settings)
     created = apply_catalogue(clients.admin(settings), state.brokers if state else 1)
     if created:

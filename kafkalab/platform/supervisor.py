@@ -196,6 +196,8 @@ class Supervisor:
         env = {
             **settings_env(self.settings),
             "KAFKALAB_REPLICA": str(status.replica),
+            # In secure mode each service connects as its own SCRAM user, bound by its ACLs.
+            "KAFKALAB_PRINCIPAL": status.service,
             "KAFKALAB_LISTEN_PORT": str(status.port),
         }
         pid_path = platform_dir(self.settings) / f"{status.service}-{status.replica}.pid"

@@ -96,8 +96,11 @@ def run(settings: Settings, scenario: Scenario, notify: Notify | None = None) ->
         result.trace = trace_lines(order_events(events, ctx.order_id))
     say("running the invariant checker on this run's orders")
     result.verify = verify_orders(
-        settings, [ctx.order_id] if ctx.order_id else [], since_ms=ctx.started_ms,
-        settle_seconds=15, notify=say,
+        settings,
+        [ctx.order_id] if ctx.order_id else [],
+        since_ms=ctx.started_ms,
+        settle_seconds=15,
+        notify=say,
     )
     result.lags = group_lag(settings, [group_id(name) for name in SERVICES])
     result.seconds = time.monotonic() - started

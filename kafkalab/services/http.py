@@ -47,6 +47,8 @@ class HttpError(Exception):
 
 
 Handler = Callable[[Request], Response]
+Refusal = Callable[[Request, HttpError], None]
+"""Called for every 401/403 answer (the audit trail hooks in here)."""
 
 
 @dataclass(frozen=True)
@@ -68,8 +70,11 @@ class ServiceHttpServer(ThreadingHTTPServer):
     allow_reuse_address = True
     request_queue_size = 128  # listen backlog; socketserver's 5 resets bursts of new clients
 
-    def __init__(self, host: str, port: int, routes: list[Route]) -> None:
+    def __init__(
+        self, host: str, port: int, routes: list[Route], on_refusal: Refusal | None = None
+    ) -> None:
         self.routes = routes
+        self.on_refusal = on_refusal
         super().__init__((host, port), _RequestHandler)
 
     def start(self) -> threading.Thread:
@@ -103,6 +108,7 @@ class _RequestHandler(BaseHTTPRequestHandler):
 
     def _dispatch(self, method: str) -> None:
         url = urlsplit(self.path)
+        request = Request(method, url.path, {}, {}, {k.lower(): v for k, v in self.headers.items()})
         try:
             length = int(self.headers.get("Content-Length") or 0)
             raw = self.rfile.read(length) if length else b""
@@ -115,16 +121,20 @@ class _RequestHandler(BaseHTTPRequestHandler):
             for route in self.server.routes:
                 params = route.match(method, url.path)
                 if params is not None:
-                    query = {k: v[-1] for k, v in parse_qs(url.query).items()}
-                    headers = {k.lower(): v for k, v in self.headers.items()}
-                    response = route.handler(
-                        Request(method, url.path, params, query, headers, body)
-                    )
+                    request.params = params
+                    request.query = {k: v[-1] for k, v in parse_qs(url.query).items()}
+                    request.body = body
+                    response = route.handler(request)
                     break
             else:
                 raise HttpError(404, f"no route for {method} {url.path}")
         except HttpError as exc:
             response = Response(exc.status, {"error": exc.message})
+            if exc.status in (401, 403) and self.server.on_refusal is not None:
+                try:
+                    self.server.on_refusal(request, exc)
+                except Exception:  # noqa: BLE001 - auditing must never break the answer
+                    log.exception("refusal hook failed")
         except Exception as exc:  # noqa: BLE001 - a handler bug must not kill the server
             log.exception("handler failed for %s %s", method, url.path)
             response = Response(500, {"error": f"{type(exc).__name__}: {exc}"})

@@ -31,8 +31,9 @@ from kafkalab import clients
 from kafkalab.events.serde import Event, EventSerde, UndecodableEvent
 from kafkalab.events.topics import dlt_topic
 from kafkalab.observe import metrics_catalogue as specs
+from kafkalab.security.audit import AuditEntry, AuditLog, login_principal
 from kafkalab.services.catalogue import group_id, service_port
-from kafkalab.services.http import Request, Response, Route, ServiceHttpServer
+from kafkalab.services.http import HttpError, Request, Response, Route, ServiceHttpServer
 from kafkalab.settings import Settings, load_settings
 
 log = logging.getLogger("kafkalab.service")
@@ -215,7 +216,10 @@ class Service:
         # Every service exports the family (empty without a consumer): one common set.
         consumer = self.consumer
         self.metrics.watch_lag(lambda: consumer_lag(consumer) if consumer is not None else [])
-        self.http = ServiceHttpServer(settings.host, self.port, self._all_routes())
+        self.audit = AuditLog(settings, self.name)
+        self.http = ServiceHttpServer(
+            settings.host, self.port, self._all_routes(), on_refusal=self._audit_refusal
+        )
 
     # -- for subclasses -------------------------------------------------------------------
 
@@ -392,7 +396,17 @@ class Service:
             return False
         if error.code() != KafkaError._PARTITION_EOF:
             log.warning("consumer error: %s", error)
+            self.audit.kafka_error(error, "kafka read", f"topic:{msg.topic()}")
         return True
+
+    def _audit_refusal(self, request: Request, error: HttpError) -> None:
+        """Every 401/403 this service answers goes to the audit trail (who is unknown: the
+        caller was not authenticated, so it is 'anonymous' or the login it claimed)."""
+        claimed = request.body.get("email") if isinstance(request.body, dict) else None
+        who = login_principal(str(claimed)) if claimed else "anonymous"
+        self.audit.record(
+            AuditEntry(who, f"http {request.method}", request.path, False, f"{error.status}")
+        )
 
     def _on_assign(self, consumer: Any, partitions: list[TopicPartition]) -> None:
         self.assigned = sorted(
@@ -411,6 +425,7 @@ class Service:
         if self.consumer is not None:
             self.consumer.close()  # a static member stays in the group until its session ends
         self.producer.flush(10)
+        self.audit.flush(5)
         self.http.shutdown()
 
     # -- HTTP ---------------------------------------------------------------------------------

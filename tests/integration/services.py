@@ -116,7 +116,7 @@ def publish(
 
 
 @contextmanager
-def own_platform(data_dir: Path, **overrides: Any) -> Iterator[Settings]:
+def own_platform(data_dir: Path, secure: bool = False, **overrides: Any) -> Iterator[Settings]:
     """A cluster of its own on free ports plus the six services, stopped afterwards.
 
     Modules that start services use this instead of the session cluster: other modules leave
@@ -133,7 +133,7 @@ def own_platform(data_dir: Path, **overrides: Any) -> Iterator[Settings]:
         **overrides,
     )
     try:
-        control.up(settings)
+        control.up(settings, timeout=180.0 if secure else 90.0, secure=secure)
         yield settings
     finally:
         control.down(settings)

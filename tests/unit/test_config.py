@@ -47,17 +47,28 @@ def test_three_nodes_share_a_quorum_with_rf3_and_min_isr2(tmp_path: Path) -> Non
     assert props["offsets.topic.replication.factor"] == "3"
 
 
-def test_sasl_ssl_is_reserved_but_only_listens_when_secure(tmp_path: Path) -> None:
+def test_secure_mode_closes_plaintext_and_enforces_acls(tmp_path: Path) -> None:
     settings = load_settings(data_dir=tmp_path)
     nodes = config.node_specs(settings, 1)
     plain = parse(config.render_properties(settings, nodes[0], nodes))
-    assert "SASL_SSL:SASL_SSL" in plain["listener.security.protocol.map"]
     assert "SASL_SSL" not in plain["listeners"]
+    assert "authorizer.class.name" not in plain
     secure = config.SecureListener(tmp_path / "k.pem", tmp_path / "ca.pem", "admin", "s3cret")
     props = parse(config.render_properties(settings, nodes[0], nodes, secure))
-    assert props["listeners"].endswith(",SASL_SSL://127.0.0.1:9192")
+    assert props["listeners"] == "SASL_SSL://127.0.0.1:9192,CONTROLLER://127.0.0.1:19092"
+    assert "PLAINTEXT:" not in props["listener.security.protocol.map"]
+    assert props["inter.broker.listener.name"] == "SASL_SSL"
     assert props["ssl.keystore.type"] == "PEM"
     assert props["sasl.enabled.mechanisms"] == "SCRAM-SHA-512"
+    assert props["authorizer.class.name"].endswith("StandardAuthorizer")
+    assert props["allow.everyone.if.no.acl.found"] == "false"
+    assert props["super.users"] == "User:admin"
+
+
+def test_format_adds_scram_users(tmp_path: Path) -> None:
+    node = config.node_specs(load_settings(data_dir=tmp_path), 1)[0]
+    cmd = config.storage_format_command("java", tmp_path, node, "id", ["SCRAM-SHA-512=[name=a]"])
+    assert cmd[-2:] == ["--add-scram", "SCRAM-SHA-512=[name=a]"]
 
 
 def test_ports_follow_settings(tmp_path: Path) -> None:

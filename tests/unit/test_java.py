@@ -17,7 +17,7 @@ def test_parse_java_major(version: str, major: int) -> None:
 
 def fake_java(tmp_path: Path, version: str) -> str:
     script = tmp_path / "java"
-    script.write_text(f'#!/bin/sh\necho \'openjdk version "{version}" 2020-01-01\' >&2\n')
+    script.write_text(f"#!/bin/sh\necho 'openjdk version \"{version}\" 2020-01-01' >&2\n")
     script.chmod(script.stat().st_mode | stat.S_IEXEC)
     return str(script)
 

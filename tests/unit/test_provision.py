@@ -26,7 +26,10 @@ def test_pinned_checksums_cover_the_pinned_kafka_version() -> None:
 
 
 def test_verify_accepts_exactly_the_pinned_jars(tmp_path: Path) -> None:
-    pins = {"a.jar": write_jar(tmp_path, "a.jar", b"aaa"), "b.jar": write_jar(tmp_path, "b.jar", b"b")}
+    pins = {
+        "a.jar": write_jar(tmp_path, "a.jar", b"aaa"),
+        "b.jar": write_jar(tmp_path, "b.jar", b"b"),
+    }
     assert provision.verify_jars(tmp_path, pins) == []
 
 
@@ -74,7 +77,9 @@ def test_jars_that_do_not_match_the_pins_are_refused(tmp_path: Path) -> None:
 
 
 def test_maven_failure_reports_its_error_line(tmp_path: Path) -> None:
-    mvn = fake_mvn(tmp_path, 'echo "[ERROR] Could not resolve dependencies: network down"; exit 1\n')
+    mvn = fake_mvn(
+        tmp_path, 'echo "[ERROR] Could not resolve dependencies: network down"; exit 1\n'
+    )
     settings = load_settings(cache_dir=tmp_path / "cache", mvn=mvn)
     with pytest.raises(DownloadFailed, match="Could not resolve dependencies: network down"):
         provision.ensure_jars(settings)

@@ -8,14 +8,18 @@ from kafkalab.observe.trace import causal_order, order_events, trace_lines
 from kafkalab.scenarios.engine import evaluate
 
 
-def ev(type_: str, ts: int, event_id: str, cause: str = "", topic: str = "order-events", **value) -> Event:
+def ev(
+    type_: str, ts: int, event_id: str, cause: str = "", topic: str = "order-events", **value
+) -> Event:
     scope = str(value.get("order_id") or value.get("user_id") or "")
     if scope not in ("", "o1", "u1"):  # a second order gets ids of its own
         event_id, cause = f"{scope}-{event_id}", f"{scope}-{cause}" if cause else ""
     headers = {"trace_id": f"t-{scope}", "service": "svc", "event_type": type_}
     if cause:
         headers["causation_id"] = cause
-    return Event(topic, 0, ts, value.get("order_id"), type_, {"event_id": event_id, **value}, headers, ts)
+    return Event(
+        topic, 0, ts, value.get("order_id"), type_, {"event_id": event_id, **value}, headers, ts
+    )
 
 
 def happy_events(order: str = "o1", user: str = "u1") -> list[Event]:
@@ -23,15 +27,52 @@ def happy_events(order: str = "o1", user: str = "u1") -> list[Event]:
         ev("UserRegistered", 1, "e0", topic="user-events", user_id=user),
         ev("OrderCreated", 10, "e1", order_id=order, user_id=user, total_cents=100),
         ev("InventoryReserved", 20, "e2", "e1", "inventory-events", order_id=order, user_id=user),
-        ev("OrderStatusChanged", 25, "e3", "e2", order_id=order, from_status="CREATED", to_status="RESERVED"),
+        ev(
+            "OrderStatusChanged",
+            25,
+            "e3",
+            "e2",
+            order_id=order,
+            from_status="CREATED",
+            to_status="RESERVED",
+        ),
         ev("PaymentCompleted", 30, "e4", "e2", "payments", order_id=order, amount_cents=100),
-        ev("OrderStatusChanged", 35, "e5", "e4", order_id=order, from_status="RESERVED", to_status="PAID"),
+        ev(
+            "OrderStatusChanged",
+            35,
+            "e5",
+            "e4",
+            order_id=order,
+            from_status="RESERVED",
+            to_status="PAID",
+        ),
         ev("StockCommitted", 36, "e6", "e4", "inventory-events", order_id=order),
-        ev("OrderStatusChanged", 40, "e7", "e6", order_id=order, from_status="PAID", to_status="CONFIRMED"),
-        *[ev("NotificationRequested", 45, f"n{c}", "e7", "notifications", order_id=order, channel=c,
-             template="order-confirmed") for c in ("email", "sms", "push")],
-        *[ev("NotificationSent", 50, f"s{c}", f"n{c}", "notifications", order_id=order, channel=c)
-          for c in ("email", "sms", "push")],
+        ev(
+            "OrderStatusChanged",
+            40,
+            "e7",
+            "e6",
+            order_id=order,
+            from_status="PAID",
+            to_status="CONFIRMED",
+        ),
+        *[
+            ev(
+                "NotificationRequested",
+                45,
+                f"n{c}",
+                "e7",
+                "notifications",
+                order_id=order,
+                channel=c,
+                template="order-confirmed",
+            )
+            for c in ("email", "sms", "push")
+        ],
+        *[
+            ev("NotificationSent", 50, f"s{c}", f"n{c}", "notifications", order_id=order, channel=c)
+            for c in ("email", "sms", "push")
+        ],
         ev("AnalyticsWindow", 60, "a1", topic="analytics", metric="orders", window_end=100),
     ]
 
@@ -60,7 +101,9 @@ def test_a_user_scenario_without_code(tmp_path: Path, monkeypatch: pytest.Monkey
     ],
 )
 def test_bad_scenario_files_say_what_is_wrong(text: str, message: str) -> None:
-    with pytest.raises(scenarios.ScenarioFileError, match=message.replace("(", r"\(").replace(")", r"\)")):
+    with pytest.raises(
+        scenarios.ScenarioFileError, match=message.replace("(", r"\(").replace(")", r"\)")
+    ):
         scenarios.parse(text, "f.toml")
 
 
@@ -77,7 +120,9 @@ def test_evaluate_reports_what_is_missing() -> None:
     checks = {c.name: c for c in evaluate(scenarios.get("happy-path").expect, events, "o1", 201, 0)}
     assert not checks["order_status"].ok and "order is PAID" in checks["order_status"].detail
     assert not checks["stock_committed"].ok
-    assert not checks["notifications_sent"].ok and checks["notifications_sent"].detail.startswith("0 sent")
+    assert not checks["notifications_sent"].ok and checks["notifications_sent"].detail.startswith(
+        "0 sent"
+    )
     assert checks["payments_completed"].ok
 
 

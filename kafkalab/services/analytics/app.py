@@ -196,9 +196,12 @@ class AnalyticsService:
         state = ClusterState.load(self.settings)
         # The platform's topics, shaped by the catalogue, before quixstreams looks them up:
         # it would otherwise create a missing input topic with its own defaults.
-        apply_catalogue(clients.admin(self.settings), brokers=state.brokers if state else 1)
+        # In secure mode the service may not create topics (its ACLs): `kafkalab up` applied
+        # the catalogue as admin before starting it.
+        if not clients.is_secure(self.settings):
+            apply_catalogue(clients.admin(self.settings), brokers=state.brokers if state else 1)
         app = Application(
-            broker_address=clients.bootstrap_servers(self.settings),
+            broker_address=clients.quix_connection(self.settings),
             consumer_group=self.group_id,
             auto_offset_reset="earliest",
             state_dir=str(self.state_dir),

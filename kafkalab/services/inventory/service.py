@@ -153,6 +153,7 @@ class InventoryService(Service):
             total_cents=int(value["total_cents"]),
             card_masked=str(value["card_masked"]),
             trace_id=event.trace_id,
+            card_sealed=str(value.get("card_number", "")),
         )
         if isinstance(result, Duplicate):
             log.info(
@@ -184,6 +185,7 @@ class InventoryService(Service):
                     "user_id": user_id,
                     "total_cents": reservation.total_cents,
                     "card_masked": reservation.card_masked,
+                    "card_number": reservation.card_sealed,
                     "items": [line.to_value() for line in reservation.lines],
                     "expires_at": reservation.expires_at_ms,
                 },

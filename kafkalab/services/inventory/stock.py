@@ -76,6 +76,7 @@ class Reservation:
     total_cents: int = 0
     card_masked: str = ""
     trace_id: str = ""  # the order's trace, so events emitted later (expiry) join it
+    card_sealed: str = ""  # passed on to payment unopened (inventory has no key for it)
 
     def quantities(self) -> dict[str, int]:
         """Units per SKU (an order may name a SKU on two lines)."""
@@ -170,6 +171,7 @@ class Stock:
         total_cents: int = 0,
         card_masked: str = "",
         trace_id: str = "",
+        card_sealed: str = "",
     ) -> ReserveResult:
         """Hold every line of the order, or nothing. Idempotent by `order_id`."""
         lines = tuple(lines)
@@ -190,6 +192,7 @@ class Stock:
             total_cents,
             card_masked,
             trace_id,
+            card_sealed,
         )
         self._hold(reservation)
         return Reserved(reservation)
@@ -273,6 +276,7 @@ class Stock:
                 int(value.get("total_cents", 0)),
                 str(value.get("card_masked", "")),
                 trace_id,
+                str(value.get("card_number", "")),
             )
             self._hold(reservation)
         elif event_type == "OutOfStock" and self.status(order_id) is None:

@@ -7,7 +7,7 @@ its last four digits here, at the edge, so the full number never reaches an even
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from kafkalab.services.products import PRODUCTS
@@ -44,6 +44,8 @@ class OrderLine:
 class OrderRequest:
     lines: tuple[OrderLine, ...]
     card_masked: str
+    card_number: str = field(default="", repr=False)
+    """The clear digits, only to be sealed for payment; never logged, never on a topic."""
 
     @property
     def total_cents(self) -> int:
@@ -73,7 +75,8 @@ def parse_order(body: Any) -> OrderRequest:
         OrderLine(sku, quantity, PRODUCTS[sku].unit_price_cents)
         for sku, quantity in quantities.items()
     )
-    return OrderRequest(lines, mask_card(body.get("card_number")))
+    masked = mask_card(body.get("card_number"))
+    return OrderRequest(lines, masked, _CARD_SEPARATORS.sub("", str(body["card_number"])))
 
 
 def mask_card(card_number: Any) -> str:

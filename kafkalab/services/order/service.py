@@ -45,6 +45,7 @@ from kafkalab.events.topics import (
     PAYMENTS,
 )
 from kafkalab.observe import metrics_catalogue as specs
+from kafkalab.security import fields
 from kafkalab.services.auth import InvalidToken, TokenSigner, bearer_token, token_key
 from kafkalab.services.http import HttpError, Request, Response, Route
 from kafkalab.services.order.book import Order, OrderBook
@@ -78,6 +79,7 @@ class OrderService(Service):
     def __init__(self, settings: Settings, replica: int = 0, port: int | None = None) -> None:
         super().__init__(settings, replica, port)
         self.signer = TokenSigner(token_key(settings))
+        self.card_key = fields.sealer(settings, "card")  # public half only: seal, never open
         self.book = OrderBook()
         self.replies = ReplyBoard()
         self.feed = ReplicaFeed(settings, self._on_feed, f"order-{replica}")
@@ -152,6 +154,7 @@ class OrderService(Service):
             "items": order.items(),
             "total_cents": order.total_cents,
             "card_masked": order.card_masked,
+            "card_number": self._seal_card(order.card_number, order_id),
         }
         acked = Acknowledgement()
         with self.book.lock:
@@ -172,6 +175,12 @@ class OrderService(Service):
         self.order_value.inc(order.total_cents)
         log.info("order created", extra={"fields": {"order_id": order_id, "user_id": user_id}})
         return Response(201, {"order_id": order_id, "status": str(OrderStatus.CREATED)})
+
+    def _seal_card(self, card_number: str, order_id: str) -> str:
+        """Sealed for payment, bound to this order (secure mode); order cannot open it again."""
+        if self.card_key is None:
+            return ""
+        return fields.seal(self.card_key, card_number, "card", order_id)
 
     def get_order(self, request: Request) -> Response:
         snapshot = self.book.snapshot(request.params["order_id"])

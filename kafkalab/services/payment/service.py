@@ -47,6 +47,8 @@ from kafkalab.errors import KafkalabError
 from kafkalab.events.serde import Event, now_ms
 from kafkalab.events.topics import INVENTORY_EVENTS, PAYMENTS, PAYMENTS_RETRY, USERS
 from kafkalab.observe import metrics_catalogue as specs
+from kafkalab.security import fields
+from kafkalab.security.audit import AuditEntry
 from kafkalab.services.http import HttpError, Request, Response, Route
 from kafkalab.services.payment.accounts import COMPLETED, Accounts, AccountsSnapshot, Decision
 from kafkalab.services.payment.breaker import GAUGE_VALUE, CircuitBreaker, CircuitState
@@ -84,6 +86,7 @@ class PaymentService(Service):
 
     def __init__(self, settings: Settings, replica: int = 0, port: int | None = None) -> None:
         super().__init__(settings, replica, port)
+        self.card_key = fields.opener(settings, "card")  # secure mode: the one card reader
         self.gateway = Gateway(
             settings.payment_failure_rate,
             settings.payment_latency_ms,
@@ -134,6 +137,7 @@ class PaymentService(Service):
         else:
             return  # OutOfStock, StockCommitted, …: not payment's business
         request = ChargeRequest.from_reserved(event.value)
+        self._open_card(event.value, request)
         if self.accounts.decision(request.order_id) is not None:
             log.info(
                 "order already decided; duplicate ignored",
@@ -143,6 +147,23 @@ class PaymentService(Service):
             return
         balance = self._balance(request.user_id)
         self._charge(event, request, balance, attempt)
+
+    def _open_card(self, value: dict[str, Any], request: ChargeRequest) -> None:
+        """Secure mode: open the sealed card (payment alone holds the key) as the gateway would
+        need it, and check it is the card the order was placed with. Every opening is audited;
+        one that fails (tampered, or moved from another order) makes the event poison."""
+        sealed = str(value.get("card_number", ""))
+        if self.card_key is None or not sealed:
+            return
+        resource = f"card of order {request.order_id}"
+        try:
+            card = fields.open_sealed(self.card_key, sealed, "card", request.order_id)
+            if not request.card_masked.endswith(card[-4:]):
+                raise fields.FieldUnreadable("the sealed card does not match the masked card")
+        except fields.FieldUnreadable as exc:
+            self.audit.record(AuditEntry("User:payment", "decrypt card", resource, False, str(exc)))
+            raise InvalidPayment(f"order {request.order_id}: {exc}") from exc
+        self.audit.record(AuditEntry("User:payment", "decrypt card", resource, True, "charge"))
 
     def _charge(self, event: Event, request: ChargeRequest, balance: int, attempt: int) -> None:
         available = self.accounts.available(request.user_id, balance)
@@ -217,6 +238,8 @@ class PaymentService(Service):
                     "payment_id": str(uuid.uuid5(PAYMENT_ID_NAMESPACE, request.order_id)),
                     "amount_cents": request.amount_cents,
                     "card_masked": request.card_masked,
+                    # Still sealed: what is on `payments` is ciphertext, never the number.
+                    "card_number": str(event.value.get("card_number", "")),
                     "attempts": attempts,
                 },
                 cause=event,

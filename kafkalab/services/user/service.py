@@ -21,6 +21,7 @@ from typing import Any
 from kafkalab.events.serde import new_id, now_ms
 from kafkalab.events.topics import USER_EVENTS, USERS
 from kafkalab.observe import metrics_catalogue as specs
+from kafkalab.security.audit import AuditEntry
 from kafkalab.services.auth import (
     TokenSigner,
     burn_verify,
@@ -118,4 +119,5 @@ class UserService(Service):
         if self.producer.flush(PUBLISH_TIMEOUT) > 0:
             raise HttpError(503, "Kafka did not acknowledge the login; try again")
         self.logins.labels("ok").inc()
+        self.audit.record(AuditEntry(record.user_id, "login", "token", True, "password ok"))
         return Response(200, {"token": token, "user_id": record.user_id, "expires_at": expires_at})

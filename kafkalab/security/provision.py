@@ -1,0 +1,58 @@
+"""Create the services' SCRAM users and their ACLs on a running secure cluster (as admin).
+
+Idempotent, run on every secure `cluster up`: upserting a SCRAM credential with the same
+password and creating an ACL that already exists both change nothing. The admin user itself is
+created earlier, at format time, because the brokers need it to talk to each other.
+"""
+
+from __future__ import annotations
+
+from confluent_kafka.admin import (
+    AdminClient,
+    ScramCredentialInfo,
+    ScramMechanism,
+    UserScramCredentialUpsertion,
+)
+
+from kafkalab import clients
+from kafkalab.errors import KafkalabError
+from kafkalab.security import acls
+from kafkalab.security.material import ADMIN, SecurityFiles, read_passwords
+from kafkalab.services.catalogue import SERVICES
+from kafkalab.settings import Settings
+
+SCRAM_ITERATIONS = 8192
+
+
+class SecurityProvisioningFailed(KafkalabError):
+    hint = "see the broker log (`kafkalab cluster status` names it); `cluster reset` starts afresh"
+
+
+def upsert_users(admin: AdminClient, users: dict[str, str], timeout: float = 30.0) -> None:
+    """Create or update SCRAM-SHA-512 credentials for `users` ({name: password})."""
+    info = ScramCredentialInfo(ScramMechanism.SCRAM_SHA_512, SCRAM_ITERATIONS)
+    alterations = [
+        UserScramCredentialUpsertion(name, info, secret.encode())
+        for name, secret in sorted(users.items())
+    ]
+    futures = admin.alter_user_scram_credentials(alterations, request_timeout=timeout)
+    for name, future in futures.items():
+        try:
+            future.result(timeout=timeout)
+        except Exception as exc:  # noqa: BLE001 - the broker's reason is the message
+            raise SecurityProvisioningFailed(f"could not create SCRAM user {name}: {exc}") from exc
+
+
+def apply(settings: Settings, timeout: float = 30.0) -> int:
+    """Every service's SCRAM user and ACLs; returns the number of ACL bindings in force."""
+    admin = clients.admin(settings.model_copy(update={"principal": ADMIN}))
+    passwords = read_passwords(SecurityFiles.of(settings))
+    upsert_users(admin, {name: passwords[name] for name in SERVICES}, timeout)
+    bindings = acls.all_bindings()
+    futures = admin.create_acls(bindings, request_timeout=timeout)
+    for binding, future in futures.items():
+        try:
+            future.result(timeout=timeout)
+        except Exception as exc:  # noqa: BLE001
+            raise SecurityProvisioningFailed(f"could not create ACL {binding}: {exc}") from exc
+    return len(bindings)

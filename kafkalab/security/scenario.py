@@ -1,0 +1,282 @@
+"""`kafkalab scenario security`: the secure claims, each shown and checked against the real
+broker and the topics, never against what our own code believes.
+
+Each check is a function of its own that returns an Expectation, so the tests can run the same
+check against a cluster without security and see it report ✘ — proof that it can fail.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+from confluent_kafka import OFFSET_BEGINNING, KafkaError, TopicPartition
+from confluent_kafka.admin import (
+    AclBinding,
+    AclOperation,
+    AclPermissionType,
+    AdminClient,
+    ResourcePatternType,
+    ResourceType,
+)
+
+from kafkalab import clients
+from kafkalab.events import topics as t
+from kafkalab.events.serde import Event, now_ms
+from kafkalab.observe.trace import read_events
+from kafkalab.observe.verdict import Expectation, all_passed
+from kafkalab.security import fields, material
+from kafkalab.security.audit import AuditEntry, AuditLog
+from kafkalab.security.provision import upsert_users
+from kafkalab.services.catalogue import service_port
+from kafkalab.settings import Settings
+
+Notify = Callable[[str], None]
+ROGUE = "rogue"
+REPORTER = "kafkalab-scenario"
+CARD = "4111111111111111"
+_QUIET = logging.getLogger("librdkafka.security-check")
+"""Refused connections are the point of one check: their librdkafka chatter is not news."""
+ORDER_BODY: dict[str, Any] = {"items": [{"sku": "SKU-BOOK", "quantity": 1}], "card_number": CARD}
+
+
+@dataclass
+class SecurityResult:
+    checks: list[Expectation] = field(default_factory=list)
+    seconds: float = 0.0
+
+    @property
+    def passed(self) -> bool:
+        return all_passed(self.checks)
+
+
+def run(settings: Settings, notify: Notify | None = None, timeout: float = 60.0) -> SecurityResult:
+    """Every check in order; the audit check last, as it looks for the others' denials."""
+    say = notify or (lambda _m: None)
+    started, since = time.monotonic(), now_ms()
+    audit = AuditLog(settings, REPORTER)
+    result = SecurityResult()
+    with httpx.Client(timeout=30) as http:
+        say("POST /orders without a token")
+        result.checks.append(order_without_token(settings, http))
+        say("connecting to the SASL_SSL listener without credentials")
+        result.checks.append(no_credentials(settings, audit))
+        say(f"reading {t.PAYMENTS} as '{ROGUE}', a valid user without topic ACLs")
+        result.checks.append(rogue_denied(settings, audit))
+        say("placing an order and reading its payment back from the topic")
+        result.checks.append(card_is_ciphertext(settings, http, since, timeout))
+    audit.flush()
+    say("reading the audit trail")
+    result.checks.append(audit_holds_denials(settings, since, timeout))
+    result.seconds = time.monotonic() - started
+    return result
+
+
+def order_without_token(settings: Settings, http: httpx.Client) -> Expectation:
+    """The order service answers 401 to an anonymous order (its own audit record is checked
+    by `audit_holds_denials`)."""
+    name = "order without a token is refused (401)"
+    url = f"http://{settings.host}:{service_port(settings, 'order')}/orders"
+    try:
+        response = http.post(url, json=ORDER_BODY)
+    except httpx.HTTPError as exc:
+        return Expectation(name, False, f"order service did not answer: {exc}")
+    return Expectation(name, response.status_code == 401, f"HTTP {response.status_code}")
+
+
+def no_credentials(settings: Settings, audit: AuditLog | None = None) -> Expectation:
+    """Plaintext, TLS without SASL, and a wrong password must all fail to get metadata from the
+    client listener (in secure mode the SASL_SSL one: the plaintext port is not even open)."""
+    name = "no credentials, no connection to the secure listener"
+    target = clients.bootstrap_servers(settings)
+    ca = material.SecurityFiles.of(settings).ca_cert
+    attempts: dict[str, dict[str, Any]] = {"plaintext": {"security.protocol": "PLAINTEXT"}}
+    if ca.exists():
+        attempts["TLS, no SASL"] = {"security.protocol": "SSL", "ssl.ca.location": str(ca)}
+        attempts["wrong password"] = {
+            "security.protocol": "SASL_SSL",
+            "ssl.ca.location": str(ca),
+            "sasl.mechanism": "SCRAM-SHA-512",
+            "sasl.username": material.ADMIN,
+            "sasl.password": "not-the-password",
+        }
+    connected, refused = [], []
+    for label, conf in attempts.items():
+        admin = AdminClient({"bootstrap.servers": target, "log_level": 0, "logger": _QUIET, **conf})
+        try:
+            admin.list_topics(timeout=8)
+            connected.append(label)
+        except Exception as exc:  # noqa: BLE001 - any failure to get metadata is a refusal
+            refused.append(label)
+            if audit is not None:
+                audit.record(
+                    AuditEntry(
+                        "anonymous",
+                        "kafka connect",
+                        f"listener {target}",
+                        False,
+                        f"{label}: {_short(exc)}",
+                    )
+                )
+    if connected:
+        return Expectation(name, False, f"connected to {target} with: {', '.join(connected)}")
+    return Expectation(name, True, f"{target} refused: {', '.join(refused)}")
+
+
+def rogue_denied(
+    settings: Settings,
+    audit: AuditLog | None = None,
+    topic: str = t.PAYMENTS,
+    timeout: float = 30.0,
+) -> Expectation:
+    """A principal with valid credentials reads `topic`: the broker must answer
+    TOPIC_AUTHORIZATION_FAILED. The rogue may use its own consumer groups (`rogue-…`), so the
+    denial is the topic's and not the group's; it has no ACL on any topic."""
+    name = f"'{ROGUE}' (valid credentials, no topic ACLs) is denied reading {topic} by the broker"
+    if clients.is_secure(settings):
+        material.ensure_material(settings, extra_principals=(ROGUE,))
+        passwords = material.read_passwords(material.SecurityFiles.of(settings))
+        admin = clients.admin(settings.model_copy(update={"principal": material.ADMIN}))
+        upsert_users(admin, {ROGUE: passwords[ROGUE]})
+        own_groups = AclBinding(
+            ResourceType.GROUP,
+            f"{ROGUE}-",
+            ResourcePatternType.PREFIXED,
+            f"User:{ROGUE}",
+            "*",
+            AclOperation.READ,
+            AclPermissionType.ALLOW,
+        )
+        for future in admin.create_acls([own_groups], request_timeout=30).values():
+            future.result(timeout=30)
+    rogue = settings.model_copy(update={"principal": ROGUE})
+    consumer = clients.consumer(
+        rogue, f"{ROGUE}-{uuid.uuid4().hex[:8]}", **{"enable.auto.commit": False, "log_level": 0}
+    )
+    consumer.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in range(6)])
+    deadline = time.monotonic() + timeout
+    last = "nothing came back"
+    try:
+        while time.monotonic() < deadline:
+            msg = consumer.poll(1.0)
+            error = msg.error() if msg is not None else None
+            if msg is not None and error is None:
+                return Expectation(
+                    name, False, f"{ROGUE} read a record from {topic} (offset {msg.offset()})"
+                )
+            if error is None or error.code() != KafkaError.TOPIC_AUTHORIZATION_FAILED:
+                # librdkafka does not always turn a denied topic into a consumer error; the
+                # broker's Metadata answer for the topic carries the same error code.
+                last = error.name() if error is not None else last
+                error = consumer.list_topics(topic, timeout=10).topics[topic].error
+            if error is not None and error.code() == KafkaError.TOPIC_AUTHORIZATION_FAILED:
+                if audit is not None:
+                    denial = AuditEntry(
+                        f"User:{ROGUE}", "kafka read", f"topic:{topic}", False, error.name()
+                    )
+                    audit.record(denial)
+                return Expectation(name, True, f"Kafka answered {error.name()}")
+            if error is not None:
+                last = error.name()
+    finally:
+        consumer.close()
+    return Expectation(
+        name, False, f"no TOPIC_AUTHORIZATION_FAILED within {timeout:.0f} s ({last})"
+    )
+
+
+def card_is_ciphertext(
+    settings: Settings, http: httpx.Client, since_ms: int, timeout: float = 60.0
+) -> Expectation:
+    """Register, log in, order with a known card; its PaymentCompleted on `payments` must carry
+    the card sealed (enc:v1:…) and the digits nowhere in the record."""
+    name = f"the card number on {t.PAYMENTS} is ciphertext"
+    try:
+        order_id = _place_order(settings, http)
+    except (httpx.HTTPError, RuntimeError) as exc:
+        return Expectation(name, False, f"could not place an order: {exc}")
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for event in read_events(settings, (t.PAYMENTS,), since_ms=since_ms):
+            if event.type == "PaymentCompleted" and event.value.get("order_id") == order_id:
+                return _judge_card(name, event)
+        time.sleep(1.0)
+    return Expectation(
+        name, False, f"no PaymentCompleted for order {order_id} within {timeout:.0f} s"
+    )
+
+
+def _judge_card(name: str, event: Event) -> Expectation:
+    sealed = str(event.value.get("card_number", ""))
+    if CARD in json.dumps(event.value):
+        return Expectation(name, False, f"the clear card number is in offset {event.offset}")
+    if not fields.is_sealed(sealed):
+        return Expectation(name, False, f"card_number is {sealed!r}, not sealed")
+    return Expectation(name, True, f"card_number = {sealed[:24]}… ({len(sealed)} chars)")
+
+
+def audit_holds_denials(settings: Settings, since_ms: int, timeout: float = 60.0) -> Expectation:
+    """The `audit` topic holds, since the scenario began: the 401 (written by the order
+    service), the refused connection and the rogue's denied read."""
+    name = "the audit trail holds the denied attempts"
+    wanted = {
+        "401 on /orders (order)": lambda v: v["resource"] == "/orders" and v["reporter"] == "order",
+        "connection without credentials": lambda v: v["action"] == "kafka connect",
+        f"{ROGUE} reading {t.PAYMENTS}": lambda v: (
+            v["principal"] == f"User:{ROGUE}" and v["resource"] == f"topic:{t.PAYMENTS}"
+        ),
+    }
+    deadline = time.monotonic() + timeout
+    missing = list(wanted)
+    while time.monotonic() < deadline:
+        denied = [
+            e.value
+            for e in read_events(settings, (t.AUDIT,), since_ms=since_ms)
+            if e.value.get("outcome") == "DENIED"
+        ]
+        missing = [label for label, match in wanted.items() if not any(match(v) for v in denied)]
+        if not missing:
+            return Expectation(
+                name, True, f"{len(denied)} denied record(s), each expected kind present"
+            )
+        time.sleep(1.0)
+    return Expectation(name, False, f"missing: {', '.join(missing)}")
+
+
+def _place_order(settings: Settings, http: httpx.Client) -> str:
+    def url(service: str, path: str) -> str:
+        return f"http://{settings.host}:{service_port(settings, service)}{path}"
+
+    run_id = uuid.uuid4().hex[:8]
+    email, password = f"sec.{run_id}@example.com", f"correct-horse-{run_id}"
+    user = {
+        "email": email,
+        "name": "Sec Check",
+        "password": password,
+        "phone": "+44 7700 900001",
+        "balance_cents": 100_000,
+    }
+    for path, body, expected in (
+        ("/users", user, 201),
+        ("/login", {"email": email, "password": password}, 200),
+    ):
+        response = http.post(url("user", path), json=body)
+        if response.status_code != expected:
+            raise RuntimeError(f"POST {path} answered {response.status_code}")
+    token = response.json()["token"]
+    response = http.post(
+        url("order", "/orders"), json=ORDER_BODY, headers={"Authorization": f"Bearer {token}"}
+    )
+    if response.status_code != 201:
+        raise RuntimeError(f"POST /orders answered {response.status_code}: {response.text[:200]}")
+    return str(response.json()["order_id"])
+
+
+def _short(exc: Exception) -> str:
+    return str(exc).splitlines()[0][:200]

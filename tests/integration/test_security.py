@@ -1,0 +1,157 @@
+"""Secure mode on a real broker: SASL_SSL only, SCRAM users, the StandardAuthorizer and ACLs,
+sealed card numbers and the audit trail. One secured platform for the module.
+
+The checks are the ones `kafkalab scenario security` runs. The broker-facing ones are also run
+against the session's plain cluster (no TLS, no SASL, no authorizer), where they must report ✘:
+a check that passed there would prove nothing about the ACLs.
+"""
+
+from __future__ import annotations
+
+import stat
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import httpx
+import pytest
+from confluent_kafka import KafkaError
+
+from kafkalab import clients
+from kafkalab.events import topics as t
+from kafkalab.events.serde import now_ms
+from kafkalab.observe.trace import read_events
+from kafkalab.security import material
+from kafkalab.security import scenario as security
+from kafkalab.security.audit import AuditLog
+from kafkalab.settings import Settings, settings_env
+from tests.helpers import run_cli
+from tests.integration.services import own_platform
+
+pytestmark = pytest.mark.integration
+
+STARTED_MS = now_ms()
+
+
+@pytest.fixture(scope="module")
+def secure(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settings]:
+    with own_platform(tmp_path_factory.mktemp("kafkalab-secure"), secure=True) as settings:
+        yield settings
+
+
+def test_the_cluster_is_secure_and_its_secrets_are_private(secure: Settings) -> None:
+    assert clients.is_secure(secure)
+    assert clients.bootstrap_servers(secure).endswith(f":{secure.secure_port}")
+    files = material.SecurityFiles.of(secure)
+    for path in [*files.folder.iterdir(), secure.data_dir / "broker-1" / "server.properties"]:
+        assert stat.S_IMODE(path.stat().st_mode) == 0o600, path
+    admin_password = material.password(secure, material.ADMIN)
+    for log in secure.data_dir.rglob("*.log"):
+        assert admin_password not in log.read_text(errors="replace"), log
+
+
+def test_order_without_token_is_refused_and_audited(secure: Settings) -> None:
+    since = now_ms()
+    with httpx.Client(timeout=30) as http:
+        check = security.order_without_token(secure, http)
+    assert check.ok, check.detail
+    assert check.detail == "HTTP 401"
+    records = _denials(secure, since, lambda v: v["resource"] == "/orders")
+    assert records and records[0]["principal"] == "anonymous"
+    assert records[0]["reporter"] == "order" and records[0]["reason"] == "401"
+
+
+def test_no_credentials_cannot_connect(secure: Settings) -> None:
+    audit = AuditLog(secure, "test")
+    check = security.no_credentials(secure, audit)
+    assert audit.flush(30) == 0  # the refusals are on `audit` (checked at the end)
+    assert check.ok, check.detail
+    assert "plaintext" in check.detail and "wrong password" in check.detail
+
+
+def test_no_credentials_check_fails_on_a_plain_cluster(cluster: Settings) -> None:
+    check = security.no_credentials(cluster)
+    assert not check.ok
+    assert "plaintext" in check.detail
+
+
+def test_rogue_is_denied_payments_by_the_broker(secure: Settings) -> None:
+    audit = AuditLog(secure, "test")
+    check = security.rogue_denied(secure, audit)
+    assert audit.flush(30) == 0
+    assert check.ok, check.detail
+    assert "TOPIC_AUTHORIZATION_FAILED" in check.detail
+
+
+def test_rogue_check_fails_without_the_authorizer(
+    cluster: Settings, unique: Callable[[str], str]
+) -> None:
+    """Same check, same rogue principal, on the session cluster (no authorizer): it reads."""
+    topic = unique("payments")
+    producer = clients.producer(cluster)
+    producer.produce(topic, key=b"o-1", value=b"a payment")
+    assert producer.flush(30) == 0
+    check = security.rogue_denied(cluster, topic=topic, timeout=60)
+    assert not check.ok
+    assert "read a record" in check.detail
+
+
+def test_a_service_principal_cannot_read_another_services_topic(secure: Settings) -> None:
+    """notification's own credentials work, but payments is not among its topics."""
+    as_notification = secure.model_copy(update={"principal": "notification"})
+    consumer = clients.consumer(as_notification, "kafkalab-notification-acl-test")
+    try:
+        answer = consumer.list_topics(t.PAYMENTS, timeout=20).topics[t.PAYMENTS].error
+        own = consumer.list_topics(t.ORDER_EVENTS, timeout=20).topics[t.ORDER_EVENTS].error
+    finally:
+        consumer.close()
+    assert answer is not None and answer.code() == KafkaError.TOPIC_AUTHORIZATION_FAILED
+    assert own is None
+
+
+def test_card_number_on_payments_is_ciphertext(secure: Settings) -> None:
+    with httpx.Client(timeout=30) as http:
+        check = security.card_is_ciphertext(secure, http, STARTED_MS, timeout=120)
+    assert check.ok, check.detail
+    # payment opened it (only it can) and said so in the audit trail
+    opened = [
+        e.value
+        for e in read_events(secure, (t.AUDIT,), since_ms=STARTED_MS)
+        if e.value["action"] == "decrypt card" and e.value["outcome"] == "ALLOWED"
+    ]
+    assert opened and all(v["reporter"] == "payment" for v in opened)
+
+
+def test_audit_trail_holds_the_denials(secure: Settings) -> None:
+    """Runs after the checks above in this module, which left their denials on `audit`."""
+    check = security.audit_holds_denials(secure, STARTED_MS, timeout=60)
+    assert check.ok, check.detail
+
+
+def test_audit_check_fails_when_nothing_was_denied(secure: Settings) -> None:
+    check = security.audit_holds_denials(secure, now_ms() + 60_000, timeout=3)
+    assert not check.ok
+    assert "missing" in check.detail
+
+
+def test_the_whole_scenario_from_the_cli(secure: Settings) -> None:
+    result = run_cli("scenario", "security", env=settings_env(secure))
+    assert result.code == 0, result.stdout[-2000:] + result.stderr[-2000:]
+    assert "every claim holds" in result.stdout
+    assert result.stdout.count("✔") >= 6  # five checks + the summary line
+
+
+def _denials(
+    settings: Settings, since: int, match: Callable[[dict[str, Any]], bool]
+) -> list[dict[str, Any]]:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        found = [
+            e.value
+            for e in read_events(settings, (t.AUDIT,), since_ms=since)
+            if e.value["outcome"] == "DENIED" and match(e.value)
+        ]
+        if found:
+            return found
+        time.sleep(1)
+    return []
