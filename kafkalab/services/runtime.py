@@ -180,7 +180,10 @@ class Service:
         self.processed = 0
         self.assigned: list[TopicPartition] = []
         self.ready = False
-        producer_conf: dict[str, Any] = {"linger.ms": 5}
+        self.audit = AuditLog(settings, self.name, self.serde)
+        # Authentication and authorization failures the client library reports outside any
+        # one record (metadata, SASL) go to the audit trail too.
+        producer_conf: dict[str, Any] = {"linger.ms": 5, "error_cb": self._client_error}
         if self.transactional:
             # One transactional.id per replica: a restarted replica fences its zombie self.
             producer_conf["transactional.id"] = f"{self.group_id}-{replica}"
@@ -208,6 +211,7 @@ class Service:
                     # not librdkafka's 45 s (static members send no LeaveGroup on close).
                     "session.timeout.ms": 10_000,
                     "heartbeat.interval.ms": 2_000,
+                    "error_cb": self._client_error,
                 },
             )
             if self.subscriptions
@@ -216,7 +220,6 @@ class Service:
         # Every service exports the family (empty without a consumer): one common set.
         consumer = self.consumer
         self.metrics.watch_lag(lambda: consumer_lag(consumer) if consumer is not None else [])
-        self.audit = AuditLog(settings, self.name)
         self.http = ServiceHttpServer(
             settings.host, self.port, self._all_routes(), on_refusal=self._audit_refusal
         )
@@ -398,6 +401,10 @@ class Service:
             log.warning("consumer error: %s", error)
             self.audit.kafka_error(error, "kafka read", f"topic:{msg.topic()}")
         return True
+
+    def _client_error(self, error: KafkaError) -> None:
+        log.warning("kafka client error: %s", error)
+        self.audit.kafka_error(error, "kafka client", "cluster")
 
     def _audit_refusal(self, request: Request, error: HttpError) -> None:
         """Every 401/403 this service answers goes to the audit trail (who is unknown: the

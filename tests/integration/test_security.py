@@ -21,9 +21,10 @@ from kafkalab import clients
 from kafkalab.events import topics as t
 from kafkalab.events.serde import now_ms
 from kafkalab.observe.trace import read_events
-from kafkalab.security import material
+from kafkalab.security import fields, material
 from kafkalab.security import scenario as security
 from kafkalab.security.audit import AuditLog
+from kafkalab.services.catalogue import service_port
 from kafkalab.settings import Settings, settings_env
 from tests.helpers import run_cli
 from tests.integration.services import own_platform
@@ -155,3 +156,35 @@ def _denials(
             return found
         time.sleep(1)
     return []
+
+
+def test_contact_details_are_sealed_on_users(secure: Settings) -> None:
+    """user seals e-mail and phone for notification; payment, which also reads `users`, sees
+    only ciphertext. The happy path below shows notification can still open them."""
+    since = now_ms()
+    email = f"sealed.{since}@example.com"
+    body = {
+        "email": email,
+        "name": "Sealed",
+        "password": "correct-horse-1",
+        "phone": "+44 7700 900123",
+    }
+    url = f"http://{secure.host}:{service_port(secure, 'user')}/users"
+    response = httpx.post(url, json=body, timeout=30)
+    assert response.status_code == 201
+    user_id = response.json()["user_id"]
+    deadline, profile = time.monotonic() + 60, None
+    while profile is None and time.monotonic() < deadline:
+        for event in read_events(secure, (t.USERS, t.USER_EVENTS), since_ms=since):
+            if event.value.get("user_id") == user_id and event.type == "UserProfile":
+                profile = event.value
+        time.sleep(0.5)
+    assert profile is not None
+    assert fields.is_sealed(profile["email"]) and fields.is_sealed(profile["phone"])
+    assert email not in str(profile) and "900123" not in str(profile)
+
+
+def test_happy_path_runs_over_sasl_ssl(secure: Settings) -> None:
+    result = run_cli("scenario", "happy-path", env=settings_env(secure))
+    assert result.code == 0, result.stdout[-2000:] + result.stderr[-2000:]
+    assert "every expectation holds" in result.stdout

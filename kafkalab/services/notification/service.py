@@ -24,6 +24,8 @@ from typing import Any, ClassVar
 from kafkalab.events.serde import Event
 from kafkalab.events.topics import CHANNEL_TOPICS, NOTIFICATIONS, ORDER_EVENTS, USERS
 from kafkalab.observe import metrics_catalogue as specs
+from kafkalab.security import fields
+from kafkalab.security.audit import AuditEntry, AuditLog
 from kafkalab.services.notification.messages import (
     CHANNELS,
     Profile,
@@ -45,9 +47,11 @@ TABLE_LOAD_TIMEOUT = 15.0
 class ProfileTable:
     """user_id → Profile, from the compacted `users` topic (tombstones delete)."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, audit: AuditLog | None = None) -> None:
         self._profiles: dict[str, Profile] = {}
         self._lock = threading.Lock()
+        self._contact_key = fields.opener(settings, "contact")  # secure mode only
+        self._audit = audit
         self.table = TopicTable(
             settings, USERS, self._on_event, self._on_tombstone, name="notification-users"
         )
@@ -55,9 +59,29 @@ class ProfileTable:
     def _on_event(self, event: Event) -> None:
         if event.type != "UserProfile":
             return
-        profile = Profile.from_value(event.value)
+        try:
+            profile = Profile.from_value(self._open_contact(event.value))
+        except fields.FieldUnreadable as exc:
+            log.warning("profile with unreadable contact fields skipped: %s", exc)
+            if self._audit is not None:
+                who = str(event.value.get("user_id", ""))
+                self._audit.record(AuditEntry(who, "decrypt contact", "users", False, str(exc)))
+            return
         with self._lock:
             self._profiles[profile.user_id] = profile
+
+    def _open_contact(self, value: dict[str, Any]) -> dict[str, Any]:
+        """E-mail and phone arrive sealed in secure mode; notification holds the key to open
+        them (it has to "send" to them), and keeps them only in memory."""
+        if self._contact_key is None:
+            return value
+        opened = dict(value)
+        user_id = str(value.get("user_id", ""))
+        for name in ("email", "phone"):
+            item = value.get(name)
+            if isinstance(item, str) and fields.is_sealed(item):
+                opened[name] = fields.open_sealed(self._contact_key, item, "contact", user_id)
+        return opened
 
     def _on_tombstone(self, user_id: str) -> None:
         with self._lock:
@@ -82,7 +106,7 @@ class NotificationService(Service):
 
     def __init__(self, settings: Settings, replica: int = 0, port: int | None = None) -> None:
         super().__init__(settings, replica, port)
-        self.profiles = ProfileTable(settings)
+        self.profiles = ProfileTable(settings, self.audit)
         self.delivered = DeliveredIds(settings)
         self.workers = [ChannelWorker(self, channel) for channel in CHANNELS]
         registry = self.metrics.registry

@@ -21,6 +21,7 @@ from typing import Any
 from kafkalab.events.serde import new_id, now_ms
 from kafkalab.events.topics import USER_EVENTS, USERS
 from kafkalab.observe import metrics_catalogue as specs
+from kafkalab.security import fields
 from kafkalab.security.audit import AuditEntry
 from kafkalab.services.auth import (
     TokenSigner,
@@ -47,6 +48,7 @@ class UserService(Service):
         super().__init__(settings, replica, port)
         self.store = UserStore(settings.data_dir / "services" / "user" / "accounts.jsonl")
         self.signer = TokenSigner(token_key(settings))
+        self.contact_key = fields.sealer(settings, "contact")  # public half: seal only
         self.registrations = specs.counter(specs.USERS_REGISTERED, self.metrics.registry)
         self.logins = specs.counter(specs.LOGINS, self.metrics.registry)
 
@@ -77,9 +79,9 @@ class UserService(Service):
             raise HttpError(409, f"an account with email {form.email!r} already exists") from exc
         profile = {
             "user_id": record.user_id,
-            "email": record.email,
+            "email": self._seal_contact(record.email, record.user_id),
             "name": record.name,
-            "phone": record.phone,
+            "phone": self._seal_contact(record.phone, record.user_id) if record.phone else None,
             "balance_cents": record.balance_cents,
         }
         trace = new_id()  # one user action, one trace: both events share it
@@ -98,6 +100,13 @@ class UserService(Service):
         self.registrations.inc()
         log.info("user registered", extra={"fields": {"user_id": record.user_id}})
         return Response(201, {"user_id": record.user_id})
+
+    def _seal_contact(self, value: str, user_id: str) -> str:
+        """Secure mode: e-mail and phone go on the topics sealed for notification, the one
+        reader that needs them (payment reads `users` for balances only)."""
+        if self.contact_key is None:
+            return value
+        return fields.seal(self.contact_key, value, "contact", user_id)
 
     def login(self, request: Request) -> Response:
         """Check the password and hand out a signed token (valid for TOKEN_TTL_SECONDS)."""
