@@ -1,0 +1,108 @@
+"""Lesson 19's check: every endpoint was scraped with its catalogue metrics, and the consumer-lag
+alert went pending → firing while notification was paused, then inactive once it caught up.
+
+The demo records each evaluation of the rule file (alerts.yml) as a `Sample`: what the
+KafkalabConsumerLag alert said about notification's group, and the group's lag and `up` as the
+same scrape saw them. The check judges only those samples and the demo's own scrape.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from itertools import groupby
+from typing import Literal
+
+from kafkalab.curriculum.checks import Check, expect
+from kafkalab.observe.metrics_catalogue import ALL_SERVICES, PLATFORM
+
+ENDPOINTS = (*ALL_SERVICES, PLATFORM)
+
+
+@dataclass(frozen=True)
+class Scraped:
+    """One endpoint's /metrics as the demo read it."""
+
+    endpoint: str  # a service name, or "platform"
+    answered: bool
+    missing: list[str] = field(default_factory=list)  # catalogue metrics absent or mistyped
+
+
+@dataclass(frozen=True)
+class Sample:
+    """One evaluation of the rule file, as far as the paused group is concerned."""
+
+    phase: Literal["paused", "resumed"]
+    at: float  # seconds since the pause
+    state: str  # firing | pending | inactive
+    value: float | None  # the alert's value (the group's summed lag) when active
+    active_for: float  # how long the expression had been true
+    lag: int  # kafkalab_consumergroup_lag summed for the group, same scrape
+    up: bool  # did the paused service answer this scrape
+
+
+@dataclass
+class Seen:
+    scraped: list[Scraped]
+    threshold: float  # the rule's `> N`
+    for_seconds: float  # the rule's `for:`
+    samples: list[Sample]
+
+
+def check(seen: Seen) -> list[Check]:
+    by_endpoint = {s.endpoint: s for s in seen.scraped}
+    silent = [e for e in ENDPOINTS if not (e in by_endpoint and by_endpoint[e].answered)]
+    missing = [f"{s.endpoint}: {m}" for s in seen.scraped for m in s.missing]
+    paused = [s for s in seen.samples if s.phase == "paused"]
+    resumed = [s for s in seen.samples if s.phase == "resumed"]
+    states = [s.state for s in paused]
+    first_pending = states.index("pending") if "pending" in states else None
+    first_firing = states.index("firing") if "firing" in states else None
+    fired = next((s for s in paused if s.state == "firing"), None)
+    last = resumed[-1] if resumed else None
+    return [
+        expect(
+            "every endpoint answered /metrics",
+            not silent,
+            f"{len(ENDPOINTS) - len(silent)} of {len(ENDPOINTS)}"
+            + (f"; silent: {', '.join(silent)}" if silent else ""),
+        ),
+        expect(
+            "every catalogue metric exported with its type",
+            not missing and not silent,
+            "; ".join(missing[:4]) if missing else "none missing",
+        ),
+        expect(
+            "lag alert pending before firing",
+            first_pending is not None
+            and (first_firing is None or first_pending < first_firing)
+            and seen.for_seconds > 0,
+            f"paused states: {' → '.join(_runs(states)) or 'none'} (for: {seen.for_seconds:g} s)",
+        ),
+        expect(
+            "lag alert fired while paused, over its threshold",
+            fired is not None
+            and fired.value is not None
+            and fired.value > seen.threshold
+            and fired.active_for >= seen.for_seconds,
+            f"firing at {fired.at:.0f} s with lag {fired.value:g}, held {fired.active_for:.0f} s "
+            f"(> {seen.threshold:g} for {seen.for_seconds:g} s)"
+            if fired
+            else f"never fired in {len(paused)} evaluations",
+        ),
+        expect(
+            "paused service answers again after resume",
+            last is not None and last.up,
+            "up" if last and last.up else "no answer after resume",
+        ),
+        expect(
+            "lag alert cleared after resume",
+            fired is not None and last is not None and last.state == "inactive" and last.lag == 0,
+            f"{last.state}, lag {last.lag} at {last.at:.0f} s" if last else "not evaluated",
+        ),
+    ]
+
+
+def _runs(states: list[str]) -> list[str]:
+    """['inactive', 'pending', 'pending', 'firing'] → ['inactive', 'pending×2', 'firing']."""
+    counted = [(state, len(list(run))) for state, run in groupby(states)]
+    return [f"{state}×{n}" if n > 1 else state for state, n in counted]

@@ -1,0 +1,202 @@
+"""Lesson 19: scrape every /metrics like Prometheus, then pause notification while orders flow
+and evaluate the shipped rule file until the consumer-lag alert fires; resume; see it clear."""
+
+from __future__ import annotations
+
+import time
+from typing import Literal
+
+import httpx
+from prometheus_client.parser import text_string_to_metric_families
+
+from kafkalab import ui
+from kafkalab.chaos import faults
+from kafkalab.curriculum.lab import Lab, LessonSetupFailed
+from kafkalab.load import shop
+from kafkalab.load.plan import LoadPlan
+from kafkalab.monitoring.live import LiveAlerts, running_targets
+from kafkalab.monitoring.promql import Binary, Number
+from kafkalab.monitoring.rules import Alert, Rule
+from kafkalab.monitoring.scrape import scrape_one
+from kafkalab.observe import metrics_catalogue as specs
+from kafkalab.observe.lag import group_lag
+from kafkalab.services.catalogue import group_id
+
+from .check import Sample, Scraped, Seen
+
+PAUSED = "notification"
+GROUP = group_id(PAUSED)  # kafkalab-notification: reads order-events and users
+RULE = "KafkalabConsumerLag"
+SKU = "SKU-STICKER"
+BATCH, MAX_ORDERS = 10, 120  # orders per batch while paused, and a ceiling
+EVERY = 1.0  # seconds between evaluations (plus the paused target's 2 s scrape timeout)
+# One line per endpoint: the series that says most about it.
+KEY: dict[str, tuple[str, dict[str, str]]] = {
+    "user": ("kafkalab_users_registered_total", {}),
+    "order": ("kafkalab_orders_created_total", {}),
+    "inventory": ("kafkalab_inventory_reservations_active", {}),
+    "payment": ("kafkalab_payments_total", {"outcome": "completed"}),
+    "notification": ("kafkalab_notifications_sent_total", {}),
+    "analytics": ("kafkalab_analytics_value", {"metric": "orders_total"}),
+    "platform": ("kafkalab_consumergroup_lag", {}),
+}
+
+
+def demo(lab: Lab) -> Seen:
+    lab.start_platform()
+    with httpx.Client(timeout=30) as http:
+        buyers = shop.customers(lab.settings, http, LoadPlan(orders=1, users=2))
+        shop.top_up_stock(lab.settings, http, {SKU: 6 + MAX_ORDERS})
+    orders = shop.OrderClient(lab.settings)
+    try:
+        # A few orders first, so every counter has moved and notification has committed on
+        # its partitions: the broker computes lag from a *committed* offset.
+        place(orders, buyers, 6)
+        wait_caught_up(lab)
+        scraped = scrape_everything(lab)
+
+        live = LiveAlerts(lab.settings)  # the same alerts.yml Prometheus would load
+        rule = next(r for r in live.engine.rules if r.name == RULE)
+        threshold = threshold_of(rule)
+        lab.show(rule.name, [("expr", rule.expr_text), ("for", f"{rule.for_seconds:g} s")])
+        samples: list[Sample] = []
+        alerts: list[Alert] = []
+        target = faults.resolve(lab.settings, PAUSED)
+        started = time.monotonic()
+        try:
+            # SIGSTOP: the process and its consumer freeze. Nothing is committed, so the
+            # group's committed offsets stand still while order-events keeps growing.
+            lab.say(f"{faults.inject(lab.settings, 'pause', target)}; placing orders.")
+            placed, deadline = 0, started + 90
+            while time.monotonic() < deadline:
+                lag = samples[-1].lag if samples else 0
+                if lag <= threshold and placed < MAX_ORDERS:
+                    placed += place(orders, buyers, BATCH)
+                sample, alerts = evaluate(lab, live, "paused", started, samples)
+                samples.append(sample)
+                if sample.state == "firing":
+                    break
+                time.sleep(EVERY)
+            if not lab.quiet:  # everything the rule file says at that moment, not only lag
+                ui.out.print(ui.alerts_view([a for a in alerts if a.state != "inactive"]))
+        finally:
+            # SIGCONT in any case: the platform may be shared with other lessons.
+            lab.say(f"{faults.inject(lab.settings, 'resume', target)}; waiting for it to catch up.")
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline:
+            sample, _ = evaluate(lab, live, "resumed", started, samples)
+            samples.append(sample)
+            if sample.state == "inactive" and sample.lag == 0:
+                break
+            time.sleep(EVERY)
+    finally:
+        orders.close()
+    timeline(lab, samples, rule.for_seconds)
+    return Seen(scraped, threshold, rule.for_seconds, samples)
+
+
+def evaluate(
+    lab: Lab,
+    live: LiveAlerts,
+    phase: Literal["paused", "resumed"],
+    started: float,
+    before: list[Sample],
+) -> tuple[Sample, list[Alert]]:
+    """One scrape of every target and one evaluation of every rule; what they say about GROUP."""
+    alerts = live.sample()
+    mine = next((a for a in alerts if a.rule == RULE and a.labels.get("group") == GROUP), None)
+    lag = sum(
+        v
+        for labels, v in live.history.instant("kafkalab_consumergroup_lag")
+        if ("group", GROUP) in labels
+    )
+    up = any(v == 1 for labels, v in live.history.instant("up") if ("endpoint", PAUSED) in labels)
+    state = mine.state if mine else "inactive"
+    if not before or before[-1].state != state:
+        lab.say(f"{time.monotonic() - started:.0f} s: {RULE} is {state} (lag {lag:.0f}).")
+    at = time.monotonic() - started
+    value, held = (mine.value, mine.active_for) if mine else (None, 0.0)
+    return Sample(phase, at, state, value, held, int(lag), up), alerts
+
+
+def timeline(lab: Lab, samples: list[Sample], for_seconds: float) -> None:
+    lab.table(
+        f"{RULE} for group {GROUP}: one row per evaluation",
+        ["t", "phase", "lag", "state", "held/for", f"{PAUSED} up"],
+        [
+            [
+                f"{s.at:.0f} s",
+                s.phase,
+                s.lag,
+                s.state,
+                f"{s.active_for:.0f}/{for_seconds:g} s",
+                s.up,
+            ]
+            for s in samples
+        ],
+    )
+
+
+def threshold_of(rule: Rule) -> float:
+    """N in `... > N`: the rule's own threshold, read from the file rather than copied."""
+    if (
+        isinstance(rule.expr, Binary)
+        and rule.expr.op == ">"
+        and isinstance(rule.expr.right, Number)
+    ):
+        return rule.expr.right.value
+    raise LessonSetupFailed(f"{rule.name} is not `… > N` any more: {rule.expr_text}")
+
+
+def place(orders: shop.OrderClient, buyers: list[shop.Customer], count: int) -> int:
+    """`count` orders through the order service's HTTP API; how many it accepted."""
+    placed = [orders.place(buyers[i % len(buyers)], SKU) for i in range(count)]
+    return sum(1 for p in placed if p.order_id)
+
+
+def wait_caught_up(lab: Lab, timeout: float = 90) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if sum(g.total for g in group_lag(lab.settings, [GROUP])) == 0:
+            return
+        time.sleep(1)
+    raise LessonSetupFailed(f"{GROUP} did not catch up within {timeout:g} s")
+
+
+def scrape_everything(lab: Lab) -> list[Scraped]:
+    """Each endpoint's /metrics, checked against the catalogue; a few key series shown."""
+    scraped, rows = [], []
+    for target in running_targets(lab.settings):
+        text = scrape_one(target, timeout=10)
+        families = {f.name: f for f in text_string_to_metric_families(text or "")}
+        missing = [
+            spec.name
+            for spec in specs.exported_by(target.endpoint)
+            if getattr(families.get(specs.family_name(spec)), "type", None) != spec.type
+        ]
+        scraped.append(Scraped(target.endpoint, text is not None, missing))
+        samples = [s for f in families.values() for s in f.samples]
+        key, wanted = KEY[target.endpoint]
+        value = sum(
+            s.value for s in samples if s.name == key and wanted.items() <= s.labels.items()
+        )
+        rows.append(
+            [
+                target.instance,
+                target.endpoint,
+                len(families),
+                f"{key}{_labels(wanted)} = {value:g}",
+                f"{sum(s.value for s in samples if s.name == 'kafkalab_events_consumed_total'):g}",
+                ", ".join(missing) or "none",
+            ]
+        )
+    lab.table(
+        "GET /metrics on every endpoint (what Prometheus scrapes)",
+        ["instance", "endpoint", "families", "key series (summed)", "events consumed", "missing"],
+        rows,
+    )
+    return scraped
+
+
+def _labels(labels: dict[str, str]) -> str:
+    return "{" + ",".join(f'{k}="{v}"' for k, v in labels.items()) + "}" if labels else ""
