@@ -201,14 +201,7 @@ class Service:
                     "enable.auto.commit": False,
                     "client.id": f"{self.name}-{replica}",
                     "partition.assignment.strategy": "cooperative-sticky",
-                    # Static membership (KIP-345): a replica restarted by the supervisor comes
-                    # back as the same member and gets its partitions straight back, with no
-                    # rebalance. Without it, a killed replica's partitions stay with its ghost
-                    # until the session times out, and a replica killed every few seconds
-                    # would never own anything (`kafkalab chaos kill payment --every 3`).
-                    "group.instance.id": f"{self.group_id}-{replica}",
-                    # A replica that does not come back loses its partitions after 10 s,
-                    # not librdkafka's 45 s (static members send no LeaveGroup on close).
+                    # A killed replica's partitions move after 10 s, not librdkafka's 45 s.
                     "session.timeout.ms": 10_000,
                     "heartbeat.interval.ms": 2_000,
                     "error_cb": self._client_error,
@@ -430,7 +423,7 @@ class Service:
         log.info("stopping")
         self.ready = False
         if self.consumer is not None:
-            self.consumer.close()  # a static member stays in the group until its session ends
+            self.consumer.close()  # leaves the group at once: no session-timeout wait
         self.producer.flush(10)
         self.audit.flush(5)
         self.http.shutdown()
