@@ -72,9 +72,10 @@ class Lab:
         control.up(self.settings, notify=ui.step)
 
     @contextmanager
-    def side_cluster(self, brokers: int) -> Iterator[Settings]:
-        """A cluster of another shape for this lesson alone: its own data dir and free ports,
-        so the learner's cluster is untouched; stopped and deleted when the block ends."""
+    def side_cluster(self, brokers: int = 1, secure: bool = False) -> Iterator[Settings]:
+        """A cluster of another shape for this lesson alone (more brokers, or `secure`: SASL_SSL,
+        SCRAM users and ACLs): its own data dir and free ports, so the learner's cluster is
+        untouched; stopped and deleted (keys and all) when the block ends."""
         base = ports.free_block(self.settings.host, 10, start=self.settings.broker_port + 300)
         side = self.settings.model_copy(
             update={
@@ -90,7 +91,7 @@ class Lab:
         )
         shutil.rmtree(side.data_dir, ignore_errors=True)
         try:
-            lifecycle.up(side, brokers=brokers, notify=ui.step)
+            lifecycle.up(side, brokers=brokers, notify=ui.step, secure=secure)
             yield side
         finally:
             lifecycle.down(side)

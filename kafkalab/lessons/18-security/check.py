@@ -1,0 +1,105 @@
+"""Lesson 18's check: the broker, not our code, turned the intruders away, and the card never
+reached the topic (or the broker's disk) in clear."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from kafkalab.curriculum.checks import Check, equal, expect
+from kafkalab.security.scenario import CARD
+
+TOPIC_AUTHORIZATION_FAILED = 29
+"""Kafka protocol error code 29. Broker error codes are positive; librdkafka's own (a local
+timeout, a transport failure) are negative, so a positive code can only have come from a broker."""
+
+
+@dataclass
+class Seen:
+    protocol: str  # the admin client's security.protocol
+    mechanism: str  # its sasl.mechanism
+    tls_issuer: str  # who signed the certificate the secure port presented
+    admin_connected: bool  # SCRAM over TLS as admin got metadata back
+    refused: dict[str, str]  # attempt without valid credentials → why it failed ("" = it got in)
+    rogue_allowed_read: int  # records the rogue read from the topic its ALLOW ACL covers
+    rogue_error_code: int | None  # what Kafka answered the rogue on the payments topic
+    rogue_error_name: str
+    rogue_read_payments: int  # records the rogue got from the payments topic (must be 0)
+    broker_log_denial: str  # the broker's own authorizer log line for the denial ("" = none)
+    card_in_record: bool  # the clear card number appears in the raw record bytes
+    card_on_disk: bool  # … or in the partition's log segment on the broker's disk
+    segment_bytes: int  # how much of the segment was searched
+    sealed_value: str  # the card field as it sits on the topic
+    opened: str  # what the holder of the private key reads from it
+    moved_refused: bool  # opening it as another order's card failed (GCM's associated data)
+    audit: list[dict[str, str]] = field(default_factory=list)  # this run's records on `audit`
+
+
+def check(seen: Seen) -> list[Check]:
+    got_in = [label for label, why in seen.refused.items() if not why]
+    denials = [r for r in seen.audit if r.get("outcome") == "DENIED"]
+    rogue_audited = any(
+        r["principal"] == "User:rogue" and r["reason"] == "TOPIC_AUTHORIZATION_FAILED"
+        for r in denials
+    )
+    connects_audited = sum(r["action"] == "kafka connect" for r in denials)
+    return [
+        expect(
+            "SCRAM-SHA-512 over TLS connects",
+            seen.admin_connected
+            and seen.protocol == "SASL_SSL"
+            and seen.mechanism == "SCRAM-SHA-512",
+            f"{seen.protocol} / {seen.mechanism}, metadata "
+            + ("returned" if seen.admin_connected else "not returned"),
+        ),
+        equal(
+            "the port presents a certificate from kafkalab's CA",
+            "kafkalab local CA",
+            seen.tls_issuer,
+        ),
+        expect(
+            "no credentials, no connection",
+            len(seen.refused) >= 3 and not got_in,
+            f"refused: {', '.join(seen.refused)}" if not got_in else f"got in: {', '.join(got_in)}",
+        ),
+        expect(
+            "the rogue's own credentials and ALLOW ACL work",
+            seen.rogue_allowed_read > 0,
+            f"read {seen.rogue_allowed_read} record(s) from the allowed topic",
+        ),
+        expect(
+            "the broker answered TOPIC_AUTHORIZATION_FAILED",
+            seen.rogue_error_code == TOPIC_AUTHORIZATION_FAILED and seen.rogue_read_payments == 0,
+            f"Kafka error {seen.rogue_error_code} {seen.rogue_error_name}, "
+            f"{seen.rogue_read_payments} record(s) read",
+        ),
+        expect(
+            "the broker's authorizer logged the denial",
+            "User:rogue" in seen.broker_log_denial and "Denied" in seen.broker_log_denial,
+            seen.broker_log_denial[:160] or "no 'Denied' line for User:rogue in server.log",
+        ),
+        expect(
+            "ciphertext on the topic",
+            seen.sealed_value.startswith("enc:v1:") and not seen.card_in_record,
+            f"card_number = {seen.sealed_value[:28]}…"
+            if not seen.card_in_record
+            else "the clear card number is in the record",
+        ),
+        expect(
+            "no clear card number on the broker's disk",
+            seen.segment_bytes > 0 and not seen.card_on_disk,
+            f"{seen.segment_bytes} segment bytes searched"
+            + (", the card is there" if seen.card_on_disk else ""),
+        ),
+        expect(
+            "only the key holder reads it, and only for its order",
+            seen.opened == CARD and seen.moved_refused,
+            f"opened {seen.opened[:4]}…{seen.opened[-4:]}; as another order's: "
+            + ("refused" if seen.moved_refused else "opened"),
+        ),
+        expect(
+            "the audit trail holds the denied attempts",
+            rogue_audited and connects_audited >= len(seen.refused) > 0,
+            f"{len(denials)} DENIED record(s): rogue {'present' if rogue_audited else 'missing'}, "
+            f"{connects_audited} refused connection(s)",
+        ),
+    ]

@@ -1,0 +1,296 @@
+"""Lesson 18: SASL/SCRAM over TLS, strangers refused, a rogue denied by the broker's ACLs, a card
+sealed before it reaches the topic, and the audit trail of it all — on a secure side cluster."""
+
+from __future__ import annotations
+
+import json
+import logging
+import ssl
+import time
+from typing import Any
+
+from confluent_kafka import OFFSET_BEGINNING, KafkaError, TopicPartition
+from confluent_kafka.admin import (
+    AclBinding,
+    AclOperation,
+    AclPermissionType,
+    AdminClient,
+    NewTopic,
+    ResourcePatternType,
+    ResourceType,
+)
+from cryptography import x509
+from cryptography.x509.oid import NameOID
+
+from kafkalab import clients
+from kafkalab.cluster.config import node_specs
+from kafkalab.curriculum.lab import Lab, LessonSetupFailed, group_prefix
+from kafkalab.events import topics as t
+from kafkalab.events.serde import now_ms
+from kafkalab.observe.trace import read_events
+from kafkalab.security import fields, material
+from kafkalab.security.audit import AuditEntry, AuditLog
+from kafkalab.security.provision import upsert_users
+from kafkalab.security.scenario import CARD, ROGUE
+from kafkalab.settings import Settings
+
+from .check import Seen
+
+QUIET = {"log_level": 0}  # the refusals are the point: librdkafka's complaints about them are not
+
+
+def demo(lab: Lab) -> Seen:
+    lab.say("Starting a secure cluster of the lesson's own (your cluster is left alone): ~15 s.")
+    since = now_ms()
+    with lab.side_cluster(secure=True) as side:
+        # kafkalab's tools connect as `admin`, the one principal in super.users.
+        conf = clients.security_config(side)
+        admin = clients.admin(side)
+        connected = bool(admin.list_topics(timeout=15).brokers)
+        host, port = clients.bootstrap_servers(side).split(",")[0].rsplit(":", 1)
+        issuer = _tls_issuer(host, int(port), material.SecurityFiles.of(side).ca_cert)
+        lab.show(
+            "SCRAM over TLS, as clients.security_config builds it",
+            [
+                ("security.protocol", conf["security.protocol"]),
+                ("sasl.mechanism", conf["sasl.mechanism"]),
+                ("sasl.username", conf["sasl.username"]),
+                ("sasl.password", "•••• (read from a 0600 file, never from argv or env)"),
+                ("certificate on :" + port, f"signed by {issuer!r}"),
+            ],
+        )
+
+        audit = AuditLog(side, reporter=f"lesson18-{lab.run_id}")
+        _create(admin, t.AUDIT, 3)
+        lab.say("Knocking without valid credentials: plaintext, TLS alone, a wrong password.")
+        refused = _strangers(side, audit)
+        lab.table("the secure port's answer", ["attempt", "refused because"], list(refused.items()))
+
+        payments, catalogue = lab.topic("payments", on=side), lab.topic("catalogue", on=side)
+        order_id = f"order-{lab.run_id}"
+        key, private = fields.sealer(side, "card"), fields.opener(side, "card")
+        if key is None or private is None:
+            raise LessonSetupFailed("the secure cluster has no card key pair")
+        # Sealed for the payment service's public key, bound to this order: the broker, the
+        # disk and every other consumer see only ciphertext.
+        sealed = fields.seal(key, CARD, purpose="card", binding=order_id)
+        producer = clients.producer(side)
+        record = {"order_id": order_id, "amount_cents": 1299, "card_number": sealed}
+        producer.produce(payments, key=order_id, value=json.dumps(record).encode())
+        producer.produce(catalogue, key="SKU-BOOK", value=b'{"sku": "SKU-BOOK"}')
+        producer.flush(30)
+        raw = b"".join(_read(clients.consumer(side, lab.group("admin")), payments, 1))
+        if not raw:
+            raise LessonSetupFailed(f"the payment written to {payments} did not come back")
+        # Only payment holds the private key; the order id is GCM's associated data.
+        opened = fields.open_sealed(private, sealed, "card", order_id)
+        try:
+            fields.open_sealed(private, sealed, "card", "order-someone-else")
+            moved_refused = False
+        except fields.FieldUnreadable:
+            moved_refused = True
+        segment = b"".join(p.read_bytes() for p in side.data_dir.rglob(f"{payments}-0/*.log"))
+        lab.show(
+            f"the record on {payments}",
+            [("raw value", raw[:90].decode() + "…"), ("opened by the key holder", opened)],
+        )
+
+        lab.say(
+            f"'{ROGUE}' gets a SCRAM login, ALLOW READ on lesson18.*, and DENY ALL on payments."
+        )
+        _enrol_rogue(side, admin, payments, group_prefix(lab.lesson))
+        rogue = side.model_copy(update={"principal": ROGUE})
+        allowed = _read(clients.consumer(rogue, lab.group("rogue-a"), **QUIET), catalogue, 1)
+        code, name, leaked = _try_read(
+            clients.consumer(rogue, lab.group("rogue-b"), **QUIET), payments
+        )
+        if code is not None:
+            audit.record(
+                AuditEntry(f"User:{ROGUE}", "kafka read", f"topic:{payments}", False, name)
+            )
+        log_line = _broker_denial(side, payments)
+        lab.show(
+            f"{ROGUE} reading {payments}",
+            [
+                ("Kafka error", f"{code} {name}"),
+                ("broker log", log_line[log_line.find("Principal") :][:100] + "…"),
+            ],
+        )
+
+        audit.flush()
+        trail = [
+            {k: str(v) for k, v in e.value.items()}
+            for e in read_events(side, (t.AUDIT,), since_ms=since)
+            if e.value.get("reporter") == audit.reporter
+        ]
+        lab.table(
+            "the audit trail (topic `audit`)",
+            ["principal", "action", "outcome", "reason"],
+            [[r["principal"], r["action"], r["outcome"], r["reason"][:60]] for r in trail],
+        )
+        return Seen(
+            protocol=conf["security.protocol"],
+            mechanism=conf["sasl.mechanism"],
+            tls_issuer=issuer,
+            admin_connected=connected,
+            refused=refused,
+            rogue_allowed_read=len(allowed),
+            rogue_error_code=code,
+            rogue_error_name=name,
+            rogue_read_payments=leaked,
+            broker_log_denial=log_line,
+            card_in_record=CARD.encode() in raw,
+            card_on_disk=CARD.encode() in segment,
+            segment_bytes=len(segment),
+            sealed_value=str(json.loads(raw)["card_number"]),
+            opened=opened,
+            moved_refused=moved_refused,
+            audit=trail,
+        )
+
+
+def _tls_issuer(host: str, port: int, ca: Any) -> str:
+    """The TLS handshake comes before any Kafka byte: a client that does not trust the CA stops here."""
+    pem = ssl.get_server_certificate((host, port), ca_certs=str(ca), timeout=10)
+    names = x509.load_pem_x509_certificate(pem.encode()).issuer
+    return str(names.get_attributes_for_oid(NameOID.COMMON_NAME)[0].value)
+
+
+def _strangers(side: Settings, audit: AuditLog) -> dict[str, str]:
+    ca = str(material.SecurityFiles.of(side).ca_cert)
+    tls = {"security.protocol": "SSL", "ssl.ca.location": ca}
+    attempts: dict[str, dict[str, str]] = {
+        "plaintext": {"security.protocol": "PLAINTEXT"},
+        "TLS, no SASL": tls,
+        "SCRAM, wrong password": {
+            **tls,
+            "security.protocol": "SASL_SSL",
+            "sasl.mechanism": "SCRAM-SHA-512",
+            "sasl.username": material.ADMIN,
+            "sasl.password": "not-the-password",
+        },
+    }
+    target = clients.bootstrap_servers(side)
+    answers: dict[str, str] = {}
+    for label, conf in attempts.items():
+        heard = _Heard()  # librdkafka's own account of each refused connection
+        stranger = AdminClient({"bootstrap.servers": target, "logger": heard.logger, **conf})
+        why = ""  # stays empty only if metadata came back: the stranger got in
+        for _ in range(10):
+            try:
+                stranger.list_topics(timeout=1)
+                break
+            except Exception as exc:  # noqa: BLE001 - no metadata is the refusal
+                stranger.poll(0.2)  # serves the log queue
+                why = heard.cause() or _reason(exc)
+                if heard.cause():
+                    break
+        answers[label] = why[:90]
+        if why:
+            audit.record(
+                AuditEntry(
+                    "anonymous", "kafka connect", f"listener {target}", False, f"{label}: {why}"
+                )
+            )
+    return answers
+
+
+class _Heard(logging.Handler):
+    """Keeps librdkafka's FAIL log lines (why a connection ended) off the screen, for the table."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.lines: list[str] = []
+        self.logger = logging.getLogger(f"kafkalab.lesson18.stranger{id(self)}")
+        self.logger.propagate = False
+        self.logger.addHandler(self)
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.append(record.getMessage())
+
+    def cause(self) -> str:
+        failures = [line for line in self.lines if "FAIL" in line or "uthentication" in line]
+        return failures[0].split("/bootstrap: ")[-1] if failures else ""
+
+
+def _reason(exc: Exception) -> str:
+    error = exc.args[0] if exc.args else None
+    return error.str() if isinstance(error, KafkaError) else str(exc)
+
+
+def _create(admin: AdminClient, topic: str, partitions: int) -> None:
+    futures = admin.create_topics([NewTopic(topic, partitions, 1)], request_timeout=30)
+    futures[topic].result(timeout=30)
+
+
+def _enrol_rogue(side: Settings, admin: AdminClient, payments: str, group_prefix: str) -> None:
+    material.ensure_material(side, extra_principals=(ROGUE,))
+    upsert_users(admin, {ROGUE: material.password(side, ROGUE)})  # a real SCRAM login
+
+    def acl(
+        kind: ResourceType,
+        name: str,
+        pattern: ResourcePatternType,
+        op: AclOperation,
+        permission: AclPermissionType,
+    ) -> AclBinding:
+        return AclBinding(kind, name, pattern, f"User:{ROGUE}", "*", op, permission)
+
+    prefixed, literal = ResourcePatternType.PREFIXED, ResourcePatternType.LITERAL
+    allow, deny = AclPermissionType.ALLOW, AclPermissionType.DENY
+    bindings = [
+        acl(ResourceType.TOPIC, "lesson18.", prefixed, AclOperation.READ, allow),
+        acl(ResourceType.GROUP, group_prefix, prefixed, AclOperation.READ, allow),
+        # DENY wins over any ALLOW: the prefix above covers payments too, this takes it back.
+        acl(ResourceType.TOPIC, payments, literal, AclOperation.ALL, deny),
+    ]
+    for future in admin.create_acls(bindings, request_timeout=30).values():
+        future.result(timeout=30)
+
+
+def _read(consumer: Any, topic: str, wanted: int, timeout: float = 30.0) -> list[bytes]:
+    """Up to `wanted` values from the start of partition 0 (an ACL just created takes a moment)."""
+    consumer.assign([TopicPartition(topic, 0, OFFSET_BEGINNING)])
+    got: list[bytes] = []
+    deadline = time.monotonic() + timeout
+    try:
+        while len(got) < wanted and time.monotonic() < deadline:
+            msg = consumer.poll(0.5)
+            if msg is not None and msg.error() is None:
+                got.append(msg.value() or b"")
+    finally:
+        consumer.close()
+    return got
+
+
+def _try_read(consumer: Any, topic: str, timeout: float = 30.0) -> tuple[int | None, str, int]:
+    """What the broker answers the rogue: the Fetch (or, as librdkafka may only report it there,
+    the Metadata request for the topic) carries Kafka's error code."""
+    consumer.assign([TopicPartition(topic, 0, OFFSET_BEGINNING)])
+    deadline, leaked = time.monotonic() + timeout, 0
+    try:
+        while time.monotonic() < deadline:
+            msg = consumer.poll(1.0)
+            error = msg.error() if msg is not None else None
+            if msg is not None and error is None:
+                leaked += 1
+                continue
+            if error is None or error.code() != KafkaError.TOPIC_AUTHORIZATION_FAILED:
+                error = consumer.list_topics(topic, timeout=10).topics[topic].error
+            if error is not None and error.code() == KafkaError.TOPIC_AUTHORIZATION_FAILED:
+                return error.code(), error.name(), leaked
+    finally:
+        consumer.close()
+    return None, "no answer", leaked
+
+
+def _broker_denial(side: Settings, topic: str, timeout: float = 15.0) -> str:
+    """StandardAuthorizer logs every denied request (logger kafka.authorizer.logger, INFO)."""
+    log = node_specs(side, 1)[0].logs / "server.log"
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for line in log.read_text(errors="replace").splitlines():
+            if f"User:{ROGUE}" in line and "Denied" in line and topic in line:
+                return line.strip()
+        time.sleep(0.5)
+    return ""
