@@ -8,9 +8,10 @@ config dict copied into every file.
 from __future__ import annotations
 
 import logging
+import time
 from typing import TYPE_CHECKING, Any
 
-from confluent_kafka import Consumer, Message, Producer
+from confluent_kafka import Consumer, KafkaException, Message, Producer
 from confluent_kafka.admin import AdminClient
 
 from kafkalab.cluster.state import ClusterState
@@ -106,6 +107,45 @@ def consumer(settings: Settings, group_id: str, **overrides: Any) -> Consumer:
         "isolation.level": "read_committed",
     }
     return Consumer({**conf, **overrides})
+
+
+def service_membership(member: str) -> dict[str, Any]:
+    """Group settings of a long-running service replica: a static member (KIP-345) named
+    `member`, cooperative-sticky assignment, a 10 s session.
+
+    Why static: a replica SIGKILLed and restarted by the supervisor comes back as the same
+    member and gets its partitions straight back, with no rebalance. A dynamic member's
+    partitions would stay with its dead self until the session timed out, so a replica killed
+    every few seconds (`kafkalab chaos kill payment --every 3`) would never own anything.
+    The price: a static member sends no LeaveGroup on close, so a replica stopped on purpose
+    must leave with `leave_group()` or its partitions wait out the session.
+    """
+    return {
+        "group.instance.id": member,
+        "partition.assignment.strategy": "cooperative-sticky",
+        # A replica that does not come back loses its partitions after 10 s, not 45 s.
+        "session.timeout.ms": 10_000,
+        "heartbeat.interval.ms": 2_000,
+    }
+
+
+def leave_group(consumer: Consumer, timeout: float = 5.0) -> None:
+    """Leave the group now, then close: a stopped replica's partitions move at once.
+
+    librdkafka skips the LeaveGroup of a static member on close(), but not on unsubscribe():
+    unsubscribing revokes the assignment and, once the revocation has run (it runs inside
+    poll), sends LeaveGroup. So unsubscribe, poll until nothing is assigned, then close.
+    """
+    try:
+        consumer.unsubscribe()
+        deadline = time.monotonic() + timeout
+        while consumer.assignment() and time.monotonic() < deadline:
+            consumer.poll(0.1)
+        consumer.poll(0.1)  # lets the LeaveGroup that follows the revocation go out
+    except KafkaException as exc:
+        _LIBRDKAFKA_LOG.warning("leaving the group failed, closing anyway: %s", exc)
+    finally:
+        consumer.close()
 
 
 def consume_ready(consumer: Consumer, max_messages: int, timeout: float) -> list[Message]:

@@ -200,10 +200,7 @@ class Service:
                 **{
                     "enable.auto.commit": False,
                     "client.id": f"{self.name}-{replica}",
-                    "partition.assignment.strategy": "cooperative-sticky",
-                    # A killed replica's partitions move after 10 s, not librdkafka's 45 s.
-                    "session.timeout.ms": 10_000,
-                    "heartbeat.interval.ms": 2_000,
+                    **clients.service_membership(f"{self.group_id}-{replica}"),
                     "error_cb": self._client_error,
                 },
             )
@@ -423,7 +420,7 @@ class Service:
         log.info("stopping")
         self.ready = False
         if self.consumer is not None:
-            self.consumer.close()  # leaves the group at once: no session-timeout wait
+            clients.leave_group(self.consumer)  # a static member must leave explicitly
         self.producer.flush(10)
         self.audit.flush(5)
         self.http.shutdown()

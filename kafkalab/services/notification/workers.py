@@ -125,7 +125,7 @@ class ChannelWorker:
             **{
                 "enable.auto.commit": False,
                 "client.id": f"notification-{self.channel}-{service.replica}",
-                "partition.assignment.strategy": "cooperative-sticky",
+                **clients.service_membership(f"{self.group_id}-{service.replica}"),
             },
         )
         service.metrics.watch_lag(lambda: consumer_lag(consumer))
@@ -158,7 +158,7 @@ class ChannelWorker:
             log.exception("channel worker %s stopped on an error", self.channel)
             raise
         finally:
-            consumer.close()  # leaves the group at once: no session-timeout wait
+            clients.leave_group(consumer)  # a static member must leave explicitly
 
     def _handle(self, serde: EventSerde, msg: Message) -> None:
         service = self.service
