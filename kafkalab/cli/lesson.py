@@ -44,21 +44,25 @@ def lessons(
         if rows:
             ui.table(heading, ["#", "lesson", "status"], rows)
     done = sum(1 for x in every if progress.status(attempts, x.number) == progress.PASSED)
+    if done == len(every):
+        ui.success(
+            f"{done}/{len(every)} passed — every lesson; run any again with `kafkalab lesson N`"
+        )
+        return
     ui.out.print(
         f"{done}/{len(every)} passed — [bold]kafkalab lesson next[/] runs the first one not passed yet"
     )
 
 
-def _choose(which: str, every: list[Lesson]) -> Lesson:
+def _choose(which: str, every: list[Lesson]) -> Lesson | None:
+    """The lesson `which` names; None for 'next' when every lesson has passed (not an error:
+    the course is done)."""
     if which == "next":
         attempts = progress.load(load_settings())
         for lesson in every:
             if progress.status(attempts, lesson.number) != progress.PASSED:
                 return lesson
-        raise InvalidChoice(
-            "every lesson has passed — there is no next one",
-            hint="`kafkalab lessons` shows them; run any again with `kafkalab lesson N`",
-        )
+        return None
     try:
         number = int(which)
     except ValueError:
@@ -94,6 +98,9 @@ def lesson(
     """
     every = manifest.load()
     chosen = _choose(which, every)
+    if chosen is None:
+        ui.success(f"all {len(every)} lessons passed — run any again with `kafkalab lesson N`")
+        return
     if explain:
         from kafkalab.curriculum.runner import explain_text
 
@@ -107,7 +114,9 @@ def lesson(
 
     if reset:
         removed = runner.reset(settings, chosen)
-        ui.success(f"lesson {chosen.number}: removed {len(removed)} topic(s), group(s) and schema subject(s)")
+        ui.success(
+            f"lesson {chosen.number}: removed {len(removed)} topic(s), group(s) and schema subject(s)"
+        )
         return
     ui.out.rule(f"[bold]Lesson {chosen.number} — {chosen.title}[/]")
     result = runner.run(settings, chosen, quiet=json)

@@ -91,6 +91,18 @@ def test_lessons_lists_progress_and_next(tmp_path: Path) -> None:
     assert "lesson 2" in hint.stdout
 
 
+def test_next_after_every_lesson_passed_says_so_and_succeeds(tmp_path: Path) -> None:
+    settings = load_settings(data_dir=tmp_path)
+    for lesson in LESSONS:
+        progress.record(settings, lesson.number, True, 1.0)
+    listed = _cli("lessons", data_dir=tmp_path)
+    assert listed.returncode == 0, listed.stderr
+    assert "20/20 passed" in listed.stdout and "lesson next" not in listed.stdout
+    done = _cli("lesson", "next", data_dir=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert "all 20 lessons passed" in done.stdout + done.stderr
+
+
 def test_explain_needs_no_cluster(tmp_path: Path) -> None:
     done = _cli("lesson", "2", "--explain", data_dir=tmp_path)
     assert done.returncode == 0, done.stderr
