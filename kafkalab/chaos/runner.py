@@ -11,7 +11,7 @@ from typing import Any
 
 import httpx
 
-from kafkalab.chaos import containers, faults, watch
+from kafkalab.chaos import containers, faults, paused, watch
 from kafkalab.errors import InvalidChoice
 from kafkalab.events.serde import now_ms
 from kafkalab.events.topics import CATALOGUE
@@ -39,6 +39,8 @@ class ChaosReport:
     recovery_seconds: list[float] = field(default_factory=list)
     load: Any = None
     verify: Any = None
+    # Why the invariant checker did not run (a pause without a load: judged on resume).
+    unchecked: str | None = None
 
     @property
     def passed(self) -> bool:
@@ -83,10 +85,18 @@ def run(
     report = ChaosReport(checked, target.label)
     clock = _Clock(report, notify or (lambda _m: None))
     since = now_ms()
+    local = target.kind == "service" and target.container is None
+    if checked == "resume" and local:
+        # Judge everything since the pause: that is the window whose events were held up.
+        since = paused.forget(settings, target.label) or since
     load_thread = _start_load(settings, during_load, report, clock) if during_load else None
     while True:
         recovered_in = _one_fault(settings, checked, target, clock, recover_timeout)
         report.faults += 1
+        if checked == "pause" and load_thread is not None:
+            # Under a load the pause is a round trip: once the group has evicted the member,
+            # wake it and watch it rejoin, so the orders it holds can finish and be judged.
+            recovered_in = _one_fault(settings, "resume", target, clock, recover_timeout)
         if recovered_in is not None:
             report.recovery_seconds.append(recovered_in)
         if load_thread is None or every is None or not load_thread.is_alive():
@@ -96,6 +106,18 @@ def run(
             break
     if load_thread is not None:
         load_thread.join()
+    if checked == "pause" and load_thread is None:
+        if local:
+            paused.remember(settings, target.label, since)
+        resume = f"kafkalab chaos resume {target.name}" + (
+            f" --replica {target.replica}" if target.replica else ""
+        )
+        report.unchecked = (
+            f"{target.label} stays paused: its events wait, they are not lost; "
+            f"`{resume}` wakes it and runs the invariant checker over the pause"
+        )
+        clock.note("note", report.unchecked)
+        return report
     from kafkalab.observe.verify import verify_orders  # reads every topic: load it on use
 
     clock.note("note", "running the invariant checker over everything since the first fault")

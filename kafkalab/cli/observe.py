@@ -78,17 +78,18 @@ def render_report(report: VerifyReport) -> None:
     ui.table("invariants", ["", "invariant", "checked", "violations", "what the topics say"], rows)
     failed = [i.name for i in report.invariants if i.ok is False]
     unjudged = [i.name for i in report.invariants if i.ok is None]
+    orders = f"{report.orders} order{'' if report.orders == 1 else 's'}"
     if failed:
         ui.failure(f"{', '.join(failed)}: violated — the examples above say where")
     elif report.orders == 0:
         ui.success("no orders in the window: nothing was lost because nothing was sent")
     elif unjudged:
         ui.success(
-            f"every invariant that could be judged holds for {report.orders} orders "
+            f"every invariant that could be judged holds for {orders} "
             f"(not judged: {', '.join(unjudged)})"
         )
     else:
-        ui.success(f"every invariant holds for {report.orders} orders")
+        ui.success(f"every invariant holds for {orders}")
 
 
 def trace(

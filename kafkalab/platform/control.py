@@ -107,6 +107,13 @@ def wait_ready(settings: Settings, wanted: dict[str, int], timeout: float) -> No
         for name, count in wanted.items():
             for replica in range(count):
                 row = by_key.get((name, replica))
+                if row is not None and row.pid and process.is_paused(row.pid):
+                    # It would never answer: say so now instead of after the whole timeout.
+                    raise ServicesNotReady(
+                        f"{name}-{replica} is paused (SIGSTOP, e.g. by `kafkalab chaos pause`)",
+                        hint=f"resume it with `kafkalab chaos resume {name}"
+                        + (f" --replica {replica}`" if replica else "`"),
+                    )
                 if row is None or _health(row.port) != "ok":
                     pending.append(f"{name}-{replica}")
         if not pending:
@@ -191,7 +198,8 @@ def ps(settings: Settings, with_lag: bool = True) -> list[ServiceRow]:
             lags = {}
     rows = []
     for r in sorted(status.replicas, key=lambda r: (SERVICES.index(r.service), r.replica)):
-        body = _health_body(r.port) if r.pid else {}
+        paused = bool(r.pid) and process.is_paused(r.pid or 0)
+        body = _health_body(r.port) if r.pid and not paused else {}
         rows.append(
             ServiceRow(
                 r.service,
@@ -199,7 +207,7 @@ def ps(settings: Settings, with_lag: bool = True) -> list[ServiceRow]:
                 r.pid,
                 r.port,
                 r.state,
-                str(body.get("status", "down")),
+                "paused" if paused else str(body.get("status", "down")),
                 r.restarts,
                 len(body.get("assigned", []) or []),  # type: ignore[arg-type]
                 lags.get(group_id(r.service)),

@@ -48,6 +48,16 @@ def stop(pid_file: Path, timeout: float = 30.0) -> bool:
     return True
 
 
+def is_paused(pid: int) -> bool:
+    """True when `pid` is stopped by a signal (SIGSTOP, `kafkalab chaos pause`): alive, but it
+    will answer nothing until SIGCONT. Read from /proc; False where there is none."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().split(") ", 1)[1][:1] in ("T", "t")
+    except (OSError, IndexError):
+        return False
+
+
 def signal_pids(pids: list[int], sig: signal.Signals) -> None:
     for pid in pids:
         with contextlib.suppress(ProcessLookupError):

@@ -39,6 +39,17 @@ from kafkalab.settings import Settings, load_settings
 log = logging.getLogger("kafkalab.service")
 
 
+# Commit errors that mean "the group reassigned your partitions", not "Kafka is broken".
+LOST_TO_REBALANCE = frozenset(
+    {
+        KafkaError._ASSIGNMENT_LOST,
+        KafkaError.REBALANCE_IN_PROGRESS,
+        KafkaError.ILLEGAL_GENERATION,
+        KafkaError.UNKNOWN_MEMBER_ID,
+    }
+)
+
+
 class Retryable(Exception):
     """A transient failure: the runtime retries the event with backoff before dead-lettering it."""
 
@@ -310,10 +321,19 @@ class Service:
         self.producer.flush(30)
         assert self.consumer is not None
         offsets = self.commit_offsets()
-        if offsets is None:
-            self.consumer.commit(asynchronous=False)
-        elif offsets:
-            self.consumer.commit(offsets=offsets, asynchronous=False)
+        try:
+            if offsets is None:
+                self.consumer.commit(asynchronous=False)
+            elif offsets:
+                self.consumer.commit(offsets=offsets, asynchronous=False)
+        except KafkaException as exc:
+            if exc.args[0].code() not in LOST_TO_REBALANCE:
+                raise
+            # E.g. the group evicted this replica while it was paused: its partitions belong
+            # to the next assignment now, which reads from the last committed offset. The
+            # batch was handled and its outputs acknowledged, so at worst it is handled twice
+            # (what at-least-once allows, and what a crash here would do too).
+            log.warning("offsets not committed, the group moved on: %s", exc.args[0])
 
     def _process(self, msg: Message) -> None:
         started = time.perf_counter()
@@ -381,7 +401,12 @@ class Service:
         for msg in batch:
             first.setdefault((msg.topic(), msg.partition()), msg.offset())
         for (topic, partition), offset in first.items():
-            self.consumer.seek(TopicPartition(topic, partition, offset))
+            try:
+                self.consumer.seek(TopicPartition(topic, partition, offset))
+            except KafkaException as exc:
+                # The partition left this replica (a rebalance during the transaction): its
+                # next owner starts from the last committed offset, before this batch.
+                log.warning("not rewound, %s[%s] is no longer ours: %s", topic, partition, exc)
 
     def _is_noise(self, msg: Message) -> bool:
         error = msg.error()

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 import pytest
 
 from kafkalab.chaos import runner
-from kafkalab.platform import control
+from kafkalab.platform import control, supervisor
 from kafkalab.settings import Settings
 from tests.integration.services import own_platform
 
@@ -35,9 +35,29 @@ def test_a_paused_member_is_evicted_then_resumes(platform: Settings) -> None:
     control.scale(platform, "notification", 2)
     try:
         paused = runner.run(platform, "pause", "notification", replica=1)
-        assert any(e.kind == "rebalance" and "left" in e.detail for e in paused.timeline), paused.timeline
+        assert any(e.kind == "rebalance" and "left" in e.detail for e in paused.timeline), (
+            paused.timeline
+        )
+        assert paused.verify is None and paused.unchecked  # judged on resume, not while paused
         resumed = runner.run(platform, "resume", "notification", replica=1)
         assert resumed.recovery_seconds, resumed.timeline
         assert resumed.passed
     finally:
         control.scale(platform, "notification", 1)
+
+
+def _restarts(settings: Settings, service: str, replica: int) -> int:
+    rows = supervisor.read_status(settings).replicas
+    return next(r.restarts for r in rows if r.service == service and r.replica == replica)
+
+
+def test_a_pause_under_load_is_resumed_judged_and_survived(platform: Settings) -> None:
+    """The paused replica held a batch when SIGSTOP came; after SIGCONT its commit is refused
+    (the group moved on). It must carry on, not crash, and the orders must all add up."""
+    before = _restarts(platform, "notification", 0)
+    report = runner.run(platform, "pause", "notification", during_load=120)
+    kinds = [entry.kind for entry in report.timeline]
+    assert "fault" in kinds and "recovered" in kinds, report.timeline
+    assert report.unchecked is None and report.verify is not None
+    assert report.passed, [i for i in report.verify.invariants if not i.ok]
+    assert _restarts(platform, "notification", 0) == before

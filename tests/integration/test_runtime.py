@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Iterator
+from typing import Any
 
 import httpx
 import pytest
+from confluent_kafka import KafkaError, KafkaException
 from confluent_kafka.admin import NewTopic
 
 from kafkalab import clients
@@ -41,7 +43,9 @@ def echo(cluster: Settings, unique: Callable[[str], str]) -> Iterator[tuple[Serv
                 raise Retryable("gateway down")
             if key == "bug":
                 raise ValueError("cannot handle this one")
-            self.emit(sink, key, "SmokeEvent", {**event.value, "seq": event.value["seq"] + 1}, cause=event)
+            self.emit(
+                sink, key, "SmokeEvent", {**event.value, "seq": event.value["seq"] + 1}, cause=event
+            )
 
     Echo.__module__ = __name__
     service = Echo(cluster, port=free_port())
@@ -56,9 +60,13 @@ def echo(cluster: Settings, unique: Callable[[str], str]) -> Iterator[tuple[Serv
 
 def send(settings: Settings, topic: str, key: str) -> dict:
     serde = EventSerde(settings)
-    value, headers = serde.envelope("SmokeEvent", {"key": key, "seq": 1}, "test", trace_id="trace-1")
+    value, headers = serde.envelope(
+        "SmokeEvent", {"key": key, "seq": 1}, "test", trace_id="trace-1"
+    )
     producer = clients.producer(settings)
-    producer.produce(topic, key=key, value=serde.serialize(topic, "SmokeEvent", value), headers=headers)
+    producer.produce(
+        topic, key=key, value=serde.serialize(topic, "SmokeEvent", value), headers=headers
+    )
     assert producer.flush(10) == 0
     return value
 
@@ -110,3 +118,36 @@ def test_health_and_metrics_answer(cluster: Settings, echo) -> None:
     metrics = httpx.get(f"http://127.0.0.1:{service.port}/metrics", timeout=5).text
     assert 'kafkalab_events_consumed_total{event_type="SmokeEvent",service="echo"' in metrics
     assert "kafkalab_processing_seconds_bucket" in metrics
+
+
+class CommitLostOnce:
+    """The service's consumer, except that its first commit is refused the way the broker
+    refuses a member the group evicted meanwhile (a replica SIGSTOPped past its session)."""
+
+    def __init__(self, consumer: Any) -> None:
+        self._consumer = consumer
+        self.refused = 0
+
+    def commit(self, *args: Any, **kwargs: Any) -> Any:
+        if not self.refused:
+            self.refused += 1
+            raise KafkaException(KafkaError(KafkaError._ASSIGNMENT_LOST, "assignment lost"))
+        return self._consumer.commit(*args, **kwargs)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._consumer, name)
+
+
+def test_a_commit_refused_after_a_rebalance_does_not_stop_the_service(
+    cluster: Settings, echo
+) -> None:
+    service, source, sink = echo
+    lost = CommitLostOnce(service.consumer)
+    service.consumer = lost
+    send(cluster, source, "before")
+    [first] = read_raw(cluster, sink, 1)
+    assert first.key() == b"before" and lost.refused == 1
+    send(cluster, source, "after")
+    keys = {m.key() for m in read_raw(cluster, sink, 2, timeout=30)}
+    assert b"after" in keys, "the service stopped handling events after the refused commit"
+    assert httpx.get(f"http://127.0.0.1:{service.port}/health", timeout=5).status_code == 200
