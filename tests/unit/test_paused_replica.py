@@ -1,0 +1,67 @@
+"""A replica stopped by SIGSTOP (`kafkalab chaos pause`) is seen as paused: `ps` says so and
+waiting for the platform's health fails at once with the way out, not after its timeout."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import time
+from collections.abc import Iterator
+from dataclasses import asdict
+from pathlib import Path
+
+import pytest
+
+from kafkalab.platform import control, process, supervisor
+from kafkalab.settings import Settings, load_settings
+
+
+@pytest.fixture
+def stopped_child() -> Iterator[int]:
+    child = subprocess.Popen(["sleep", "60"])
+    os.kill(child.pid, signal.SIGSTOP)
+    try:
+        deadline = time.monotonic() + 5
+        while not process.is_paused(child.pid) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        yield child.pid
+    finally:
+        child.kill()
+        child.wait(5)
+
+
+def _platform_with(tmp_path: Path, pid: int) -> Settings:
+    """A data dir whose supervisor (this test process) reports notification-0 as `pid`."""
+    settings = load_settings(data_dir=tmp_path)
+    supervisor.platform_dir(settings).mkdir(parents=True)
+    supervisor.pid_file(settings).write_text(f"{os.getpid()}\n")
+    row = supervisor.ReplicaStatus("notification", 0, port=1, pid=pid, state="running")
+    supervisor.write_json(supervisor.status_file(settings), [asdict(row)])
+    return settings
+
+
+def test_a_stopped_process_is_paused_and_a_continued_one_is_not(stopped_child: int) -> None:
+    assert process.is_paused(stopped_child)
+    os.kill(stopped_child, signal.SIGCONT)
+    time.sleep(0.2)
+    assert not process.is_paused(stopped_child)
+    assert not process.is_paused(os.getpid())
+
+
+def test_waiting_for_a_paused_replica_fails_at_once_saying_how_to_resume(
+    tmp_path: Path, stopped_child: int
+) -> None:
+    settings = _platform_with(tmp_path, stopped_child)
+    started = time.monotonic()
+    with pytest.raises(control.ServicesNotReady) as raised:
+        control.wait_ready(settings, {"notification": 1}, timeout=60)
+    assert time.monotonic() - started < 10
+    assert "notification-0 is paused" in str(raised.value)
+    assert "kafkalab chaos resume notification" in raised.value.hint
+
+
+def test_ps_shows_the_paused_replica(tmp_path: Path, stopped_child: int) -> None:
+    settings = _platform_with(tmp_path, stopped_child)
+    [row] = control.ps(settings, with_lag=False)
+    assert row.health == "paused"
