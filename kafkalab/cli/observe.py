@@ -81,6 +81,7 @@ def render_report(report: VerifyReport) -> None:
     orders = f"{report.orders} order{'' if report.orders == 1 else 's'}"
     if failed:
         ui.failure(f"{', '.join(failed)}: violated — the examples above say where")
+        _note_paused()
     elif report.orders == 0:
         ui.success("no orders in the window: nothing was lost because nothing was sent")
     elif unjudged:
@@ -90,6 +91,18 @@ def render_report(report: VerifyReport) -> None:
         )
     else:
         ui.success(f"every invariant holds for {orders}")
+
+
+def _note_paused() -> None:
+    """A violation while a consumer is paused is mostly its pending work: say so."""
+    from kafkalab.platform.control import paused_replicas
+
+    paused = paused_replicas(load_settings())
+    if paused:
+        ui.out.print(
+            f"[yellow]![/] {', '.join(paused)} paused (`kafkalab chaos pause`): what it has not "
+            "handled yet counts as missing here; `kafkalab chaos resume SERVICE` judges it again"
+        )
 
 
 def trace(

@@ -80,7 +80,7 @@ def up(
         set_autoscale(settings, autoscale)
     _ensure_supervisor(settings, say)
     say("waiting for the six services to report healthy")
-    wait_ready(settings, wanted, timeout)
+    wait_ready(settings, wanted, timeout, say)
     return time.monotonic() - started
 
 
@@ -96,10 +96,19 @@ def _ensure_supervisor(settings: Settings, say: Notify) -> None:
     )
 
 
-def wait_ready(settings: Settings, wanted: dict[str, int], timeout: float) -> None:
-    """Block until every wanted replica answers /health with 200."""
+def wait_ready(
+    settings: Settings, wanted: dict[str, int], timeout: float, notify: Notify | None = None
+) -> None:
+    """Block until every wanted replica answers /health with 200.
+
+    A replica paused on purpose (SIGSTOP, `kafkalab chaos pause`) would never answer: it is
+    not waited for, and `notify` says so once, with the command that wakes it. Its process is
+    there and its group membership is the broker's business — a load or a lesson can run
+    with a paused consumer, which is the point of pausing one."""
+    say = notify or (lambda _m: None)
     deadline = time.monotonic() + timeout
     pending: list[str] = []
+    told: set[str] = set()
     while time.monotonic() < deadline:
         status = supervisor.read_status(settings)
         by_key = {(r.service, r.replica): r for r in status.replicas}
@@ -107,19 +116,32 @@ def wait_ready(settings: Settings, wanted: dict[str, int], timeout: float) -> No
         for name, count in wanted.items():
             for replica in range(count):
                 row = by_key.get((name, replica))
+                label = f"{name}-{replica}"
                 if row is not None and row.pid and process.is_paused(row.pid):
-                    # It would never answer: say so now instead of after the whole timeout.
-                    raise ServicesNotReady(
-                        f"{name}-{replica} is paused (SIGSTOP, e.g. by `kafkalab chaos pause`)",
-                        hint=f"resume it with `kafkalab chaos resume {name}"
-                        + (f" --replica {replica}`" if replica else "`"),
-                    )
+                    if label not in told:
+                        told.add(label)
+                        resume = f"kafkalab chaos resume {name}" + (
+                            f" --replica {replica}" if replica else ""
+                        )
+                        say(
+                            f"{label} is paused (SIGSTOP): not waiting for it — `{resume}` wakes it"
+                        )
+                    continue
                 if row is None or _health(row.port) != "ok":
-                    pending.append(f"{name}-{replica}")
+                    pending.append(label)
         if not pending:
             return
         time.sleep(0.3)
     raise ServicesNotReady(f"not healthy after {timeout:.0f} s: {', '.join(pending)}")
+
+
+def paused_replicas(settings: Settings) -> list[str]:
+    """Labels (notification-0, …) of the replicas stopped by SIGSTOP right now."""
+    return [
+        f"{r.service}-{r.replica}"
+        for r in supervisor.read_status(settings).replicas
+        if r.pid and process.is_paused(r.pid)
+    ]
 
 
 def _health(port: int) -> str:
