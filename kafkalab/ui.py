@@ -64,8 +64,13 @@ def print_json(value: Any) -> None:
 
 
 def to_jsonable(value: Any) -> Any:
+    """Plain JSON data from a result object; a part with its own `to_jsonable()` (a load
+    report adds its computed `lost`, for one) is asked for it, however deep it sits."""
+    own = getattr(value, "to_jsonable", None)
+    if callable(own) and not isinstance(value, type):
+        return own()
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return dataclasses.asdict(value)
+        return {f.name: to_jsonable(getattr(value, f.name)) for f in dataclasses.fields(value)}
     if isinstance(value, list | tuple):
         return [to_jsonable(item) for item in value]
     if isinstance(value, dict):

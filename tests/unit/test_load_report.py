@@ -42,3 +42,20 @@ def test_the_json_report_says_lost_and_all_terminal_and_leaves_the_id_list_out()
 
 def test_a_run_with_no_accepted_order_is_not_all_terminal() -> None:
     assert LoadReport(plan=LoadPlan()).all_terminal is False
+
+
+def test_a_report_inside_another_result_keeps_lost_in_its_json() -> None:
+    """chaos --json nests the load report: the generic serializer must ask it for its JSON."""
+    from dataclasses import dataclass
+
+    from kafkalab import ui
+
+    @dataclass
+    class Outer:
+        load: LoadReport
+
+    report = LoadReport(plan=LoadPlan(orders=2))
+    report.orders = Outcomes(accepted=2, confirmed=1, lost=1)
+    report.order_ids = ["a", "b"]
+    data = json.loads(json.dumps(ui.to_jsonable(Outer(report))))
+    assert data["load"]["lost"] == 1 and "order_ids" not in data["load"]
