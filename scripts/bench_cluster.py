@@ -36,8 +36,13 @@ def cli(settings: Settings, *args: str) -> float:
         "KAFKALAB_SECURE_PORT": str(settings.secure_port),
     }
     started = time.monotonic()
-    subprocess.run([sys.executable, "-m", "kafkalab", *args], env=env, check=True,
-                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    subprocess.run(
+        [sys.executable, "-m", "kafkalab", *args],
+        env=env,
+        check=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     return time.monotonic() - started
 
 
@@ -70,13 +75,18 @@ def main() -> None:
 
     base = free_port_block(4)
     with tempfile.TemporaryDirectory(prefix="kafkalab-bench-") as data:
-        settings = load_settings(data_dir=Path(data), broker_port=base, controller_port=base + 1,
-                                 registry_port=base + 2, secure_port=base + 3)
+        settings = load_settings(
+            data_dir=Path(data),
+            broker_port=base,
+            controller_port=base + 1,
+            registry_port=base + 2,
+            secure_port=base + 3,
+        )
         provision.ensure_jars(settings)
-        first = cli(settings, "cluster", "up")          # formats storage, then starts
-        warm = cli(settings, "cluster", "up")           # already running: a no-op
+        first = cli(settings, "cluster", "up")  # formats storage, then starts
+        warm = cli(settings, "cluster", "up")  # already running: a no-op
         cli(settings, "cluster", "down")
-        cold = cli(settings, "cluster", "up")           # formatted data, nothing running
+        cold = cli(settings, "cluster", "up")  # formatted data, nothing running
         broker_idle, registry_idle = memory(settings)
         raw = throughput(settings, args.messages, args.size)
         broker_busy, registry_busy = memory(settings)
@@ -86,12 +96,18 @@ def main() -> None:
     print(f"first `cluster up` (format + start, jars cached): {first:6.2f} s")
     print(f"cold  `cluster up` (formatted, nothing running):  {cold:6.2f} s")
     print(f"warm  `cluster up` (already running):             {warm:6.2f} s")
-    print(f"memory after start:  broker {broker_idle:5.0f} MiB + registry {registry_idle:4.0f} MiB"
-          f" = {broker_idle + registry_idle:5.0f} MiB RSS")
-    print(f"memory after load:   broker {broker_busy:5.0f} MiB + registry {registry_busy:4.0f} MiB"
-          f" = {broker_busy + registry_busy:5.0f} MiB RSS")
-    print(f"raw throughput, {args.messages:,} x {args.size} B, 6 partitions, idempotent acks=all: "
-          f"produce→consume {raw:10,.0f} msgs/s")
+    print(
+        f"memory after start:  broker {broker_idle:5.0f} MiB + registry {registry_idle:4.0f} MiB"
+        f" = {broker_idle + registry_idle:5.0f} MiB RSS"
+    )
+    print(
+        f"memory after load:   broker {broker_busy:5.0f} MiB + registry {registry_busy:4.0f} MiB"
+        f" = {broker_busy + registry_busy:5.0f} MiB RSS"
+    )
+    print(
+        f"raw throughput, {args.messages:,} x {args.size} B, 6 partitions, idempotent acks=all: "
+        f"produce→consume {raw:10,.0f} msgs/s"
+    )
 
 
 if __name__ == "__main__":

@@ -22,7 +22,9 @@ def create_topic(settings: Settings, name: str, partitions: int, rf: int = 1) ->
     admin.create_topics([NewTopic(name, partitions, rf)])[name].result(timeout=30)
 
 
-def consume_all(settings: Settings, topic: str, group: str, expected: int, limit: int | None = None):
+def consume_all(
+    settings: Settings, topic: str, group: str, expected: int, limit: int | None = None
+):
     """Read until `expected` messages (or `limit`) arrived; fails the test on a 60 s stall."""
     consumer = clients.consumer(settings, group, **{"enable.auto.commit": False})
     consumer.subscribe([topic])
@@ -45,7 +47,9 @@ def consume_all(settings: Settings, topic: str, group: str, expected: int, limit
     return out
 
 
-def test_ten_thousand_keyed_messages_keep_per_key_order(cluster: Settings, unique: Callable[[str], str]) -> None:
+def test_ten_thousand_keyed_messages_keep_per_key_order(
+    cluster: Settings, unique: Callable[[str], str]
+) -> None:
     topic = unique("keyed")
     create_topic(cluster, topic, partitions=6)
     producer = clients.producer(cluster)
@@ -69,10 +73,14 @@ def test_ten_thousand_keyed_messages_keep_per_key_order(cluster: Settings, uniqu
     assert set(seen) == set(keys)
     assert all(seqs == list(range(100)) for seqs in seen.values())
     assert all(len(parts) == 1 for parts in partitions.values())
-    assert len({p for parts in partitions.values() for p in parts}) > 1, "keys spread over partitions"
+    assert len({p for parts in partitions.values() for p in parts}) > 1, (
+        "keys spread over partitions"
+    )
 
 
-def test_consumer_group_commits_and_resumes(cluster: Settings, unique: Callable[[str], str]) -> None:
+def test_consumer_group_commits_and_resumes(
+    cluster: Settings, unique: Callable[[str], str]
+) -> None:
     topic, group = unique("resume"), unique("group")
     create_topic(cluster, topic, partitions=1)
     producer = clients.producer(cluster)
@@ -102,7 +110,9 @@ def test_up_twice_is_a_no_op(cluster: Settings) -> None:
     assert again.status.registry.pid == before.registry.pid
 
 
-def test_status_reports_brokers_controller_topics_and_registry(cluster: Settings, unique: Callable[[str], str]) -> None:
+def test_status_reports_brokers_controller_topics_and_registry(
+    cluster: Settings, unique: Callable[[str], str]
+) -> None:
     topic = unique("status")
     create_topic(cluster, topic, partitions=1)
     status = lifecycle.status(cluster)
@@ -116,7 +126,9 @@ def test_status_reports_brokers_controller_topics_and_registry(cluster: Settings
 AVRO_V1 = '{"type":"record","name":"Survivor","fields":[{"name":"id","type":"string"}]}'
 
 
-def test_topic_schema_and_data_survive_down_and_up(cluster: Settings, unique: Callable[[str], str]) -> None:
+def test_topic_schema_and_data_survive_down_and_up(
+    cluster: Settings, unique: Callable[[str], str]
+) -> None:
     if cluster.bootstrap:
         pytest.skip("the suite runs against an external cluster")
     topic, subject = unique("durable"), unique("durable-subject")

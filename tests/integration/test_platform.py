@@ -24,7 +24,9 @@ pytestmark = pytest.mark.integration
 def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settings]:
     """A cluster of its own (other modules leave events for made-up users on the shared one,
     which a fresh consumer group would have to wade through) and the six services on it."""
-    with own_platform(tmp_path_factory.mktemp("kafkalab-platform"), reservation_ttl=3.0) as settings:
+    with own_platform(
+        tmp_path_factory.mktemp("kafkalab-platform"), reservation_ttl=3.0
+    ) as settings:
         yield settings
 
 

@@ -32,7 +32,11 @@ def test_smoke_round_trip_passes_through_the_real_cluster(cluster: Settings) -> 
     assert result["passed"] is True
     checks = {c["name"]: c for c in result["checks"]}
     assert set(checks) == {
-        "delivered", "schema registered", "all consumed", "decoded intact", "order per key",
+        "delivered",
+        "schema registered",
+        "all consumed",
+        "decoded intact",
+        "order per key",
         "offsets committed",
     }
     assert all(c["ok"] for c in checks.values())

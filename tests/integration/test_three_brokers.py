@@ -81,7 +81,9 @@ def test_registry_runs_on_the_three_node_cluster(three: Settings) -> None:
     assert status.registry is not None and status.registry.running
 
 
-def test_killing_a_broker_loses_no_acknowledged_event(three: Settings, unique: Callable[[str], str]) -> None:
+def test_killing_a_broker_loses_no_acknowledged_event(
+    three: Settings, unique: Callable[[str], str]
+) -> None:
     """SIGKILL broker-2 while an idempotent acks=all producer writes: leaders move, and every
     event the producer saw acknowledged is read back. Then the broker rejoins and catches up."""
     import threading
