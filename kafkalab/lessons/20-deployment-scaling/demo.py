@@ -6,7 +6,7 @@ import threading
 import time
 from collections.abc import Callable
 
-from confluent_kafka import Message
+from confluent_kafka import KafkaError, KafkaException, Message
 from confluent_kafka.admin import ConfigResource
 
 from kafkalab import clients
@@ -28,6 +28,23 @@ def _wait(condition: Callable[[], bool], timeout: float) -> None:
         time.sleep(0.25)
 
 
+def _min_insync(side: Settings, topic: str) -> str:
+    """The topic's min.insync.replicas. Asked of any broker: one that has not yet heard of the
+    new topic from the controller answers UNKNOWN_TOPIC_OR_PART for a moment, so ask again."""
+    admin = clients.admin(side)  # kept in a variable: its futures die with it
+    deadline = time.monotonic() + 15
+    while True:
+        config = admin.describe_configs([ConfigResource("topic", topic)])
+        try:
+            return str(next(iter(config.values())).result(10)["min.insync.replicas"].value)
+        except KafkaException as exc:
+            if exc.args[0].code() != KafkaError.UNKNOWN_TOPIC_OR_PART:
+                raise
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.25)
+
+
 def demo(lab: Lab) -> Seen:
     lab.say("Starting a separate 3-broker KRaft cluster for this lesson (three JVMs: ~10 s).")
     with lab.side_cluster(brokers=3) as side:
@@ -39,9 +56,7 @@ def demo(lab: Lab) -> Seen:
             ["partition", "leader", "replicas", "in sync"],
             [[p, *v] for p, v in sorted(before.items())],
         )
-        admin = clients.admin(side)  # kept in a variable: its futures die with it
-        config = admin.describe_configs([ConfigResource("topic", topic)])
-        min_insync = next(iter(config.values())).result(10)["min.insync.replicas"].value
+        min_insync = _min_insync(side, topic)
 
         acked: list[str] = []
         errors: list[str] = []
