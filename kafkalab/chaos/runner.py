@@ -109,12 +109,12 @@ def run(
     if checked == "pause" and load_thread is None:
         if local:
             paused.remember(settings, target.label, since)
-        resume = f"kafkalab chaos resume {target.name}" + (
-            f" --replica {target.replica}" if target.replica else ""
-        )
+        from kafkalab.platform.control import resume_command
+
         report.unchecked = (
             f"{target.label} stays paused: its events wait, they are not lost; "
-            f"`{resume}` wakes it and runs the invariant checker over the pause"
+            f"`{resume_command(target.name, target.replica)}` wakes it and runs the "
+            "invariant checker over the pause"
         )
         clock.note("note", report.unchecked)
         return report

@@ -120,11 +120,9 @@ def wait_ready(
                 if row is not None and row.pid and process.is_paused(row.pid):
                     if label not in told:
                         told.add(label)
-                        resume = f"kafkalab chaos resume {name}" + (
-                            f" --replica {replica}" if replica else ""
-                        )
                         say(
-                            f"{label} is paused (SIGSTOP): not waiting for it — `{resume}` wakes it"
+                            f"{label} is paused (SIGSTOP): not waiting for it — "
+                            f"`{resume_command(name, replica)}` wakes it"
                         )
                     continue
                 if row is None or _health(row.port) != "ok":
@@ -133,6 +131,11 @@ def wait_ready(
             return
         time.sleep(0.3)
     raise ServicesNotReady(f"not healthy after {timeout:.0f} s: {', '.join(pending)}")
+
+
+def resume_command(service: str, replica: int) -> str:
+    """What a user types to wake a paused replica."""
+    return f"kafkalab chaos resume {service}" + (f" --replica {replica}" if replica else "")
 
 
 def paused_replicas(settings: Settings) -> list[str]:
