@@ -10,7 +10,7 @@ test:  ## README command 2: lint, type-check and run every test (what CI runs)
 	scripts/test
 
 lint:  ## ruff and mypy only
-	scripts/bootstrap --dev && .venv/bin/ruff check kafkalab tests scripts && .venv/bin/mypy
+	scripts/bootstrap --dev && .venv/bin/ruff check kafkalab lessons tests scripts && .venv/bin/mypy
 
 lessons-check:  ## validate every lesson folder against lessons.toml
 	.venv/bin/kafkalab dev check

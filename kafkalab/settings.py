@@ -66,6 +66,9 @@ class Settings(BaseSettings):
         default=0.0, description="Injected transient gateway failure rate (0-1), for load/chaos."
     )
     payment_latency_ms: int = Field(default=0, description="Injected gateway latency per charge.")
+    scenarios_dir: Path | None = Field(
+        default=None, description="A folder of your own TOML scenarios (beside ./scenarios/)."
+    )
     token_secret: str | None = Field(
         default=None,
         description="HMAC key that signs login tokens (default: a random key kept 0600 in the data dir).",

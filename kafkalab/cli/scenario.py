@@ -32,8 +32,9 @@ def scenario(
     high-load drives a load of orders instead, with payment scaled out, a gateway outage and
     the autoscaler on, and prints a timeline of what Kafka did.
     """
+    settings = load_settings()
     if name is None:
-        found = scenarios.load_all()
+        found = scenarios.load_all(settings)
         ui.table(
             "scenarios",
             ["name", "what happens", "from"],
@@ -47,7 +48,7 @@ def scenario(
         return
     from kafkalab.scenarios import engine  # Avro + HTTP clients: load on use
 
-    chosen = scenarios.get(name)
+    chosen = scenarios.get(settings, name)
     if chosen.runner == "load":
         _high_load(orders, rate, json)
         return
@@ -56,7 +57,6 @@ def scenario(
             f"--orders and --rate apply to load-driven scenarios, not to {chosen.name}",
             hint="`kafkalab scenario high-load --orders 500`",
         )
-    settings = load_settings()
     seconds = control.up(settings, notify=ui.step)
     ui.step(f"platform ready ({seconds:.1f} s); running scenario {chosen.name}: {chosen.title}")
     result = engine.run(settings, chosen, notify=ui.step)

@@ -6,9 +6,10 @@ import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
+from kafkalab import content
 from kafkalab.errors import InvalidChoice, KafkalabError
 
-LESSONS_DIR = Path(__file__).resolve().parent.parent / "lessons"
+LESSONS_DIR = content.lessons_dir()
 MANIFEST = LESSONS_DIR / "lessons.toml"
 
 PARTS = {

@@ -1,7 +1,8 @@
 """Scenarios: declarative stories (steps + expectations) in TOML, run by one engine.
 
-The built-in ones ship in this package; a user adds one without code by dropping a `.toml`
-file in `./scenarios/` or in the folder named by KAFKALAB_SCENARIOS_DIR.
+The built-in ones are the top-level `scenarios/` folder (shipped in the wheel too); a user adds
+one without code by dropping a `.toml` file in `./scenarios/` or in the folder named by the
+`scenarios_dir` setting (KAFKALAB_SCENARIOS_DIR).
 
 One built-in is a different shape: `high-load` is driven by a load of orders rather than a few
 user steps, so it is Python (highload.py) — listed and run by the same `kafkalab scenario`.
@@ -9,14 +10,14 @@ user steps, so it is Python (highload.py) — listed and run by the same `kafkal
 
 from __future__ import annotations
 
-import os
 import tomllib
 from dataclasses import dataclass, field
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from kafkalab import content
 from kafkalab.errors import InvalidChoice, KafkalabError
+from kafkalab.settings import Settings
 
 KNOWN_ACTIONS = {"register", "login", "order"}
 KNOWN_EXPECTATIONS = {
@@ -62,11 +63,14 @@ HIGH_LOAD = Scenario(
 )
 
 
-def _folders() -> list[Path]:
+def _user_folders(settings: Settings) -> list[Path]:
+    """`./scenarios/` and the `scenarios_dir` setting, minus the built-in folder itself (in a
+    checkout, `./scenarios/` is the built-in folder)."""
     folders = [Path.cwd() / "scenarios"]
-    if os.environ.get("KAFKALAB_SCENARIOS_DIR"):
-        folders.append(Path(os.environ["KAFKALAB_SCENARIOS_DIR"]))
-    return folders
+    if settings.scenarios_dir:
+        folders.append(settings.scenarios_dir)
+    built_in = content.scenarios_dir().resolve()
+    return [f for f in folders if f.is_dir() and f.resolve() != built_in]
 
 
 def parse(text: str, source: str) -> Scenario:
@@ -100,22 +104,21 @@ def parse(text: str, source: str) -> Scenario:
     )
 
 
-def load_all() -> dict[str, Scenario]:
+def load_all(settings: Settings) -> dict[str, Scenario]:
     """Built-in scenarios, then the user's (a user file of the same name wins)."""
     found: dict[str, Scenario] = {HIGH_LOAD.name: HIGH_LOAD}
-    for entry in sorted(resources.files(__package__).iterdir(), key=lambda e: e.name):
-        if entry.name.endswith(".toml"):
-            scenario = parse(entry.read_text(), f"built-in {entry.name}")
-            found[scenario.name] = scenario
-    for folder in _folders():
-        for path in sorted(folder.glob("*.toml")) if folder.is_dir() else []:
+    for path in sorted(content.scenarios_dir().glob("*.toml")):
+        scenario = parse(path.read_text(), f"built-in {path.name}")
+        found[scenario.name] = scenario
+    for folder in _user_folders(settings):
+        for path in sorted(folder.glob("*.toml")):
             scenario = parse(path.read_text(), str(path))
             found[scenario.name] = scenario
     return found
 
 
-def get(name: str) -> Scenario:
-    scenarios = load_all()
+def get(settings: Settings, name: str) -> Scenario:
+    scenarios = load_all(settings)
     if name not in scenarios:
         raise InvalidChoice(
             f"unknown scenario '{name}'", hint=f"choose one of: {', '.join(sorted(scenarios))}"

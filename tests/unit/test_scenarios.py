@@ -6,6 +6,7 @@ from kafkalab import scenarios
 from kafkalab.events.serde import Event
 from kafkalab.observe.trace import causal_order, order_events, trace_lines
 from kafkalab.scenarios.engine import evaluate
+from kafkalab.settings import load_settings
 
 
 def ev(
@@ -78,17 +79,18 @@ def happy_events(order: str = "o1", user: str = "u1") -> list[Event]:
 
 
 def test_built_in_scenarios_load() -> None:
-    found = scenarios.load_all()
+    found = scenarios.load_all(load_settings())
     assert {"happy-path", "payment-failure"} <= set(found)
     assert found["happy-path"].expect["order_status"] == "CONFIRMED"
 
 
-def test_a_user_scenario_without_code(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_user_scenario_without_code(tmp_path: Path) -> None:
     (tmp_path / "mine.toml").write_text(
         'name = "mine"\n[[steps]]\naction = "register"\n[expect]\norder_http_status = 401\n'
     )
-    monkeypatch.setenv("KAFKALAB_SCENARIOS_DIR", str(tmp_path))
-    assert scenarios.get("mine").expect == {"order_http_status": 401}
+    assert scenarios.get(load_settings(scenarios_dir=tmp_path), "mine").expect == {
+        "order_http_status": 401
+    }
 
 
 @pytest.mark.parametrize(
@@ -108,7 +110,7 @@ def test_bad_scenario_files_say_what_is_wrong(text: str, message: str) -> None:
 
 
 def test_evaluate_happy_path_expectations_hold() -> None:
-    expect = scenarios.get("happy-path").expect
+    expect = scenarios.get(load_settings(), "happy-path").expect
     checks = evaluate(expect, happy_events(), "o1", 201, started_ms=0)
     assert {c.name for c in checks} == set(expect)
     assert all(c.ok for c in checks), [c for c in checks if not c.ok]
@@ -117,7 +119,10 @@ def test_evaluate_happy_path_expectations_hold() -> None:
 def test_evaluate_reports_what_is_missing() -> None:
     events = [e for e in happy_events() if e.type not in ("StockCommitted", "NotificationSent")]
     events = [e for e in events if e.value.get("to_status") != "CONFIRMED"]
-    checks = {c.name: c for c in evaluate(scenarios.get("happy-path").expect, events, "o1", 201, 0)}
+    checks = {
+        c.name: c
+        for c in evaluate(scenarios.get(load_settings(), "happy-path").expect, events, "o1", 201, 0)
+    }
     assert not checks["order_status"].ok and "order is PAID" in checks["order_status"].detail
     assert not checks["stock_committed"].ok
     assert not checks["notifications_sent"].ok and checks["notifications_sent"].detail.startswith(
@@ -151,6 +156,6 @@ def test_order_trace_keeps_the_order_and_its_user_only() -> None:
 
 
 def test_high_load_is_listed_as_a_load_driven_scenario() -> None:
-    found = scenarios.load_all()
+    found = scenarios.load_all(load_settings())
     assert found["high-load"].runner == "load"
     assert found["happy-path"].runner == "steps"
