@@ -211,7 +211,7 @@ def sparkline(values: Sequence[int]) -> str:
 
 
 def dashboard_view(snap: Any) -> Any:
-    """The dashboard as one Rich renderable (a DashboardSnapshot from kafkalab.observe.dashboard)."""
+    """The dashboard as one Rich renderable (a DashboardSnapshot from kafkalab.monitoring.dashboard)."""
     from rich.console import Group
 
     def num(value: float | None, fmt: str) -> str:

@@ -17,7 +17,7 @@ import httpx
 
 from kafkalab.chaos.faults import NothingRunning
 from kafkalab.errors import InvalidChoice
-from kafkalab.platform import supervisor
+from kafkalab.platform import files
 from kafkalab.settings import Settings
 
 Notify = Callable[[str], None]
@@ -51,7 +51,7 @@ class BurstReport:
 
 
 def _payment_ports(settings: Settings) -> dict[int, int]:
-    rows = supervisor.read_status(settings).replicas
+    rows = files.read_status(settings).replicas
     return {r.replica: r.port for r in rows if r.service == "payment" and r.pid}
 
 

@@ -13,11 +13,12 @@ import signal
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from kafkalab import processes
+from kafkalab.catalogue.services import SERVICES
 from kafkalab.chaos import containers
 from kafkalab.cluster import lifecycle
 from kafkalab.errors import InvalidChoice, KafkalabError
-from kafkalab.platform import compose, process, supervisor
-from kafkalab.services.catalogue import SERVICES
+from kafkalab.platform import compose, files
 from kafkalab.settings import Settings
 
 Action = Literal["kill", "pause", "resume", "restart"]
@@ -76,7 +77,7 @@ def resolve(settings: Settings, name: str, replica: int = 0, docker: bool = Fals
             f"unknown chaos target '{name}'",
             hint=f"a service ({', '.join(SERVICES)}) or broker-N",
         )
-    if not supervisor.read_status(settings).supervisor_pid:
+    if not files.read_status(settings).supervisor_pid:
         raise NothingRunning("the services are not running")
     return Target("service", name, replica=replica)
 
@@ -111,7 +112,7 @@ def resolve_container(client: Any, name: str, replica: int = 0) -> Target:
 def service_pid(settings: Settings, target: Target) -> int:
     if target.container is not None:
         return containers.main_pid(target.container)
-    for row in supervisor.read_status(settings).replicas:
+    for row in files.read_status(settings).replicas:
         if row.service == target.name and row.replica == target.replica and row.pid:
             return row.pid
     raise NothingRunning(f"{target.label} is not running right now (see `kafkalab ps`)")
@@ -158,7 +159,7 @@ def _broker_fault(settings: Settings, action: Action, target: Target) -> str:
     if action == "restart":
         if pid is not None:
             os.kill(pid, signal.SIGKILL)
-            process.wait_gone([pid], 15)
+            processes.wait_gone([pid], 15)
         lifecycle.up(settings)  # starts exactly the nodes that are not running
         return f"{target.name} restarted"
     raise InvalidChoice(

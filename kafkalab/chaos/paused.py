@@ -9,12 +9,12 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from kafkalab.platform import supervisor
+from kafkalab.platform import files
 from kafkalab.settings import Settings
 
 
 def _file(settings: Settings) -> Path:
-    return supervisor.platform_dir(settings) / "paused.json"
+    return files.platform_dir(settings) / "paused.json"
 
 
 def _read(settings: Settings) -> dict[str, int]:
@@ -29,7 +29,7 @@ def remember(settings: Settings, label: str, at_ms: int) -> None:
     """`label` (e.g. notification-0) was paused at `at_ms`; an earlier pause time is kept."""
     paused = _read(settings)
     paused.setdefault(label, at_ms)
-    supervisor.write_json(_file(settings), paused)
+    files.write_json(_file(settings), paused)
 
 
 def forget(settings: Settings, label: str) -> int | None:
@@ -37,5 +37,5 @@ def forget(settings: Settings, label: str) -> int | None:
     paused = _read(settings)
     since = paused.pop(label, None)
     if since is not None:
-        supervisor.write_json(_file(settings), paused)
+        files.write_json(_file(settings), paused)
     return since

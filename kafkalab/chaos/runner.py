@@ -11,12 +11,12 @@ from typing import Any
 
 import httpx
 
+from kafkalab.catalogue.services import group_id
 from kafkalab.chaos import containers, faults, paused, watch
 from kafkalab.errors import InvalidChoice
 from kafkalab.events.serde import now_ms
 from kafkalab.events.topics import CATALOGUE
-from kafkalab.platform import supervisor
-from kafkalab.services.catalogue import group_id
+from kafkalab.platform import files
 from kafkalab.settings import Settings
 
 Notify = Callable[[str], None]
@@ -174,7 +174,7 @@ def _replaced_and_healthy(settings: Settings, target: faults.Target, old_pid: in
     if target.container is not None:
         new_pid = containers.main_pid(target.container)
         return new_pid not in (0, old_pid) and containers.healthy(target.container)
-    for row in supervisor.read_status(settings).replicas:
+    for row in files.read_status(settings).replicas:
         if row.service == target.name and row.replica == target.replica:
             if not row.pid or row.pid == old_pid:
                 return False

@@ -9,6 +9,7 @@ import typer
 
 from kafkalab import ui
 from kafkalab.monitoring.live import LiveAlerts
+from kafkalab.platform import control
 from kafkalab.settings import load_settings
 
 
@@ -34,7 +35,7 @@ def alerts(
     inactive, with its value. Without --watch: two scrapes `--interval` apart, so a rule with
     `for:` shows as pending at most."""
     settings = load_settings()
-    live = LiveAlerts(settings, rules)
+    live = LiveAlerts(control.scrape_targets(settings), rules)
     if watch:
         ui.live_view(lambda: ui.alerts_view(live.sample()), interval)
         return

@@ -8,10 +8,10 @@ from typing import Annotated
 import typer
 
 from kafkalab import ui
+from kafkalab.catalogue.services import SERVICES
 from kafkalab.chaos import burst, runner
 from kafkalab.chaos.faults import ACTIONS
 from kafkalab.errors import InvalidChoice
-from kafkalab.services.catalogue import SERVICES
 from kafkalab.settings import load_settings
 
 

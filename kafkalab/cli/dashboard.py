@@ -7,8 +7,9 @@ from typing import Annotated
 import typer
 
 from kafkalab import ui
+from kafkalab.monitoring.dashboard import Dashboard
 from kafkalab.observe import reach
-from kafkalab.observe.dashboard import Dashboard
+from kafkalab.platform import control
 from kafkalab.settings import load_settings
 
 
@@ -26,7 +27,7 @@ def dashboard(
     settings = load_settings()
     reach.topic_names(settings)  # one sentence, not a stack of timeouts, when nothing runs
     reach.require_registry(settings)
-    board = Dashboard(settings)
+    board = Dashboard(settings, control.scrape_targets(settings))
     try:
         if once or json:
             snap = board.snapshot()

@@ -8,11 +8,11 @@ from typing import Annotated
 import typer
 
 from kafkalab import clients, ui
+from kafkalab.catalogue.services import SERVICES
 from kafkalab.cluster import lifecycle
 from kafkalab.errors import InvalidChoice
-from kafkalab.platform import compose, control, supervisor
+from kafkalab.platform import compose, control, files
 from kafkalab.platform.scaling import Policy
-from kafkalab.services.catalogue import SERVICES
 from kafkalab.settings import Settings, load_settings
 
 
@@ -197,9 +197,9 @@ def logs(
     supervisor's (restarts and the autoscaler's steps)."""
     settings = load_settings()
     if service == "supervisor":
-        path = supervisor.supervisor_log(settings)
+        path = files.supervisor_log(settings)
     else:
-        path = supervisor.log_file(settings, control.check_service(service), replica)
+        path = files.log_file(settings, control.check_service(service), replica)
     if not path.exists():
         ui.failure(f"no log yet at {path} — is it running? (`kafkalab ps`)")
         raise typer.Exit(1)

@@ -178,7 +178,7 @@ SECURITY = "security"
 
 def _security(json: bool) -> None:
     """Secure cluster + platform (started if missing), then each claim shown as ✔/✘."""
-    from kafkalab.security import scenario as security
+    from kafkalab.scenarios import security
 
     settings = load_settings()
     seconds = control.up(settings, notify=ui.step, secure=True)

@@ -21,11 +21,11 @@ from pathlib import Path
 
 import httpx
 
-from kafkalab import clients
+from kafkalab import clients, processes
 from kafkalab.cluster import config, provision
 from kafkalab.cluster.java import find_java
 from kafkalab.cluster.ports import port_free
-from kafkalab.cluster.state import ClusterState, read_pid
+from kafkalab.cluster.state import ClusterState
 from kafkalab.errors import (
     ClusterMismatch,
     ClusterStartFailed,
@@ -33,7 +33,7 @@ from kafkalab.errors import (
     PortInUse,
     RegistryError,
 )
-from kafkalab.platform import process
+from kafkalab.processes import read_pid
 from kafkalab.security import material
 from kafkalab.security import provision as security_provision
 from kafkalab.settings import ALLOWED_BROKER_COUNTS, Settings, settings_env
@@ -180,7 +180,7 @@ def up(
             port = node.secure_port if secure else node.port
             say(f"starting {node.name} on {settings.host}:{port}{' (SASL_SSL)' if secure else ''}")
             cmd = config.jvm_command(java.path, classpath, settings, node)
-            procs[node.name] = process.spawn(cmd, node.pid_file, node.logs / "stdout.log")
+            procs[node.name] = processes.spawn(cmd, node.pid_file, node.logs / "stdout.log")
     say(f"waiting for {size} broker(s) to answer metadata requests")
     wait_for_brokers(settings, size, {n.name: n for n in to_start}, settings.start_timeout, procs)
     started = [node.name for node in to_start]
@@ -328,7 +328,7 @@ def _start_registry(settings: Settings, size: int) -> None:
     # The registry reads the cluster state (secure or not) and its credentials from the same
     # data dir, so it gets this process's settings, not whatever the environment holds.
     env = {**settings_env(settings), "KAFKALAB_PRINCIPAL": material.ADMIN}
-    proc = process.spawn(cmd, home / "registry.pid", home / "registry.log", env)
+    proc = processes.spawn(cmd, home / "registry.pid", home / "registry.log", env)
     deadline = time.monotonic() + settings.start_timeout
     url = f"{settings.schema_registry_url()}/subjects"
     while time.monotonic() < deadline:
@@ -351,7 +351,7 @@ def down(settings: Settings, notify: Notify | None = None) -> list[str]:
     """Stop the registry and every broker; returns what was stopped (empty: nothing ran)."""
     say = notify or (lambda _msg: None)
     stopped: list[str] = []
-    if process.stop(_registry_home(settings) / "registry.pid", timeout=10):
+    if processes.stop(_registry_home(settings) / "registry.pid", timeout=10):
         stopped.append("registry")
     state = ClusterState.load(settings)
     nodes = config.node_specs(settings, state.brokers if state else 3)
@@ -359,10 +359,10 @@ def down(settings: Settings, notify: Notify | None = None) -> list[str]:
     if running:
         say(f"stopping {', '.join(running)} (controlled shutdown)")
         # All at once, as kafka-server-stop does: nodes then shut down together.
-        process.signal_pids(list(running.values()), signal.SIGTERM)
-        if not process.wait_gone(list(running.values()), timeout=45):
-            process.signal_pids(list(running.values()), signal.SIGKILL)
-            process.wait_gone(list(running.values()), timeout=5)
+        processes.signal_pids(list(running.values()), signal.SIGTERM)
+        if not processes.wait_gone(list(running.values()), timeout=45):
+            processes.signal_pids(list(running.values()), signal.SIGKILL)
+            processes.wait_gone(list(running.values()), timeout=5)
         for node in nodes:
             node.pid_file.unlink(missing_ok=True)
         stopped += list(running)

@@ -1,14 +1,12 @@
 """What kafkalab remembers about the local cluster, kept in `<data dir>/cluster.json`.
 
-The file is written when a cluster is formatted and read by every command that needs to know
-how many brokers there are. Pid files live beside each node's data so a crash leaves evidence
-that `cluster up` can clean (a pid file whose process is gone is stale).
+The file is written when a cluster is formatted and read where a connection is resolved (how
+many brokers, secure or not) and by `cluster up` (a data dir keeps its size and mode).
 """
 
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -41,30 +39,3 @@ class ClusterState:
     def save(self, settings: Settings) -> None:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         self.path(settings).write_text(json.dumps(asdict(self), indent=2) + "\n")
-
-
-def read_pid(pid_file: Path) -> int | None:
-    """The pid recorded in `pid_file` if that process is still alive; a stale file is removed."""
-    try:
-        pid = int(pid_file.read_text().strip())
-    except (FileNotFoundError, ValueError):
-        return None
-    if pid_alive(pid):
-        return pid
-    pid_file.unlink(missing_ok=True)
-    return None
-
-
-def pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    # A zombie (exited, not yet reaped by its parent) still answers kill(0); treat it as dead.
-    try:
-        with open(f"/proc/{pid}/stat") as stat:
-            return stat.read().split(") ", 1)[1][:1] != "Z"
-    except (FileNotFoundError, IndexError):
-        return True

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 
 import httpx
 
+from kafkalab.catalogue.services import SERVICES
 from kafkalab.events.serde import now_ms
 from kafkalab.events.topics import ORDER_EVENTS
 from kafkalab.load import plan as p
@@ -29,7 +30,6 @@ from kafkalab.load.outcome import LatencyRecorder, judge
 from kafkalab.load.pacing import Schedule
 from kafkalab.load.report import GroupLag, LoadReport, ServiceRate
 from kafkalab.load.watch import OrderWatch
-from kafkalab.services.catalogue import SERVICES
 from kafkalab.settings import Settings
 
 PROGRESS_EVERY = 0.5

@@ -9,10 +9,10 @@ import threading
 import time
 from dataclasses import dataclass
 
+from kafkalab.catalogue.services import SERVICES, group_id
 from kafkalab.cluster import lifecycle
 from kafkalab.observe.lag import group_lag
-from kafkalab.platform import supervisor
-from kafkalab.services.catalogue import SERVICES, group_id
+from kafkalab.platform import files
 from kafkalab.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -71,9 +71,7 @@ class Process:
 def platform_processes(settings: Settings) -> list[Process]:
     """Every process a load run exercises: service replicas, brokers, the registry, us."""
     found = [
-        Process(r.service, r.pid)
-        for r in supervisor.read_status(settings).replicas
-        if r.pid is not None
+        Process(r.service, r.pid) for r in files.read_status(settings).replicas if r.pid is not None
     ]
     if not settings.bootstrap:
         try:

@@ -15,9 +15,9 @@ from dataclasses import dataclass
 
 import httpx
 
+from kafkalab.catalogue.services import service_port
 from kafkalab.errors import KafkalabError
 from kafkalab.load import plan as p
-from kafkalab.services.catalogue import service_port
 from kafkalab.settings import Settings
 
 SETUP_WORKERS = 4

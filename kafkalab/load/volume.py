@@ -16,8 +16,8 @@ from confluent_kafka import TopicPartition
 from confluent_kafka.admin import OffsetSpec
 
 from kafkalab import clients
+from kafkalab.catalogue.services import SERVICES
 from kafkalab.load.report import Volume
-from kafkalab.services.catalogue import SERVICES
 from kafkalab.settings import Settings
 
 Offsets = dict[tuple[str, int], int]

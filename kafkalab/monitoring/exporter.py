@@ -19,10 +19,10 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from prometheus_client.registry import Collector
 
-from kafkalab.observe import metrics_catalogue as specs
+from kafkalab.catalogue import metrics as specs
+from kafkalab.catalogue.services import SERVICES
 from kafkalab.observe.groups import platform_groups
 from kafkalab.observe.lag import group_lag
-from kafkalab.services.catalogue import SERVICES
 from kafkalab.services.http import Request, Response, Route, ServiceHttpServer
 from kafkalab.settings import Settings, load_settings
 

@@ -11,9 +11,7 @@ from pathlib import Path
 
 from kafkalab.errors import KafkalabError
 from kafkalab.monitoring.rules import Alert, AlertEngine, load_rules
-from kafkalab.monitoring.scrape import History, Target, scrape_all, targets
-from kafkalab.platform import supervisor
-from kafkalab.settings import Settings
+from kafkalab.monitoring.scrape import History, Target, scrape_all
 
 
 class NothingAnswers(KafkalabError):
@@ -22,25 +20,14 @@ class NothingAnswers(KafkalabError):
     hint = "start the platform with `kafkalab up` (same KAFKALAB_SERVICE_PORT as its services)"
 
 
-def running_targets(settings: Settings) -> list[Target]:
-    """Every replica the supervisor runs (replica 0 of each service when it reports none)."""
-    counts: dict[str, int] = {}
-    for replica in supervisor.read_status(settings).replicas:
-        counts[replica.service] = max(counts.get(replica.service, 0), replica.replica + 1)
-    return targets(settings, counts or None)
-
-
 class LiveAlerts:
-    def __init__(
-        self,
-        settings: Settings,
-        rule_file: Path | None = None,
-        found: list[Target] | None = None,
-    ) -> None:
-        self.settings = settings
+    """The rules evaluated over a growing history of scrapes of `found` (the endpoints of the
+    running platform: `platform.control.scrape_targets`)."""
+
+    def __init__(self, found: list[Target], rule_file: Path | None = None) -> None:
         self.engine = AlertEngine(load_rules(rule_file))
         self.history = History(keep=self.engine.history_seconds + 15)
-        self.targets = found if found is not None else running_targets(settings)
+        self.targets = found
 
     def sample(self) -> list[Alert]:
         scrape = scrape_all(self.targets)

@@ -17,10 +17,10 @@ from dataclasses import dataclass, field
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
+from kafkalab.catalogue.metrics import PLATFORM
+from kafkalab.catalogue.services import SERVICES, service_port
 from kafkalab.monitoring.exporter import platform_port
 from kafkalab.monitoring.promql import Labels, parse_duration
-from kafkalab.observe.metrics_catalogue import PLATFORM
-from kafkalab.services.catalogue import SERVICES, service_port
 from kafkalab.settings import Settings
 
 SERVICES_JOB = "kafkalab"

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 from kafkalab import clients
+from kafkalab.catalogue.services import CHANNELS, SERVICES, group_id
 from kafkalab.errors import KafkalabError
-from kafkalab.services.catalogue import SERVICES, group_id
-from kafkalab.services.notification.messages import CHANNELS
 from kafkalab.settings import Settings
 
 

@@ -31,12 +31,12 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from kafkalab.catalogue.services import TEMPLATES
 from kafkalab.errors import KafkalabError
 from kafkalab.events import topics as t
 from kafkalab.events.serde import Event
 from kafkalab.observe import reach
 from kafkalab.observe.trace import read_events
-from kafkalab.services.notification.messages import TEMPLATES
 from kafkalab.settings import Settings
 
 TERMINAL = ("CONFIRMED", "CANCELLED", "REJECTED")

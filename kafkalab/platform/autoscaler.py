@@ -25,10 +25,10 @@ from pathlib import Path
 from typing import Any
 
 from kafkalab import clients
+from kafkalab.catalogue.services import AUTOSCALED, group_id
 from kafkalab.observe.lag import GroupLag, group_lag
-from kafkalab.platform import supervisor
+from kafkalab.platform import files
 from kafkalab.platform.scaling import Decision, Policy, Sample, decide, replica_limit
-from kafkalab.services.catalogue import AUTOSCALED, group_id
 from kafkalab.settings import Settings
 
 log = logging.getLogger("kafkalab.supervisor")
@@ -38,15 +38,15 @@ DECISIONS_KEPT = 100
 
 
 def wish_file(settings: Settings) -> Path:
-    return supervisor.platform_dir(settings) / "autoscale.json"
+    return files.platform_dir(settings) / "autoscale.json"
 
 
 def state_file(settings: Settings) -> Path:
-    return supervisor.platform_dir(settings) / "autoscaler.json"
+    return files.platform_dir(settings) / "autoscaler.json"
 
 
 def enable(settings: Settings, policy: Policy) -> None:
-    supervisor.write_json(wish_file(settings), asdict(policy))
+    files.write_json(wish_file(settings), asdict(policy))
 
 
 def disable(settings: Settings) -> None:
@@ -155,7 +155,7 @@ class Autoscaler:
         self.state.policy = policy
         lags = {g.group: g for g in self._lags(self.settings)}
         counts = self._partitions(self.settings)
-        desired = supervisor.read_desired(self.settings)
+        desired = files.read_desired(self.settings)
         now = self._clock()
         keep = max(policy.sustain_seconds, policy.idle_seconds) + 2 * SAMPLE_SECONDS
         taken = []
@@ -192,9 +192,9 @@ class Autoscaler:
             self.capped.add(name)
             log.info("autoscaler: %s stays at %d — %s", name, decision.replicas, decision.reason)
         else:
-            desired = supervisor.read_desired(self.settings)
+            desired = files.read_desired(self.settings)
             desired[name] = decision.target
-            supervisor.write_json(supervisor.desired_file(self.settings), desired)
+            files.write_json(files.desired_file(self.settings), desired)
             self.added[name] = self.added.get(name, 0) + (1 if decision.kind == "up" else -1)
             self.samples[name] = []  # the next step needs a whole fresh window
             log.info(
@@ -211,7 +211,7 @@ class Autoscaler:
         del self.state.decisions[:-DECISIONS_KEPT]
 
     def _publish(self) -> None:
-        supervisor.write_json(state_file(self.settings), asdict(self.state))
+        files.write_json(state_file(self.settings), asdict(self.state))
 
 
 def start(settings: Settings, stopping: threading.Event) -> threading.Thread:

@@ -13,16 +13,18 @@ from dataclasses import dataclass
 
 import httpx
 
-from kafkalab import clients
+from kafkalab import clients, processes
+from kafkalab.catalogue.services import SERVICES, group_id
 from kafkalab.cluster import lifecycle
-from kafkalab.cluster.state import ClusterState, read_pid
+from kafkalab.cluster.state import ClusterState
 from kafkalab.errors import InvalidChoice, KafkalabError
 from kafkalab.events.topics import apply_catalogue
+from kafkalab.monitoring.scrape import Target, targets
 from kafkalab.observe.lag import group_lag
-from kafkalab.platform import autoscaler, process, supervisor
+from kafkalab.platform import autoscaler, files
 from kafkalab.platform.scaling import MAX_REPLICAS as MAX_REPLICAS
 from kafkalab.platform.scaling import Policy
-from kafkalab.services.catalogue import SERVICES, group_id
+from kafkalab.processes import read_pid
 from kafkalab.settings import Settings, settings_env
 
 Notify = Callable[[str], None]
@@ -73,9 +75,9 @@ def up(
     created = apply_catalogue(clients.admin(settings), state.brokers if state else 1)
     if created:
         say(f"created {len(created)} topics")
-    desired = supervisor.read_desired(settings)
+    desired = files.read_desired(settings)
     wanted = {name: max(desired.get(name, 0), 1) for name in SERVICES}
-    supervisor.write_json(supervisor.desired_file(settings), wanted)
+    files.write_json(files.desired_file(settings), wanted)
     if autoscale is not None:
         set_autoscale(settings, autoscale)
     _ensure_supervisor(settings, say)
@@ -85,13 +87,13 @@ def up(
 
 
 def _ensure_supervisor(settings: Settings, say: Notify) -> None:
-    if read_pid(supervisor.pid_file(settings)):
+    if read_pid(files.pid_file(settings)):
         return
     say("starting the service supervisor")
-    process.spawn(
+    processes.spawn(
         [sys.executable, "-m", "kafkalab.platform.supervisor"],
-        supervisor.pid_file(settings),
-        supervisor.supervisor_log(settings),
+        files.pid_file(settings),
+        files.supervisor_log(settings),
         settings_env(settings),
     )
 
@@ -110,14 +112,14 @@ def wait_ready(
     pending: list[str] = []
     told: set[str] = set()
     while time.monotonic() < deadline:
-        status = supervisor.read_status(settings)
+        status = files.read_status(settings)
         by_key = {(r.service, r.replica): r for r in status.replicas}
         pending = []
         for name, count in wanted.items():
             for replica in range(count):
                 row = by_key.get((name, replica))
                 label = f"{name}-{replica}"
-                if row is not None and row.pid and process.is_paused(row.pid):
+                if row is not None and row.pid and processes.is_paused(row.pid):
                     if label not in told:
                         told.add(label)
                         say(
@@ -133,6 +135,15 @@ def wait_ready(
     raise ServicesNotReady(f"not healthy after {timeout:.0f} s: {', '.join(pending)}")
 
 
+def scrape_targets(settings: Settings) -> list[Target]:
+    """The /metrics endpoints of every replica the supervisor runs, and its own (replica 0 of
+    each service when it reports none): what `kafkalab alerts` and the dashboard scrape."""
+    counts: dict[str, int] = {}
+    for replica in files.read_status(settings).replicas:
+        counts[replica.service] = max(counts.get(replica.service, 0), replica.replica + 1)
+    return targets(settings, counts or None)
+
+
 def resume_command(service: str, replica: int) -> str:
     """What a user types to wake a paused replica."""
     return f"kafkalab chaos resume {service}" + (f" --replica {replica}" if replica else "")
@@ -142,8 +153,8 @@ def paused_replicas(settings: Settings) -> list[str]:
     """Labels (notification-0, …) of the replicas stopped by SIGSTOP right now."""
     return [
         f"{r.service}-{r.replica}"
-        for r in supervisor.read_status(settings).replicas
-        if r.pid and process.is_paused(r.pid)
+        for r in files.read_status(settings).replicas
+        if r.pid and processes.is_paused(r.pid)
     ]
 
 
@@ -172,11 +183,11 @@ def scale(settings: Settings, name: str, replicas: int, timeout: float = 60.0) -
             f"replicas must be between 0 and {MAX_REPLICAS} (got {replicas})",
             hint="busy topics have 6 partitions, so a 7th consumer in a group would get none",
         )
-    if not read_pid(supervisor.pid_file(settings)):
+    if not read_pid(files.pid_file(settings)):
         raise ServicesNotReady("the services are not running", hint="start them with `kafkalab up`")
-    desired = supervisor.read_desired(settings)
+    desired = files.read_desired(settings)
     desired[name] = replicas
-    supervisor.write_json(supervisor.desired_file(settings), desired)
+    files.write_json(files.desired_file(settings), desired)
     wait_ready(settings, {name: replicas}, timeout)
 
 
@@ -206,15 +217,15 @@ def down(settings: Settings, notify: Notify | None = None) -> bool:
     """Stop every service (the supervisor stops its children first). The cluster keeps running.
     The autoscaler is switched off too: `up --autoscale` asks for it again."""
     autoscaler.disable(settings)
-    pid_path = supervisor.pid_file(settings)
+    pid_path = files.pid_file(settings)
     if not read_pid(pid_path):
         return False
     (notify or (lambda _m: None))("stopping the services")
-    return process.stop(pid_path, timeout=40)
+    return processes.stop(pid_path, timeout=40)
 
 
 def ps(settings: Settings, with_lag: bool = True) -> list[ServiceRow]:
-    status = supervisor.read_status(settings)
+    status = files.read_status(settings)
     lags: dict[str, int] = {}
     if with_lag and status.replicas:
         try:
@@ -223,7 +234,7 @@ def ps(settings: Settings, with_lag: bool = True) -> list[ServiceRow]:
             lags = {}
     rows = []
     for r in sorted(status.replicas, key=lambda r: (SERVICES.index(r.service), r.replica)):
-        paused = bool(r.pid) and process.is_paused(r.pid or 0)
+        paused = bool(r.pid) and processes.is_paused(r.pid or 0)
         body = _health_body(r.port) if r.pid and not paused else {}
         rows.append(
             ServiceRow(

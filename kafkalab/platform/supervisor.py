@@ -10,7 +10,6 @@ is the lag-based autoscaler (autoscaler.py), idle unless `kafkalab up --autoscal
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import signal
@@ -18,12 +17,20 @@ import subprocess
 import sys
 import threading
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from kafkalab import processes
+from kafkalab.catalogue.services import SERVICES, service_port
 from kafkalab.monitoring import exporter
-from kafkalab.platform import process
-from kafkalab.services.catalogue import SERVICES, service_port
+from kafkalab.platform.files import (
+    ReplicaStatus,
+    log_file,
+    platform_dir,
+    read_desired,
+    status_file,
+    write_json,
+)
 from kafkalab.settings import Settings, load_settings, settings_env
 
 log = logging.getLogger("kafkalab.supervisor")
@@ -32,84 +39,12 @@ RESTART_BACKOFF = (1.0, 2.0, 4.0, 8.0)
 STABLE_AFTER = 30.0  # a replica up this long has its back-off reset
 
 
-def platform_dir(settings: Settings) -> Path:
-    return settings.data_dir / "platform"
-
-
-def desired_file(settings: Settings) -> Path:
-    return platform_dir(settings) / "desired.json"
-
-
-def status_file(settings: Settings) -> Path:
-    return platform_dir(settings) / "status.json"
-
-
-def pid_file(settings: Settings) -> Path:
-    return platform_dir(settings) / "supervisor.pid"
-
-
-def supervisor_log(settings: Settings) -> Path:
-    return settings.data_dir / "logs" / "supervisor.log"
-
-
-def log_file(settings: Settings, name: str, replica: int) -> Path:
-    return settings.data_dir / "logs" / f"{name}-{replica}.log"
-
-
-@dataclass
-class ReplicaStatus:
-    service: str
-    replica: int
-    port: int
-    pid: int | None = None
-    state: str = "starting"  # running | backoff | stopped
-    restarts: int = 0
-    started_at: float | None = None
-    last_exit: int | None = None
-    log: str = ""
-
-
 @dataclass
 class _Replica:
     status: ReplicaStatus
     proc: subprocess.Popen[bytes] | None = None
     next_start: float = 0.0
     failures: int = 0
-
-
-@dataclass
-class PlatformStatus:
-    supervisor_pid: int | None
-    replicas: list[ReplicaStatus] = field(default_factory=list)
-
-
-def read_desired(settings: Settings) -> dict[str, int]:
-    try:
-        raw = json.loads(desired_file(settings).read_text())
-    except (FileNotFoundError, json.JSONDecodeError):
-        return {}
-    return {name: int(raw.get(name, 0)) for name in SERVICES}
-
-
-def write_json(path: Path, value: object) -> None:
-    """Atomic write: readers never see half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    # A temp name per process and thread: the CLI and the autoscaler may write at once.
-    tmp = path.with_suffix(f".{os.getpid()}.{threading.get_ident()}.tmp")
-    tmp.write_text(json.dumps(value, indent=2))
-    tmp.replace(path)
-
-
-def read_status(settings: Settings) -> PlatformStatus:
-    from kafkalab.cluster.state import read_pid
-
-    supervisor = read_pid(pid_file(settings))
-    try:
-        raw = json.loads(status_file(settings).read_text())
-    except (FileNotFoundError, json.JSONDecodeError):
-        raw = []
-    replicas = [ReplicaStatus(**item) for item in raw] if supervisor else []
-    return PlatformStatus(supervisor, replicas)
 
 
 class Supervisor:
@@ -201,7 +136,7 @@ class Supervisor:
             "KAFKALAB_LISTEN_PORT": str(status.port),
         }
         pid_path = platform_dir(self.settings) / f"{status.service}-{status.replica}.pid"
-        item.proc = process.spawn(
+        item.proc = processes.spawn(
             [sys.executable, "-m", f"kafkalab.services.{status.service}"],
             pid_path,
             Path(status.log),

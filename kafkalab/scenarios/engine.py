@@ -16,6 +16,7 @@ from typing import Any
 
 import httpx
 
+from kafkalab.catalogue.services import SERVICES, group_id, service_port
 from kafkalab.errors import KafkalabError
 from kafkalab.events import topics as t
 from kafkalab.events.serde import Event, now_ms
@@ -24,7 +25,6 @@ from kafkalab.observe.trace import TRACE_TOPICS, TraceLine, order_events, read_e
 from kafkalab.observe.verdict import Expectation, all_passed
 from kafkalab.observe.verify import VerifyReport, verify_orders
 from kafkalab.scenarios import Scenario
-from kafkalab.services.catalogue import SERVICES, group_id, service_port
 from kafkalab.settings import Settings
 
 Notify = Callable[[str], None]

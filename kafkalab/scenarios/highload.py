@@ -19,6 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from kafkalab.catalogue.services import group_id
 from kafkalab.chaos import burst, watch
 from kafkalab.chaos.runner import TimelineEntry
 from kafkalab.events.serde import now_ms
@@ -27,9 +28,8 @@ from kafkalab.load.report import LoadReport
 from kafkalab.observe.lag import group_lag
 from kafkalab.observe.verdict import Expectation, all_passed
 from kafkalab.observe.verify import VerifyReport, verify_orders
-from kafkalab.platform import autoscaler, control, supervisor
+from kafkalab.platform import autoscaler, control, files
 from kafkalab.platform.scaling import Policy
-from kafkalab.services.catalogue import group_id
 from kafkalab.settings import Settings
 
 Notify = Callable[[str], None]
@@ -166,7 +166,7 @@ def run(
     show = progress or (lambda _p, _x: None)
     report = HighLoadReport(plan)
     began = time.monotonic()
-    if supervisor.read_desired(settings).get("payment", 0) != 1:
+    if files.read_desired(settings).get("payment", 0) != 1:
         say("payment back to 1 replica, so the scale-out shows")
         control.scale(settings, "payment", 1)
     # The autoscaler as the user set it up (`up --autoscale --lag-threshold …`), else ours.
@@ -262,7 +262,7 @@ def _choreograph(
     ):
         time.sleep(0.1)
     report.before = picture(settings)
-    current = supervisor.read_desired(settings).get("payment", 1)
+    current = files.read_desired(settings).get("payment", 1)
     target = max(plan.scale_to, current)
     clock.note(
         "scale",

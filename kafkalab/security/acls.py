@@ -19,8 +19,8 @@ from confluent_kafka.admin import (
     ResourceType,
 )
 
+from kafkalab.catalogue.services import SERVICES, group_id
 from kafkalab.events import topics as t
-from kafkalab.services.catalogue import SERVICES, group_id
 
 
 @dataclass(frozen=True)

@@ -20,8 +20,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, x25519
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
+from kafkalab.catalogue.services import SERVICES
 from kafkalab.errors import KafkalabError
-from kafkalab.services.catalogue import SERVICES
 from kafkalab.settings import Settings
 
 ADMIN = "admin"

@@ -15,10 +15,10 @@ from confluent_kafka.admin import (
 )
 
 from kafkalab import clients
+from kafkalab.catalogue.services import SERVICES
 from kafkalab.errors import KafkalabError
 from kafkalab.security import acls
 from kafkalab.security.material import ADMIN, SecurityFiles, read_passwords
-from kafkalab.services.catalogue import SERVICES
 from kafkalab.settings import Settings
 
 SCRAM_ITERATIONS = 8192

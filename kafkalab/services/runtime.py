@@ -28,11 +28,11 @@ from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from prometheus_client.registry import Collector
 
 from kafkalab import clients
+from kafkalab.catalogue import metrics as specs
+from kafkalab.catalogue.services import group_id, service_port
 from kafkalab.events.serde import Event, EventSerde, UndecodableEvent
 from kafkalab.events.topics import dlt_topic
-from kafkalab.observe import metrics_catalogue as specs
 from kafkalab.security.audit import AuditEntry, AuditLog, login_principal
-from kafkalab.services.catalogue import group_id, service_port
 from kafkalab.services.http import HttpError, Request, Response, Route, ServiceHttpServer
 from kafkalab.settings import Settings, load_settings
 
@@ -82,7 +82,7 @@ class Acknowledgement:
 
 
 class Metrics:
-    """The metrics every service exports (kafkalab/observe/metrics_catalogue.py names them);
+    """The metrics every service exports (kafkalab/catalogue/metrics.py names them);
     a service adds its own to `registry`."""
 
     def __init__(self, service: str) -> None:

@@ -9,13 +9,13 @@ import time
 import httpx
 from confluent_kafka import TopicPartition
 
+from kafkalab.catalogue.services import group_id
 from kafkalab.curriculum.lab import Lab
 from kafkalab.events.serde import EventSerde
 from kafkalab.events.topics import PAYMENTS
 from kafkalab.load import plan, shop
 from kafkalab.observe.lag import group_lag
-from kafkalab.platform import control, supervisor
-from kafkalab.services.catalogue import group_id
+from kafkalab.platform import control, files
 from kafkalab.ui import sparkline
 
 from .check import Assignment, Seen
@@ -63,7 +63,7 @@ def demo(lab: Lab) -> Seen:
 
 
 def _replicas(lab: Lab) -> int:
-    status = supervisor.read_status(lab.settings)
+    status = files.read_status(lab.settings)
     return sum(1 for r in status.replicas if r.service == "payment" and r.pid)
 
 

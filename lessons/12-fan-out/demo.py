@@ -8,12 +8,12 @@ import uuid
 
 import httpx
 
+from kafkalab.catalogue.services import group_id
 from kafkalab.curriculum.lab import Lab, LessonSetupFailed
 from kafkalab.events.serde import Event
 from kafkalab.events.topics import CHANNEL_TOPICS, NOTIFICATIONS, NOTIFICATIONS_EMAIL
 from kafkalab.load.shop import top_up_stock, url
 from kafkalab.observe.lag import group_lag
-from kafkalab.services.catalogue import group_id
 from kafkalab.services.tables import TopicTable
 
 from .check import CHANNELS, GroupView, Seen

@@ -14,7 +14,8 @@ from kafkalab.events.serde import EventSerde, UndecodableEvent
 from kafkalab.events.topics import ANALYTICS
 from kafkalab.load import shop
 from kafkalab.load.plan import LoadPlan, sku, stock_needed
-from kafkalab.observe.dashboard import Dashboard, DashboardSnapshot
+from kafkalab.monitoring.dashboard import Dashboard, DashboardSnapshot
+from kafkalab.platform import control
 
 from .check import Record, Seen, from_topic
 
@@ -40,7 +41,9 @@ def demo(lab: Lab) -> Seen:
         f"Placed {accepted} of {ORDERS} orders; refreshing the dashboard until analytics settles."
     )
 
-    board = Dashboard(lab.settings)  # reads `analytics` from the start, then incrementally
+    board = Dashboard(
+        lab.settings, control.scrape_targets(lab.settings)
+    )  # reads `analytics` from the start, then incrementally
     try:
         snap = board.snapshot()
         deadline, steady, ends = time.monotonic() + 120, 0, end_offsets(lab)

@@ -28,10 +28,10 @@ from kafkalab.curriculum.lab import Lab, LessonSetupFailed, group_prefix
 from kafkalab.events import topics as t
 from kafkalab.events.serde import now_ms
 from kafkalab.observe.trace import read_events
+from kafkalab.scenarios.security import CARD, ROGUE
 from kafkalab.security import fields, material
 from kafkalab.security.audit import AuditEntry, AuditLog
 from kafkalab.security.provision import upsert_users
-from kafkalab.security.scenario import CARD, ROGUE
 from kafkalab.settings import Settings
 
 from .check import Seen

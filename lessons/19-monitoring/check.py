@@ -12,8 +12,8 @@ from dataclasses import dataclass, field
 from itertools import groupby
 from typing import Literal
 
+from kafkalab.catalogue.metrics import ALL_SERVICES, PLATFORM
 from kafkalab.curriculum.checks import Check, expect
-from kafkalab.observe.metrics_catalogue import ALL_SERVICES, PLATFORM
 
 ENDPOINTS = (*ALL_SERVICES, PLATFORM)
 

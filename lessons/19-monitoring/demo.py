@@ -10,17 +10,18 @@ import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
 from kafkalab import ui
+from kafkalab.catalogue import metrics as specs
+from kafkalab.catalogue.services import group_id
 from kafkalab.chaos import faults
 from kafkalab.curriculum.lab import Lab, LessonSetupFailed
 from kafkalab.load import shop
 from kafkalab.load.plan import LoadPlan
-from kafkalab.monitoring.live import LiveAlerts, running_targets
+from kafkalab.monitoring.live import LiveAlerts
 from kafkalab.monitoring.promql import Binary, Number
 from kafkalab.monitoring.rules import Alert, Rule
 from kafkalab.monitoring.scrape import scrape_one
-from kafkalab.observe import metrics_catalogue as specs
 from kafkalab.observe.lag import group_lag
-from kafkalab.services.catalogue import group_id
+from kafkalab.platform import control
 
 from .check import Sample, Scraped, Seen
 
@@ -55,7 +56,9 @@ def demo(lab: Lab) -> Seen:
         wait_caught_up(lab)
         scraped = scrape_everything(lab)
 
-        live = LiveAlerts(lab.settings)  # the same alerts.yml Prometheus would load
+        live = LiveAlerts(
+            control.scrape_targets(lab.settings)
+        )  # the same alerts.yml Prometheus would load
         rule = next(r for r in live.engine.rules if r.name == RULE)
         threshold = threshold_of(rule)
         lab.show(rule.name, [("expr", rule.expr_text), ("for", f"{rule.for_seconds:g} s")])
@@ -166,7 +169,7 @@ def wait_caught_up(lab: Lab, timeout: float = 90) -> None:
 def scrape_everything(lab: Lab) -> list[Scraped]:
     """Each endpoint's /metrics, checked against the catalogue; a few key series shown."""
     scraped, rows = [], []
-    for target in running_targets(lab.settings):
+    for target in control.scrape_targets(lab.settings):
         text = scrape_one(target, timeout=10)
         families = {f.name: f for f in text_string_to_metric_families(text or "")}
         missing = [

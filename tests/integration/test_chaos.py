@@ -7,7 +7,7 @@ from collections.abc import Iterator
 import pytest
 
 from kafkalab.chaos import runner
-from kafkalab.platform import control, supervisor
+from kafkalab.platform import control, files
 from kafkalab.settings import Settings
 from tests.integration.services import own_platform
 
@@ -47,7 +47,7 @@ def test_a_paused_member_is_evicted_then_resumes(platform: Settings) -> None:
 
 
 def _restarts(settings: Settings, service: str, replica: int) -> int:
-    rows = supervisor.read_status(settings).replicas
+    rows = files.read_status(settings).replicas
     return next(r.restarts for r in rows if r.service == service and r.replica == replica)
 
 

@@ -16,9 +16,9 @@ import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from kafkalab.catalogue import metrics as catalogue
+from kafkalab.catalogue.services import SERVICES, service_port
 from kafkalab.monitoring import exporter
-from kafkalab.observe import metrics_catalogue as catalogue
-from kafkalab.services.catalogue import SERVICES, service_port
 from kafkalab.settings import Settings
 from tests.integration.services import own_platform
 
@@ -49,7 +49,7 @@ def family_of(series: str) -> str:
     for spec in catalogue.CATALOGUE:
         if series in catalogue.series_names(spec):
             return catalogue.family_name(spec)
-    raise AssertionError(f"{series} is not in kafkalab/observe/metrics_catalogue.py")
+    raise AssertionError(f"{series} is not in kafkalab/catalogue/metrics.py")
 
 
 def scrape(port: int) -> set[str]:

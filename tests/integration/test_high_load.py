@@ -19,7 +19,7 @@ from kafkalab import clients
 from kafkalab.chaos import watch
 from kafkalab.events.topics import INVENTORY_EVENTS, PAYMENTS_RETRY
 from kafkalab.load.driver import run_load
-from kafkalab.platform import autoscaler, control, supervisor
+from kafkalab.platform import autoscaler, control, files
 from kafkalab.platform.scaling import Policy
 from kafkalab.scenarios import highload
 from kafkalab.settings import Settings
@@ -57,7 +57,7 @@ def test_sustained_payment_lag_makes_the_supervisor_add_a_replica(platform: Sett
             time.sleep(1)
         assert steps, autoscaler.read_state(platform)
         assert (steps[0]["replicas"], steps[0]["target"]) == (1, 2)
-        assert supervisor.read_desired(platform)["payment"] >= 2
+        assert files.read_desired(platform)["payment"] >= 2
 
         # The new replica really joined payment's group and took partitions from the first.
         deadline = time.monotonic() + 120
@@ -74,7 +74,7 @@ def test_sustained_payment_lag_makes_the_supervisor_add_a_replica(platform: Sett
         assert view.limit == max(
             _partitions(platform, INVENTORY_EVENTS), _partitions(platform, PAYMENTS_RETRY)
         )
-        assert supervisor.read_desired(platform)["payment"] <= view.limit
+        assert files.read_desired(platform)["payment"] <= view.limit
         load.join(300)
         assert result["report"].all_terminal, result["report"].lost_order_ids
     finally:

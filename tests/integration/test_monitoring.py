@@ -15,13 +15,14 @@ import httpx
 import pytest
 import yaml
 
+from kafkalab.catalogue import metrics as specs
 from kafkalab.load import plan as load_plan
 from kafkalab.load import shop
 from kafkalab.monitoring.live import LiveAlerts
 from kafkalab.monitoring.rules import default_rule_file
 from kafkalab.monitoring.scrape import Target, prometheus_config, scrape_one, targets
-from kafkalab.observe import metrics_catalogue as specs
 from kafkalab.observe.lag import group_lag
+from kafkalab.platform import control
 from kafkalab.settings import Settings, settings_env
 from tests.helpers import free_port, run_cli
 from tests.integration.services import own_platform
@@ -205,7 +206,7 @@ def test_kafkalab_alerts_shows_the_lag_of_a_paused_consumer(
 
 
 def test_watching_honours_for_and_the_lag_alert_fires(platform: Settings, paused: int) -> None:
-    live = LiveAlerts(platform)
+    live = LiveAlerts(control.scrape_targets(platform))
     first = lag_alerts([_plain(a) for a in live.sample()])
     assert first and first[0]["state"] == "pending"
 

@@ -11,8 +11,8 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
+from kafkalab.catalogue.services import SERVICES, service_port
 from kafkalab.platform import control
-from kafkalab.services.catalogue import SERVICES, service_port
 from kafkalab.settings import Settings, settings_env
 from tests.helpers import run_cli
 from tests.integration.services import own_platform

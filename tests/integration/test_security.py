@@ -18,13 +18,13 @@ import pytest
 from confluent_kafka import KafkaError
 
 from kafkalab import clients
+from kafkalab.catalogue.services import service_port
 from kafkalab.events import topics as t
 from kafkalab.events.serde import now_ms
 from kafkalab.observe.trace import read_events
+from kafkalab.scenarios import security
 from kafkalab.security import fields, material
-from kafkalab.security import scenario as security
 from kafkalab.security.audit import AuditLog
-from kafkalab.services.catalogue import service_port
 from kafkalab.settings import Settings, settings_env
 from tests.helpers import run_cli
 from tests.integration.services import own_platform

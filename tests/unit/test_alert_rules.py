@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
+from kafkalab.catalogue.metrics import CATALOGUE, series_names
 from kafkalab.monitoring import promql
 from kafkalab.monitoring.rules import Alert, AlertEngine, RuleFileError, load_rules, parse_rules
 from kafkalab.monitoring.scrape import History, Scrape
-from kafkalab.observe.metrics_catalogue import CATALOGUE, series_names
 
 Series = dict[str, list[tuple[dict[str, str], float]]]
 Plant = Callable[[float], Series]  # the scrape at time t (seconds since the start)

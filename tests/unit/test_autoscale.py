@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from kafkalab.observe.lag import GroupLag, PartitionLag
-from kafkalab.platform import autoscaler, supervisor
+from kafkalab.platform import autoscaler, files
 from kafkalab.platform.scaling import MAX_REPLICAS, Policy, Sample, decide, replica_limit
 from kafkalab.settings import Settings, load_settings
 
@@ -114,7 +114,7 @@ class FakeKafka:
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
     settings = load_settings(data_dir=tmp_path)
-    supervisor.write_json(supervisor.desired_file(settings), {"payment": 1, "inventory": 1})
+    files.write_json(files.desired_file(settings), {"payment": 1, "inventory": 1})
     return settings
 
 
@@ -132,7 +132,7 @@ def test_without_the_wish_file_it_does_nothing(settings: Settings) -> None:
     kafka.lag["payment"] = 10_000
     scaler = autoscaler.Autoscaler(settings, kafka.lags, kafka.partitions, kafka.clock)
     assert run_rounds(scaler, kafka, 30) == []
-    assert supervisor.read_desired(settings)["payment"] == 1
+    assert files.read_desired(settings)["payment"] == 1
     assert autoscaler.read_state(settings).policy is None
 
 
@@ -144,11 +144,11 @@ def test_sustained_lag_scales_up_to_the_partition_limit_then_down_again(settings
     kafka.lag["inventory"] = 5_000  # never autoscaled: its stock ledger is one process's
     # inventory-events has 2 partitions here: one step up, then capped (logged once).
     assert run_rounds(scaler, kafka, 30) == ["up 1→2", "capped 2→2"]
-    assert supervisor.read_desired(settings)["payment"] == 2
-    assert supervisor.read_desired(settings)["inventory"] == 1
+    assert files.read_desired(settings)["payment"] == 2
+    assert files.read_desired(settings)["inventory"] == 1
     kafka.lag["payment"] = 0
     assert run_rounds(scaler, kafka, 20) == ["down 2→1"]
-    assert supervisor.read_desired(settings)["payment"] == 1
+    assert files.read_desired(settings)["payment"] == 1
 
     state = json.loads(autoscaler.state_file(settings).read_text())
     assert set(state["groups"]) == {"payment"}
@@ -168,7 +168,7 @@ def test_a_manual_scale_starts_a_fresh_window(settings: Settings) -> None:
     scaler = autoscaler.Autoscaler(settings, kafka.lags, kafka.partitions, kafka.clock)
     kafka.lag["payment"] = 500
     assert run_rounds(scaler, kafka, 4) == []  # 4 s of lag: not yet
-    supervisor.write_json(supervisor.desired_file(settings), {"payment": 2, "inventory": 1})
+    files.write_json(files.desired_file(settings), {"payment": 2, "inventory": 1})
     # Without the reset, the lag seen at 1 replica would be judged against 2 replicas at once.
     assert run_rounds(scaler, kafka, 4) == []
     assert run_rounds(scaler, kafka, 2) == ["capped 2→2"]  # 2 partitions: 2 is the limit

@@ -1,8 +1,8 @@
 """The dashboard shows the alerts of the shipped rule file (no alert logic of its own)."""
 
 from kafkalab import ui
+from kafkalab.monitoring.dashboard import DashboardSnapshot, ServiceRate
 from kafkalab.monitoring.rules import Alert
-from kafkalab.observe.dashboard import DashboardSnapshot, ServiceRate
 
 
 def snapshot(**overrides: object) -> DashboardSnapshot:

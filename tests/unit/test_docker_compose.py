@@ -18,10 +18,10 @@ from typing import Any
 import pytest
 import yaml
 
+from kafkalab.catalogue import metrics as catalogue
+from kafkalab.catalogue.services import SERVICES, service_port
 from kafkalab.monitoring import exporter, scrape
-from kafkalab.observe import metrics_catalogue as catalogue
 from kafkalab.platform import compose
-from kafkalab.services.catalogue import SERVICES, service_port
 from kafkalab.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import json
 
+from kafkalab.catalogue.services import SERVICES
 from kafkalab.events.topics import CATALOGUE
 from kafkalab.load.plan import LoadPlan
 from kafkalab.load.report import LoadReport, Outcomes, Volume
 from kafkalab.load.sample import Process, cpu_percent
 from kafkalab.load.volume import writer
-from kafkalab.services.catalogue import SERVICES
 
 
 def test_every_platform_topic_has_exactly_one_known_writer() -> None:

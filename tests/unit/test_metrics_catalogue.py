@@ -8,8 +8,8 @@ import pytest
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
-from kafkalab.observe import metrics_catalogue as catalogue
-from kafkalab.observe.metrics_catalogue import CATALOGUE, MetricSpec
+from kafkalab.catalogue import metrics as catalogue
+from kafkalab.catalogue.metrics import CATALOGUE, MetricSpec
 
 SNAKE = re.compile(r"^[a-z][a-z0-9_]*$")
 

@@ -14,7 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from kafkalab.platform import control, process, supervisor
+from kafkalab import processes
+from kafkalab.platform import control, files
 from kafkalab.settings import Settings, load_settings
 
 
@@ -24,7 +25,7 @@ def stopped_child() -> Iterator[int]:
     os.kill(child.pid, signal.SIGSTOP)
     try:
         deadline = time.monotonic() + 5
-        while not process.is_paused(child.pid) and time.monotonic() < deadline:
+        while not processes.is_paused(child.pid) and time.monotonic() < deadline:
             time.sleep(0.05)
         yield child.pid
     finally:
@@ -35,19 +36,19 @@ def stopped_child() -> Iterator[int]:
 def _platform_with(tmp_path: Path, pid: int) -> Settings:
     """A data dir whose supervisor (this test process) reports notification-0 as `pid`."""
     settings = load_settings(data_dir=tmp_path)
-    supervisor.platform_dir(settings).mkdir(parents=True)
-    supervisor.pid_file(settings).write_text(f"{os.getpid()}\n")
-    row = supervisor.ReplicaStatus("notification", 0, port=1, pid=pid, state="running")
-    supervisor.write_json(supervisor.status_file(settings), [asdict(row)])
+    files.platform_dir(settings).mkdir(parents=True)
+    files.pid_file(settings).write_text(f"{os.getpid()}\n")
+    row = files.ReplicaStatus("notification", 0, port=1, pid=pid, state="running")
+    files.write_json(files.status_file(settings), [asdict(row)])
     return settings
 
 
 def test_a_stopped_process_is_paused_and_a_continued_one_is_not(stopped_child: int) -> None:
-    assert process.is_paused(stopped_child)
+    assert processes.is_paused(stopped_child)
     os.kill(stopped_child, signal.SIGCONT)
     time.sleep(0.2)
-    assert not process.is_paused(stopped_child)
-    assert not process.is_paused(os.getpid())
+    assert not processes.is_paused(stopped_child)
+    assert not processes.is_paused(os.getpid())
 
 
 def test_waiting_skips_a_paused_replica_and_says_how_to_resume_it(

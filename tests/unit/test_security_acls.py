@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from confluent_kafka.admin import AclOperation, ResourcePatternType, ResourceType
 
+from kafkalab.catalogue.services import SERVICES, group_id
 from kafkalab.events import topics as t
 from kafkalab.security import acls
-from kafkalab.services.catalogue import SERVICES, group_id
 from kafkalab.services.inventory.service import InventoryService
 from kafkalab.services.notification.service import NotificationService
 from kafkalab.services.order.service import OrderService

@@ -10,8 +10,8 @@ from pathlib import Path
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ec
 
+from kafkalab.catalogue.services import SERVICES
 from kafkalab.security import material
-from kafkalab.services.catalogue import SERVICES
 from kafkalab.settings import load_settings
 
 

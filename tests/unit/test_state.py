@@ -4,7 +4,8 @@ import sys
 from pathlib import Path
 
 from kafkalab.cluster.lifecycle import new_cluster_id
-from kafkalab.cluster.state import ClusterState, read_pid
+from kafkalab.cluster.state import ClusterState
+from kafkalab.processes import read_pid
 from kafkalab.settings import load_settings
 
 

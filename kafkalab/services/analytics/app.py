@@ -67,13 +67,13 @@ from quixstreams.models.serializers import (
 from quixstreams.models.serializers.avro import AvroDeserializer, AvroSerializer
 
 from kafkalab import clients
+from kafkalab.catalogue import metrics as specs
+from kafkalab.catalogue.services import group_id, service_port
 from kafkalab.cluster.state import ClusterState
 from kafkalab.events.schemas import schema_text
 from kafkalab.events.topics import ANALYTICS, ORDER_EVENTS, PAYMENTS, apply_catalogue, dlt_topic
-from kafkalab.observe import metrics_catalogue as specs
 from kafkalab.services.analytics import aggregate
 from kafkalab.services.analytics.aggregate import WindowResult
-from kafkalab.services.catalogue import group_id, service_port
 from kafkalab.services.http import Request, Response, Route, ServiceHttpServer
 from kafkalab.services.runtime import JsonFormatter, Metrics, consumer_lag
 from kafkalab.settings import Settings, load_settings

@@ -33,6 +33,7 @@ from typing import Any, ClassVar
 
 from confluent_kafka import KafkaException, Message
 
+from kafkalab.catalogue import metrics as specs
 from kafkalab.errors import KafkalabError
 from kafkalab.events.serde import HEADER_TRACE, Event, now_ms
 from kafkalab.events.topics import (
@@ -42,7 +43,6 @@ from kafkalab.events.topics import (
     PAYMENTS,
     STOCK,
 )
-from kafkalab.observe import metrics_catalogue as specs
 from kafkalab.services.http import HttpError, Request, Response, Route
 from kafkalab.services.inventory.stock import (
     Duplicate,

@@ -11,14 +11,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-CHANNELS: tuple[str, ...] = ("email", "sms", "push")
-
-# Order status (OrderStatusChanged.to_status) → message template. Other statuses are silent.
-TEMPLATES: dict[str, str] = {
-    "CONFIRMED": "order-confirmed",
-    "PENDING_PAYMENT": "payment-retry",
-    "CANCELLED": "order-cancelled",
-}
+from kafkalab.catalogue.services import CHANNELS, TEMPLATES
 
 # Fixed namespace: the same (event, channel) gives the same id in every process, forever.
 _ID_NAMESPACE = uuid.UUID("6f1c2a8e-4b1d-5e7a-9c3f-0d2b8e6a4f10")

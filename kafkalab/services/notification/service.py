@@ -21,9 +21,9 @@ import logging
 import threading
 from typing import Any, ClassVar
 
+from kafkalab.catalogue import metrics as specs
 from kafkalab.events.serde import Event
 from kafkalab.events.topics import CHANNEL_TOPICS, NOTIFICATIONS, ORDER_EVENTS, USERS
-from kafkalab.observe import metrics_catalogue as specs
 from kafkalab.security import fields
 from kafkalab.security.audit import AuditEntry, AuditLog
 from kafkalab.services.notification.messages import (

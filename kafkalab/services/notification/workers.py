@@ -16,19 +16,16 @@ from __future__ import annotations
 
 import logging
 import threading
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from confluent_kafka import KafkaError, KafkaException, Message, TopicPartition
 
 from kafkalab import clients
 from kafkalab.events.serde import HEADER_TYPE, Event, EventSerde, UndecodableEvent
 from kafkalab.events.topics import CHANNEL_TOPICS, NOTIFICATIONS
-from kafkalab.services.runtime import consumer_lag
+from kafkalab.services.runtime import Metrics, consumer_lag
 from kafkalab.services.tables import TopicTable
 from kafkalab.settings import Settings
-
-if TYPE_CHECKING:
-    from kafkalab.services.notification.service import NotificationService
 
 log = logging.getLogger("kafkalab.service.notification")
 
@@ -80,10 +77,38 @@ def _is_sent(msg: Message) -> bool:
     return any(k == HEADER_TYPE and v == SENT.encode() for k, v in (msg.headers() or []))
 
 
+class ChannelHost(Protocol):
+    """What a channel worker uses of the notification service that runs it (named here, not
+    imported, so the service can import its workers without a cycle)."""
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def replica(self) -> int: ...
+    @property
+    def group_id(self) -> str: ...
+    @property
+    def settings(self) -> Settings: ...
+    @property
+    def metrics(self) -> Metrics: ...
+    @property
+    def stopping(self) -> threading.Event: ...
+    @property
+    def producer(self) -> Any: ...
+    @property
+    def delivered(self) -> DeliveredIds: ...
+    @property
+    def sent(self) -> Any: ...
+    @property
+    def duplicates(self) -> Any: ...
+
+    def dead_letter(self, msg: Message, exc: BaseException, attempts: int) -> None: ...
+
+
 class ChannelWorker:
     """Delivers the NotificationRequested events of one channel topic (simulated: a log line)."""
 
-    def __init__(self, service: NotificationService, channel: str) -> None:
+    def __init__(self, service: ChannelHost, channel: str) -> None:
         self.service = service
         self.channel = channel
         self.topic = CHANNEL_TOPICS[channel]

@@ -35,6 +35,7 @@ from typing import Any
 from confluent_kafka import TopicPartition
 from prometheus_client.core import GaugeMetricFamily, Metric
 
+from kafkalab.catalogue import metrics as specs
 from kafkalab.errors import KafkalabError
 from kafkalab.events.serde import Event, new_id
 from kafkalab.events.topics import (
@@ -44,7 +45,6 @@ from kafkalab.events.topics import (
     ORDER_EVENTS,
     PAYMENTS,
 )
-from kafkalab.observe import metrics_catalogue as specs
 from kafkalab.security import fields
 from kafkalab.services.auth import InvalidToken, TokenSigner, bearer_token, token_key
 from kafkalab.services.http import HttpError, Request, Response, Route

@@ -43,10 +43,10 @@ from typing import Any, ClassVar
 
 from confluent_kafka import KafkaException, Message, TopicPartition
 
+from kafkalab.catalogue import metrics as specs
 from kafkalab.errors import KafkalabError
 from kafkalab.events.serde import Event, now_ms
 from kafkalab.events.topics import INVENTORY_EVENTS, PAYMENTS, PAYMENTS_RETRY, USERS
-from kafkalab.observe import metrics_catalogue as specs
 from kafkalab.security import fields
 from kafkalab.security.audit import AuditEntry
 from kafkalab.services.http import HttpError, Request, Response, Route

@@ -18,9 +18,9 @@ import logging
 import uuid
 from typing import Any
 
+from kafkalab.catalogue import metrics as specs
 from kafkalab.events.serde import new_id, now_ms
 from kafkalab.events.topics import USER_EVENTS, USERS
-from kafkalab.observe import metrics_catalogue as specs
 from kafkalab.security import fields
 from kafkalab.security.audit import AuditEntry
 from kafkalab.services.auth import (

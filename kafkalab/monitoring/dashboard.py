@@ -19,12 +19,13 @@ from confluent_kafka import OFFSET_BEGINNING, TopicPartition
 from prometheus_client.parser import text_string_to_metric_families
 
 from kafkalab import clients
+from kafkalab.catalogue.services import SERVICES, group_id, service_port
 from kafkalab.events.serde import EventSerde, UndecodableEvent
 from kafkalab.events.topics import ANALYTICS, CATALOGUE
 from kafkalab.monitoring.live import LiveAlerts
 from kafkalab.monitoring.rules import Alert
+from kafkalab.monitoring.scrape import Target
 from kafkalab.observe.lag import group_lag
-from kafkalab.services.catalogue import SERVICES, group_id, service_port
 from kafkalab.settings import Settings
 
 LOW_STOCK = 10
@@ -58,7 +59,8 @@ class DashboardSnapshot:
 class Dashboard:
     """Keeps the state between refreshes (previous counters, lag history, analytics cursor)."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, found: list[Target]) -> None:
+        """`found`: the /metrics endpoints to scrape (`platform.control.scrape_targets`)."""
         self.settings = settings
         self._counters: dict[
             str, tuple[float, float, float]
@@ -70,7 +72,7 @@ class Dashboard:
             settings, "kafkalab-dashboard", **{"enable.auto.commit": False}
         )
         self._assigned = False
-        self._alerts = LiveAlerts(settings)
+        self._alerts = LiveAlerts(found)
 
     def close(self) -> None:
         self._analytics.close()

@@ -27,6 +27,7 @@ from confluent_kafka.admin import (
 )
 
 from kafkalab import clients
+from kafkalab.catalogue.services import service_port
 from kafkalab.events import topics as t
 from kafkalab.events.serde import Event, now_ms
 from kafkalab.observe.trace import read_events
@@ -34,7 +35,6 @@ from kafkalab.observe.verdict import Expectation, all_passed
 from kafkalab.security import fields, material
 from kafkalab.security.audit import AuditEntry, AuditLog
 from kafkalab.security.provision import upsert_users
-from kafkalab.services.catalogue import service_port
 from kafkalab.settings import Settings
 
 Notify = Callable[[str], None]

@@ -1,4 +1,5 @@
-"""The six services, their order and their HTTP ports (one place, used by services and supervisor)."""
+"""The six services, their order, HTTP ports and consumer groups, and the notification channels
+and templates: one place, read by the services, the supervisor, security and the checkers."""
 
 from __future__ import annotations
 
@@ -25,3 +26,15 @@ def service_port(settings: Settings, name: str, replica: int = 0) -> int:
 def group_id(name: str) -> str:
     """The consumer group of a service: every replica of it shares this group."""
     return f"kafkalab-{name}"
+
+
+CHANNELS: tuple[str, ...] = ("email", "sms", "push")
+"""Notification fans out to one topic per channel (events.topics.CHANNEL_TOPICS)."""
+
+TEMPLATES: dict[str, str] = {
+    "CONFIRMED": "order-confirmed",
+    "PENDING_PAYMENT": "payment-retry",
+    "CANCELLED": "order-cancelled",
+}
+"""Order status (OrderStatusChanged.to_status) → the template notification sends. Other
+statuses are silent."""

@@ -1,7 +1,9 @@
 """Start and stop background processes tracked by pid files.
 
-Brokers, the registry and (later) the services all run detached in their own session, so a
-Ctrl-C in the terminal that started them does not kill them, and `stop` is the only way down.
+Brokers, the registry, the supervisor and the services all run detached in their own session,
+so a Ctrl-C in the terminal that started them does not kill them, and `stop` is the only way
+down. Pid files live beside each process's data so a crash leaves evidence that the next start
+can clean (a pid file whose process is gone is stale).
 """
 
 from __future__ import annotations
@@ -12,8 +14,6 @@ import signal
 import subprocess
 import time
 from pathlib import Path
-
-from kafkalab.cluster.state import pid_alive, read_pid
 
 
 def spawn(
@@ -76,3 +76,30 @@ def wait_gone(pids: list[int], timeout: float) -> bool:
         if time.monotonic() >= deadline:
             return False
         time.sleep(0.1)
+
+
+def read_pid(pid_file: Path) -> int | None:
+    """The pid recorded in `pid_file` if that process is still alive; a stale file is removed."""
+    try:
+        pid = int(pid_file.read_text().strip())
+    except (FileNotFoundError, ValueError):
+        return None
+    if pid_alive(pid):
+        return pid
+    pid_file.unlink(missing_ok=True)
+    return None
+
+
+def pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    # A zombie (exited, not yet reaped by its parent) still answers kill(0); treat it as dead.
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().split(") ", 1)[1][:1] != "Z"
+    except (FileNotFoundError, IndexError):
+        return True
