@@ -1,8 +1,9 @@
 """The one place that builds Kafka and schema-registry clients.
 
-Services, lessons, tools and tests get their producers, consumers and admin clients here, so
-the bootstrap address, security settings and serializer wiring live in one spot instead of a
-config dict copied into every file.
+Services, lessons, tools and tests get their producers, consumers and admin clients here, built
+from a `Connection` their edge resolved once, so the bootstrap address, security settings and
+client defaults live in one spot instead of a config dict copied into every file. Nothing here
+reads a file or the environment.
 """
 
 from __future__ import annotations
@@ -14,9 +15,7 @@ from typing import TYPE_CHECKING, Any
 from confluent_kafka import Consumer, KafkaException, Message, Producer
 from confluent_kafka.admin import AdminClient
 
-from kafkalab.cluster.state import ClusterState
-from kafkalab.security.material import ADMIN, SecurityFiles, password
-from kafkalab.settings import Settings
+from kafkalab.connection import Connection
 
 if TYPE_CHECKING:
     from confluent_kafka.schema_registry import SchemaRegistryClient
@@ -25,72 +24,34 @@ if TYPE_CHECKING:
 _LIBRDKAFKA_LOG = logging.getLogger("librdkafka")
 
 
-def bootstrap_servers(settings: Settings) -> str:
-    """Every local broker's address (or the KAFKALAB_BOOTSTRAP override)."""
-    state = ClusterState.load(settings)
-    return settings.bootstrap_servers(state.brokers if state else 1, is_secure(settings))
-
-
-def is_secure(settings: Settings) -> bool:
-    """True when the data dir's cluster was formatted with `cluster up --secure`."""
-    state = ClusterState.load(settings)
-    return bool(state and state.secure)
-
-
-def principal(settings: Settings) -> str:
-    """Who this process is to the broker: its own SCRAM user, or admin for kafkalab's tools."""
-    return settings.principal or ADMIN
-
-
-def security_config(settings: Settings) -> dict[str, str]:
-    """SASL_SSL + SCRAM-SHA-512 settings with this process's own credentials when the cluster
-    is secure (the password is read from the 0600 file in the data dir); nothing otherwise."""
-    if not is_secure(settings):
-        return {}
-    who = principal(settings)
-    return {
-        "security.protocol": "SASL_SSL",
-        "sasl.mechanism": "SCRAM-SHA-512",
-        "sasl.username": who,
-        "sasl.password": password(settings, who),
-        "ssl.ca.location": str(SecurityFiles.of(settings).ca_cert),
-    }
-
-
-def base_config(settings: Settings) -> dict[str, Any]:
-    """librdkafka settings shared by every client kafkalab creates.
+def base_config(conn: Connection) -> dict[str, Any]:
+    """librdkafka settings shared by every client kafkalab creates: the connection's own.
 
     librdkafka's own log lines go through Python logging (logger "librdkafka"), so its
     warnings and errors still show but its info chatter does not interleave with our output.
     """
-    return {
-        "bootstrap.servers": bootstrap_servers(settings),
-        "logger": _LIBRDKAFKA_LOG,
-        **security_config(settings),
-    }
+    return {**conn.librdkafka(), "logger": _LIBRDKAFKA_LOG}
 
 
-def quix_connection(settings: Settings) -> ConnectionConfig:
+def quix_connection(conn: Connection) -> ConnectionConfig:
     """The same connection (address, SASL_SSL, credentials) as quixstreams wants it."""
     from quixstreams.kafka.configuration import ConnectionConfig
 
-    return ConnectionConfig.from_librdkafka_dict(
-        {"bootstrap.servers": bootstrap_servers(settings), **security_config(settings)}
-    )
+    return ConnectionConfig.from_librdkafka_dict(conn.librdkafka())
 
 
-def admin(settings: Settings, **overrides: Any) -> AdminClient:
-    return AdminClient({**base_config(settings), **overrides})
+def admin(conn: Connection, **overrides: Any) -> AdminClient:
+    return AdminClient({**base_config(conn), **overrides})
 
 
-def producer(settings: Settings, **overrides: Any) -> Producer:
+def producer(conn: Connection, **overrides: Any) -> Producer:
     """An idempotent producer (acks=all): the default every kafkalab writer starts from.
 
     `murmur2_random` is the Java client's key hash (and quixstreams'): librdkafka's default,
     consistent_random, would put the same key on another partition than a Java producer does.
     """
     conf = {
-        **base_config(settings),
+        **base_config(conn),
         "enable.idempotence": True,
         "linger.ms": 5,
         "partitioner": "murmur2_random",
@@ -98,10 +59,10 @@ def producer(settings: Settings, **overrides: Any) -> Producer:
     return Producer({**conf, **overrides})
 
 
-def consumer(settings: Settings, group_id: str, **overrides: Any) -> Consumer:
+def consumer(conn: Connection, group_id: str, **overrides: Any) -> Consumer:
     """A consumer in `group_id` that reads from the earliest offset when it has none committed."""
     conf = {
-        **base_config(settings),
+        **base_config(conn),
         "group.id": group_id,
         "auto.offset.reset": "earliest",
         "isolation.level": "read_committed",
@@ -164,9 +125,9 @@ def consume_ready(consumer: Consumer, max_messages: int, timeout: float) -> list
     return [first, *consumer.consume(max_messages - 1, timeout=0)] if max_messages > 1 else [first]
 
 
-def schema_registry(settings: Settings) -> SchemaRegistryClient:
+def schema_registry(conn: Connection) -> SchemaRegistryClient:
     # Imported here: the registry client pulls in httpx and authlib (~0.3 s), which most
     # processes that only produce or consume never need.
     from confluent_kafka.schema_registry import SchemaRegistryClient
 
-    return SchemaRegistryClient({"url": settings.schema_registry_url()})
+    return SchemaRegistryClient(conn.registry())

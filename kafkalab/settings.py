@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 ALLOWED_BROKER_COUNTS = (1, 3)
@@ -27,7 +27,13 @@ class Settings(BaseSettings):
         description="Where the Kafka jars are cached (kafka-<version>/ below it).",
     )
     bootstrap: str | None = Field(
-        default=None, description="Use an existing cluster instead of starting one."
+        default=None,
+        description="Use an existing cluster (PLAINTEXT, this address) instead of starting one.",
+    )
+    client_properties: Path | None = Field(
+        default=None,
+        description="Use an existing cluster described by a librdkafka client properties file "
+        "(bootstrap.servers, security.protocol, sasl.*, ssl.*; schema.registry.url too).",
     )
     host: str = Field(default="127.0.0.1", description="Loopback address every port binds to.")
     broker_port: int = Field(default=9092, description="Client port of broker 1 (+1 per broker).")
@@ -43,6 +49,9 @@ class Settings(BaseSettings):
     registry_port: int = Field(default=8081, description="Schema registry HTTP port.")
     registry_url: str | None = Field(
         default=None, description="Use an existing Confluent-compatible schema registry."
+    )
+    registry_auth: SecretStr | None = Field(
+        default=None, description="`user:password` for that registry's HTTP basic auth."
     )
     heap: str = Field(default="-Xms128m -Xmx512m", description="JVM heap flags per broker.")
     java: str | None = Field(
@@ -66,6 +75,14 @@ class Settings(BaseSettings):
         default=0.0, description="Injected transient gateway failure rate (0-1), for load/chaos."
     )
     payment_latency_ms: int = Field(default=0, description="Injected gateway latency per charge.")
+    replica: int = Field(
+        default=0, description="Which replica of a service this process is (set by the supervisor)."
+    )
+    listen_port: int | None = Field(
+        default=None,
+        description="HTTP port of this service process (set by the supervisor; default: "
+        "service_port + the service's index + 10 per replica).",
+    )
     scenarios_dir: Path | None = Field(
         default=None, description="A folder of your own TOML scenarios (beside ./scenarios/)."
     )
@@ -78,6 +95,17 @@ class Settings(BaseSettings):
     @classmethod
     def _absolute(cls, value: Path) -> Path:
         return value.expanduser().resolve()
+
+    @field_validator("client_properties", "scenarios_dir")
+    @classmethod
+    def _absolute_or_none(cls, value: Path | None) -> Path | None:
+        return value.expanduser().resolve() if value is not None else None
+
+    @property
+    def external(self) -> bool:
+        """True when kafkalab uses a cluster it did not start (an address or a properties
+        file): it then never starts, stops or formats brokers itself."""
+        return bool(self.bootstrap or self.client_properties)
 
     def schema_registry_url(self) -> str:
         return self.registry_url or f"http://{self.host}:{self.registry_port}"
@@ -98,7 +126,9 @@ def settings_env(settings: Settings) -> dict[str, str]:
     """The settings as KAFKALAB_* variables, so a child process (supervisor, service) sees
     exactly the configuration its parent resolved, flags and test overrides included."""
     return {
-        f"KAFKALAB_{name.upper()}": str(value)
+        f"KAFKALAB_{name.upper()}": str(
+            value.get_secret_value() if isinstance(value, SecretStr) else value
+        )
         for name, value in settings.model_dump().items()
         if value is not None
     }

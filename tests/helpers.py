@@ -10,6 +10,11 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from kafkalab.connection import Connection
+
+NOWHERE = Connection("127.0.0.1:9", "http://127.0.0.1:9")
+"""A connection to nothing, for unit tests whose clients are built but never reach Kafka."""
+
 
 def free_port() -> int:
     with socket.socket() as sock:

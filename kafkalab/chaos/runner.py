@@ -13,6 +13,7 @@ import httpx
 
 from kafkalab.catalogue.services import group_id
 from kafkalab.chaos import containers, faults, paused, watch
+from kafkalab.connection import Connection
 from kafkalab.errors import InvalidChoice
 from kafkalab.events.serde import now_ms
 from kafkalab.events.topics import CATALOGUE
@@ -60,6 +61,7 @@ class _Clock:
 
 def run(
     settings: Settings,
+    conn: Connection,
     action: str,
     target_name: str,
     replica: int = 0,
@@ -80,7 +82,7 @@ def run(
         # A load needs the platform anyway: start what is missing, as `kafkalab load` does.
         from kafkalab.platform import control
 
-        control.up(settings, notify=notify)
+        conn = control.up(settings, notify=notify).conn  # a new cluster may have been formatted
         target = faults.resolve(settings, target_name, replica, docker=docker)
     report = ChaosReport(checked, target.label)
     clock = _Clock(report, notify or (lambda _m: None))
@@ -89,14 +91,14 @@ def run(
     if checked == "resume" and local:
         # Judge everything since the pause: that is the window whose events were held up.
         since = paused.forget(settings, target.label) or since
-    load_thread = _start_load(settings, during_load, report, clock) if during_load else None
+    load_thread = _start_load(settings, conn, during_load, report, clock) if during_load else None
     while True:
-        recovered_in = _one_fault(settings, checked, target, clock, recover_timeout)
+        recovered_in = _one_fault(settings, conn, checked, target, clock, recover_timeout)
         report.faults += 1
         if checked == "pause" and load_thread is not None:
             # Under a load the pause is a round trip: once the group has evicted the member,
             # wake it and watch it rejoin, so the orders it holds can finish and be judged.
-            recovered_in = _one_fault(settings, "resume", target, clock, recover_timeout)
+            recovered_in = _one_fault(settings, conn, "resume", target, clock, recover_timeout)
         if recovered_in is not None:
             report.recovery_seconds.append(recovered_in)
         if load_thread is None or every is None or not load_thread.is_alive():
@@ -121,18 +123,23 @@ def run(
     from kafkalab.observe.verify import verify_orders  # reads every topic: load it on use
 
     clock.note("note", "running the invariant checker over everything since the first fault")
-    report.verify = verify_orders(settings, None, since_ms=since, settle_seconds=30)
+    report.verify = verify_orders(conn, None, since_ms=since, settle_seconds=30)
     return report
 
 
 def _one_fault(
-    settings: Settings, action: faults.Action, target: faults.Target, clock: _Clock, timeout: float
+    settings: Settings,
+    conn: Connection,
+    action: faults.Action,
+    target: faults.Target,
+    clock: _Clock,
+    timeout: float,
 ) -> float | None:
     """Inject once and watch until recovered; seconds to recovery (None when it does not apply)."""
     if target.kind == "broker":
-        return _broker_fault(settings, action, target, clock, timeout)
+        return _broker_fault(settings, conn, action, target, clock, timeout)
     group = group_id(target.name)
-    before = watch.group_snapshot(settings, group)
+    before = watch.group_snapshot(conn, group)
     old_pid = faults.service_pid(settings, target)
     injected = time.monotonic()
     clock.note("fault", faults.inject(settings, action, target))
@@ -140,7 +147,7 @@ def _one_fault(
     evicted = False
     while time.monotonic() < deadline:
         time.sleep(POLL)
-        after = watch.group_snapshot(settings, group)
+        after = watch.group_snapshot(conn, group)
         change = watch.describe_group_change(before, after)
         if change:
             clock.note("rebalance", change)
@@ -188,15 +195,20 @@ def _replaced_and_healthy(settings: Settings, target: faults.Target, old_pid: in
 
 
 def _broker_fault(
-    settings: Settings, action: faults.Action, target: faults.Target, clock: _Clock, timeout: float
+    settings: Settings,
+    conn: Connection,
+    action: faults.Action,
+    target: faults.Target,
+    clock: _Clock,
+    timeout: float,
 ) -> float | None:
     topics = tuple(spec.name for spec in CATALOGUE)
-    before = watch.leader_snapshot(settings, topics)
+    before = watch.leader_snapshot(conn, topics)
     injected = time.monotonic()
     clock.note("fault", faults.inject(settings, action, target))
     deadline = injected + timeout
     while time.monotonic() < deadline:
-        after = watch.leader_snapshot(settings, topics)
+        after = watch.leader_snapshot(conn, topics)
         change = watch.describe_leader_change(before, after)
         if change:
             clock.note("election", change)
@@ -220,12 +232,12 @@ def _broker_fault(
 
 
 def _start_load(
-    settings: Settings, orders: int, report: ChaosReport, clock: _Clock
+    settings: Settings, conn: Connection, orders: int, report: ChaosReport, clock: _Clock
 ) -> threading.Thread:
     from kafkalab.load.driver import run_load  # the load driver: imported on use
 
     def work() -> None:
-        report.load = run_load(settings, orders=orders)
+        report.load = run_load(settings, conn, orders=orders)
         clock.note("load", f"load of {orders} orders finished")
 
     thread = threading.Thread(target=work, name="chaos-load", daemon=True)

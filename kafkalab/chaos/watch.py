@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from kafkalab import clients
-from kafkalab.settings import Settings
+from kafkalab.connection import Connection
 
 
 @dataclass(frozen=True)
@@ -26,8 +26,8 @@ class LeaderSnapshot:
     under_replicated: int = 0
 
 
-def group_snapshot(settings: Settings, group: str) -> GroupSnapshot:
-    admin = clients.admin(settings, **{"log_level": 0})
+def group_snapshot(conn: Connection, group: str) -> GroupSnapshot:
+    admin = clients.admin(conn, **{"log_level": 0})
     try:
         description = admin.describe_consumer_groups([group], request_timeout=5)[group].result(
             timeout=5
@@ -39,8 +39,8 @@ def group_snapshot(settings: Settings, group: str) -> GroupSnapshot:
     return GroupSnapshot(group, str(description.state).rsplit(".", 1)[-1], members, assigned)
 
 
-def leader_snapshot(settings: Settings, topics: tuple[str, ...]) -> LeaderSnapshot:
-    admin = clients.admin(settings, **{"log_level": 0})
+def leader_snapshot(conn: Connection, topics: tuple[str, ...]) -> LeaderSnapshot:
+    admin = clients.admin(conn, **{"log_level": 0})
     try:
         metadata = admin.list_topics(timeout=5)
     except Exception:  # noqa: BLE001
@@ -86,9 +86,9 @@ def describe_leader_change(before: LeaderSnapshot, after: LeaderSnapshot) -> str
     )
 
 
-def group_assignment(settings: Settings, group: str) -> dict[str, list[str]]:
+def group_assignment(conn: Connection, group: str) -> dict[str, list[str]]:
     """Each member's partitions ("topic[p]"), by client id; empty when the group is unreachable."""
-    admin = clients.admin(settings, **{"log_level": 0})
+    admin = clients.admin(conn, **{"log_level": 0})
     try:
         description = admin.describe_consumer_groups([group], request_timeout=5)[group].result(
             timeout=5

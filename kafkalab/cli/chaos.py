@@ -11,6 +11,7 @@ from kafkalab import ui
 from kafkalab.catalogue.services import SERVICES
 from kafkalab.chaos import burst, runner
 from kafkalab.chaos.faults import ACTIONS
+from kafkalab.cluster import connect
 from kafkalab.errors import InvalidChoice
 from kafkalab.settings import load_settings
 
@@ -56,8 +57,10 @@ def chaos(
     if action == "fail-burst":
         _fail_burst(target, seconds, failure_rate, json)
         return
+    settings = load_settings()
     report = runner.run(
-        load_settings(),
+        settings,
+        connect.resolve(settings),
         action,
         target,
         replica,

@@ -90,7 +90,7 @@ def status(json: JsonOption = False) -> None:
             ("kafka", result.kafka_version),
             ("cluster id", result.cluster_id),
             ("bootstrap", result.bootstrap),
-            ("security", "SASL_SSL + SCRAM + ACLs" if result.secure else "plaintext, no ACLs"),
+            ("security", _security_line(result)),
             ("controller", f"node {result.controller_id}" if result.controller_id else None),
             ("data dir", result.data_dir),
         ],
@@ -143,3 +143,9 @@ def _confirm(question: str) -> bool:
         return typer.confirm(question)
     except typer.Abort:  # no terminal to answer on (CI, a pipe): that is a "no"
         return False
+
+
+def _security_line(result: lifecycle.ClusterStatus) -> str:
+    if result.secure:
+        return "SASL_SSL + SCRAM + ACLs (secure mode)"
+    return "plaintext, no ACLs" if result.protocol == "PLAINTEXT" else result.protocol

@@ -7,6 +7,7 @@ from typing import Annotated
 import typer
 
 from kafkalab import ui
+from kafkalab.cluster import connect
 from kafkalab.monitoring.dashboard import Dashboard
 from kafkalab.observe import reach
 from kafkalab.platform import control
@@ -25,9 +26,10 @@ def dashboard(
     """Orders and revenue per minute, payment success rate, per-service throughput, lag per group
     with its history, dead letters and alerts — refreshed live until Ctrl-C."""
     settings = load_settings()
-    reach.topic_names(settings)  # one sentence, not a stack of timeouts, when nothing runs
-    reach.require_registry(settings)
-    board = Dashboard(settings, control.scrape_targets(settings))
+    conn = connect.resolve(settings)
+    reach.topic_names(conn)  # one sentence, not a stack of timeouts, when nothing runs
+    reach.require_registry(conn)
+    board = Dashboard(settings, conn, control.scrape_targets(settings))
     try:
         if once or json:
             snap = board.snapshot()

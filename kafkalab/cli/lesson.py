@@ -7,6 +7,7 @@ from typing import Annotated
 import typer
 
 from kafkalab import ui
+from kafkalab.cluster import connect
 from kafkalab.curriculum import manifest, progress
 from kafkalab.curriculum.manifest import PARTS, Lesson
 from kafkalab.errors import InvalidChoice
@@ -113,7 +114,7 @@ def lesson(
     from kafkalab.curriculum import runner  # clients and the lesson's imports: load on use
 
     if reset:
-        removed = runner.reset(settings, chosen)
+        removed = runner.reset(connect.resolve(settings), chosen)
         ui.success(
             f"lesson {chosen.number}: removed {len(removed)} topic(s), group(s) and schema subject(s)"
         )

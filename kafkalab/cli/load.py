@@ -76,12 +76,15 @@ def load(
     if json not in (None, "-"):
         _check_writable(Path(json))  # before the run, not after minutes of load
     settings = load_settings()
-    seconds = control.up(settings, notify=ui.step)
+    started = control.up(settings, notify=ui.step)
     pace = f"at {plan.rate:g} orders/s" if plan.rate else "as fast as the platform takes them"
-    ui.step(f"platform ready ({seconds:.1f} s); {plan.orders:,} orders {pace}, {plan.users} users")
+    ui.step(
+        f"platform ready ({started.seconds:.1f} s); {plan.orders:,} orders {pace}, {plan.users} users"
+    )
     with ui.live_kv("load") as update:
         result = load_run.run(
             settings,
+            started.conn,
             plan,
             with_baseline=baseline,
             progress=lambda progress: update(progress_pairs(progress)),
@@ -231,7 +234,6 @@ def _render(result: Any) -> None:
 
 def _render_verify(result: Any) -> None:
     if result.verify is None:
-        ui.out.print(f"[yellow]![/] invariant checker not run: {result.verify_skipped}")
         return
     from kafkalab.cli.observe import render_report
 

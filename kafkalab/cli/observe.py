@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from kafkalab import ui
+from kafkalab.cluster import connect
 from kafkalab.settings import load_settings
 
 if TYPE_CHECKING:
@@ -44,7 +45,7 @@ def verify(
     from kafkalab.observe import verify as checker
 
     since_ms = checker.parse_since(since, int(time.time() * 1000)) if since else None
-    report = checker.verify(load_settings(), since_ms)
+    report = checker.verify(connect.resolve(load_settings()), since_ms)
     if json:
         ui.print_json(report)
     else:
@@ -119,10 +120,10 @@ def trace(
     from kafkalab.observe import reach
     from kafkalab.observe.trace import trace_order
 
-    settings = load_settings()
-    reach.topic_names(settings)
-    reach.require_registry(settings)
-    result = trace_order(settings, order_id)
+    conn = connect.resolve(load_settings())
+    reach.topic_names(conn)
+    reach.require_registry(conn)
+    result = trace_order(conn, order_id)
     if json:
         ui.print_json(result)
         return
@@ -157,7 +158,8 @@ def tail(
     from kafkalab.observe.tail import tail as read_tail
 
     shown = 0
-    for record in read_tail(load_settings(), topic, from_beginning, limit, follow):
+    conn = connect.resolve(load_settings())
+    for record in read_tail(conn, topic, from_beginning, limit, follow):
         ui.out.print(tail_line(record, headers), markup=False, highlight=False, soft_wrap=True)
         shown += 1
     if shown == 0 and not follow:
@@ -192,11 +194,11 @@ def lag(
     from kafkalab.observe import groups, reach
     from kafkalab.observe.lag import group_lag
 
-    settings = load_settings()
-    reach.topic_names(settings)
+    conn = connect.resolve(load_settings())
+    reach.topic_names(conn)
     if group is not None:
-        groups.check_group(settings, group)
-    lags = group_lag(settings, [group] if group else groups.platform_groups())
+        groups.check_group(conn, group)
+    lags = group_lag(conn, [group] if group else groups.platform_groups())
     if json:
         ui.print_json(lag_json(lags))
         return

@@ -7,9 +7,9 @@ from typing import Annotated
 
 import typer
 
-from kafkalab import clients, ui
+from kafkalab import ui
 from kafkalab.catalogue.services import SERVICES
-from kafkalab.cluster import lifecycle
+from kafkalab.cluster import connect, lifecycle
 from kafkalab.errors import InvalidChoice
 from kafkalab.platform import compose, control, files
 from kafkalab.platform.scaling import Policy
@@ -91,10 +91,11 @@ def up(
     policy = Policy(lag_threshold, for_, scale_down_after) if autoscale else None
     if autoscale is False:
         control.set_autoscale(settings, None)
-    seconds = control.up(settings, notify=ui.step, autoscale=policy, secure=secure)
-    mode = " over SASL_SSL" if clients.is_secure(settings) else ""
+    started = control.up(settings, notify=ui.step, autoscale=policy, secure=secure)
+    protocol = started.conn.security_protocol
+    mode = "" if protocol == "PLAINTEXT" else f" over {protocol}"
     ui.success(
-        f"platform up{mode} in {seconds:.1f} s: {', '.join(SERVICES)} healthy (`kafkalab ps`)"
+        f"platform up{mode} in {started.seconds:.1f} s: {', '.join(SERVICES)} healthy (`kafkalab ps`)"
     )
     if policy is not None:
         ui.success(f"autoscaler on: {_policy_text(policy)}")
@@ -140,7 +141,7 @@ def down(
 def ps(json: JsonOption = False) -> None:
     """Each service replica: pid, port, health, restarts, partitions owned, its group's lag."""
     settings = load_settings()
-    rows = control.ps(settings)
+    rows = control.ps(settings, connect.resolve(settings))
     if json:
         ui.print_json(rows)
         return

@@ -57,9 +57,11 @@ def scenario(
             f"--orders and --rate apply to load-driven scenarios, not to {chosen.name}",
             hint="`kafkalab scenario high-load --orders 500`",
         )
-    seconds = control.up(settings, notify=ui.step)
-    ui.step(f"platform ready ({seconds:.1f} s); running scenario {chosen.name}: {chosen.title}")
-    result = engine.run(settings, chosen, notify=ui.step)
+    started = control.up(settings, notify=ui.step)
+    ui.step(
+        f"platform ready ({started.seconds:.1f} s); running scenario {chosen.name}: {chosen.title}"
+    )
+    result = engine.run(settings, started.conn, chosen, notify=ui.step)
     if json:
         ui.print_json({**ui.to_jsonable(result), "passed": result.passed})
     else:
@@ -93,11 +95,15 @@ def _high_load(orders: int | None, rate: float | None, json: bool) -> None:
     plan = highload.HighLoadPlan(orders=orders or highload.HighLoadPlan.orders, rate=rate)
     p.LoadPlan(plan.orders, plan.rate).validate()  # a bad count fails before anything starts
     settings = load_settings()
-    seconds = control.up(settings, notify=ui.step)
-    ui.step(f"platform ready ({seconds:.1f} s); running scenario high-load: {plan.orders:,} orders")
+    started = control.up(settings, notify=ui.step)
+    ui.step(
+        f"platform ready ({started.seconds:.1f} s); running scenario high-load: "
+        f"{plan.orders:,} orders"
+    )
     with ui.live_kv("high-load") as update:
         report = highload.run(
             settings,
+            started.conn,
             plan,
             progress=lambda progress, extra: update([*progress_pairs(progress), *extra]),
             notify=None if json else ui.step,
@@ -181,9 +187,9 @@ def _security(json: bool) -> None:
     from kafkalab.scenarios import security
 
     settings = load_settings()
-    seconds = control.up(settings, notify=ui.step, secure=True)
-    ui.step(f"secure platform ready ({seconds:.1f} s); checking its claims")
-    result = security.run(settings, notify=ui.step)
+    started = control.up(settings, notify=ui.step, secure=True)
+    ui.step(f"secure platform ready ({started.seconds:.1f} s); checking its claims")
+    result = security.run(settings, started.conn, notify=ui.step)
     if json:
         ui.print_json({**ui.to_jsonable(result), "passed": result.passed})
     else:

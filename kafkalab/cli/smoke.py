@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from kafkalab import ui
-from kafkalab.cluster import lifecycle
+from kafkalab.cluster import connect, lifecycle
 from kafkalab.settings import load_settings
 
 
@@ -25,12 +25,12 @@ def smoke(
     from kafkalab.observe.roundtrip import run_round_trip  # Avro + registry client: load on use
 
     settings = load_settings()
-    if not settings.bootstrap:
+    if not settings.external:
         with ui.download_progress("fetching the Kafka jars from Maven Central (once)") as progress:
             started = lifecycle.up(settings, notify=ui.step, progress=progress)
         if not started.already_running:
             ui.step(f"cluster started in {started.seconds:.1f} s")
-    result = run_round_trip(settings, events=events)
+    result = run_round_trip(connect.resolve(settings), events=events)
     if json:
         ui.print_json({**ui.to_jsonable(result), "passed": result.passed})
     else:

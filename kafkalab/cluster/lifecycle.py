@@ -22,10 +22,11 @@ from pathlib import Path
 import httpx
 
 from kafkalab import clients, processes
-from kafkalab.cluster import config, provision
+from kafkalab.cluster import config, connect, provision
 from kafkalab.cluster.java import find_java
 from kafkalab.cluster.ports import port_free
 from kafkalab.cluster.state import ClusterState
+from kafkalab.connection import Connection
 from kafkalab.errors import (
     ClusterMismatch,
     ClusterStartFailed,
@@ -36,6 +37,7 @@ from kafkalab.errors import (
 from kafkalab.processes import read_pid
 from kafkalab.security import material
 from kafkalab.security import provision as security_provision
+from kafkalab.security.material import ADMIN
 from kafkalab.settings import ALLOWED_BROKER_COUNTS, Settings, settings_env
 
 Notify = Callable[[str], None]
@@ -69,6 +71,8 @@ class ClusterStatus:
     data_dir: str
     bootstrap: str
     secure: bool = False
+    """kafkalab's own secure mode (per-service SCRAM users, ACLs)."""
+    protocol: str = "PLAINTEXT"
     brokers: list[NodeStatus] = field(default_factory=list)
     controller_id: int | None = None
     topics: list[str] = field(default_factory=list)
@@ -134,11 +138,12 @@ def up(
     `secure` formats a new cluster for secure mode (see `config._secure_listeners`); a data dir
     formatted that way stays secure on every later `up`, with or without the flag."""
     say = notify or (lambda _msg: None)
-    if settings.bootstrap:
+    if settings.external:
+        where = settings.client_properties or settings.bootstrap
         raise InvalidChoice(
-            f"KAFKALAB_BOOTSTRAP points at an existing cluster ({settings.bootstrap}); "
-            "kafkalab starts no broker of its own",
-            hint="unset KAFKALAB_BOOTSTRAP to use the local cluster",
+            f"kafkalab is pointed at a cluster it did not start ({where}), so it starts no "
+            "broker of its own",
+            hint="unset KAFKALAB_CLIENT_PROPERTIES / KAFKALAB_BOOTSTRAP to use the local cluster",
         )
     started_at = time.monotonic()
     size, state = _resolve_size(settings, brokers)
@@ -154,7 +159,7 @@ def up(
     registry_pid = read_pid(_registry_home(settings) / "registry.pid")
     registry_needed = _registry_managed(settings) and registry_pid is None
     if not to_start and not registry_needed:
-        wait_for_brokers(settings, size, {}, timeout=settings.start_timeout)
+        wait_for_brokers(connect.resolve(settings, ADMIN), size, {}, settings.start_timeout)
         return UpResult(status(settings), True, [], time.monotonic() - started_at)
 
     _check_ports(settings, to_start, registry_needed, secure)
@@ -182,11 +187,12 @@ def up(
             cmd = config.jvm_command(java.path, classpath, settings, node)
             procs[node.name] = processes.spawn(cmd, node.pid_file, node.logs / "stdout.log")
     say(f"waiting for {size} broker(s) to answer metadata requests")
-    wait_for_brokers(settings, size, {n.name: n for n in to_start}, settings.start_timeout, procs)
+    conn = connect.resolve(settings, ADMIN)  # the cluster now exists: its size, mode, password
+    wait_for_brokers(conn, size, {n.name: n for n in to_start}, settings.start_timeout, procs)
     started = [node.name for node in to_start]
     if secure:
         say("creating the services' SCRAM users and ACLs")
-        security_provision.apply(settings)
+        security_provision.apply(conn, material.read_passwords(material.SecurityFiles.of(settings)))
     if registry_needed:
         say(f"starting the schema registry on {settings.schema_registry_url()}")
         _start_registry(settings, size)
@@ -265,14 +271,14 @@ def _format_storage(
 
 
 def wait_for_brokers(
-    settings: Settings,
+    conn: Connection,
     size: int,
     watched: dict[str, config.NodeSpec],
     timeout: float,
     procs: dict[str, subprocess.Popen[bytes]] | None = None,
 ) -> None:
     """Block until `size` brokers answer metadata; fail fast if a starting JVM exits."""
-    admin = clients.admin(settings, **{"log_level": 0, "socket.connection.setup.timeout.ms": 1000})
+    admin = clients.admin(conn, **{"log_level": 0, "socket.connection.setup.timeout.ms": 1000})
     deadline = time.monotonic() + timeout
     while True:
         for name, proc in (procs or {}).items():
@@ -316,8 +322,6 @@ def _start_registry(settings: Settings, size: int) -> None:
         sys.executable,
         "-m",
         "kafkalab.cluster.registry",
-        "--bootstrap",
-        clients.bootstrap_servers(settings),
         "--host",
         settings.host,
         "--port",
@@ -327,7 +331,7 @@ def _start_registry(settings: Settings, size: int) -> None:
     ]
     # The registry reads the cluster state (secure or not) and its credentials from the same
     # data dir, so it gets this process's settings, not whatever the environment holds.
-    env = {**settings_env(settings), "KAFKALAB_PRINCIPAL": material.ADMIN}
+    env = settings_env(settings.model_copy(update={"principal": ADMIN}))
     proc = processes.spawn(cmd, home / "registry.pid", home / "registry.log", env)
     deadline = time.monotonic() + settings.start_timeout
     url = f"{settings.schema_registry_url()}/subjects"
@@ -386,13 +390,15 @@ def status(settings: Settings) -> ClusterStatus:
     """Everything `cluster status` shows, read from pid files, the broker and the registry."""
     state = ClusterState.load(settings)
     size = state.brokers if state else 1
+    conn = connect.resolve(settings, ADMIN)
     result = ClusterStatus(
         running=False,
         kafka_version=provision.KAFKA_VERSION,
         cluster_id=state.cluster_id if state else None,
         data_dir=str(settings.data_dir),
-        bootstrap=clients.bootstrap_servers(settings),
-        secure=bool(state and state.secure),
+        bootstrap=conn.bootstrap_servers,
+        secure=conn.secure_mode,
+        protocol=conn.security_protocol,
     )
     for node in config.node_specs(settings, size):
         pid = read_pid(node.pid_file)
@@ -407,14 +413,14 @@ def status(settings: Settings) -> ClusterStatus:
                 str(node.logs / "server.log"),
             )
         )
-    if settings.bootstrap or any(b.running for b in result.brokers):
-        _read_cluster(settings, result)
+    if settings.external or any(b.running for b in result.brokers):
+        _read_cluster(conn, result)
     result.registry = _registry_status(settings)
     return result
 
 
-def _read_cluster(settings: Settings, result: ClusterStatus) -> None:
-    admin = clients.admin(settings, **{"log_level": 0})
+def _read_cluster(conn: Connection, result: ClusterStatus) -> None:
+    admin = clients.admin(conn, **{"log_level": 0})
     try:
         metadata = admin.list_topics(timeout=5.0)
         cluster = admin.describe_cluster(request_timeout=5.0).result(timeout=5.0)

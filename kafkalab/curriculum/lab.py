@@ -19,7 +19,8 @@ from confluent_kafka import Consumer, Producer
 from confluent_kafka.admin import AdminClient, NewTopic
 
 from kafkalab import clients, ui
-from kafkalab.cluster import lifecycle, ports
+from kafkalab.cluster import connect, lifecycle, ports
+from kafkalab.connection import Connection
 from kafkalab.curriculum.manifest import Lesson
 from kafkalab.errors import KafkalabError
 from kafkalab.settings import Settings
@@ -37,12 +38,32 @@ def group_prefix(lesson: Lesson) -> str:
     return f"lesson{lesson.number:02d}-"
 
 
+@dataclass(frozen=True)
+class SideCluster:
+    """A cluster of another shape than the learner's (three brokers, or secure)."""
+
+    settings: Settings
+    conn: Connection
+    """As admin on a secure side cluster."""
+
+
 @dataclass
 class Lab:
     settings: Settings
     lesson: Lesson
     run_id: str = field(default_factory=lambda: secrets.token_hex(3))
     quiet: bool = False
+    shared: dict[tuple[int, bool], SideCluster] = field(default_factory=dict)
+    """Side clusters that already run, by (brokers, secure): `side_cluster` lends one of these
+    instead of starting its own (the test suite shares one per shape)."""
+    _conn: Connection | None = field(default=None, repr=False)
+
+    @property
+    def conn(self) -> Connection:
+        """The learner's cluster as the demo connects to it (resolved once it runs)."""
+        if self._conn is None:
+            self._conn = connect.resolve(self.settings)
+        return self._conn
 
     # --- narration -------------------------------------------------------------------------
     def say(self, text: str) -> None:
@@ -60,22 +81,28 @@ class Lab:
 
     # --- what the lesson needs running -----------------------------------------------------
     def start_cluster(self) -> None:
-        """The broker and schema registry (no-op when already up, or when KAFKALAB_BOOTSTRAP
-        points at an existing cluster)."""
-        if not self.settings.bootstrap:
+        """The broker and schema registry (no-op when already up, or when kafkalab is pointed
+        at a cluster it did not start)."""
+        if not self.settings.external:
             lifecycle.up(self.settings, notify=ui.step)
+        self._conn = connect.resolve(self.settings)
 
     def start_platform(self) -> None:
         """The cluster plus the six services, each healthy."""
         from kafkalab.platform import control
 
-        control.up(self.settings, notify=ui.step)
+        self._conn = control.up(self.settings, notify=ui.step).conn
 
     @contextmanager
-    def side_cluster(self, brokers: int = 1, secure: bool = False) -> Iterator[Settings]:
+    def side_cluster(self, brokers: int = 1, secure: bool = False) -> Iterator[SideCluster]:
         """A cluster of another shape for this lesson alone (more brokers, or `secure`: SASL_SSL,
         SCRAM users and ACLs): its own data dir and free ports, so the learner's cluster is
-        untouched; stopped and deleted (keys and all) when the block ends."""
+        untouched; stopped and deleted (keys and all) when the block ends. One of that shape
+        in `shared` is lent instead, and left running."""
+        lent = self.shared.get((brokers, secure))
+        if lent is not None:
+            yield lent
+            return
         base = ports.free_block(self.settings.host, 10, start=self.settings.broker_port + 300)
         side = self.settings.model_copy(
             update={
@@ -92,7 +119,7 @@ class Lab:
         shutil.rmtree(side.data_dir, ignore_errors=True)
         try:
             lifecycle.up(side, brokers=brokers, notify=ui.step, secure=secure)
-            yield side
+            yield SideCluster(side, connect.resolve(side))
         finally:
             lifecycle.down(side)
             shutil.rmtree(side.data_dir, ignore_errors=True)
@@ -110,12 +137,14 @@ class Lab:
         partitions: int = 1,
         config: dict[str, str] | None = None,
         replication: int = -1,
-        on: Settings | None = None,
+        on: SideCluster | None = None,
     ) -> str:
         """Create a fresh topic for this run and return its full name (`on` another cluster,
         e.g. a side_cluster; replication -1 = the broker's default.replication.factor)."""
         full = self.topic_name(name)
-        admin = clients.admin(on or self.settings)  # kept: a collected client cancels its futures
+        admin = clients.admin(
+            on.conn if on else self.conn
+        )  # kept: a collected client cancels its futures
         new_topic = NewTopic(
             full, num_partitions=partitions, replication_factor=replication, config=config or {}
         )
@@ -131,13 +160,13 @@ class Lab:
         return full
 
     def admin(self, **overrides: Any) -> AdminClient:
-        return clients.admin(self.settings, **overrides)
+        return clients.admin(self.conn, **overrides)
 
     def producer(self, **overrides: Any) -> Producer:
-        return clients.producer(self.settings, **overrides)
+        return clients.producer(self.conn, **overrides)
 
     def consumer(self, group: str, **overrides: Any) -> Consumer:
-        return clients.consumer(self.settings, group, **overrides)
+        return clients.consumer(self.conn, group, **overrides)
 
 
 def _wait_for_metadata(admin: AdminClient, topic: str, timeout: float = 15.0) -> None:
@@ -152,9 +181,9 @@ def _wait_for_metadata(admin: AdminClient, topic: str, timeout: float = 15.0) ->
     raise LessonSetupFailed(f"topic {topic} has no leader after {timeout:.0f} s")
 
 
-def remove_leftovers(settings: Settings, lesson: Lesson, timeout: float = 30.0) -> list[str]:
+def remove_leftovers(conn: Connection, lesson: Lesson, timeout: float = 30.0) -> list[str]:
     """Delete the lesson's topics and consumer groups; returns what was removed."""
-    admin = clients.admin(settings)
+    admin = clients.admin(conn)
     # quixstreams names its internal topics after the consumer group: changelog__<group>--…
     internal = tuple(f"{kind}__{group_prefix(lesson)}" for kind in ("changelog", "repartition"))
     topics = [
@@ -167,7 +196,7 @@ def remove_leftovers(settings: Settings, lesson: Lesson, timeout: float = 30.0) 
         for name, future in admin.delete_topics(topics, operation_timeout=timeout).items():
             future.result(timeout=timeout)
             removed.append(name)
-    removed += _remove_subjects(settings, topic_prefix(lesson))
+    removed += _remove_subjects(conn, topic_prefix(lesson))
     groups = [
         g.group_id
         for g in admin.list_consumer_groups(request_timeout=10).result(timeout=15).valid
@@ -183,9 +212,9 @@ def remove_leftovers(settings: Settings, lesson: Lesson, timeout: float = 30.0) 
     return removed
 
 
-def _remove_subjects(settings: Settings, prefix: str) -> list[str]:
+def _remove_subjects(conn: Connection, prefix: str) -> list[str]:
     """Schema subjects of the lesson's topics (topic-record naming puts the topic first)."""
-    registry = clients.schema_registry(settings)
+    registry = clients.schema_registry(conn)
     removed = []
     for subject in registry.get_subjects():
         if subject.startswith(prefix):

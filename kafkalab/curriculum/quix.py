@@ -43,7 +43,7 @@ def application(lab: Lab, group: str, **options: Any) -> Application:
     default is `latest`, which would skip the records a demo produced before starting it)."""
     _forget_earlier_runs(lab)
     settings: dict[str, Any] = {
-        "broker_address": clients.bootstrap_servers(lab.settings),
+        "broker_address": clients.quix_connection(lab.conn),
         "consumer_group": group,
         "auto_offset_reset": "earliest",
         "state_dir": str(state_dir(lab)),

@@ -17,9 +17,10 @@ from dataclasses import dataclass
 from types import ModuleType
 from typing import Any
 
+from kafkalab.connection import Connection
 from kafkalab.curriculum import progress
 from kafkalab.curriculum.checks import Check, passed
-from kafkalab.curriculum.lab import Lab, remove_leftovers
+from kafkalab.curriculum.lab import Lab, SideCluster, remove_leftovers
 from kafkalab.curriculum.manifest import Lesson, ManifestError
 from kafkalab.settings import Settings
 
@@ -64,14 +65,20 @@ def check_function(lesson: Lesson) -> Callable[[Any], list[Check]]:
     return function
 
 
-def run(settings: Settings, lesson: Lesson, quiet: bool = False) -> LessonResult:
+def run(
+    settings: Settings,
+    lesson: Lesson,
+    quiet: bool = False,
+    shared: dict[tuple[int, bool], SideCluster] | None = None,
+) -> LessonResult:
+    """Run the lesson's demo and check it; `shared`: side clusters to lend (see Lab)."""
     started = time.monotonic()
-    lab = Lab(settings=settings, lesson=lesson, quiet=quiet)
+    lab = Lab(settings=settings, lesson=lesson, quiet=quiet, shared=dict(shared or {}))
     ok = False
     try:
         if "cluster" in lesson.needs or "platform" in lesson.needs:
             lab.start_cluster()
-            remove_leftovers(settings, lesson)
+            remove_leftovers(lab.conn, lesson)
         seen = demo_function(lesson)(lab)
         checks = check_function(lesson)(seen)
         ok = passed(checks)
@@ -87,11 +94,11 @@ def run(settings: Settings, lesson: Lesson, quiet: bool = False) -> LessonResult
     )
 
 
-def reset(settings: Settings, lesson: Lesson) -> list[str]:
+def reset(conn: Connection, lesson: Lesson) -> list[str]:
     from kafkalab.observe.reach import topic_names
 
-    topic_names(settings)  # one sentence, not a librdkafka timeout, when no broker runs
-    return remove_leftovers(settings, lesson)
+    topic_names(conn)  # one sentence, not a librdkafka timeout, when no broker runs
+    return remove_leftovers(conn, lesson)
 
 
 def explain_text(lesson: Lesson) -> str:

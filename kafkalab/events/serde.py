@@ -20,8 +20,8 @@ from confluent_kafka.schema_registry.avro import AvroDeserializer, AvroSerialize
 from confluent_kafka.serialization import MessageField, SerializationContext
 
 from kafkalab import clients
+from kafkalab.connection import Connection
 from kafkalab.events.schemas import schema_text
-from kafkalab.settings import Settings
 
 HEADER_TYPE = "event_type"
 HEADER_TRACE = "trace_id"
@@ -74,8 +74,8 @@ def new_id() -> str:
 class EventSerde:
     """Serializers per record type (cached: building one costs a registry round trip)."""
 
-    def __init__(self, settings: Settings) -> None:
-        self.registry = clients.schema_registry(settings)
+    def __init__(self, conn: Connection) -> None:
+        self.registry = clients.schema_registry(conn)
         self._serializers: dict[str, AvroSerializer] = {}
         self._deserializer = AvroDeserializer(self.registry)
 

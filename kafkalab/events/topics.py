@@ -92,11 +92,18 @@ CATALOGUE += tuple(
 )
 
 
-def apply_catalogue(admin: AdminClient, brokers: int, timeout: float = 30.0) -> list[str]:
-    """Create every missing topic; existing ones are left as they are. Returns the created names."""
-    rf = 3 if brokers >= 3 else 1
-    min_isr = 2 if brokers >= 3 else 1
-    existing = set(admin.list_topics(timeout=timeout).topics)
+def apply_catalogue(
+    admin: AdminClient, brokers: int | None = None, timeout: float = 30.0
+) -> list[str]:
+    """Create every missing topic; existing ones are left as they are. Returns the created names.
+
+    Replication follows the cluster's size (`brokers`, else as many as the metadata names):
+    factor 3 and min.insync.replicas 2 from three brokers on, 1 and 1 below."""
+    metadata = admin.list_topics(timeout=timeout)
+    size = brokers if brokers is not None else len(metadata.brokers)
+    rf = 3 if size >= 3 else 1
+    min_isr = 2 if size >= 3 else 1
+    existing = set(metadata.topics)
     missing = [spec for spec in CATALOGUE if spec.name not in existing]
     if not missing:
         return []

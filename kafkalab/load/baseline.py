@@ -1,6 +1,6 @@
 """The raw bound: how fast this broker moves the same records with no services in between.
 
-confluent-kafka only — an idempotent acks=all producer (the services' settings) writing
+confluent-kafka only — an idempotent acks=all producer (the services' conn) writing
 `messages` records of `size` bytes to a fresh 6-partition topic, while a read_committed
 consumer in another thread reads them back. The time is first produce → last record consumed.
 Dividing the pipeline's events/s by this gives the share of raw Kafka speed the six Python
@@ -19,9 +19,9 @@ from confluent_kafka import KafkaError
 from confluent_kafka.admin import NewTopic
 
 from kafkalab import clients
+from kafkalab.connection import Connection
 from kafkalab.errors import KafkalabError
 from kafkalab.load.report import Baseline
-from kafkalab.settings import Settings
 
 PARTITIONS = 6
 
@@ -30,17 +30,17 @@ class BaselineFailed(KafkalabError):
     hint = "check the broker with `kafkalab cluster status`; the load figures above still hold"
 
 
-def measure(settings: Settings, messages: int, size: int, pipeline_events_per_s: float) -> Baseline:
+def measure(conn: Connection, messages: int, size: int, pipeline_events_per_s: float) -> Baseline:
     """Produce→consume `messages` × `size` bytes on a throw-away topic; delete it afterwards."""
     messages, size = max(messages, 1), max(size, 1)
     topic = f"kafkalab-baseline-{uuid.uuid4().hex[:8]}"
-    admin = clients.admin(settings)
+    admin = clients.admin(conn)
     try:
         admin.create_topics([NewTopic(topic, PARTITIONS)])[topic].result(timeout=15)
     except Exception as exc:  # noqa: BLE001
         raise BaselineFailed(f"could not create the baseline topic: {exc}") from exc
     try:
-        seconds = _produce_consume(settings, topic, messages, size)
+        seconds = _produce_consume(conn, topic, messages, size)
     finally:
         # A leftover topic would be harmless (prefixed, left out of every count): best effort.
         with contextlib.suppress(Exception):
@@ -56,9 +56,9 @@ def measure(settings: Settings, messages: int, size: int, pipeline_events_per_s:
     )
 
 
-def _produce_consume(settings: Settings, topic: str, messages: int, size: int) -> float:
+def _produce_consume(conn: Connection, topic: str, messages: int, size: int) -> float:
     consumer = clients.consumer(
-        settings,
+        conn,
         f"kafkalab-baseline-{uuid.uuid4().hex[:8]}",
         **{"enable.auto.commit": False, "fetch.wait.max.ms": 50},
     )
@@ -81,7 +81,7 @@ def _produce_consume(settings: Settings, topic: str, messages: int, size: int) -
         last_at[0] = time.monotonic()
         finished.set()
 
-    producer = clients.producer(settings, **{"linger.ms": 5})
+    producer = clients.producer(conn, **{"linger.ms": 5})
     payload = os.urandom(size)
     reader = threading.Thread(target=consume, name="baseline-consumer", daemon=True)
     started = time.monotonic()

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 import httpx
 
 from kafkalab.catalogue.services import SERVICES
+from kafkalab.connection import Connection
 from kafkalab.events.serde import now_ms
 from kafkalab.events.topics import ORDER_EVENTS
 from kafkalab.load import plan as p
@@ -82,6 +83,7 @@ class _Sent:
 
 def run_load(
     settings: Settings,
+    conn: Connection,
     orders: int = p.DEFAULT_ORDERS,
     rate: float | None = None,
     users: int = p.DEFAULT_USERS,
@@ -109,12 +111,10 @@ def run_load(
         shop.top_up_stock(settings, http, p.stock_needed(plan.orders))
     report.setup_seconds = round(time.monotonic() - began, 2)
 
-    before = volume.end_offsets(settings)
-    watch = OrderWatch(
-        settings, {part: off for (t, part), off in before.items() if t == ORDER_EVENTS}
-    )
+    before = volume.end_offsets(conn)
+    watch = OrderWatch(conn, {part: off for (t, part), off in before.items() if t == ORDER_EVENTS})
     watch.start()
-    lags = sample.LagSampler(settings)
+    lags = sample.LagSampler(conn)
     lags.sample()
     lags.start()
     cpu = sample.CpuMeter(sample.platform_processes(settings))
@@ -125,12 +125,12 @@ def run_load(
         # Let the pipeline finish the run's work: the last orders' notifications and
         # analytics are part of it. Quiet = no topic grew for a moment.
         show(Progress("settling", _since(report), plan.orders))
-        after, report.settled = volume.wait_quiet(settings, timeout=SETTLE_TIMEOUT)
+        after, report.settled = volume.wait_quiet(conn, timeout=SETTLE_TIMEOUT)
         lags.sample()
     finally:
         lags.stop()
         watch.stop()
-    _figures(settings, report, before, after, lags, show)
+    _figures(conn, report, before, after, lags, show)
     return report
 
 
@@ -267,7 +267,7 @@ class _Ticker:
 
 
 def _figures(
-    settings: Settings,
+    conn: Connection,
     report: LoadReport,
     before: volume.Offsets,
     after: volume.Offsets,
@@ -276,7 +276,7 @@ def _figures(
 ) -> None:
     """Per-service rates, lag peaks, and the pipeline's volume (read after the run)."""
     show(Progress("counting", _since(report), report.plan.orders))
-    counted = volume.count_between(settings, before, after)
+    counted = volume.count_between(conn, before, after)
     report.volume = counted.volume
     last = max(counted.last_timestamp_ms, report.started_ms + 1)
     window = report.settle_seconds = round((last - report.started_ms) / 1000, 3)

@@ -5,13 +5,17 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from kafkalab.connection import Connection
 from kafkalab.load import baseline as raw
 from kafkalab.load.driver import OnProgress, run_load
 from kafkalab.load.plan import LoadPlan
 from kafkalab.load.report import Baseline, LoadReport
 from kafkalab.settings import Settings
+
+if TYPE_CHECKING:
+    from kafkalab.observe.verify import VerifyReport
 
 Notify = Callable[[str], None]
 
@@ -20,10 +24,8 @@ Notify = Callable[[str], None]
 class LoadRun:
     report: LoadReport
     baseline: Baseline | None = None
-    verify: Any = None
-    """kafkalab.observe.verify's VerifyReport (`.passed`, `.invariants`), when it ran."""
-    verify_skipped: str | None = None
-    """Why the checker did not run (None when it did)."""
+    verify: VerifyReport | None = None
+    """The invariant checker's verdict over the run's window (set once the checker ran)."""
 
     @property
     def passed(self) -> bool:
@@ -37,13 +39,13 @@ class LoadRun:
             "report": self.report.to_jsonable(),
             "baseline": ui.to_jsonable(self.baseline),
             "verify": ui.to_jsonable(self.verify),
-            "verify_skipped": self.verify_skipped,
             "passed": self.passed,
         }
 
 
 def run(
     settings: Settings,
+    conn: Connection,
     plan: LoadPlan,
     with_baseline: bool = False,
     progress: OnProgress | None = None,
@@ -52,6 +54,7 @@ def run(
     say = notify or (lambda _m: None)
     report = run_load(
         settings,
+        conn,
         orders=plan.orders,
         rate=plan.rate,
         users=plan.users,
@@ -67,17 +70,13 @@ def run(
             f"{report.volume.mean_size} B on the same broker"
         )
         result.baseline = raw.measure(
-            settings,
+            conn,
             report.volume.records,
             report.volume.mean_size,
             report.pipeline_events_per_s,
         )
-    try:
-        # The checker reads every topic back: imported on use, and optional until it lands.
-        from kafkalab.observe.verify import verify  # type: ignore[import-not-found,unused-ignore]
-    except ImportError:
-        result.verify_skipped = "the invariant checker (kafkalab.observe.verify) is not installed"
-        return result
+    from kafkalab.observe.verify import verify  # reads every topic back: imported on use
+
     say("running the invariant checker over everything since the first order")
-    result.verify = verify(settings, since_ms=report.started_ms)
+    result.verify = verify(conn, since_ms=report.started_ms)
     return result

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from kafkalab.catalogue.services import SERVICES, group_id
 from kafkalab.cluster import lifecycle
+from kafkalab.connection import Connection
 from kafkalab.observe.lag import group_lag
 from kafkalab.platform import files
 from kafkalab.settings import Settings
@@ -24,8 +25,8 @@ GROUPS = tuple(group_id(name) for name in SERVICES if name != "user")
 class LagSampler:
     """Samples every group's total lag each `interval` seconds; keeps the latest and the peak."""
 
-    def __init__(self, settings: Settings, interval: float = 1.0) -> None:
-        self.settings = settings
+    def __init__(self, conn: Connection, interval: float = 1.0) -> None:
+        self.conn = conn
         self.interval = interval
         self.latest: dict[str, int] = {}
         self.peak: dict[str, int] = {}
@@ -43,7 +44,7 @@ class LagSampler:
     def sample(self) -> dict[str, int]:
         """Take one sample now (also what the thread does) and return it."""
         try:
-            lags = {g.group: g.total for g in group_lag(self.settings, list(GROUPS), timeout=5)}
+            lags = {g.group: g.total for g in group_lag(self.conn, list(GROUPS), timeout=5)}
         except Exception as exc:  # noqa: BLE001 - a missed sample is not worth stopping a load
             log.debug("lag sample failed: %s", exc)
             return self.snapshot()
@@ -73,7 +74,7 @@ def platform_processes(settings: Settings) -> list[Process]:
     found = [
         Process(r.service, r.pid) for r in files.read_status(settings).replicas if r.pid is not None
     ]
-    if not settings.bootstrap:
+    if not settings.external:
         try:
             status = lifecycle.status(settings)
         except Exception:  # noqa: BLE001 - CPU figures are a nicety

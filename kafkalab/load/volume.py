@@ -17,8 +17,8 @@ from confluent_kafka.admin import OffsetSpec
 
 from kafkalab import clients
 from kafkalab.catalogue.services import SERVICES
+from kafkalab.connection import Connection
 from kafkalab.load.report import Volume
-from kafkalab.settings import Settings
 
 Offsets = dict[tuple[str, int], int]
 INTERNAL_PREFIXES = ("__", "_schemas", "kafkalab-baseline-")
@@ -51,7 +51,7 @@ def writer(topic: str) -> str:
 
 
 def wait_quiet(
-    settings: Settings, quiet: float = 1.5, timeout: float = 30.0, poll: float = 0.5
+    conn: Connection, quiet: float = 1.5, timeout: float = 30.0, poll: float = 0.5
 ) -> tuple[Offsets, bool]:
     """End offsets once no topic has grown for `quiet` seconds (every consumer group done with
     the run's work, since each step writes its result), or after `timeout`. Returns the last
@@ -61,11 +61,11 @@ def wait_quiet(
     its position stops one short of a transaction marker, so its lag never reads 0.
     """
     deadline = time.monotonic() + timeout
-    last = end_offsets(settings)
+    last = end_offsets(conn)
     still_since = time.monotonic()
     while time.monotonic() < deadline:
         time.sleep(poll)
-        now = end_offsets(settings)
+        now = end_offsets(conn)
         if now != last:
             last, still_since = now, time.monotonic()
         elif time.monotonic() - still_since >= quiet:
@@ -73,9 +73,9 @@ def wait_quiet(
     return last, False
 
 
-def end_offsets(settings: Settings, timeout: float = 10.0) -> Offsets:
+def end_offsets(conn: Connection, timeout: float = 10.0) -> Offsets:
     """High watermark of every partition of every non-internal topic."""
-    admin = clients.admin(settings)
+    admin = clients.admin(conn)
     metadata = admin.list_topics(timeout=timeout)
     request = {
         TopicPartition(name, p): OffsetSpec.latest()
@@ -98,7 +98,7 @@ class Counted:
 
 
 def count_between(
-    settings: Settings, before: Offsets, after: Offsets, timeout: float = 60.0
+    conn: Connection, before: Offsets, after: Offsets, timeout: float = 60.0
 ) -> Counted:
     """Records and bytes (key + value + header bytes) in [before, after) of each partition."""
     ranges = {
@@ -107,7 +107,7 @@ def count_between(
     counted = Counted(Volume())
     if not ranges:
         return counted
-    consumer = clients.consumer(settings, "kafkalab-load-volume", **{"enable.auto.commit": False})
+    consumer = clients.consumer(conn, "kafkalab-load-volume", **{"enable.auto.commit": False})
     by_topic: Counter[str] = Counter()
     size = 0
     newest = 0

@@ -14,10 +14,10 @@ from collections import Counter
 from confluent_kafka import KafkaError, Message, TopicPartition
 
 from kafkalab import clients
+from kafkalab.connection import Connection
 from kafkalab.events.serde import HEADER_TYPE, EventSerde, UndecodableEvent
 from kafkalab.events.topics import ORDER_EVENTS
 from kafkalab.load.outcome import TERMINAL, Terminal
-from kafkalab.settings import Settings
 
 _CREATED = b"OrderCreated"
 _CHANGED = b"OrderStatusChanged"
@@ -26,8 +26,8 @@ _CHANGED = b"OrderStatusChanged"
 class OrderWatch:
     """A daemon thread that records OrderCreated times and the first terminal state per order."""
 
-    def __init__(self, settings: Settings, start_offsets: dict[int, int]) -> None:
-        self.settings = settings
+    def __init__(self, conn: Connection, start_offsets: dict[int, int]) -> None:
+        self.conn = conn
         self.start_offsets = start_offsets
         self.created: dict[str, int] = {}
         self.terminal: dict[str, Terminal] = {}
@@ -64,9 +64,9 @@ class OrderWatch:
             return Counter(self.counts)
 
     def _run(self) -> None:
-        serde = EventSerde(self.settings)
+        serde = EventSerde(self.conn)
         consumer = clients.consumer(
-            self.settings,
+            self.conn,
             "kafkalab-load-watch",  # assign() only: the group is never joined, nothing committed
             **{"enable.auto.commit": False, "fetch.wait.max.ms": 50},
         )

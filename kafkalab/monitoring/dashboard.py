@@ -20,6 +20,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from kafkalab import clients
 from kafkalab.catalogue.services import SERVICES, group_id, service_port
+from kafkalab.connection import Connection
 from kafkalab.events.serde import EventSerde, UndecodableEvent
 from kafkalab.events.topics import ANALYTICS, CATALOGUE
 from kafkalab.monitoring.live import LiveAlerts
@@ -59,17 +60,18 @@ class DashboardSnapshot:
 class Dashboard:
     """Keeps the state between refreshes (previous counters, lag history, analytics cursor)."""
 
-    def __init__(self, settings: Settings, found: list[Target]) -> None:
+    def __init__(self, settings: Settings, conn: Connection, found: list[Target]) -> None:
         """`found`: the /metrics endpoints to scrape (`platform.control.scrape_targets`)."""
         self.settings = settings
+        self.conn = conn
         self._counters: dict[
             str, tuple[float, float, float]
         ] = {}  # service → (t, consumed, produced)
         self._history: dict[str, deque[int]] = {}
         self._windows: dict[tuple[str, str], dict[str, float]] = {}  # (metric, window) → latest
-        self._serde = EventSerde(settings)
+        self._serde = EventSerde(conn)
         self._analytics = clients.consumer(
-            settings, "kafkalab-dashboard", **{"enable.auto.commit": False}
+            conn, "kafkalab-dashboard", **{"enable.auto.commit": False}
         )
         self._assigned = False
         self._alerts = LiveAlerts(found)
@@ -87,7 +89,7 @@ class Dashboard:
             orders_total=self._latest("orders_total", "running"),
         )
         snap.services = [self._rates(name) for name in SERVICES]
-        for group in group_lag(self.settings, [group_id(name) for name in SERVICES]):
+        for group in group_lag(self.conn, [group_id(name) for name in SERVICES]):
             snap.lag[group.group] = group.total
             history = self._history.setdefault(group.group, deque(maxlen=HISTORY))
             history.append(group.total)

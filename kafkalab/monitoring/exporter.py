@@ -9,9 +9,6 @@ what the supervisor knows about the replicas.
 from __future__ import annotations
 
 import logging
-import signal
-import sys
-import threading
 from collections.abc import Callable, Iterator
 
 from prometheus_client import CollectorRegistry, generate_latest
@@ -21,10 +18,11 @@ from prometheus_client.registry import Collector
 
 from kafkalab.catalogue import metrics as specs
 from kafkalab.catalogue.services import SERVICES
+from kafkalab.connection import Connection
 from kafkalab.observe.groups import platform_groups
 from kafkalab.observe.lag import group_lag
 from kafkalab.services.http import Request, Response, Route, ServiceHttpServer
-from kafkalab.settings import Settings, load_settings
+from kafkalab.settings import Settings
 
 log = logging.getLogger("kafkalab.exporter")
 
@@ -38,16 +36,16 @@ class PlatformCollector(Collector):
     """kafkalab_consumergroup_lag and kafkalab_service_replicas, computed at scrape time."""
 
     def __init__(
-        self, settings: Settings, replicas: Callable[[], list[tuple[str, str]]] = list
+        self, conn: Connection, replicas: Callable[[], list[tuple[str, str]]] = list
     ) -> None:
-        self.settings = settings
+        self.conn = conn
         self.replicas = replicas  # (service, state) per replica
 
     def collect(self) -> Iterator[Metric]:
         spec = specs.GROUP_LAG
         lag = GaugeMetricFamily(spec.name, spec.help, labels=list(spec.labels))
         try:
-            for group in group_lag(self.settings, platform_groups(), timeout=5.0):
+            for group in group_lag(self.conn, platform_groups(), timeout=5.0):
                 for p in group.partitions:
                     lag.add_metric([group.group, p.topic, str(p.partition)], p.lag)
         except Exception as exc:  # noqa: BLE001 - the endpoint must answer while Kafka is away
@@ -67,12 +65,12 @@ class PlatformCollector(Collector):
 
 
 def serve(
-    settings: Settings, replicas: Callable[[], list[tuple[str, str]]] = list
+    settings: Settings, conn: Connection, replicas: Callable[[], list[tuple[str, str]]] = list
 ) -> ServiceHttpServer | None:
     """Start the endpoint in a daemon thread; None (logged) if its port is taken, because the
     supervisor's real job — keeping the services running — must not depend on it."""
     registry = CollectorRegistry()
-    registry.register(PlatformCollector(settings, replicas))
+    registry.register(PlatformCollector(conn, replicas))
 
     def metrics(request: Request) -> Response:
         return Response(200, generate_latest(registry), CONTENT_TYPE_LATEST)
@@ -91,23 +89,3 @@ def serve(
         return None
     server.start()
     return server
-
-
-def main() -> None:
-    """`python -m kafkalab.monitoring.exporter`: the endpoint on its own, for deployments where
-    no kafkalab supervisor runs (e.g. containers); it serves until SIGTERM or Ctrl-C."""
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
-    settings = load_settings()
-    server = serve(settings)
-    if server is None:
-        sys.exit(1)
-    stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    signal.signal(signal.SIGINT, lambda *_: stop.set())
-    log.info("platform metrics on http://%s:%s/metrics", settings.host, platform_port(settings))
-    stop.wait()
-    server.shutdown()
-
-
-if __name__ == "__main__":
-    main()

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from kafkalab import clients
 from kafkalab.catalogue.services import CHANNELS, SERVICES, group_id
+from kafkalab.connection import Connection
 from kafkalab.errors import KafkalabError
-from kafkalab.settings import Settings
 
 
 class UnknownGroup(KafkalabError):
@@ -20,16 +20,16 @@ def platform_groups() -> list[str]:
     ]
 
 
-def existing_groups(settings: Settings, timeout: float = 10.0) -> list[str]:
+def existing_groups(conn: Connection, timeout: float = 10.0) -> list[str]:
     """Every consumer group the cluster knows, sorted."""
-    admin = clients.admin(settings)  # held until the answer is in: a collected client drops it
+    admin = clients.admin(conn)  # held until the answer is in: a collected client drops it
     listing = admin.list_consumer_groups(request_timeout=timeout).result(timeout=timeout)
     return sorted(g.group_id for g in listing.valid)
 
 
-def check_group(settings: Settings, group: str) -> None:
+def check_group(conn: Connection, group: str) -> None:
     """UnknownGroup, naming the groups that do exist, unless the cluster knows `group`."""
-    known = existing_groups(settings)
+    known = existing_groups(conn)
     if group not in known:
         shown = ", ".join(known[:12]) + (", …" if len(known) > 12 else "")
         raise UnknownGroup(

@@ -8,7 +8,7 @@ from confluent_kafka import ConsumerGroupTopicPartitions, IsolationLevel, TopicP
 from confluent_kafka.admin import AdminClient, OffsetSpec
 
 from kafkalab import clients
-from kafkalab.settings import Settings
+from kafkalab.connection import Connection
 
 
 @dataclass
@@ -33,9 +33,9 @@ class GroupLag:
         return sum(p.lag for p in self.partitions)
 
 
-def group_lag(settings: Settings, groups: list[str], timeout: float = 10.0) -> list[GroupLag]:
+def group_lag(conn: Connection, groups: list[str], timeout: float = 10.0) -> list[GroupLag]:
     """Committed offset, end offset and lag of every partition each group has committed on."""
-    admin = clients.admin(settings)
+    admin = clients.admin(conn)
     result = []
     for group in groups:
         committed = _committed(admin, group, timeout)

@@ -19,10 +19,10 @@ from confluent_kafka.schema_registry.avro import AvroDeserializer, AvroSerialize
 from confluent_kafka.serialization import MessageField, SerializationContext, StringSerializer
 
 from kafkalab import clients
+from kafkalab.connection import Connection
 from kafkalab.errors import ClusterNotRunning
 from kafkalab.events.schemas import schema_text
 from kafkalab.observe.verdict import Expectation, all_passed
-from kafkalab.settings import Settings
 
 SUBJECT_STRATEGY_NOTE = "subject = record name, so every run reuses one subject"
 
@@ -46,28 +46,28 @@ def _record_subject(ctx: SerializationContext, record_name: str) -> str:
     return record_name
 
 
-def run_round_trip(settings: Settings, events: int = 1000, keys: int = 10) -> RoundTrip:
+def run_round_trip(conn: Connection, events: int = 1000, keys: int = 10) -> RoundTrip:
     """Produce `events` Avro events over `keys` keys to a fresh topic and read them all back."""
     topic = f"kafkalab-smoke-{uuid.uuid4().hex[:8]}"
     result = RoundTrip(topic=topic, events=events, keys=keys)
-    admin = clients.admin(settings)
+    admin = clients.admin(conn)
     futures = admin.create_topics([NewTopic(topic, num_partitions=3)])
     try:
         futures[topic].result(timeout=15)
     except Exception as exc:  # noqa: BLE001 - any failure here means the cluster is not usable
         raise ClusterNotRunning(
-            f"could not create a topic on {clients.bootstrap_servers(settings)}: {exc}"
+            f"could not create a topic on {conn.bootstrap_servers}: {exc}"
         ) from exc
     try:
-        _produce_and_check(settings, result)
+        _produce_and_check(conn, result)
     finally:
         with contextlib.suppress(Exception):  # best effort: a leftover topic is harmless
             admin.delete_topics([topic])[topic].result(timeout=10)
     return result
 
 
-def _produce_and_check(settings: Settings, result: RoundTrip) -> None:
-    registry = clients.schema_registry(settings)
+def _produce_and_check(conn: Connection, result: RoundTrip) -> None:
+    registry = clients.schema_registry(conn)
     schema = schema_text("SmokeEvent")
     serialize = AvroSerializer(registry, schema, conf={"subject.name.strategy": _record_subject})
     deserialize = AvroDeserializer(registry)
@@ -75,7 +75,7 @@ def _produce_and_check(settings: Settings, result: RoundTrip) -> None:
     ctx = SerializationContext(result.topic, MessageField.VALUE)
 
     sent: list[dict[str, object]] = []
-    producer = clients.producer(settings)
+    producer = clients.producer(conn)
     started = time.monotonic()
     now_ms = int(time.time() * 1000)
     for i in range(result.events):
@@ -101,7 +101,7 @@ def _produce_and_check(settings: Settings, result: RoundTrip) -> None:
 
     received: list[tuple[int, dict[str, object]]] = []
     schema_ids: set[int] = set()
-    consumer = clients.consumer(settings, group_id=f"kafkalab-smoke-{uuid.uuid4().hex[:8]}")
+    consumer = clients.consumer(conn, group_id=f"kafkalab-smoke-{uuid.uuid4().hex[:8]}")
     consumer.subscribe([result.topic])
     started = time.monotonic()
     try:

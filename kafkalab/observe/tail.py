@@ -15,12 +15,12 @@ from dataclasses import dataclass, field
 from confluent_kafka import Consumer, Message, TopicPartition
 
 from kafkalab import clients
+from kafkalab.connection import Connection
 from kafkalab.errors import KafkalabError
 from kafkalab.events import topics as t
 from kafkalab.events.serde import HEADER_TYPE, Event, EventSerde, UndecodableEvent
 from kafkalab.observe import reach
 from kafkalab.observe.trace import summarize
-from kafkalab.settings import Settings
 
 DEFAULT_LIMIT = 20
 NOT_AVRO = "(not Avro)"
@@ -43,9 +43,9 @@ class TailRecord:
     headers: dict[str, str] = field(default_factory=dict)
 
 
-def check_topic(settings: Settings, topic: str) -> None:
+def check_topic(conn: Connection, topic: str) -> None:
     """UnknownTopic (one sentence naming the catalogue) unless `topic` exists on the cluster."""
-    existing = reach.topic_names(settings)
+    existing = reach.topic_names(conn)
     if topic in existing:
         return
     names = [spec.name for spec in t.CATALOGUE]
@@ -58,7 +58,7 @@ def check_topic(settings: Settings, topic: str) -> None:
 
 
 def tail(
-    settings: Settings,
+    conn: Connection,
     topic: str,
     from_beginning: bool = False,
     limit: int | None = None,
@@ -72,9 +72,9 @@ def tail(
     With `follow`: then every new record as it arrives, until the caller stops iterating
     (`idle` is called between empty polls, e.g. to let a test stop the loop).
     """
-    check_topic(settings, topic)
-    serde = EventSerde(settings)
-    consumer = clients.consumer(settings, "kafkalab-tail", **{"enable.auto.commit": False})
+    check_topic(conn, topic)
+    serde = EventSerde(conn)
+    consumer = clients.consumer(conn, "kafkalab-tail", **{"enable.auto.commit": False})
     try:
         starts, ends = _bounds(consumer, topic, from_beginning, limit or DEFAULT_LIMIT)
         backlog = [_record(serde, m) for m in _read_to_end(consumer, starts, ends)]

@@ -17,10 +17,10 @@ from typing import Any
 from confluent_kafka import TopicPartition
 
 from kafkalab import clients
+from kafkalab.connection import Connection
 from kafkalab.errors import KafkalabError
 from kafkalab.events import topics as t
 from kafkalab.events.serde import Event, EventSerde, UndecodableEvent
-from kafkalab.settings import Settings
 
 TRACE_TOPICS = (
     t.USER_EVENTS,
@@ -52,7 +52,7 @@ class ReadIncomplete(KafkalabError):
 
 
 def read_events(
-    settings: Settings,
+    conn: Connection,
     topics: tuple[str, ...] = TRACE_TOPICS,
     timeout: float = 20.0,
     since_ms: int | None = None,
@@ -65,8 +65,8 @@ def read_events(
     `timeout` passes before every partition was read to its end, instead of returning the
     part that was read — a checker must not judge half a topic.
     """
-    consumer = clients.consumer(settings, "kafkalab-observe", **{"enable.auto.commit": False})
-    serde = EventSerde(settings)
+    consumer = clients.consumer(conn, "kafkalab-observe", **{"enable.auto.commit": False})
+    serde = EventSerde(conn)
     metadata = consumer.list_topics(timeout=10)
     assignment, ends = [], {}
     for topic in topics:
@@ -244,9 +244,9 @@ def resolve_order_id(events: list[Event], wanted: str) -> str:
     raise UnknownOrder(f"no events for order {wanted} on the topics")
 
 
-def trace_order(settings: Settings, order_id: str) -> OrderTrace:
+def trace_order(conn: Connection, order_id: str) -> OrderTrace:
     """Read the topics back and rebuild the causal trace of `order_id` (or a unique prefix)."""
-    events = read_events(settings, TRACE_TOPICS, timeout=60.0)
+    events = read_events(conn, TRACE_TOPICS, timeout=60.0)
     found = resolve_order_id(events, order_id)
     mine = order_events(events, found)
     changes = sorted(

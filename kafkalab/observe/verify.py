@@ -32,12 +32,12 @@ from datetime import datetime
 from typing import Any
 
 from kafkalab.catalogue.services import TEMPLATES
+from kafkalab.connection import Connection
 from kafkalab.errors import KafkalabError
 from kafkalab.events import topics as t
 from kafkalab.events.serde import Event
 from kafkalab.observe import reach
 from kafkalab.observe.trace import read_events
-from kafkalab.settings import Settings
 
 TERMINAL = ("CONFIRMED", "CANCELLED", "REJECTED")
 MAX_EXAMPLES = 5
@@ -424,7 +424,7 @@ def _money(cents: Any) -> str:
 
 
 def verify(
-    settings: Settings,
+    conn: Connection,
     since_ms: int | None = None,
     order_ids: Collection[str] | None = None,
 ) -> VerifyReport:
@@ -434,24 +434,22 @@ def verify(
     what happened since, minus a look-back for causes); `order_ids` narrows them to exactly
     these. The analytics invariant is shop-wide either way.
     """
-    reach.topic_names(settings)
-    reach.require_registry(settings)
+    reach.topic_names(conn)
+    reach.require_registry(conn)
     started = time.monotonic()
     start = None if since_ms is None else since_ms - CAUSE_LOOKBACK_MS
-    events = read_events(settings, WHOLE_TOPICS, timeout=READ_TIMEOUT, strict=True)
-    events += read_events(
-        settings, WINDOW_TOPICS, timeout=READ_TIMEOUT, since_ms=start, strict=True
-    )
+    events = read_events(conn, WHOLE_TOPICS, timeout=READ_TIMEOUT, strict=True)
+    events += read_events(conn, WINDOW_TOPICS, timeout=READ_TIMEOUT, since_ms=start, strict=True)
     if start is not None and not any(e.topic == t.ANALYTICS for e in events):
         # Nothing new from analytics in the window: its latest totals are older; find them.
-        events += read_events(settings, (t.ANALYTICS,), timeout=READ_TIMEOUT, strict=True)
+        events += read_events(conn, (t.ANALYTICS,), timeout=READ_TIMEOUT, strict=True)
     report = evaluate(events, since_ms, order_ids)
     report.read_seconds = round(time.monotonic() - started, 3)
     return report
 
 
 def verify_orders(
-    settings: Settings,
+    conn: Connection,
     order_ids: Collection[str] | None = None,
     since_ms: int | None = None,
     settle_seconds: float = 30.0,
@@ -466,7 +464,7 @@ def verify_orders(
     """
     deadline = time.monotonic() + settle_seconds
     while True:
-        report = verify(settings, since_ms, order_ids)
+        report = verify(conn, since_ms, order_ids)
         if report.passed or time.monotonic() >= deadline:
             return report
         if notify is not None:

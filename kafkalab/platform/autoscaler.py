@@ -26,6 +26,7 @@ from typing import Any
 
 from kafkalab import clients
 from kafkalab.catalogue.services import AUTOSCALED, group_id
+from kafkalab.connection import Connection
 from kafkalab.observe.lag import GroupLag, group_lag
 from kafkalab.platform import files
 from kafkalab.platform.scaling import Decision, Policy, Sample, decide, replica_limit
@@ -95,16 +96,16 @@ def read_state(settings: Settings) -> AutoscalerState:
     )
 
 
-LagReader = Callable[[Settings], list[GroupLag]]
-PartitionReader = Callable[[Settings], dict[str, int]]
+LagReader = Callable[[Connection], list[GroupLag]]
+PartitionReader = Callable[[Connection], dict[str, int]]
 
 
-def _all_lags(settings: Settings) -> list[GroupLag]:
-    return group_lag(settings, [group_id(name) for name in AUTOSCALED], timeout=5.0)
+def _all_lags(conn: Connection) -> list[GroupLag]:
+    return group_lag(conn, [group_id(name) for name in AUTOSCALED], timeout=5.0)
 
 
-def _partition_counts(settings: Settings) -> dict[str, int]:
-    metadata = clients.admin(settings).list_topics(timeout=5)
+def _partition_counts(conn: Connection) -> dict[str, int]:
+    metadata = clients.admin(conn).list_topics(timeout=5)
     return {name: len(topic.partitions) for name, topic in metadata.topics.items()}
 
 
@@ -114,11 +115,13 @@ class Autoscaler:
     def __init__(
         self,
         settings: Settings,
+        conn: Connection,
         lags: LagReader = _all_lags,
         partitions: PartitionReader = _partition_counts,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.settings = settings
+        self.conn = conn
         self._lags, self._partitions, self._clock = lags, partitions, clock
         self.samples: dict[str, list[Sample]] = {}
         self.added: dict[str, int] = {}
@@ -153,8 +156,8 @@ class Autoscaler:
             )
             self.samples.clear()
         self.state.policy = policy
-        lags = {g.group: g for g in self._lags(self.settings)}
-        counts = self._partitions(self.settings)
+        lags = {g.group: g for g in self._lags(self.conn)}
+        counts = self._partitions(self.conn)
         desired = files.read_desired(self.settings)
         now = self._clock()
         keep = max(policy.sustain_seconds, policy.idle_seconds) + 2 * SAMPLE_SECONDS
@@ -214,10 +217,10 @@ class Autoscaler:
         files.write_json(state_file(self.settings), asdict(self.state))
 
 
-def start(settings: Settings, stopping: threading.Event) -> threading.Thread:
+def start(settings: Settings, conn: Connection, stopping: threading.Event) -> threading.Thread:
     """The autoscaler thread of the supervisor (a daemon: it dies with the process)."""
     thread = threading.Thread(
-        target=Autoscaler(settings).run, args=(stopping,), name="autoscaler", daemon=True
+        target=Autoscaler(settings, conn).run, args=(stopping,), name="autoscaler", daemon=True
     )
     thread.start()
     return thread

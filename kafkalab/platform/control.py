@@ -15,8 +15,8 @@ import httpx
 
 from kafkalab import clients, processes
 from kafkalab.catalogue.services import SERVICES, group_id
-from kafkalab.cluster import lifecycle
-from kafkalab.cluster.state import ClusterState
+from kafkalab.cluster import connect, lifecycle
+from kafkalab.connection import Connection
 from kafkalab.errors import InvalidChoice, KafkalabError
 from kafkalab.events.topics import apply_catalogue
 from kafkalab.monitoring.scrape import Target, targets
@@ -25,6 +25,7 @@ from kafkalab.platform import autoscaler, files
 from kafkalab.platform.scaling import MAX_REPLICAS as MAX_REPLICAS
 from kafkalab.platform.scaling import Policy
 from kafkalab.processes import read_pid
+from kafkalab.security.material import ADMIN
 from kafkalab.settings import Settings, settings_env
 
 Notify = Callable[[str], None]
@@ -47,6 +48,12 @@ class ServiceRow:
     lag: int | None
 
 
+@dataclass(frozen=True)
+class PlatformUp:
+    seconds: float
+    conn: Connection
+
+
 def check_service(name: str) -> str:
     if name not in SERVICES:
         raise InvalidChoice(
@@ -61,18 +68,20 @@ def up(
     timeout: float = 90.0,
     autoscale: Policy | None = None,
     secure: bool = False,
-) -> float:
-    """Cluster (if needed) + topics + all six services, each healthy; returns seconds taken.
+) -> PlatformUp:
+    """Cluster (if needed) + topics + all six services, each healthy.
 
+    Returns the seconds taken and the connection the caller goes on with, resolved once the
+    cluster exists (as admin on a secure cluster: kafkalab's tools act as the super user).
     With `autoscale`, the supervisor's autoscaler is switched on with that policy (it stays
     on until `set_autoscale(settings, None)` or `down`). With `secure`, the cluster must be
     (or is started) secure."""
     say = notify or (lambda _m: None)
     started = time.monotonic()
-    if not settings.bootstrap:
+    if not settings.external:
         lifecycle.up(settings, notify=say, secure=secure)
-    state = ClusterState.load(settings)
-    created = apply_catalogue(clients.admin(settings), state.brokers if state else 1)
+    conn = connect.resolve(settings, ADMIN)
+    created = apply_catalogue(clients.admin(conn))
     if created:
         say(f"created {len(created)} topics")
     desired = files.read_desired(settings)
@@ -83,7 +92,7 @@ def up(
     _ensure_supervisor(settings, say)
     say("waiting for the six services to report healthy")
     wait_ready(settings, wanted, timeout, say)
-    return time.monotonic() - started
+    return PlatformUp(time.monotonic() - started, conn)
 
 
 def _ensure_supervisor(settings: Settings, say: Notify) -> None:
@@ -224,12 +233,13 @@ def down(settings: Settings, notify: Notify | None = None) -> bool:
     return processes.stop(pid_path, timeout=40)
 
 
-def ps(settings: Settings, with_lag: bool = True) -> list[ServiceRow]:
+def ps(settings: Settings, conn: Connection | None = None) -> list[ServiceRow]:
+    """Each replica the supervisor runs, with its health; with `conn`, its group's lag too."""
     status = files.read_status(settings)
     lags: dict[str, int] = {}
-    if with_lag and status.replicas:
+    if conn is not None and status.replicas:
         try:
-            lags = {g.group: g.total for g in group_lag(settings, [group_id(n) for n in SERVICES])}
+            lags = {g.group: g.total for g in group_lag(conn, [group_id(n) for n in SERVICES])}
         except Exception:  # noqa: BLE001 - lag is a nicety; the process table still matters
             lags = {}
     rows = []

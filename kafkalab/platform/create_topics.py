@@ -13,6 +13,7 @@ import logging
 import sys
 
 from kafkalab import clients
+from kafkalab.cluster import connect
 from kafkalab.errors import KafkalabError
 from kafkalab.events.topics import apply_catalogue
 from kafkalab.settings import load_settings
@@ -25,13 +26,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--brokers", type=int, choices=(1, 3), default=1)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
-    settings = load_settings()
+    conn = connect.resolve(load_settings())
     try:
-        created = apply_catalogue(clients.admin(settings), args.brokers, timeout=60.0)
+        created = apply_catalogue(clients.admin(conn), args.brokers, timeout=60.0)
     except KafkalabError as exc:
         log.error("%s — %s", exc.message, exc.hint)
         return 1
-    log.info("topic catalogue applied on %s: %d created", settings.bootstrap, len(created))
+    log.info("topic catalogue applied on %s: %d created", conn.bootstrap_servers, len(created))
     return 0
 
 

@@ -13,6 +13,7 @@ import signal
 import sys
 import threading
 
+from kafkalab.cluster import connect
 from kafkalab.monitoring import exporter
 from kafkalab.settings import load_settings
 
@@ -20,7 +21,7 @@ from kafkalab.settings import load_settings
 def main() -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     settings = load_settings()
-    server = exporter.serve(settings)
+    server = exporter.serve(settings, connect.resolve(settings))
     if server is None:
         return 1
     stopping = threading.Event()

@@ -22,7 +22,10 @@ from pathlib import Path
 
 from kafkalab import processes
 from kafkalab.catalogue.services import SERVICES, service_port
+from kafkalab.cluster import connect
+from kafkalab.connection import Connection
 from kafkalab.monitoring import exporter
+from kafkalab.platform import autoscaler
 from kafkalab.platform.files import (
     ReplicaStatus,
     log_file,
@@ -48,8 +51,9 @@ class _Replica:
 
 
 class Supervisor:
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, conn: Connection) -> None:
         self.settings = settings
+        self.conn = conn  # its own: the platform endpoint and the autoscaler read lag with it
         self.replicas: dict[tuple[str, int], _Replica] = {}
         self.stopping = False
 
@@ -57,11 +61,9 @@ class Supervisor:
         signal.signal(signal.SIGTERM, lambda *_: setattr(self, "stopping", True))
         signal.signal(signal.SIGINT, lambda *_: setattr(self, "stopping", True))
         log.info("supervisor started (pid %s)", os.getpid())
-        from kafkalab.platform import autoscaler  # it imports this module
-
-        metrics = exporter.serve(self.settings, self._replica_states)
+        metrics = exporter.serve(self.settings, self.conn, self._replica_states)
         autoscaling_done = threading.Event()
-        autoscaler.start(self.settings, autoscaling_done)
+        autoscaler.start(self.settings, self.conn, autoscaling_done)
         try:
             while not self.stopping:
                 self.reconcile(read_desired(self.settings))
@@ -128,13 +130,9 @@ class Supervisor:
         status = item.status
         if status.started_at is not None:
             status.restarts += 1
-        env = {
-            **settings_env(self.settings),
-            "KAFKALAB_REPLICA": str(status.replica),
-            # In secure mode each service connects as its own SCRAM user, bound by its ACLs.
-            "KAFKALAB_PRINCIPAL": status.service,
-            "KAFKALAB_LISTEN_PORT": str(status.port),
-        }
+        # In secure mode each service connects as its own SCRAM user, bound by its ACLs.
+        own = {"replica": status.replica, "principal": status.service, "listen_port": status.port}
+        env = settings_env(self.settings.model_copy(update=own))
         pid_path = platform_dir(self.settings) / f"{status.service}-{status.replica}.pid"
         item.proc = processes.spawn(
             [sys.executable, "-m", f"kafkalab.services.{status.service}"],
@@ -172,7 +170,8 @@ class Supervisor:
 
 def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
-    sys.exit(Supervisor(load_settings()).run())
+    settings = load_settings()
+    sys.exit(Supervisor(settings, connect.resolve(settings)).run())
 
 
 if __name__ == "__main__":

@@ -17,6 +17,7 @@ from typing import Any
 import httpx
 
 from kafkalab.catalogue.services import SERVICES, group_id, service_port
+from kafkalab.connection import Connection
 from kafkalab.errors import KafkalabError
 from kafkalab.events import topics as t
 from kafkalab.events.serde import Event, now_ms
@@ -71,7 +72,9 @@ class _Context:
     started_ms: int = 0
 
 
-def run(settings: Settings, scenario: Scenario, notify: Notify | None = None) -> ScenarioResult:
+def run(
+    settings: Settings, conn: Connection, scenario: Scenario, notify: Notify | None = None
+) -> ScenarioResult:
     say = notify or (lambda _m: None)
     started = time.monotonic()
     result = ScenarioResult(scenario.name, scenario.title)
@@ -85,7 +88,7 @@ def run(settings: Settings, scenario: Scenario, notify: Notify | None = None) ->
     say("reading the topics back until the expectations hold")
     deadline = time.monotonic() + scenario.timeout
     while True:
-        events = read_events(settings, (*TRACE_TOPICS, t.ANALYTICS))
+        events = read_events(conn, (*TRACE_TOPICS, t.ANALYTICS))
         result.checks = evaluate(
             scenario.expect, events, ctx.order_id, ctx.order_status, ctx.started_ms
         )
@@ -96,13 +99,13 @@ def run(settings: Settings, scenario: Scenario, notify: Notify | None = None) ->
         result.trace = trace_lines(order_events(events, ctx.order_id))
     say("running the invariant checker on this run's orders")
     result.verify = verify_orders(
-        settings,
+        conn,
         [ctx.order_id] if ctx.order_id else [],
         since_ms=ctx.started_ms,
         settle_seconds=15,
         notify=say,
     )
-    result.lags = group_lag(settings, [group_id(name) for name in SERVICES])
+    result.lags = group_lag(conn, [group_id(name) for name in SERVICES])
     result.seconds = time.monotonic() - started
     return result
 

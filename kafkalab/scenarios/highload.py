@@ -22,6 +22,7 @@ from typing import Any
 from kafkalab.catalogue.services import group_id
 from kafkalab.chaos import burst, watch
 from kafkalab.chaos.runner import TimelineEntry
+from kafkalab.connection import Connection
 from kafkalab.events.serde import now_ms
 from kafkalab.load.driver import Progress, run_load
 from kafkalab.load.report import LoadReport
@@ -95,17 +96,16 @@ class _Clock:
         self.notify(f"+{entry.at_s:6.2f} s  {kind:<9} {detail}")
 
 
-def picture(settings: Settings) -> GroupPicture:
-    lags = group_lag(settings, [PAYMENT_GROUP])
-    return GroupPicture(
-        watch.group_assignment(settings, PAYMENT_GROUP), lags[0].total if lags else 0
-    )
+def picture(conn: Connection) -> GroupPicture:
+    lags = group_lag(conn, [PAYMENT_GROUP])
+    return GroupPicture(watch.group_assignment(conn, PAYMENT_GROUP), lags[0].total if lags else 0)
 
 
 class _Watcher(threading.Thread):
     """Puts rebalances, breaker transitions and autoscaler steps on the timeline as they happen."""
 
-    def __init__(self, settings: Settings, clock: _Clock, since: float) -> None:
+    def __init__(self, settings: Settings, conn: Connection, clock: _Clock, since: float) -> None:
+        self.conn = conn
         super().__init__(name="high-load-watch", daemon=True)
         self.settings, self.clock, self.since = settings, clock, since
         self.stopping = threading.Event()
@@ -115,7 +115,7 @@ class _Watcher(threading.Thread):
         self.members = 0
 
     def run(self) -> None:
-        group = watch.group_snapshot(self.settings, PAYMENT_GROUP)
+        group = watch.group_snapshot(self.conn, PAYMENT_GROUP)
         self.members = len(group.members)
         while not self.stopping.wait(POLL):
             try:
@@ -126,7 +126,7 @@ class _Watcher(threading.Thread):
                 self.clock.note("note", f"watcher: {exc}")
 
     def _group(self, before: watch.GroupSnapshot) -> watch.GroupSnapshot:
-        after = watch.group_snapshot(self.settings, PAYMENT_GROUP)
+        after = watch.group_snapshot(self.conn, PAYMENT_GROUP)
         change = watch.describe_group_change(before, after)
         if change:
             self.clock.note("rebalance", change)
@@ -157,6 +157,7 @@ class _Watcher(threading.Thread):
 
 def run(
     settings: Settings,
+    conn: Connection,
     plan: HighLoadPlan,
     progress: OnProgress | None = None,
     notify: Notify | None = None,
@@ -176,7 +177,7 @@ def run(
     clock = _Clock(report, say)
     since = time.time()
     since_ms = now_ms()
-    watcher = _Watcher(settings, clock, since)
+    watcher = _Watcher(settings, conn, clock, since)
     watcher.start()
     clock.note(
         "note",
@@ -204,7 +205,7 @@ def run(
     def drive() -> None:
         try:
             result["load"] = run_load(
-                settings, orders=plan.orders, rate=plan.rate, progress=on_progress
+                settings, conn, orders=plan.orders, rate=plan.rate, progress=on_progress
             )
         except BaseException as exc:  # noqa: BLE001 - re-raised on the scenario's thread
             result["error"] = exc
@@ -213,7 +214,7 @@ def run(
     load_thread.start()
     clock.note("load", f"load of {plan.orders:,} orders started")
     try:
-        _choreograph(settings, plan, report, clock, latest, load_thread)
+        _choreograph(settings, conn, plan, report, clock, latest, load_thread)
         load_thread.join()
         if "error" in result:
             raise result["error"]
@@ -226,7 +227,7 @@ def run(
         control.set_autoscale(settings, previous_policy)
     report.circuit, report.autoscaler = watcher.circuit, watcher.steps
     clock.note("note", "running the invariant checker over every order since the start")
-    report.verify = verify_orders(settings, None, since_ms=since_ms, settle_seconds=30)
+    report.verify = verify_orders(conn, None, since_ms=since_ms, settle_seconds=30)
     report.checks = _checks(plan, report)
     report.seconds = round(time.monotonic() - began, 1)
     return report
@@ -234,6 +235,7 @@ def run(
 
 def _choreograph(
     settings: Settings,
+    conn: Connection,
     plan: HighLoadPlan,
     report: HighLoadReport,
     clock: _Clock,
@@ -261,7 +263,7 @@ def _choreograph(
         load_thread.is_alive()
     ):
         time.sleep(0.1)
-    report.before = picture(settings)
+    report.before = picture(conn)
     current = files.read_desired(settings).get("payment", 1)
     target = max(plan.scale_to, current)
     clock.note(
@@ -276,8 +278,8 @@ def _choreograph(
     wanted = {p for parts in report.before.members.values() for p in parts}
     deadline = time.monotonic() + plan.rebalance_timeout
     while True:
-        state = watch.group_snapshot(settings, PAYMENT_GROUP)
-        after = picture(settings)
+        state = watch.group_snapshot(conn, PAYMENT_GROUP)
+        after = picture(conn)
         owned = {p for parts in after.members.values() for p in parts}
         settled = state.state == "STABLE" and len(after.members) >= target and owned >= wanted
         if settled or time.monotonic() > deadline:

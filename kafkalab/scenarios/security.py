@@ -28,6 +28,7 @@ from confluent_kafka.admin import (
 
 from kafkalab import clients
 from kafkalab.catalogue.services import service_port
+from kafkalab.connection import Connection
 from kafkalab.events import topics as t
 from kafkalab.events.serde import Event, now_ms
 from kafkalab.observe.trace import read_events
@@ -56,24 +57,27 @@ class SecurityResult:
         return all_passed(self.checks)
 
 
-def run(settings: Settings, notify: Notify | None = None, timeout: float = 60.0) -> SecurityResult:
-    """Every check in order; the audit check last, as it looks for the others' denials."""
+def run(
+    settings: Settings, conn: Connection, notify: Notify | None = None, timeout: float = 60.0
+) -> SecurityResult:
+    """Every check in order; the audit check last, as it looks for the others' denials.
+    `conn` is the super user's (admin): the rogue's user and ACL are created with it."""
     say = notify or (lambda _m: None)
     started, since = time.monotonic(), now_ms()
-    audit = AuditLog(settings, REPORTER)
+    audit = AuditLog(conn, REPORTER)
     result = SecurityResult()
     with httpx.Client(timeout=30) as http:
         say("POST /orders without a token")
         result.checks.append(order_without_token(settings, http))
         say("connecting to the SASL_SSL listener without credentials")
-        result.checks.append(no_credentials(settings, audit))
+        result.checks.append(no_credentials(conn, audit))
         say(f"reading {t.PAYMENTS} as '{ROGUE}', a valid user without topic ACLs")
-        result.checks.append(rogue_denied(settings, audit))
+        result.checks.append(rogue_denied(settings, conn, audit))
         say("placing an order and reading its payment back from the topic")
-        result.checks.append(card_is_ciphertext(settings, http, since, timeout))
+        result.checks.append(card_is_ciphertext(settings, conn, http, since, timeout))
     audit.flush()
     say("reading the audit trail")
-    result.checks.append(audit_holds_denials(settings, since, timeout))
+    result.checks.append(audit_holds_denials(conn, since, timeout))
     result.seconds = time.monotonic() - started
     return result
 
@@ -90,18 +94,18 @@ def order_without_token(settings: Settings, http: httpx.Client) -> Expectation:
     return Expectation(name, response.status_code == 401, f"HTTP {response.status_code}")
 
 
-def no_credentials(settings: Settings, audit: AuditLog | None = None) -> Expectation:
+def no_credentials(conn: Connection, audit: AuditLog | None = None) -> Expectation:
     """Plaintext, TLS without SASL, and a wrong password must all fail to get metadata from the
     client listener (in secure mode the SASL_SSL one: the plaintext port is not even open)."""
     name = "no credentials, no connection to the secure listener"
-    target = clients.bootstrap_servers(settings)
-    ca = material.SecurityFiles.of(settings).ca_cert
+    target = conn.bootstrap_servers
+    ca = conn.ssl_ca_location
     attempts: dict[str, dict[str, Any]] = {"plaintext": {"security.protocol": "PLAINTEXT"}}
-    if ca.exists():
-        attempts["TLS, no SASL"] = {"security.protocol": "SSL", "ssl.ca.location": str(ca)}
+    if ca is not None:
+        attempts["TLS, no SASL"] = {"security.protocol": "SSL", "ssl.ca.location": ca}
         attempts["wrong password"] = {
             "security.protocol": "SASL_SSL",
-            "ssl.ca.location": str(ca),
+            "ssl.ca.location": ca,
             "sasl.mechanism": "SCRAM-SHA-512",
             "sasl.username": material.ADMIN,
             "sasl.password": "not-the-password",
@@ -131,6 +135,7 @@ def no_credentials(settings: Settings, audit: AuditLog | None = None) -> Expecta
 
 def rogue_denied(
     settings: Settings,
+    conn: Connection,
     audit: AuditLog | None = None,
     topic: str = t.PAYMENTS,
     timeout: float = 30.0,
@@ -139,11 +144,13 @@ def rogue_denied(
     TOPIC_AUTHORIZATION_FAILED. The rogue may use its own consumer groups (`rogue-…`), so the
     denial is the topic's and not the group's; it has no ACL on any topic."""
     name = f"'{ROGUE}' (valid credentials, no topic ACLs) is denied reading {topic} by the broker"
-    if clients.is_secure(settings):
+    rogue = conn
+    if conn.secure_mode:
         material.ensure_material(settings, extra_principals=(ROGUE,))
         passwords = material.read_passwords(material.SecurityFiles.of(settings))
-        admin = clients.admin(settings.model_copy(update={"principal": material.ADMIN}))
+        admin = clients.admin(conn)
         upsert_users(admin, {ROGUE: passwords[ROGUE]})
+        rogue = conn.as_user(ROGUE, passwords[ROGUE])
         own_groups = AclBinding(
             ResourceType.GROUP,
             f"{ROGUE}-",
@@ -155,7 +162,6 @@ def rogue_denied(
         )
         for future in admin.create_acls([own_groups], request_timeout=30).values():
             future.result(timeout=30)
-    rogue = settings.model_copy(update={"principal": ROGUE})
     consumer = clients.consumer(
         rogue, f"{ROGUE}-{uuid.uuid4().hex[:8]}", **{"enable.auto.commit": False, "log_level": 0}
     )
@@ -192,7 +198,7 @@ def rogue_denied(
 
 
 def card_is_ciphertext(
-    settings: Settings, http: httpx.Client, since_ms: int, timeout: float = 60.0
+    settings: Settings, conn: Connection, http: httpx.Client, since_ms: int, timeout: float = 60.0
 ) -> Expectation:
     """Register, log in, order with a known card; its PaymentCompleted on `payments` must carry
     the card sealed (enc:v1:…) and the digits nowhere in the record."""
@@ -203,7 +209,7 @@ def card_is_ciphertext(
         return Expectation(name, False, f"could not place an order: {exc}")
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        for event in read_events(settings, (t.PAYMENTS,), since_ms=since_ms):
+        for event in read_events(conn, (t.PAYMENTS,), since_ms=since_ms):
             if event.type == "PaymentCompleted" and event.value.get("order_id") == order_id:
                 return _judge_card(name, event)
         time.sleep(1.0)
@@ -221,7 +227,7 @@ def _judge_card(name: str, event: Event) -> Expectation:
     return Expectation(name, True, f"card_number = {sealed[:24]}… ({len(sealed)} chars)")
 
 
-def audit_holds_denials(settings: Settings, since_ms: int, timeout: float = 60.0) -> Expectation:
+def audit_holds_denials(conn: Connection, since_ms: int, timeout: float = 60.0) -> Expectation:
     """The `audit` topic holds, since the scenario began: the 401 (written by the order
     service), the refused connection and the rogue's denied read."""
     name = "the audit trail holds the denied attempts"
@@ -237,7 +243,7 @@ def audit_holds_denials(settings: Settings, since_ms: int, timeout: float = 60.0
     while time.monotonic() < deadline:
         denied = [
             e.value
-            for e in read_events(settings, (t.AUDIT,), since_ms=since_ms)
+            for e in read_events(conn, (t.AUDIT,), since_ms=since_ms)
             if e.value.get("outcome") == "DENIED"
         ]
         missing = [label for label, match in wanted.items() if not any(match(v) for v in denied)]

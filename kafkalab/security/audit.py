@@ -17,9 +17,9 @@ from typing import Any
 from confluent_kafka import KafkaError, Producer
 
 from kafkalab import clients
+from kafkalab.connection import Connection
 from kafkalab.events.serde import EventSerde, new_id, now_ms
 from kafkalab.events.topics import AUDIT
-from kafkalab.settings import Settings
 
 log = logging.getLogger("kafkalab.audit")
 
@@ -60,8 +60,8 @@ class AuditEntry:
 class AuditLog:
     """Writes AuditRecords as `reporter` (a service name or a kafkalab tool)."""
 
-    def __init__(self, settings: Settings, reporter: str, serde: EventSerde | None = None) -> None:
-        self.settings = settings
+    def __init__(self, conn: Connection, reporter: str, serde: EventSerde | None = None) -> None:
+        self.conn = conn
         self.reporter = reporter
         self._serde = serde
         self._producer: Producer | None = None
@@ -70,9 +70,9 @@ class AuditLog:
     def _ready(self) -> tuple[Producer, EventSerde]:
         with self._lock:
             if self._producer is None:
-                self._producer = clients.producer(self.settings, **{"linger.ms": 20})
+                self._producer = clients.producer(self.conn, **{"linger.ms": 20})
             if self._serde is None:
-                self._serde = EventSerde(self.settings)
+                self._serde = EventSerde(self.conn)
             return self._producer, self._serde
 
     def record(self, entry: AuditEntry) -> None:
@@ -94,7 +94,8 @@ class AuditLog:
     def kafka_error(self, error: KafkaError, action: str, resource: str) -> None:
         """Record a denial the broker answered (authorization or authentication failures)."""
         if error.code() in AUTHORIZATION_ERRORS:
-            principal = f"User:{clients.principal(self.settings)}"
+            # The broker's name for who was refused: the SASL user, or ANONYMOUS without one.
+            principal = f"User:{self.conn.principal or 'ANONYMOUS'}"
             self.record(AuditEntry(principal, action, resource, False, error.name()))
 
     def flush(self, timeout: float = 10.0) -> int:

@@ -16,10 +16,9 @@ from confluent_kafka.admin import (
 
 from kafkalab import clients
 from kafkalab.catalogue.services import SERVICES
+from kafkalab.connection import Connection
 from kafkalab.errors import KafkalabError
 from kafkalab.security import acls
-from kafkalab.security.material import ADMIN, SecurityFiles, read_passwords
-from kafkalab.settings import Settings
 
 SCRAM_ITERATIONS = 8192
 
@@ -43,10 +42,10 @@ def upsert_users(admin: AdminClient, users: dict[str, str], timeout: float = 30.
             raise SecurityProvisioningFailed(f"could not create SCRAM user {name}: {exc}") from exc
 
 
-def apply(settings: Settings, timeout: float = 30.0) -> int:
-    """Every service's SCRAM user and ACLs; returns the number of ACL bindings in force."""
-    admin = clients.admin(settings.model_copy(update={"principal": ADMIN}))
-    passwords = read_passwords(SecurityFiles.of(settings))
+def apply(admin_conn: Connection, passwords: dict[str, str], timeout: float = 30.0) -> int:
+    """Every service's SCRAM user (`passwords`: the data dir's) and ACLs, as the super user
+    `admin_conn` logs in as; returns the number of ACL bindings in force."""
+    admin = clients.admin(admin_conn)
     upsert_users(admin, {name: passwords[name] for name in SERVICES}, timeout)
     bindings = acls.all_bindings()
     futures = admin.create_acls(bindings, request_timeout=timeout)

@@ -30,6 +30,8 @@ from prometheus_client.registry import Collector
 from kafkalab import clients
 from kafkalab.catalogue import metrics as specs
 from kafkalab.catalogue.services import group_id, service_port
+from kafkalab.cluster import connect
+from kafkalab.connection import Connection
 from kafkalab.events.serde import Event, EventSerde, UndecodableEvent
 from kafkalab.events.topics import dlt_topic
 from kafkalab.security.audit import AuditEntry, AuditLog, login_principal
@@ -180,18 +182,21 @@ class Service:
     backoff_seconds: ClassVar[float] = 0.1
     batch_size: ClassVar[int] = 100
 
-    def __init__(self, settings: Settings, replica: int = 0, port: int | None = None) -> None:
+    def __init__(
+        self, settings: Settings, conn: Connection, replica: int = 0, port: int | None = None
+    ) -> None:
         self.settings = settings
+        self.conn = conn
         self.replica = replica
         self.port = port if port is not None else service_port(settings, self.name, replica)
         self.group_id = group_id(self.name)
         self.metrics = Metrics(self.name)
-        self.serde = EventSerde(settings)
+        self.serde = EventSerde(conn)
         self.stopping = threading.Event()
         self.processed = 0
         self.assigned: list[TopicPartition] = []
         self.ready = False
-        self.audit = AuditLog(settings, self.name, self.serde)
+        self.audit = AuditLog(conn, self.name, self.serde)
         # Authentication and authorization failures the client library reports outside any
         # one record (metadata, SASL) go to the audit trail too.
         producer_conf: dict[str, Any] = {"linger.ms": 5, "error_cb": self._client_error}
@@ -203,10 +208,10 @@ class Service:
             # default, which made every send_offsets_to_transaction ~100 ms. 10 ms (doubling
             # up to retry.backoff.max.ms on repeated failures) takes it to ~13 ms.
             producer_conf["retry.backoff.ms"] = 10
-        self.producer = clients.producer(settings, **producer_conf)
+        self.producer = clients.producer(conn, **producer_conf)
         self.consumer = (
             clients.consumer(
-                settings,
+                conn,
                 self.group_id,
                 **{
                     "enable.auto.commit": False,
@@ -481,12 +486,18 @@ def _names(partitions: list[TopicPartition]) -> list[str]:
 
 
 def main(service_class: type[Service]) -> None:
-    """Entry point of `python -m kafkalab.services.<name>`: replica and port come from the
-    supervisor through KAFKALAB_REPLICA / KAFKALAB_LISTEN_PORT."""
-    replica = int(os.environ.get("KAFKALAB_REPLICA", "0"))
-    port_text = os.environ.get("KAFKALAB_LISTEN_PORT")
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(JsonFormatter(service_class.name, replica))
-    logging.basicConfig(level=logging.INFO, handlers=[handler], force=True)
-    service = service_class(load_settings(), replica, int(port_text) if port_text else None)
+    """Entry point of `python -m kafkalab.services.<name>`: the edge where a service process
+    reads its settings (replica, port and principal come from the supervisor) and resolves its
+    connection, once."""
+    settings = load_settings()
+    log_json(service_class.name, settings.replica)
+    conn = connect.resolve(settings)
+    service = service_class(settings, conn, settings.replica, settings.listen_port)
     sys.exit(service.run())
+
+
+def log_json(service: str, replica: int) -> None:
+    """Send this process's logs to stderr as JSON lines (what `kafkalab logs` reads)."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(JsonFormatter(service, replica))
+    logging.basicConfig(level=logging.INFO, handlers=[handler], force=True)

@@ -29,9 +29,9 @@ from confluent_kafka import (
 )
 
 from kafkalab import clients
+from kafkalab.connection import Connection
 from kafkalab.errors import KafkalabError
 from kafkalab.events.serde import Event, EventSerde, UndecodableEvent
-from kafkalab.settings import Settings
 
 log = logging.getLogger("kafkalab.service.table")
 
@@ -63,7 +63,7 @@ class TopicTable:
 
     def __init__(
         self,
-        settings: Settings,
+        conn: Connection,
         topics: str | Sequence[str],
         on_event: OnEvent,
         on_tombstone: OnTombstone | None = None,
@@ -72,7 +72,7 @@ class TopicTable:
         group_id: str | None = None,
         client_id: str | None = None,
     ) -> None:
-        self.settings = settings
+        self.conn = conn
         self.topics = _topic_list(topics)
         self.on_event = on_event
         self.on_tombstone = on_tombstone
@@ -138,13 +138,13 @@ class TopicTable:
 
     def _client(self) -> _Reader:
         if self._reader is None:
-            self._reader = _Reader(self.settings, self.group_id, self.client_id)
+            self._reader = _Reader(self.conn, self.group_id, self.client_id)
         return self._reader
 
     def _run(self) -> None:
         reader = self._client()
         try:
-            serde = EventSerde(self.settings)
+            serde = EventSerde(self.conn)
             assignment = self._assignment(reader)
             if assignment is None:
                 return
@@ -224,7 +224,7 @@ class TopicTable:
 
 
 def read_to_end(
-    settings: Settings,
+    conn: Connection,
     serde: EventSerde,
     topics: str | Sequence[str],
     timeout: float = 60.0,
@@ -238,7 +238,7 @@ def read_to_end(
     state. `group_id` only labels the consumer.
     """
     names = _topic_list(topics)
-    reader = _Reader(settings, group_id)
+    reader = _Reader(conn, group_id)
     try:
         assignment: list[TopicPartition] = []
         for topic in names:
@@ -275,11 +275,11 @@ class _Reader:
     per batch, how far each partition has been read.
     """
 
-    def __init__(self, settings: Settings, group_id: str, client_id: str | None = None) -> None:
+    def __init__(self, conn: Connection, group_id: str, client_id: str | None = None) -> None:
         config: dict[str, object] = {"enable.auto.commit": False, "enable.partition.eof": True}
         if client_id is not None:
             config["client.id"] = client_id
-        self.consumer: Consumer = clients.consumer(settings, group_id, **config)
+        self.consumer: Consumer = clients.consumer(conn, group_id, **config)
         self._pending: set[Where] = set()
         self._closed = False
 

@@ -63,7 +63,7 @@ def demo(lab: Lab) -> Seen:
 
     deadline = time.monotonic() + 90
     while True:  # read the topics back (read_committed) until the story is complete
-        events = read_events(lab.settings, (*TRACE_TOPICS, t.ANALYTICS), since_ms=started)
+        events = read_events(lab.conn, (*TRACE_TOPICS, t.ANALYTICS), since_ms=started)
         mine = order_events(events, order_id)
         # Analytics keeps running totals; each update carries the timestamp of the event it
         # counted (quixstreams passes it on), and that is how it links to this order.

@@ -9,7 +9,6 @@ from typing import Any
 from confluent_kafka import KafkaError, TopicPartition
 from kafka import KafkaProducer  # kafka-python: the pure-Python client
 
-from kafkalab import clients
 from kafkalab.curriculum.lab import Lab
 
 from .check import Run, Seen
@@ -44,7 +43,7 @@ def report_offsets(lab: Lab, topic: str, acks: str) -> list[int | None]:
 
 def with_kafka_python(lab: Lab, topic: str, messages: list[tuple[bytes, bytes]]) -> Run:
     producer = KafkaProducer(
-        bootstrap_servers=clients.bootstrap_servers(lab.settings),
+        bootstrap_servers=lab.conn.bootstrap_servers,
         acks="all",
         enable_idempotence=True,
         linger_ms=SAME["linger.ms"],

@@ -36,7 +36,7 @@ def schema(fields: list[dict[str, Any]]) -> str:
 def demo(lab: Lab) -> Seen:
     topic = lab.topic("customers")
     subject = f"{topic}-value"  # TopicNameStrategy, the default subject.name.strategy
-    registry = clients.schema_registry(lab.settings)
+    registry = clients.schema_registry(lab.conn)
     v1, v2 = schema(FIELDS_V1), schema([*FIELDS_V1, EMAIL])
     default = registry.get_compatibility()  # the registry-wide level: BACKWARD unless changed
     registry.set_compatibility(subject_name=subject, level="BACKWARD")  # pin it for this subject

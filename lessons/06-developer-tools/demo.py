@@ -41,7 +41,7 @@ def value_of(event_type: str, order_id: str) -> dict[str, Any]:
 def write_orders(lab: Lab, topics: dict[str, str]) -> tuple[list[Record], dict[str, list[str]]]:
     """ORDERS causal chains, each written effect first — as if the writers' clocks were wrong.
     Returns every record where its delivery report put it, and each order's event ids."""
-    serde, producer = EventSerde(lab.settings), lab.producer()
+    serde, producer = EventSerde(lab.conn), lab.producer()
     produced: list[Record] = []
     chains: dict[str, list[str]] = {}
 
@@ -95,13 +95,13 @@ def demo(lab: Lab) -> Seen:
     )
     tailed = []
     for topic in topics.values():  # tail assigns partitions: it joins no group, commits nothing
-        for r in tail(lab.settings, topic, from_beginning=True):
+        for r in tail(lab.conn, topic, from_beginning=True):
             lab.say(tail_line(r, headers=topic == topics["payments"]))
             tailed.append(Record(r.topic, r.partition, r.offset, r.key or "", r.type, r.headers))
 
     # `kafkalab trace ORDER_ID` does this on the platform's topics: read, keep one order, sort by cause.
     order_id, chain = next(iter(chains.items()))
-    lines = trace_lines(order_events(read_events(lab.settings, tuple(topics.values())), order_id))
+    lines = trace_lines(order_events(read_events(lab.conn, tuple(topics.values())), order_id))
     if not lab.quiet:
         ui.trace(
             lines, title=f"trace of order {order_id[:8]}: written effect first, shown cause first"
@@ -131,7 +131,7 @@ def demo(lab: Lab) -> Seen:
             for m in about.members
             for tp in m.assignment.topic_partitions
         ]
-        [lag] = group_lag(lab.settings, [group])  # what `kafkalab lag GROUP` prints
+        [lag] = group_lag(lab.conn, [group])  # what `kafkalab lag GROUP` prints
     finally:
         consumer.close()
     lab.show(

@@ -110,7 +110,7 @@ def _place(lab: Lab, customers: list[shop.Customer], placed: list[str]) -> None:
 
 
 def _lag(lab: Lab) -> int:
-    return sum(g.total for g in group_lag(lab.settings, [GROUP], timeout=5))
+    return sum(g.total for g in group_lag(lab.conn, [GROUP], timeout=5))
 
 
 def _drained(lab: Lab, lag: list[int], timeout: float = 60) -> int | None:
@@ -143,7 +143,7 @@ def _decisions(
     lab: Lab, start: list[TopicPartition], orders: set[str], timeout: float = 60
 ) -> list[str]:
     """Order ids of every PaymentCompleted/PaymentFailed written since `start` for our orders."""
-    serde = EventSerde(lab.settings)
+    serde = EventSerde(lab.conn)
     found: list[str] = []
     consumer = lab.consumer(lab.group("payments-reader"))
     consumer.assign(start)  # read_committed: only payments whose transaction committed

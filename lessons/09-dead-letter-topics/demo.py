@@ -25,7 +25,7 @@ SHOWN = ("error.type", "error.message", "original.topic", "original.offset", "at
 
 def demo(lab: Lab) -> Seen:
     lab.start_platform()
-    retries = RetryWriter(lab, EventSerde(lab.settings), lab.producer(), _register(lab))
+    retries = RetryWriter(lab, EventSerde(lab.conn), lab.producer(), _register(lab))
     poison, delayed = f"lesson09-{lab.run_id}-poison", f"lesson09-{lab.run_id}-later"
     healthy = [f"lesson09-{lab.run_id}-ok{n}" for n in range(1, 3)]
     start = {topic: _ends(lab, topic) for topic in (PAYMENTS, PAYMENTS_DLT)}

@@ -13,6 +13,7 @@ import signal
 import sys
 
 from kafkalab import clients
+from kafkalab.cluster import connect
 from kafkalab.settings import load_settings
 
 BATCH = 4
@@ -21,15 +22,15 @@ BATCH = 4
 def main(
     source: str, target: str, group: str, transactional_id: str, records: int, die: bool
 ) -> int:
-    settings = load_settings()
+    conn = connect.resolve(load_settings())  # this process's edge: the same cluster as the demo
     # A SIGKILLed member never says goodbye: the group waits session.timeout.ms before giving
     # its partition to the restarted instance. 6 s is the broker's minimum (45 s by default).
     consumer = clients.consumer(
-        settings, group, **{"enable.auto.commit": False, "session.timeout.ms": 6000}
+        conn, group, **{"enable.auto.commit": False, "session.timeout.ms": 6000}
     )
     # transactional.id names this processor across restarts: a new instance with the same id
     # fences the old one and aborts whatever transaction it left open.
-    producer = clients.producer(settings, **{"transactional.id": transactional_id})
+    producer = clients.producer(conn, **{"transactional.id": transactional_id})
     producer.init_transactions(30)
     consumer.subscribe([source])
     transactions = 0

@@ -27,7 +27,7 @@ def demo(lab: Lab) -> Seen:
     users = lab.topic("users", partitions=3, config={"cleanup.policy": "compact"})
     orders = lab.topic("orders", partitions=3)
     enriched_topic = lab.topic("orders-enriched", partitions=3)
-    serde, producer = EventSerde(lab.settings), lab.producer()
+    serde, producer = EventSerde(lab.conn), lab.producer()
 
     lab.say(f"Writing {len(PEOPLE)} profiles to {users}, then a newer one for {MOVED.user_id}.")
     for person in [*PEOPLE, MOVED]:
@@ -52,7 +52,7 @@ def demo(lab: Lab) -> Seen:
         with lock:
             profiles[str(event.value["user_id"])] = event.value
 
-    table = TopicTable(lab.settings, users, remember, name=lab.group("users-table"))
+    table = TopicTable(lab.conn, users, remember, name=lab.group("users-table"))
     table.start()
     consumer = lab.consumer(lab.group("enricher"), **{"enable.auto.commit": False})
     seen_out: list[Enriched] = []

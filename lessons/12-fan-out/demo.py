@@ -40,7 +40,7 @@ def demo(lab: Lab) -> Seen:
         with lock:
             seen_events.append(event)
 
-    watch = TopicTable(lab.settings, [*CHANNEL_TOPICS.values(), NOTIFICATIONS], collect)
+    watch = TopicTable(lab.conn, [*CHANNEL_TOPICS.values(), NOTIFICATIONS], collect)
     starts = [tp for topic in watch.topics for tp in watch.ends(topic)]
     watch.start(starts)
 
@@ -134,7 +134,7 @@ def _mine(events: list[Event], lock: threading.Lock, orders: list[str], kind: st
 
 def _views(lab: Lab, groups: list[str]) -> dict[str, GroupView]:
     views = {}
-    for lag in group_lag(lab.settings, groups):
+    for lag in group_lag(lab.conn, groups):
         per_topic: dict[str, int] = {}
         for p in lag.partitions:
             per_topic[p.topic] = per_topic.get(p.topic, 0) + p.lag

@@ -22,7 +22,7 @@ FAST = [("SKU-BOOK", 1), ("SKU-MUG", 2), ("SKU-HOODIE", 999), ("SKU-KEYBOARD", 1
 def replier(lab: Lab, requests: str, ready: threading.Event, stop: threading.Event) -> None:
     """The inventory side, small: answer each request on *its* reply_to topic, keyed and
     tagged with *its* correlation id (kafkalab's inventory does this in `_answer`)."""
-    serde, producer = EventSerde(lab.settings), lab.producer()
+    serde, producer = EventSerde(lab.conn), lab.producer()
     consumer = lab.consumer(lab.group("replier"))
     consumer.subscribe([requests], on_assign=lambda *_: ready.set())  # a group, like inventory
     try:
@@ -62,12 +62,12 @@ def demo(lab: Lab) -> Seen:
             late.append(event.value["correlation_id"])
 
     # Every requester reads *all* partitions of the reply topic, from the end it has now.
-    listener = TopicTable(lab.settings, replies, on_reply, name=lab.group("replies"))
+    listener = TopicTable(lab.conn, replies, on_reply, name=lab.group("replies"))
     listener.start(listener.ends(replies))
     ready, stop = threading.Event(), threading.Event()
     thread = threading.Thread(target=replier, args=(lab, requests, ready, stop), daemon=True)
     thread.start()
-    serde, producer = EventSerde(lab.settings), lab.producer()
+    serde, producer = EventSerde(lab.conn), lab.producer()
 
     def ask(sku: str, quantity: int, expected: str) -> tuple[Asked, PendingReply]:
         cid = str(uuid.uuid4())

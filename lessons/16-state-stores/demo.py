@@ -13,7 +13,6 @@ from pathlib import Path
 from confluent_kafka import Producer, TopicPartition
 from confluent_kafka.admin import ConfigResource
 
-from kafkalab import clients
 from kafkalab.curriculum import quix
 from kafkalab.curriculum.lab import Lab, LessonSetupFailed
 
@@ -27,7 +26,7 @@ def demo(lab: Lab) -> Seen:
     group, state_dir = lab.group("sessions"), quix.state_dir(lab)
     log = lab.settings.data_dir / "logs" / f"lesson16-{lab.run_id}.log"
     log.parent.mkdir(parents=True, exist_ok=True)
-    command = [sys.executable, str(Path(__file__).with_name("app.py")), "--bootstrap", clients.bootstrap_servers(lab.settings),
+    command = [sys.executable, str(Path(__file__).with_name("app.py")), "--bootstrap", lab.conn.bootstrap_servers,
                "--group", group, "--input", clicks, "--output", out, "--state-dir", str(state_dir)]  # fmt: skip
     producer = lab.producer()
     before = send(producer, clicks, range(0, 30))

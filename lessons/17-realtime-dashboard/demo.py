@@ -42,7 +42,7 @@ def demo(lab: Lab) -> Seen:
     )
 
     board = Dashboard(
-        lab.settings, control.scrape_targets(lab.settings)
+        lab.settings, lab.conn, control.scrape_targets(lab.settings)
     )  # reads `analytics` from the start, then incrementally
     try:
         snap = board.snapshot()
@@ -78,7 +78,7 @@ def figures(snap: DashboardSnapshot) -> dict[str, float | None]:
 
 def analytics(lab: Lab) -> list[Record]:
     """Every AnalyticsWindow record on the topic, decoded through the schema registry."""
-    serde, found = EventSerde(lab.settings), []
+    serde, found = EventSerde(lab.conn), []
     for message in quix.read_all(lab, ANALYTICS):
         try:
             v = serde.decode(message).value

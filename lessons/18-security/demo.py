@@ -24,6 +24,7 @@ from cryptography.x509.oid import NameOID
 
 from kafkalab import clients
 from kafkalab.cluster.config import node_specs
+from kafkalab.connection import Connection
 from kafkalab.curriculum.lab import Lab, LessonSetupFailed, group_prefix
 from kafkalab.events import topics as t
 from kafkalab.events.serde import now_ms
@@ -44,13 +45,13 @@ def demo(lab: Lab) -> Seen:
     since = now_ms()
     with lab.side_cluster(secure=True) as side:
         # kafkalab's tools connect as `admin`, the one principal in super.users.
-        conf = clients.security_config(side)
-        admin = clients.admin(side)
+        conf = side.conn.librdkafka()
+        admin = clients.admin(side.conn)
         connected = bool(admin.list_topics(timeout=15).brokers)
-        host, port = clients.bootstrap_servers(side).split(",")[0].rsplit(":", 1)
-        issuer = _tls_issuer(host, int(port), material.SecurityFiles.of(side).ca_cert)
+        host, port = side.conn.bootstrap_servers.split(",")[0].rsplit(":", 1)
+        issuer = _tls_issuer(host, int(port), material.SecurityFiles.of(side.settings).ca_cert)
         lab.show(
-            "SCRAM over TLS, as clients.security_config builds it",
+            "SCRAM over TLS, as kafkalab's Connection hands it to librdkafka",
             [
                 ("security.protocol", conf["security.protocol"]),
                 ("sasl.mechanism", conf["sasl.mechanism"]),
@@ -60,26 +61,26 @@ def demo(lab: Lab) -> Seen:
             ],
         )
 
-        audit = AuditLog(side, reporter=f"lesson18-{lab.run_id}")
+        audit = AuditLog(side.conn, reporter=f"lesson18-{lab.run_id}")
         _create(admin, t.AUDIT, 3)
         lab.say("Knocking without valid credentials: plaintext, TLS alone, a wrong password.")
-        refused = _strangers(side, audit)
+        refused = _strangers(side.conn, audit)
         lab.table("the secure port's answer", ["attempt", "refused because"], list(refused.items()))
 
         payments, catalogue = lab.topic("payments", on=side), lab.topic("catalogue", on=side)
         order_id = f"order-{lab.run_id}"
-        key, private = fields.sealer(side, "card"), fields.opener(side, "card")
+        key, private = fields.sealer(side.settings, "card"), fields.opener(side.settings, "card")
         if key is None or private is None:
             raise LessonSetupFailed("the secure cluster has no card key pair")
         # Sealed for the payment service's public key, bound to this order: the broker, the
         # disk and every other consumer see only ciphertext.
         sealed = fields.seal(key, CARD, purpose="card", binding=order_id)
-        producer = clients.producer(side)
+        producer = clients.producer(side.conn)
         record = {"order_id": order_id, "amount_cents": 1299, "card_number": sealed}
         producer.produce(payments, key=order_id, value=json.dumps(record).encode())
         producer.produce(catalogue, key="SKU-BOOK", value=b'{"sku": "SKU-BOOK"}')
         producer.flush(30)
-        raw = b"".join(_read(clients.consumer(side, lab.group("admin")), payments, 1))
+        raw = b"".join(_read(clients.consumer(side.conn, lab.group("admin")), payments, 1))
         if not raw:
             raise LessonSetupFailed(f"the payment written to {payments} did not come back")
         # Only payment holds the private key; the order id is GCM's associated data.
@@ -89,7 +90,9 @@ def demo(lab: Lab) -> Seen:
             moved_refused = False
         except fields.FieldUnreadable:
             moved_refused = True
-        segment = b"".join(p.read_bytes() for p in side.data_dir.rglob(f"{payments}-0/*.log"))
+        segment = b"".join(
+            p.read_bytes() for p in side.settings.data_dir.rglob(f"{payments}-0/*.log")
+        )
         lab.show(
             f"the record on {payments}",
             [("raw value", raw[:90].decode() + "…"), ("opened by the key holder", opened)],
@@ -98,8 +101,8 @@ def demo(lab: Lab) -> Seen:
         lab.say(
             f"'{ROGUE}' gets a SCRAM login, ALLOW READ on lesson18.*, and DENY ALL on payments."
         )
-        _enrol_rogue(side, admin, payments, group_prefix(lab.lesson))
-        rogue = side.model_copy(update={"principal": ROGUE})
+        _enrol_rogue(side.settings, admin, payments, group_prefix(lab.lesson))
+        rogue = side.conn.as_user(ROGUE, material.password(side.settings, ROGUE))
         allowed = _read(clients.consumer(rogue, lab.group("rogue-a"), **QUIET), catalogue, 1)
         code, name, leaked = _try_read(
             clients.consumer(rogue, lab.group("rogue-b"), **QUIET), payments
@@ -108,7 +111,7 @@ def demo(lab: Lab) -> Seen:
             audit.record(
                 AuditEntry(f"User:{ROGUE}", "kafka read", f"topic:{payments}", False, name)
             )
-        log_line = _broker_denial(side, payments)
+        log_line = _broker_denial(side.settings, payments)
         lab.show(
             f"{ROGUE} reading {payments}",
             [
@@ -120,7 +123,7 @@ def demo(lab: Lab) -> Seen:
         audit.flush()
         trail = [
             {k: str(v) for k, v in e.value.items()}
-            for e in read_events(side, (t.AUDIT,), since_ms=since)
+            for e in read_events(side.conn, (t.AUDIT,), since_ms=since)
             if e.value.get("reporter") == audit.reporter
         ]
         lab.table(
@@ -156,8 +159,8 @@ def _tls_issuer(host: str, port: int, ca: Any) -> str:
     return str(names.get_attributes_for_oid(NameOID.COMMON_NAME)[0].value)
 
 
-def _strangers(side: Settings, audit: AuditLog) -> dict[str, str]:
-    ca = str(material.SecurityFiles.of(side).ca_cert)
+def _strangers(side: Connection, audit: AuditLog) -> dict[str, str]:
+    ca = str(side.ssl_ca_location)
     tls = {"security.protocol": "SSL", "ssl.ca.location": ca}
     attempts: dict[str, dict[str, str]] = {
         "plaintext": {"security.protocol": "PLAINTEXT"},
@@ -170,7 +173,7 @@ def _strangers(side: Settings, audit: AuditLog) -> dict[str, str]:
             "sasl.password": "not-the-password",
         },
     }
-    target = clients.bootstrap_servers(side)
+    target = side.bootstrap_servers
     answers: dict[str, str] = {}
     for label, conf in attempts.items():
         heard = _Heard()  # librdkafka's own account of each refused connection

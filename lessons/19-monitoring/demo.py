@@ -160,7 +160,7 @@ def place(orders: shop.OrderClient, buyers: list[shop.Customer], count: int) -> 
 def wait_caught_up(lab: Lab, timeout: float = 90) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if sum(g.total for g in group_lag(lab.settings, [GROUP])) == 0:
+        if sum(g.total for g in group_lag(lab.conn, [GROUP])) == 0:
             return
         time.sleep(1)
     raise LessonSetupFailed(f"{GROUP} did not catch up within {timeout:g} s")

@@ -11,13 +11,13 @@ from confluent_kafka.admin import ConfigResource
 
 from kafkalab import clients
 from kafkalab.chaos import faults
+from kafkalab.connection import Connection
 from kafkalab.curriculum.lab import Lab
-from kafkalab.settings import Settings
 
 from .check import Seen
 
 
-def _partitions(side: Settings, topic: str) -> dict[int, tuple[int, list[int], list[int]]]:
+def _partitions(side: Connection, topic: str) -> dict[int, tuple[int, list[int], list[int]]]:
     meta = clients.admin(side).list_topics(topic, timeout=10).topics[topic]
     return {p: (m.leader, sorted(m.replicas), sorted(m.isrs)) for p, m in meta.partitions.items()}
 
@@ -28,7 +28,7 @@ def _wait(condition: Callable[[], bool], timeout: float) -> None:
         time.sleep(0.25)
 
 
-def _min_insync(side: Settings, topic: str) -> str:
+def _min_insync(side: Connection, topic: str) -> str:
     """The topic's min.insync.replicas. Asked of any broker: one that has not yet heard of the
     new topic from the controller answers UNKNOWN_TOPIC_OR_PART for a moment, so ask again."""
     admin = clients.admin(side)  # kept in a variable: its futures die with it
@@ -50,13 +50,13 @@ def demo(lab: Lab) -> Seen:
     with lab.side_cluster(brokers=3) as side:
         # Replication factor 3: every partition has a leader and two followers on other brokers.
         topic = lab.topic("payments", partitions=3, replication=3, on=side)
-        before = _partitions(side, topic)
+        before = _partitions(side.conn, topic)
         lab.table(
             "partitions before",
             ["partition", "leader", "replicas", "in sync"],
             [[p, *v] for p, v in sorted(before.items())],
         )
-        min_insync = _min_insync(side, topic)
+        min_insync = _min_insync(side.conn, topic)
 
         acked: list[str] = []
         errors: list[str] = []
@@ -69,7 +69,7 @@ def demo(lab: Lab) -> Seen:
         def write() -> None:
             # acks=all + idempotence (kafkalab's default producer): a record is acknowledged only
             # once min.insync.replicas copies have it, and retries after a failover are not duplicated.
-            producer = clients.producer(side, **{"delivery.timeout.ms": 60_000})
+            producer = clients.producer(side.conn, **{"delivery.timeout.ms": 60_000})
             n = 0
             while not stop.is_set():
                 producer.produce(topic, key=str(n % 30), value=str(n), on_delivery=delivered)
@@ -86,12 +86,15 @@ def demo(lab: Lab) -> Seen:
                 f"{len(acked)} records acknowledged. SIGKILL → broker-{victim}, the leader of partition 0."
             )
             acked_before = len(acked)
-            faults.inject(side, "kill", faults.resolve(side, f"broker-{victim}"))
+            faults.inject(side.settings, "kill", faults.resolve(side.settings, f"broker-{victim}"))
             killed_at = time.monotonic()
             _wait(
-                lambda: all(v[0] not in (victim, -1) for v in _partitions(side, topic).values()), 60
+                lambda: all(
+                    v[0] not in (victim, -1) for v in _partitions(side.conn, topic).values()
+                ),
+                60,
             )
-            after = _partitions(side, topic)
+            after = _partitions(side.conn, topic)
             lab.say(
                 f"The controller elected new leaders in {time.monotonic() - killed_at:.1f} s; the producer kept writing."
             )
@@ -106,12 +109,12 @@ def demo(lab: Lab) -> Seen:
             writer.join(90)
 
         lab.say(f"Restarting broker-{victim}: it rejoins as a follower and catches up.")
-        faults.inject(side, "restart", faults.resolve(side, f"broker-{victim}"))
-        _wait(lambda: all(len(v[2]) == 3 for v in _partitions(side, topic).values()), 60)
-        rejoined = _partitions(side, topic)
+        faults.inject(side.settings, "restart", faults.resolve(side.settings, f"broker-{victim}"))
+        _wait(lambda: all(len(v[2]) == 3 for v in _partitions(side.conn, topic).values()), 60)
+        rejoined = _partitions(side.conn, topic)
 
         lab.say("Reading the topic back from the beginning to look for every acknowledged record.")
-        consumer = clients.consumer(side, lab.group("audit"))
+        consumer = clients.consumer(side.conn, lab.group("audit"))
         consumer.subscribe([topic])
         read: list[str] = []
         deadline = time.monotonic() + 60
@@ -133,7 +136,7 @@ def demo(lab: Lab) -> Seen:
             ],
         )
         return Seen(
-            brokers=sorted(clients.admin(side).list_topics(timeout=10).brokers),
+            brokers=sorted(clients.admin(side.conn).list_topics(timeout=10).brokers),
             replicas={p: v[1] for p, v in before.items()},
             isr_before={p: v[2] for p, v in before.items()},
             min_insync=min_insync,

@@ -6,33 +6,33 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from pathlib import Path
-from typing import Any, TypeVar
+from typing import TypeVar
 
 import httpx
 from confluent_kafka import Message
 
 from kafkalab import clients
-from kafkalab.cluster import lifecycle
+from kafkalab.connection import Connection
 from kafkalab.events.serde import Event, EventSerde
 from kafkalab.events.topics import apply_catalogue
-from kafkalab.platform import control
 from kafkalab.services.runtime import Service
-from kafkalab.settings import Settings, load_settings
-from tests.helpers import free_port, free_port_block
+from kafkalab.settings import Settings
+from tests.helpers import free_port
 
 S = TypeVar("S", bound=Service)
 
 
-def ensure_topics(settings: Settings) -> None:
+def ensure_topics(conn: Connection) -> None:
     """The platform's topic catalogue (idempotent)."""
-    apply_catalogue(clients.admin(settings), brokers=1)
+    apply_catalogue(clients.admin(conn))
 
 
 @contextmanager
-def running(service_class: type[S], settings: Settings, replica: int = 0) -> Iterator[S]:
+def running(
+    service_class: type[S], settings: Settings, conn: Connection, replica: int = 0
+) -> Iterator[S]:
     """`service_class` running on a free port in a background thread until the block ends."""
-    service = service_class(settings, replica, free_port())
+    service = service_class(settings, conn, replica, free_port())
     thread = threading.Thread(target=service.run, name=service_class.name, daemon=True)
     thread.start()
     wait_healthy(service.port)
@@ -56,14 +56,14 @@ def wait_healthy(port: int, timeout: float = 30.0) -> None:
 
 
 def read_raw(
-    settings: Settings,
+    conn: Connection,
     topic: str,
     count: int,
     timeout: float = 30.0,
     where: Callable[[Message], bool] = lambda m: True,
 ) -> list[Message]:
     """Up to `count` records of `topic` (from the beginning) that satisfy `where`."""
-    consumer = clients.consumer(settings, f"test-reader-{time.time_ns()}")
+    consumer = clients.consumer(conn, f"test-reader-{time.time_ns()}")
     consumer.subscribe([topic])
     out: list[Message] = []
     deadline = time.monotonic() + timeout
@@ -76,15 +76,15 @@ def read_raw(
 
 
 def read_events(
-    settings: Settings,
+    conn: Connection,
     topic: str,
     count: int,
     timeout: float = 30.0,
     where: Callable[[Event], bool] = lambda e: True,
 ) -> list[Event]:
     """Decoded events of `topic` satisfying `where` (e.g. one order id), until `count` arrived."""
-    serde = EventSerde(settings)
-    consumer = clients.consumer(settings, f"test-reader-{time.time_ns()}")
+    serde = EventSerde(conn)
+    consumer = clients.consumer(conn, f"test-reader-{time.time_ns()}")
     consumer.subscribe([topic])
     out: list[Event] = []
     deadline = time.monotonic() + timeout
@@ -102,39 +102,14 @@ def read_events(
 
 
 def publish(
-    settings: Settings, topic: str, key: str, record_type: str, value: dict, service: str = "test"
+    conn: Connection, topic: str, key: str, record_type: str, value: dict, service: str = "test"
 ) -> dict:
     """Emit one event as a service would (envelope + causal headers); returns the full value."""
-    serde = EventSerde(settings)
+    serde = EventSerde(conn)
     full, headers = serde.envelope(record_type, value, service)
-    producer = clients.producer(settings)
+    producer = clients.producer(conn)
     producer.produce(
         topic, key=key.encode(), value=serde.serialize(topic, record_type, full), headers=headers
     )
     assert producer.flush(10) == 0
     return full
-
-
-@contextmanager
-def own_platform(data_dir: Path, secure: bool = False, **overrides: Any) -> Iterator[Settings]:
-    """A cluster of its own on free ports plus the six services, stopped afterwards.
-
-    Modules that start services use this instead of the session cluster: other modules leave
-    events for made-up users there, which a fresh consumer group would have to wade through.
-    """
-    base = free_port_block(44)
-    settings = load_settings(
-        data_dir=data_dir,
-        broker_port=base,
-        controller_port=base + 1,
-        registry_port=base + 2,
-        secure_port=base + 3,
-        service_port=base + 4,
-        **overrides,
-    )
-    try:
-        control.up(settings, timeout=180.0 if secure else 90.0, secure=secure)
-        yield settings
-    finally:
-        control.down(settings)
-        lifecycle.down(settings)

@@ -17,6 +17,7 @@ from confluent_kafka import OFFSET_BEGINNING, KafkaError, Message, TopicPartitio
 from confluent_kafka.admin import NewTopic
 
 from kafkalab import clients
+from kafkalab.connection import Connection
 from kafkalab.events.serde import Event, EventSerde, now_ms
 from kafkalab.events.topics import ANALYTICS, ORDER_EVENTS
 from kafkalab.services.analytics.app import AnalyticsService, AnalyticsTopics
@@ -36,13 +37,13 @@ Key = tuple[str, str, int | None]
 
 
 def produce(
-    settings: Settings, topic: str, key: str, record_type: str, value: dict, timestamp: int
+    conn: Connection, topic: str, key: str, record_type: str, value: dict, timestamp: int
 ) -> None:
     """One event as a kafkalab service would write it, with an explicit record timestamp
     (the event time the windows use)."""
-    serde = EventSerde(settings)
+    serde = EventSerde(conn)
     full, headers = serde.envelope(record_type, value, "test")
-    producer = clients.producer(settings)
+    producer = clients.producer(conn)
     producer.produce(
         topic,
         key=key.encode(),
@@ -53,10 +54,10 @@ def produce(
     assert producer.flush(10) == 0
 
 
-def raw_to_end(settings: Settings, topic: str) -> list[Message]:
+def raw_to_end(conn: Connection, topic: str) -> list[Message]:
     """Every record of `topic` up to its current end (assign + partition EOF, no group)."""
     consumer = clients.consumer(
-        settings, "unused", **{"enable.partition.eof": True, "fetch.wait.max.ms": 50}
+        conn, "unused", **{"enable.partition.eof": True, "fetch.wait.max.ms": 50}
     )
     partitions = consumer.list_topics(topic, timeout=10).topics[topic].partitions
     consumer.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in partitions])
@@ -80,10 +81,12 @@ def key_of(event: Event) -> Key:
 
 
 @pytest.fixture
-def own_topics(cluster: Settings, unique: Callable[[str], str]) -> AnalyticsTopics:
+def own_topics(
+    conn: Connection, cluster: Settings, unique: Callable[[str], str]
+) -> AnalyticsTopics:
     """Topics of this test alone, so every count in them is ours."""
     topics = AnalyticsTopics(unique("orders"), unique("payments"), unique("analytics"))
-    admin = clients.admin(cluster)
+    admin = clients.admin(conn)
     created = admin.create_topics(
         [NewTopic(t, 3, 1) for t in (topics.orders, topics.payments, topics.output)]
     )
@@ -93,19 +96,20 @@ def own_topics(cluster: Settings, unique: Callable[[str], str]) -> AnalyticsTopi
 
 
 def test_windows_and_running_totals_count_exactly_what_was_sent(
+    conn: Connection,
     cluster: Settings,
     own_topics: AnalyticsTopics,
     unique: Callable[[str], str],
     tmp_path: Path,
 ) -> None:
-    ensure_topics(cluster)
+    ensure_topics(conn)
     # Every event sits in one minute, so one tumbling window holds them all.
     start = now_ms() // 60_000 * 60_000
     stamp = start + 1_000
     orders = [unique("order") for _ in TOTALS]
     for i, (order_id, total) in enumerate(zip(orders, TOTALS, strict=True)):
         produce(
-            cluster,
+            conn,
             own_topics.orders,
             order_id,
             "OrderCreated",
@@ -120,7 +124,7 @@ def test_windows_and_running_totals_count_exactly_what_was_sent(
         )
     for order_id in orders[:CONFIRMED]:
         produce(
-            cluster,
+            conn,
             own_topics.orders,
             order_id,
             "OrderStatusChanged",
@@ -134,7 +138,7 @@ def test_windows_and_running_totals_count_exactly_what_was_sent(
             stamp + 100,
         )
     produce(
-        cluster,
+        conn,
         own_topics.orders,
         orders[-1],
         "OrderStatusChanged",  # not a conversion
@@ -149,7 +153,7 @@ def test_windows_and_running_totals_count_exactly_what_was_sent(
     )
     for i in range(COMPLETED):
         produce(
-            cluster,
+            conn,
             own_topics.payments,
             orders[i],
             "PaymentCompleted",
@@ -165,7 +169,7 @@ def test_windows_and_running_totals_count_exactly_what_was_sent(
         )
     for i in range(COMPLETED, COMPLETED + FAILED):
         produce(
-            cluster,
+            conn,
             own_topics.payments,
             orders[i],
             "PaymentFailed",
@@ -179,7 +183,7 @@ def test_windows_and_running_totals_count_exactly_what_was_sent(
             stamp + 200,
         )
     poison_key = unique("poison")
-    producer = clients.producer(cluster)
+    producer = clients.producer(conn)
     producer.produce(own_topics.orders, key=poison_key.encode(), value=b"not avro")
     assert producer.flush(10) == 0
 
@@ -210,6 +214,7 @@ def test_windows_and_running_totals_count_exactly_what_was_sent(
 
     service = AnalyticsService(
         cluster,
+        conn,
         port=free_port(),
         topics=own_topics,
         consumer_group=unique("kafkalab-analytics-test"),
@@ -226,7 +231,7 @@ def test_windows_and_running_totals_count_exactly_what_was_sent(
     def watch() -> None:
         """Wait (on another thread) until every expected final value was emitted, then stop."""
         try:
-            read_events(cluster, own_topics.output, len(expected), timeout=90, where=first_final)
+            read_events(conn, own_topics.output, len(expected), timeout=90, where=first_final)
         finally:
             service.stop()
 
@@ -238,8 +243,8 @@ def test_windows_and_running_totals_count_exactly_what_was_sent(
 
     # The app has stopped: the output topic is complete. The last record per window is its
     # answer, and no update ever went past it (nothing was counted twice).
-    serde = EventSerde(cluster)
-    results = [serde.decode(m) for m in raw_to_end(cluster, own_topics.output)]
+    serde = EventSerde(conn)
+    results = [serde.decode(m) for m in raw_to_end(conn, own_topics.output)]
     assert all(e.type == "AnalyticsWindow" and e.key == e.value["metric"] for e in results)
     last: dict[Key, dict[str, Any]] = {}
     for event in results:
@@ -261,20 +266,22 @@ def test_windows_and_running_totals_count_exactly_what_was_sent(
     assert tumbling_counts == sorted(tumbling_counts)
     assert sorted(set(tumbling_counts)) == list(range(1, n + 1))
 
-    [dead] = read_raw(cluster, "analytics.DLT", 1, where=lambda m: m.key() == poison_key.encode())
+    [dead] = read_raw(conn, "analytics.DLT", 1, where=lambda m: m.key() == poison_key.encode())
     assert dead.value() == b"not avro"
     assert dict(dead.headers())["original.topic"] == own_topics.orders.encode()
 
 
 @pytest.fixture
-def analytics_process(cluster: Settings, tmp_path: Path) -> Iterator[tuple[subprocess.Popen, int]]:
+def analytics_process(
+    conn: Connection, cluster: Settings, tmp_path: Path
+) -> Iterator[tuple[subprocess.Popen, int]]:
     """`python -m kafkalab.services.analytics` as the supervisor starts it."""
-    ensure_topics(cluster)
+    ensure_topics(conn)
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("KAFKALAB_")}
     env.update(
-        KAFKALAB_BOOTSTRAP=clients.bootstrap_servers(cluster),
-        KAFKALAB_REGISTRY_URL=cluster.schema_registry_url(),
+        KAFKALAB_BOOTSTRAP=conn.bootstrap_servers,
+        KAFKALAB_REGISTRY_URL=conn.registry_url,
         KAFKALAB_DATA_DIR=str(tmp_path),
         KAFKALAB_LISTEN_PORT=str(port),
     )
@@ -295,6 +302,7 @@ def analytics_process(cluster: Settings, tmp_path: Path) -> Iterator[tuple[subpr
 
 
 def test_module_runs_on_the_platform_topics_and_stops_cleanly_on_sigterm(
+    conn: Connection,
     cluster: Settings,
     analytics_process: tuple[subprocess.Popen, int],
     unique: Callable[[str], str],
@@ -305,7 +313,7 @@ def test_module_runs_on_the_platform_topics_and_stops_cleanly_on_sigterm(
     order_id = unique("order")
     sent_at = now_ms()
     publish(
-        cluster,
+        conn,
         ORDER_EVENTS,
         order_id,
         "OrderCreated",
@@ -320,7 +328,7 @@ def test_module_runs_on_the_platform_topics_and_stops_cleanly_on_sigterm(
     )
 
     [window] = read_events(
-        cluster,
+        conn,
         ANALYTICS,
         1,
         timeout=60,

@@ -2,26 +2,21 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 
 from kafkalab.chaos import runner
 from kafkalab.platform import control, files
 from kafkalab.settings import Settings
-from tests.integration.services import own_platform
+from tests.integration.pool import Running
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 
-@pytest.fixture(scope="module")
-def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settings]:
-    with own_platform(tmp_path_factory.mktemp("kafkalab-chaos"), reservation_ttl=3.0) as settings:
-        yield settings
-
-
-def test_killing_payment_during_a_load_loses_and_doubles_nothing(platform: Settings) -> None:
-    report = runner.run(platform, "kill", "payment", during_load=150, every=4.0)
+def test_killing_payment_during_a_load_loses_and_doubles_nothing(
+    short_ttl_platform: Running,
+) -> None:
+    shop = short_ttl_platform
+    report = runner.run(shop.settings, shop.conn, "kill", "payment", during_load=150, every=4.0)
     kinds = [entry.kind for entry in report.timeline]
     assert report.faults >= 1 and "fault" in kinds
     assert report.recovery_seconds, report.timeline
@@ -31,19 +26,20 @@ def test_killing_payment_during_a_load_loses_and_doubles_nothing(platform: Setti
     assert report.passed
 
 
-def test_a_paused_member_is_evicted_then_resumes(platform: Settings) -> None:
-    control.scale(platform, "notification", 2)
+def test_a_paused_member_is_evicted_then_resumes(short_ttl_platform: Running) -> None:
+    shop = short_ttl_platform
+    control.scale(shop.settings, "notification", 2)
     try:
-        paused = runner.run(platform, "pause", "notification", replica=1)
+        paused = runner.run(shop.settings, shop.conn, "pause", "notification", replica=1)
         assert any(e.kind == "rebalance" and "left" in e.detail for e in paused.timeline), (
             paused.timeline
         )
         assert paused.verify is None and paused.unchecked  # judged on resume, not while paused
-        resumed = runner.run(platform, "resume", "notification", replica=1)
+        resumed = runner.run(shop.settings, shop.conn, "resume", "notification", replica=1)
         assert resumed.recovery_seconds, resumed.timeline
         assert resumed.passed
     finally:
-        control.scale(platform, "notification", 1)
+        control.scale(shop.settings, "notification", 1)
 
 
 def _restarts(settings: Settings, service: str, replica: int) -> int:
@@ -51,13 +47,14 @@ def _restarts(settings: Settings, service: str, replica: int) -> int:
     return next(r.restarts for r in rows if r.service == service and r.replica == replica)
 
 
-def test_a_pause_under_load_is_resumed_judged_and_survived(platform: Settings) -> None:
+def test_a_pause_under_load_is_resumed_judged_and_survived(short_ttl_platform: Running) -> None:
     """The paused replica held a batch when SIGSTOP came; after SIGCONT its commit is refused
     (the group moved on). It must carry on, not crash, and the orders must all add up."""
-    before = _restarts(platform, "notification", 0)
-    report = runner.run(platform, "pause", "notification", during_load=120)
+    shop = short_ttl_platform
+    before = _restarts(shop.settings, "notification", 0)
+    report = runner.run(shop.settings, shop.conn, "pause", "notification", during_load=120)
     kinds = [entry.kind for entry in report.timeline]
     assert "fault" in kinds and "recovered" in kinds, report.timeline
     assert report.unchecked is None and report.verify is not None
     assert report.passed, [i for i in report.verify.invariants if not i.ok]
-    assert _restarts(platform, "notification", 0) == before
+    assert _restarts(shop.settings, "notification", 0) == before

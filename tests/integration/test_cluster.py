@@ -6,29 +6,30 @@ import uuid
 from collections.abc import Callable
 
 import pytest
-from confluent_kafka import KafkaError, TopicPartition
+from confluent_kafka import KafkaError, Message, TopicPartition
 from confluent_kafka.admin import NewTopic
 from confluent_kafka.schema_registry import Schema
 
 from kafkalab import clients
 from kafkalab.cluster import lifecycle
+from kafkalab.connection import Connection
 from kafkalab.settings import Settings
 
 pytestmark = pytest.mark.integration
 
 
-def create_topic(settings: Settings, name: str, partitions: int, rf: int = 1) -> None:
-    admin = clients.admin(settings)  # keep a reference: the futures die with the handle
+def create_topic(conn: Connection, name: str, partitions: int, rf: int = 1) -> None:
+    admin = clients.admin(conn)  # keep a reference: the futures die with the handle
     admin.create_topics([NewTopic(name, partitions, rf)])[name].result(timeout=30)
 
 
 def consume_all(
-    settings: Settings, topic: str, group: str, expected: int, limit: int | None = None
-):
+    conn: Connection, topic: str, group: str, expected: int, limit: int | None = None
+) -> list[Message]:
     """Read until `expected` messages (or `limit`) arrived; fails the test on a 60 s stall."""
-    consumer = clients.consumer(settings, group, **{"enable.auto.commit": False})
+    consumer = clients.consumer(conn, group, **{"enable.auto.commit": False})
     consumer.subscribe([topic])
-    out = []
+    out: list[Message] = []
     want = expected if limit is None else limit
     idle = 0
     try:
@@ -48,11 +49,11 @@ def consume_all(
 
 
 def test_ten_thousand_keyed_messages_keep_per_key_order(
-    cluster: Settings, unique: Callable[[str], str]
+    conn: Connection, cluster: Settings, unique: Callable[[str], str]
 ) -> None:
     topic = unique("keyed")
-    create_topic(cluster, topic, partitions=6)
-    producer = clients.producer(cluster)
+    create_topic(conn, topic, partitions=6)
+    producer = clients.producer(conn)
     keys = [f"order-{i}" for i in range(100)]
     for seq in range(100):
         for key in keys:
@@ -60,7 +61,7 @@ def test_ten_thousand_keyed_messages_keep_per_key_order(
         producer.poll(0)
     assert producer.flush(30) == 0
 
-    messages = consume_all(cluster, topic, unique("group"), expected=10_000)
+    messages = consume_all(conn, topic, unique("group"), expected=10_000)
 
     assert len(messages) == 10_000
     seen: dict[str, list[int]] = {}
@@ -79,27 +80,27 @@ def test_ten_thousand_keyed_messages_keep_per_key_order(
 
 
 def test_consumer_group_commits_and_resumes(
-    cluster: Settings, unique: Callable[[str], str]
+    conn: Connection, cluster: Settings, unique: Callable[[str], str]
 ) -> None:
     topic, group = unique("resume"), unique("group")
-    create_topic(cluster, topic, partitions=1)
-    producer = clients.producer(cluster)
+    create_topic(conn, topic, partitions=1)
+    producer = clients.producer(conn)
     for i in range(100):
         producer.produce(topic, value=str(i))
     assert producer.flush(30) == 0
 
-    first = consume_all(cluster, topic, group, expected=100, limit=40)
+    first = consume_all(conn, topic, group, expected=100, limit=40)
     assert [int(m.value()) for m in first] == list(range(40))
 
-    committed = clients.consumer(cluster, group).committed([TopicPartition(topic, 0)], timeout=10)
+    committed = clients.consumer(conn, group).committed([TopicPartition(topic, 0)], timeout=10)
     assert committed[0].offset == 40
 
-    rest = consume_all(cluster, topic, group, expected=60)
+    rest = consume_all(conn, topic, group, expected=60)
     assert [int(m.value()) for m in rest] == list(range(40, 100))
 
 
 def test_up_twice_is_a_no_op(cluster: Settings) -> None:
-    if cluster.bootstrap:
+    if cluster.external:
         pytest.skip("the suite runs against an external cluster")
     before = lifecycle.status(cluster)
     again = lifecycle.up(cluster)
@@ -111,10 +112,10 @@ def test_up_twice_is_a_no_op(cluster: Settings) -> None:
 
 
 def test_status_reports_brokers_controller_topics_and_registry(
-    cluster: Settings, unique: Callable[[str], str]
+    conn: Connection, cluster: Settings, unique: Callable[[str], str]
 ) -> None:
     topic = unique("status")
-    create_topic(cluster, topic, partitions=1)
+    create_topic(conn, topic, partitions=1)
     status = lifecycle.status(cluster)
     assert status.running
     assert status.controller_id == 1
@@ -127,17 +128,17 @@ AVRO_V1 = '{"type":"record","name":"Survivor","fields":[{"name":"id","type":"str
 
 
 def test_topic_schema_and_data_survive_down_and_up(
-    cluster: Settings, unique: Callable[[str], str]
+    conn: Connection, cluster: Settings, unique: Callable[[str], str]
 ) -> None:
-    if cluster.bootstrap:
+    if cluster.external:
         pytest.skip("the suite runs against an external cluster")
     topic, subject = unique("durable"), unique("durable-subject")
-    create_topic(cluster, topic, partitions=2)
-    producer = clients.producer(cluster)
+    create_topic(conn, topic, partitions=2)
+    producer = clients.producer(conn)
     payload = uuid.uuid4().hex
     producer.produce(topic, key="k", value=payload)
     assert producer.flush(30) == 0
-    schema_id = clients.schema_registry(cluster).register_schema(subject, Schema(AVRO_V1, "AVRO"))
+    schema_id = clients.schema_registry(conn).register_schema(subject, Schema(AVRO_V1, "AVRO"))
 
     stopped = lifecycle.down(cluster)
     assert "broker-1" in stopped and "registry" in stopped
@@ -145,9 +146,9 @@ def test_topic_schema_and_data_survive_down_and_up(
     lifecycle.up(cluster)
 
     assert topic in lifecycle.status(cluster).topics
-    registry = clients.schema_registry(cluster)  # a new client: no cache
+    registry = clients.schema_registry(conn)  # a new client: no cache
     assert registry.get_schema(schema_id).schema_str == AVRO_V1
     latest = registry.get_latest_version(subject)
     assert (latest.schema_id, latest.version) == (schema_id, 1)
-    messages = consume_all(cluster, topic, unique("group"), expected=1)
+    messages = consume_all(conn, topic, unique("group"), expected=1)
     assert [m.value().decode() for m in messages] == [payload]

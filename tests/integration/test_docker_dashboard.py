@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -19,18 +18,11 @@ from prometheus_client.parser import text_string_to_metric_families
 from kafkalab.catalogue import metrics as catalogue
 from kafkalab.catalogue.services import SERVICES, service_port
 from kafkalab.monitoring import exporter
-from kafkalab.settings import Settings
-from tests.integration.services import own_platform
+from tests.integration.pool import Running
 
 pytestmark = pytest.mark.integration
 DASHBOARDS = Path(__file__).resolve().parents[2] / "docker" / "grafana" / "dashboards"
 METRIC = re.compile(r"\bkafkalab_[a-z0-9_]+")
-
-
-@pytest.fixture(scope="module")
-def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settings]:
-    with own_platform(tmp_path_factory.mktemp("docker-dashboard")) as settings:
-        yield settings
 
 
 def dashboard_metrics() -> dict[str, set[str]]:
@@ -57,12 +49,13 @@ def scrape(port: int) -> set[str]:
     return {family.name for family in text_string_to_metric_families(text)}
 
 
-def test_every_dashboard_metric_is_exported_by_the_running_platform(platform: Settings) -> None:
+def test_every_dashboard_metric_is_exported_by_the_running_platform(platform: Running) -> None:
+    settings = platform.settings
     used = dashboard_metrics()
     assert len(used) >= 10, "the dashboard covers the platform's metrics"
     live: set[str] = set()
     for name in SERVICES:
-        live |= scrape(service_port(platform, name))
-    live |= scrape(exporter.platform_port(platform))
+        live |= scrape(service_port(settings, name))
+    live |= scrape(exporter.platform_port(settings))
     missing = {name: panels for name, panels in used.items() if family_of(name) not in live}
     assert not missing, f"the dashboard queries metrics no endpoint exports: {missing}"

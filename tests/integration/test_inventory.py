@@ -15,6 +15,7 @@ import httpx
 import pytest
 from confluent_kafka import KafkaError, KafkaException
 
+from kafkalab.connection import Connection
 from kafkalab.events.serde import Event, EventSerde
 from kafkalab.events.topics import (
     INVENTORY_EVENTS,
@@ -34,8 +35,8 @@ pytestmark = pytest.mark.integration
 
 
 @pytest.fixture(scope="module", autouse=True)
-def topics(cluster: Settings) -> None:
-    ensure_topics(cluster)
+def topics(conn: Connection, cluster: Settings) -> None:
+    ensure_topics(conn)
 
 
 def shop(**units: int) -> tuple[type[InventoryService], dict[str, str]]:
@@ -55,7 +56,7 @@ def item(sku: str, quantity: int) -> dict[str, Any]:
     return {"sku": sku, "quantity": quantity, "unit_price_cents": 1_000}
 
 
-def order_created(settings: Settings, items: list[dict[str, Any]], order_id: str = "") -> dict:
+def order_created(conn: Connection, items: list[dict[str, Any]], order_id: str = "") -> dict:
     order_id = order_id or f"order-{uuid.uuid4().hex[:10]}"
     total = sum(i["quantity"] * i["unit_price_cents"] for i in items)
     value = {
@@ -65,7 +66,7 @@ def order_created(settings: Settings, items: list[dict[str, Any]], order_id: str
         "total_cents": total,
         "card_masked": "**** 4242",
     }
-    return publish(settings, ORDER_EVENTS, order_id, "OrderCreated", value, service="order")
+    return publish(conn, ORDER_EVENTS, order_id, "OrderCreated", value, service="order")
 
 
 def of_order(order_id: str, event_type: str) -> Callable[[Event], bool]:
@@ -78,9 +79,9 @@ def level(service: InventoryService, sku: str) -> dict[str, int]:
     return {k: response.json()[k] for k in ("available", "reserved")}
 
 
-def latest_levels(settings: Settings, sku: str, count: int) -> list[dict[str, Any]]:
+def latest_levels(conn: Connection, sku: str, count: int) -> list[dict[str, Any]]:
     """The first `count` StockLevel records of `sku` on the `stock` table, in order."""
-    return [e.value for e in read_events(settings, STOCK, count, where=lambda e: e.key == sku)]
+    return [e.value for e in read_events(conn, STOCK, count, where=lambda e: e.key == sku)]
 
 
 def wait_for(condition: Callable[[], bool], what: str, timeout: float = 30.0) -> None:
@@ -99,25 +100,26 @@ def counted(service: InventoryService, outcome: str) -> float:
 
 
 @pytest.fixture
-def serde(cluster: Settings) -> EventSerde:
-    return EventSerde(cluster)
+def serde(conn: Connection, cluster: Settings) -> EventSerde:
+    return EventSerde(conn)
 
 
 def test_a_stock_check_is_answered_on_reply_to_matched_by_correlation_id(
+    conn: Connection,
     cluster: Settings,
 ) -> None:
     cls, sku = shop(A=3)
-    with running(cls, cluster) as service:
+    with running(cls, cluster, conn) as service:
         yes, no = f"corr-{uuid.uuid4().hex}", f"corr-{uuid.uuid4().hex}"
         asked = publish(
-            cluster,
+            conn,
             INVENTORY_REQUESTS,
             yes,
             "StockCheckRequested",
             {"correlation_id": yes, "reply_to": INVENTORY_REPLIES, "items": [item(sku["A"], 3)]},
         )
         publish(
-            cluster,
+            conn,
             INVENTORY_REQUESTS,
             no,
             "StockCheckRequested",
@@ -127,7 +129,7 @@ def test_a_stock_check_is_answered_on_reply_to_matched_by_correlation_id(
                 "items": [item(sku["A"], 4), item("SKU-NOT-SOLD", 1)],
             },
         )
-        replies = read_events(cluster, INVENTORY_REPLIES, 2, where=lambda e: e.key in (yes, no))
+        replies = read_events(conn, INVENTORY_REPLIES, 2, where=lambda e: e.key in (yes, no))
         by_key = {e.key: e for e in replies}
         assert set(by_key) == {yes, no}
         assert by_key[yes].type == "StockCheckReplied"
@@ -140,14 +142,16 @@ def test_a_stock_check_is_answered_on_reply_to_matched_by_correlation_id(
         assert level(service, sku["A"]) == {"available": 3, "reserved": 0}  # nothing reserved
 
 
-def test_order_created_reserves_all_items_once(cluster: Settings, serde: EventSerde) -> None:
+def test_order_created_reserves_all_items_once(
+    conn: Connection, cluster: Settings, serde: EventSerde
+) -> None:
     cls, sku = shop(A=5, B=2)
-    with running(cls, cluster) as service:
+    with running(cls, cluster, conn) as service:
         items = [item(sku["A"], 3), item(sku["B"], 2)]
-        created = order_created(cluster, items)
+        created = order_created(conn, items)
         order_id = created["order_id"]
         [reserved] = read_events(
-            cluster, INVENTORY_EVENTS, 1, where=of_order(order_id, "InventoryReserved")
+            conn, INVENTORY_EVENTS, 1, where=of_order(order_id, "InventoryReserved")
         )
         value = reserved.value
         assert value["user_id"] == created["user_id"]
@@ -162,26 +166,28 @@ def test_order_created_reserves_all_items_once(cluster: Settings, serde: EventSe
         assert level(service, sku["A"]) == {"available": 2, "reserved": 3}
         assert level(service, sku["B"]) == {"available": 0, "reserved": 2}
         # the compacted table got the new level (after the seeded one)
-        seeded, after = latest_levels(cluster, sku["A"], 2)
+        seeded, after = latest_levels(conn, sku["A"], 2)
         assert (seeded["available"], seeded["reserved"]) == (5, 0)
         assert (after["available"], after["reserved"]) == (2, 3)
 
         before = counted(service, "duplicate")
-        order_created(cluster, items, order_id=order_id)  # redelivered
+        order_created(conn, items, order_id=order_id)  # redelivered
         wait_for(lambda: counted(service, "duplicate") > before, "the duplicate was handled")
-        events = read_to_end(cluster, serde, [INVENTORY_EVENTS])
+        events = read_to_end(conn, serde, [INVENTORY_EVENTS])
         assert [e.type for e in events if e.value.get("order_id") == order_id] == [
             "InventoryReserved"
         ]
         assert level(service, sku["A"]) == {"available": 2, "reserved": 3}
 
 
-def test_insufficient_stock_is_out_of_stock_and_reserves_nothing(cluster: Settings) -> None:
+def test_insufficient_stock_is_out_of_stock_and_reserves_nothing(
+    conn: Connection, cluster: Settings
+) -> None:
     cls, sku = shop(A=5, B=1)
-    with running(cls, cluster) as service:
-        created = order_created(cluster, [item(sku["A"], 2), item(sku["B"], 2)])
+    with running(cls, cluster, conn) as service:
+        created = order_created(conn, [item(sku["A"], 2), item(sku["B"], 2)])
         [refused] = read_events(
-            cluster, INVENTORY_EVENTS, 1, where=of_order(created["order_id"], "OutOfStock")
+            conn, INVENTORY_EVENTS, 1, where=of_order(created["order_id"], "OutOfStock")
         )
         assert refused.value["missing_skus"] == [sku["B"]]
         assert refused.value["user_id"] == created["user_id"]
@@ -189,16 +195,14 @@ def test_insufficient_stock_is_out_of_stock_and_reserves_nothing(cluster: Settin
         assert level(service, sku["B"]) == {"available": 1, "reserved": 0}
 
 
-def test_payment_completed_commits_the_stock(cluster: Settings) -> None:
+def test_payment_completed_commits_the_stock(conn: Connection, cluster: Settings) -> None:
     cls, sku = shop(A=4)
-    with running(cls, cluster) as service:
-        created = order_created(cluster, [item(sku["A"], 3)])
+    with running(cls, cluster, conn) as service:
+        created = order_created(conn, [item(sku["A"], 3)])
         order_id = created["order_id"]
-        assert read_events(
-            cluster, INVENTORY_EVENTS, 1, where=of_order(order_id, "InventoryReserved")
-        )
+        assert read_events(conn, INVENTORY_EVENTS, 1, where=of_order(order_id, "InventoryReserved"))
         paid = publish(
-            cluster,
+            conn,
             PAYMENTS,
             order_id,
             "PaymentCompleted",
@@ -213,7 +217,7 @@ def test_payment_completed_commits_the_stock(cluster: Settings) -> None:
             service="payment",
         )
         [committed] = read_events(
-            cluster, INVENTORY_EVENTS, 1, where=of_order(order_id, "StockCommitted")
+            conn, INVENTORY_EVENTS, 1, where=of_order(order_id, "StockCommitted")
         )
         assert committed.value["items"] == [item(sku["A"], 3)]
         assert committed.causation_id == paid["event_id"]
@@ -222,14 +226,16 @@ def test_payment_completed_commits_the_stock(cluster: Settings) -> None:
         assert status["status"] == "committed"
 
 
-def test_an_unpaid_reservation_expires_and_the_stock_goes_back(cluster: Settings) -> None:
+def test_an_unpaid_reservation_expires_and_the_stock_goes_back(
+    conn: Connection, cluster: Settings
+) -> None:
     cls, sku = shop(A=2)
     short = cluster.model_copy(update={"reservation_ttl": 1.0})
-    with running(cls, short) as service:
-        created = order_created(cluster, [item(sku["A"], 2)])
+    with running(cls, short, conn) as service:
+        created = order_created(conn, [item(sku["A"], 2)])
         order_id = created["order_id"]
         publish(  # a failed payment keeps the reservation until it expires
-            cluster,
+            conn,
             PAYMENTS,
             order_id,
             "PaymentFailed",
@@ -243,7 +249,7 @@ def test_an_unpaid_reservation_expires_and_the_stock_goes_back(cluster: Settings
             service="payment",
         )
         events = read_events(
-            cluster, INVENTORY_EVENTS, 3, where=lambda e: e.value.get("order_id") == order_id
+            conn, INVENTORY_EVENTS, 3, where=lambda e: e.value.get("order_id") == order_id
         )
         assert [e.type for e in events] == [
             "InventoryReserved",
@@ -257,30 +263,28 @@ def test_an_unpaid_reservation_expires_and_the_stock_goes_back(cluster: Settings
         assert released.causation_id == expired.event_id
         assert expired.trace_id == released.trace_id == reserved.trace_id
         assert level(service, sku["A"]) == {"available": 2, "reserved": 0}
-        _, held, back = latest_levels(cluster, sku["A"], 3)
+        _, held, back = latest_levels(conn, sku["A"], 3)
         assert (held["available"], held["reserved"]) == (0, 2)
         assert (back["available"], back["reserved"]) == (2, 0)
 
 
 def test_a_restarted_inventory_remembers_levels_and_open_reservations(
-    cluster: Settings, serde: EventSerde
+    conn: Connection, cluster: Settings, serde: EventSerde
 ) -> None:
     cls, sku = shop(A=6)
-    with running(cls, cluster) as first:
-        created = order_created(cluster, [item(sku["A"], 2)])
+    with running(cls, cluster, conn) as first:
+        created = order_created(conn, [item(sku["A"], 2)])
         order_id = created["order_id"]
-        assert read_events(
-            cluster, INVENTORY_EVENTS, 1, where=of_order(order_id, "InventoryReserved")
-        )
+        assert read_events(conn, INVENTORY_EVENTS, 1, where=of_order(order_id, "InventoryReserved"))
         assert level(first, sku["A"]) == {"available": 4, "reserved": 2}
-    with running(cls, cluster) as second:
+    with running(cls, cluster, conn) as second:
         wait_for(lambda: second.rebuilt, "the second inventory rebuilt its memory")
         assert level(second, sku["A"]) == {"available": 4, "reserved": 2}
         before = counted(second, "duplicate")
-        order_created(cluster, [item(sku["A"], 2)], order_id=order_id)  # redelivered after restart
+        order_created(conn, [item(sku["A"], 2)], order_id=order_id)  # redelivered after restart
         wait_for(lambda: counted(second, "duplicate") > before, "the duplicate was handled")
         publish(
-            cluster,
+            conn,
             PAYMENTS,
             order_id,
             "PaymentCompleted",
@@ -294,22 +298,22 @@ def test_a_restarted_inventory_remembers_levels_and_open_reservations(
             },
             service="payment",
         )
-        assert read_events(cluster, INVENTORY_EVENTS, 1, where=of_order(order_id, "StockCommitted"))
+        assert read_events(conn, INVENTORY_EVENTS, 1, where=of_order(order_id, "StockCommitted"))
         assert level(second, sku["A"]) == {"available": 4, "reserved": 0}
     mine = [
         e.type
-        for e in read_to_end(cluster, serde, [INVENTORY_EVENTS])
+        for e in read_to_end(conn, serde, [INVENTORY_EVENTS])
         if e.value.get("order_id") == order_id
     ]
     assert mine == ["InventoryReserved", "StockCommitted"]
 
 
-def test_an_invalid_order_is_dead_lettered(cluster: Settings) -> None:
+def test_an_invalid_order_is_dead_lettered(conn: Connection, cluster: Settings) -> None:
     cls, sku = shop(A=1)
-    with running(cls, cluster) as service:
-        created = order_created(cluster, [item(sku["A"], 0)])
+    with running(cls, cluster, conn) as service:
+        created = order_created(conn, [item(sku["A"], 0)])
         [dead] = read_raw(
-            cluster, "inventory.DLT", 1, where=lambda m: m.key() == created["order_id"].encode()
+            conn, "inventory.DLT", 1, where=lambda m: m.key() == created["order_id"].encode()
         )
         headers = dict(dead.headers())
         assert headers["error.type"] == b"InvalidOrder"
@@ -318,10 +322,10 @@ def test_an_invalid_order_is_dead_lettered(cluster: Settings) -> None:
 
 
 def test_an_aborted_transaction_is_redone_and_reserves_once(
-    cluster: Settings, serde: EventSerde
+    conn: Connection, cluster: Settings, serde: EventSerde
 ) -> None:
     cls, sku = shop(A=3)
-    with running(cls, cluster) as service:
+    with running(cls, cluster, conn) as service:
         order_id = f"order-{uuid.uuid4().hex[:10]}"
         failed: list[bool] = []
         real = service.producer
@@ -340,18 +344,16 @@ def test_an_aborted_transaction_is_redone_and_reserves_once(
                 return getattr(real, name)
 
         service.producer = CommitFailsOnce()  # type: ignore[assignment]
-        order_created(cluster, [item(sku["A"], 2)], order_id=order_id)
-        assert read_events(
-            cluster, INVENTORY_EVENTS, 1, where=of_order(order_id, "InventoryReserved")
-        )
+        order_created(conn, [item(sku["A"], 2)], order_id=order_id)
+        assert read_events(conn, INVENTORY_EVENTS, 1, where=of_order(order_id, "InventoryReserved"))
         assert failed, "the commit failure was never injected"
         # Memory forgot the aborted reservation: the redo reserved (not "duplicate"), once.
         assert level(service, sku["A"]) == {"available": 1, "reserved": 2}
         mine = [
             e.type
-            for e in read_to_end(cluster, serde, [INVENTORY_EVENTS])
+            for e in read_to_end(conn, serde, [INVENTORY_EVENTS])
             if e.value.get("order_id") == order_id
         ]
         assert mine == ["InventoryReserved"]
-        levels = [e.value for e in read_to_end(cluster, serde, [STOCK]) if e.key == sku["A"]]
+        levels = [e.value for e in read_to_end(conn, serde, [STOCK]) if e.key == sku["A"]]
         assert [(v["available"], v["reserved"]) for v in levels] == [(3, 0), (1, 2)]

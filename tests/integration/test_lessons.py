@@ -1,20 +1,20 @@
 """Every lesson's demo and check on the real broker: the session cluster for the lessons that
-need only the broker, one platform of their own for those that need the six services.
+need only the broker, the shared platform for those that need the six services, and the
+session's secure and three-broker clusters lent as side clusters to lessons 18 and 20.
 
 The lesson list comes from lessons.toml, so a new lesson is tested without touching this file.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
 import pytest
 
+from kafkalab.connection import Connection
 from kafkalab.curriculum import manifest, progress, runner
+from kafkalab.curriculum.lab import SideCluster
 from kafkalab.curriculum.manifest import Lesson
 from kafkalab.settings import Settings
-from tests.integration.services import own_platform
+from tests.integration.pool import Running
 
 pytestmark = pytest.mark.integration
 
@@ -32,13 +32,17 @@ def _params(kind: str) -> list[object]:
 def _kind(lesson: Lesson) -> str:
     if "platform" in lesson.needs:
         return "platform"
-    if "brokers3" in lesson.needs or "secure" in lesson.needs:
-        return "own-cluster"
+    if "secure" in lesson.needs:
+        return "secure"
+    if "brokers3" in lesson.needs:
+        return "brokers3"
     return "cluster"
 
 
-def _run(settings: Settings, lesson: Lesson) -> None:
-    result = runner.run(settings, lesson, quiet=True)
+def _run(
+    settings: Settings, lesson: Lesson, shared: dict[tuple[int, bool], SideCluster] | None = None
+) -> None:
+    result = runner.run(settings, lesson, quiet=True, shared=shared)
     failed = [f"{c.name}: {c.detail}" for c in result.checks if not c.ok]
     assert result.passed, f"lesson {lesson.number} failed: {failed}"
     assert progress.status(progress.load(settings), lesson.number) == progress.PASSED
@@ -49,38 +53,33 @@ def test_lesson_on_the_session_cluster(cluster: Settings, lesson: Lesson) -> Non
     _run(cluster, lesson)
 
 
-@pytest.fixture(scope="module")
-def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settings]:
-    with own_platform(tmp_path_factory.mktemp("lessons-platform")) as settings:
-        yield settings
-
-
 @pytest.mark.parametrize("lesson", _params("platform"))
-def test_lesson_on_the_platform(platform: Settings, lesson: Lesson) -> None:
-    _run(platform, lesson)
+def test_lesson_on_the_platform(platform: Running, lesson: Lesson) -> None:
+    _run(platform.settings, lesson)
 
 
-@pytest.mark.parametrize("lesson", _params("own-cluster"))
-def test_lesson_with_a_cluster_of_its_own(tmp_path: Path, lesson: Lesson) -> None:
-    """Lessons 18 and 20 start the cluster shape they need (secure, three brokers) in their own
-    data dir below the given one, on free ports."""
-    from kafkalab.settings import load_settings
-    from tests.helpers import free_port_block
-
-    base = free_port_block(8)
-    settings = load_settings(
-        data_dir=tmp_path,
-        broker_port=base,
-        controller_port=base + 3,
-        registry_port=base + 6,
-        secure_port=base + 7,
-    )
-    _run(settings, lesson)
+@pytest.mark.parametrize("lesson", _params("secure"))
+def test_lesson_with_a_secure_side_cluster(
+    cluster: Settings, secure_platform: Running, lesson: Lesson
+) -> None:
+    """Lesson 18's side cluster is the session's secure one, lent instead of started."""
+    side = SideCluster(secure_platform.settings, secure_platform.conn)
+    _run(cluster, lesson, {(1, True): side})
 
 
-def test_reset_removes_the_lessons_topics(cluster: Settings) -> None:
+@pytest.mark.parametrize("lesson", _params("brokers3"))
+def test_lesson_with_a_three_broker_side_cluster(
+    cluster: Settings, three_brokers: Running, lesson: Lesson
+) -> None:
+    """Lesson 20's side cluster is the session's three-broker one (it kills a broker and
+    restarts it, leaving the cluster whole)."""
+    side = SideCluster(three_brokers.settings, three_brokers.conn)
+    _run(cluster, lesson, {(3, False): side})
+
+
+def test_reset_removes_the_lessons_topics(cluster: Settings, conn: Connection) -> None:
     lesson = manifest.find(2, LESSONS)
     runner.run(cluster, lesson, quiet=True)
-    removed = runner.reset(cluster, lesson)
+    removed = runner.reset(conn, lesson)
     assert any(name.startswith("lesson02.") for name in removed)
-    assert runner.reset(cluster, lesson) == []
+    assert runner.reset(conn, lesson) == []

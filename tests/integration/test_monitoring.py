@@ -16,6 +16,7 @@ import pytest
 import yaml
 
 from kafkalab.catalogue import metrics as specs
+from kafkalab.connection import Connection
 from kafkalab.load import plan as load_plan
 from kafkalab.load import shop
 from kafkalab.monitoring.live import LiveAlerts
@@ -25,7 +26,7 @@ from kafkalab.observe.lag import group_lag
 from kafkalab.platform import control
 from kafkalab.settings import Settings, settings_env
 from tests.helpers import free_port, run_cli
-from tests.integration.services import own_platform
+from tests.integration.pool import Running
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -34,15 +35,10 @@ LAG_THRESHOLD = 50  # alerts.yml: sum by (group) (kafkalab_consumergroup_lag) > 
 
 
 @pytest.fixture(scope="module")
-def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settings]:
-    with own_platform(tmp_path_factory.mktemp("kafkalab-monitoring")) as settings:
-        yield settings
-
-
-@pytest.fixture(scope="module")
-def customers(platform: Settings) -> list[shop.Customer]:
+def customers(platform: Running) -> list[shop.Customer]:
+    settings = platform.settings
     with httpx.Client() as http:
-        return shop.customers(platform, http, load_plan.LoadPlan(orders=1, users=2))
+        return shop.customers(settings, http, load_plan.LoadPlan(orders=1, users=2))
 
 
 def place(settings: Settings, customers: list[shop.Customer], count: int) -> int:
@@ -75,16 +71,17 @@ def families(target: Target) -> dict[str, str]:
 
 
 def test_every_catalogue_metric_is_exported_with_its_type(
-    platform: Settings, customers: list[shop.Customer]
+    platform: Running, customers: list[shop.Customer]
 ) -> None:
-    assert place(platform, customers, 3) == 3
+    settings = platform.settings
+    assert place(settings, customers, 3) == 3
     wait_for(
-        lambda: families(targets(platform)[1]).get("kafkalab_orders") == "gauge",
+        lambda: families(targets(settings)[1]).get("kafkalab_orders") == "gauge",
         30,
         "order exports kafkalab_orders",
     )
     missing = []
-    for target in targets(platform):
+    for target in targets(settings):
         exposed = families(target)
         for spec in specs.exported_by(target.endpoint):
             if exposed.get(specs.family_name(spec)) != spec.type:
@@ -96,11 +93,10 @@ def test_every_catalogue_metric_is_exported_with_its_type(
 
 
 @pytest.fixture(scope="module")
-def prometheus(
-    platform: Settings, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[str | None]:
+def prometheus(platform: Running, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str | None]:
     """A real Prometheus on loopback scraping the platform every 2 s with the shipped rules
     (None when the binary is not installed). Started before the pause so it sees the change."""
+    settings = platform.settings
     binary = shutil.which("prometheus")
     if binary is None:
         yield None
@@ -108,7 +104,7 @@ def prometheus(
     workdir = tmp_path_factory.mktemp("prometheus")
     rules = workdir / "alerts.yml"
     rules.write_text(default_rule_file().read_text())
-    config = prometheus_config(platform, str(rules), interval="2s")
+    config = prometheus_config(settings, str(rules), interval="2s")
     (workdir / "prometheus.yml").write_text(yaml.safe_dump(config))
     port = free_port()
     log = (workdir / "prometheus.log").open("w")
@@ -147,26 +143,27 @@ def _ready(url: str) -> bool:
 
 @pytest.fixture(scope="module")
 def paused(
-    platform: Settings, customers: list[shop.Customer], prometheus: str | None
+    platform: Running, customers: list[shop.Customer], prometheus: str | None
 ) -> Iterator[int]:
     """notification paused (`kafkalab chaos pause notification`) while orders flow; yields the
     notification group's lag as the broker reports it."""
-    env = settings_env(platform)
+    settings, conn = platform.settings, platform.conn
+    env = settings_env(settings)
     # Warm up: notification commits on most order-events partitions (lag is measured from a
     # committed offset), then catches up.
-    assert place(platform, customers, 12) == 12
+    assert place(settings, customers, 12) == 12
     wait_for(
-        lambda: _lag(platform) == 0 and len(_partitions(platform)) >= 3,
+        lambda: _lag(conn) == 0 and len(_partitions(conn)) >= 3,
         90,
         "notification caught up on several partitions",
     )
     pause = run_cli("chaos", "pause", "notification", env=env)
     assert pause.code == 0, pause.stdout + pause.stderr
     try:
-        accepted = place(platform, customers, 60)
+        accepted = place(settings, customers, 60)
         assert accepted >= 50
         behind = wait_for(
-            lambda: _lag(platform) if _lag(platform) > LAG_THRESHOLD else 0,
+            lambda: _lag(conn) if _lag(conn) > LAG_THRESHOLD else 0,
             60,
             f"notification's lag over {LAG_THRESHOLD}",
         )
@@ -175,13 +172,13 @@ def paused(
         run_cli("chaos", "resume", "notification", env=env)
 
 
-def _partitions(settings: Settings) -> list[str]:
-    groups = group_lag(settings, [NOTIFICATION_GROUP])
+def _partitions(conn: Connection) -> list[str]:
+    groups = group_lag(conn, [NOTIFICATION_GROUP])
     return [f"{p.topic}[{p.partition}]" for g in groups for p in g.partitions]
 
 
-def _lag(settings: Settings) -> int:
-    return sum(g.total for g in group_lag(settings, [NOTIFICATION_GROUP]))
+def _lag(conn: Connection) -> int:
+    return sum(g.total for g in group_lag(conn, [NOTIFICATION_GROUP]))
 
 
 def lag_alerts(found: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -192,21 +189,21 @@ def lag_alerts(found: list[dict[str, Any]]) -> list[dict[str, Any]]:
     ]
 
 
-def test_kafkalab_alerts_shows_the_lag_of_a_paused_consumer(
-    platform: Settings, paused: int
-) -> None:
-    run = run_cli("alerts", "--json", "--interval", "2", env=settings_env(platform))
+def test_kafkalab_alerts_shows_the_lag_of_a_paused_consumer(platform: Running, paused: int) -> None:
+    settings = platform.settings
+    run = run_cli("alerts", "--json", "--interval", "2", env=settings_env(settings))
     assert run.code == 0, run.stderr
     found = lag_alerts(json.loads(run.stdout))
     assert len(found) == 1, run.stdout
     assert found[0]["state"] in ("pending", "firing")  # one run has not held it for 15 s
     assert found[0]["value"] > LAG_THRESHOLD
-    table = run_cli("alerts", "--interval", "1", env={**settings_env(platform), "COLUMNS": "200"})
+    table = run_cli("alerts", "--interval", "1", env={**settings_env(settings), "COLUMNS": "200"})
     assert "ConsumerLag" in table.stdout and NOTIFICATION_GROUP in table.stdout, table.stdout
 
 
-def test_watching_honours_for_and_the_lag_alert_fires(platform: Settings, paused: int) -> None:
-    live = LiveAlerts(control.scrape_targets(platform))
+def test_watching_honours_for_and_the_lag_alert_fires(platform: Running, paused: int) -> None:
+    settings = platform.settings
+    live = LiveAlerts(control.scrape_targets(settings))
     first = lag_alerts([_plain(a) for a in live.sample()])
     assert first and first[0]["state"] == "pending"
 

@@ -12,6 +12,7 @@ import pytest
 from confluent_kafka import OFFSET_BEGINNING, KafkaError, Message, TopicPartition
 
 from kafkalab import clients
+from kafkalab.connection import Connection
 from kafkalab.events.serde import Event, EventSerde
 from kafkalab.events.topics import CHANNEL_TOPICS, NOTIFICATIONS, ORDER_EVENTS, USERS
 from kafkalab.services.notification.messages import notification_id
@@ -26,13 +27,13 @@ PHONE_TAIL = "901234"
 
 
 @pytest.fixture(scope="class")
-def service(cluster: Settings) -> Iterator[NotificationService]:
-    ensure_topics(cluster)
-    with running(NotificationService, cluster) as svc:
+def service(conn: Connection, cluster: Settings) -> Iterator[NotificationService]:
+    ensure_topics(conn)
+    with running(NotificationService, cluster, conn) as svc:
         yield svc
 
 
-def register(settings: Settings, service: NotificationService, user_id: str) -> dict[str, Any]:
+def register(conn: Connection, service: NotificationService, user_id: str) -> dict[str, Any]:
     """Publish a UserProfile on `users` and wait until the service's table holds it."""
     profile = {
         "user_id": user_id,
@@ -42,7 +43,7 @@ def register(settings: Settings, service: NotificationService, user_id: str) -> 
         "balance_cents": 10_000,
         "registered_at": 1_700_000_000_000,
     }
-    publish(settings, USERS, user_id, "UserProfile", profile, service="user")
+    publish(conn, USERS, user_id, "UserProfile", profile, service="user")
     until(lambda: service.profiles.get(user_id) is not None)
     return profile
 
@@ -67,13 +68,13 @@ class Recorded:
     headers: list[tuple[str, bytes]]
 
     @classmethod
-    def of(cls, settings: Settings, key: str, record_type: str, value: dict) -> Recorded:
-        serde = EventSerde(settings)
+    def of(cls, conn: Connection, key: str, record_type: str, value: dict) -> Recorded:
+        serde = EventSerde(conn)
         full, headers = serde.envelope(record_type, value, "order")
         return cls(key, serde.serialize(ORDER_EVENTS, record_type, full), headers)
 
-    def write(self, settings: Settings, copies: int = 1) -> None:
-        producer = clients.producer(settings)
+    def write(self, conn: Connection, copies: int = 1) -> None:
+        producer = clients.producer(conn)
         for _ in range(copies):
             producer.produce(
                 ORDER_EVENTS, key=self.key.encode(), value=self.data, headers=self.headers
@@ -90,11 +91,11 @@ def until(condition: Callable[[], bool], timeout: float = 30.0) -> None:
         time.sleep(0.05)
 
 
-def raw_to_end(settings: Settings, *topics: str) -> list[Message]:
+def raw_to_end(conn: Connection, *topics: str) -> list[Message]:
     """Every record of `topics` up to their current end — a complete view, so a test can count
     ("exactly three") instead of waiting for a number to show up. No group: assign + EOF."""
     consumer = clients.consumer(
-        settings, "unused", **{"enable.partition.eof": True, "fetch.wait.max.ms": 50}
+        conn, "unused", **{"enable.partition.eof": True, "fetch.wait.max.ms": 50}
     )
     metadata = consumer.list_topics(timeout=10)
     assignment = [
@@ -117,10 +118,10 @@ def raw_to_end(settings: Settings, *topics: str) -> list[Message]:
     return out
 
 
-def read_to_end(settings: Settings, *topics: str, where: Callable[[Event], bool]) -> list[Event]:
+def read_to_end(conn: Connection, *topics: str, where: Callable[[Event], bool]) -> list[Event]:
     """The decoded records of `topics`, up to their current end, that satisfy `where`."""
-    serde = EventSerde(settings)
-    return [e for e in map(serde.decode, raw_to_end(settings, *topics)) if where(e)]
+    serde = EventSerde(conn)
+    return [e for e in map(serde.decode, raw_to_end(conn, *topics)) if where(e)]
 
 
 def of_order(order_id: str, record_type: str) -> Callable[[Event], bool]:
@@ -131,13 +132,17 @@ class TestOneRunningService:
     """Fan-out and delivery through one service instance shared by these tests."""
 
     def test_confirmed_order_fans_out_to_three_channels_and_each_is_sent(
-        self, cluster: Settings, service: NotificationService, unique: Callable[[str], str]
+        self,
+        conn: Connection,
+        cluster: Settings,
+        service: NotificationService,
+        unique: Callable[[str], str],
     ) -> None:
         user_id, order_id = unique("user"), unique("order")
-        profile = register(cluster, service, user_id)
+        profile = register(conn, service, user_id)
         # Ignored first (same key → same partition → handled before the CONFIRMED below).
         publish(
-            cluster,
+            conn,
             ORDER_EVENTS,
             order_id,
             "OrderStatusChanged",
@@ -145,7 +150,7 @@ class TestOneRunningService:
             service="order",
         )
         cause = publish(
-            cluster,
+            conn,
             ORDER_EVENTS,
             order_id,
             "OrderStatusChanged",
@@ -153,11 +158,11 @@ class TestOneRunningService:
             service="order",
         )
 
-        sent = read_events(cluster, NOTIFICATIONS, 3, where=of_order(order_id, "NotificationSent"))
+        sent = read_events(conn, NOTIFICATIONS, 3, where=of_order(order_id, "NotificationSent"))
         assert sorted(e.value["channel"] for e in sent) == ["email", "push", "sms"]
 
         requested = read_to_end(
-            cluster, NOTIFICATIONS, where=of_order(order_id, "NotificationRequested")
+            conn, NOTIFICATIONS, where=of_order(order_id, "NotificationRequested")
         )
         assert len(requested) == 3  # exactly one per channel, nothing for RESERVED
         by_channel = {e.value["channel"]: e for e in requested}
@@ -174,9 +179,9 @@ class TestOneRunningService:
             e.value["notification_id"] for e in requested
         }
 
-        serde = EventSerde(cluster)
+        serde = EventSerde(conn)
         mine = [
-            m for m in raw_to_end(cluster, *CHANNEL_TOPICS.values()) if m.key() == user_id.encode()
+            m for m in raw_to_end(conn, *CHANNEL_TOPICS.values()) if m.key() == user_id.encode()
         ]
         assert sorted(m.topic() for m in mine) == sorted(CHANNEL_TOPICS.values())  # one each
         for raw in mine:
@@ -192,23 +197,27 @@ class TestOneRunningService:
             assert PHONE_TAIL.encode() not in raw.value() and b"7700" not in raw.value()
 
     def test_a_redelivered_event_is_sent_once_per_channel(
-        self, cluster: Settings, service: NotificationService, unique: Callable[[str], str]
+        self,
+        conn: Connection,
+        cluster: Settings,
+        service: NotificationService,
+        unique: Callable[[str], str],
     ) -> None:
         user_id, order_id = unique("user"), unique("order")
-        register(cluster, service, user_id)
+        register(conn, service, user_id)
         before = {w.channel: w.delivered + w.duplicates for w in service.workers}
 
         event = Recorded.of(
-            cluster,
+            conn,
             order_id,
             "OrderStatusChanged",
             status_changed(order_id, user_id, "PAID", "CONFIRMED"),
         )
-        event.write(cluster, copies=2)
+        event.write(conn, copies=2)
 
         # Both copies fanned out (at-least-once upstream): six requests, same three ids twice.
         requested = read_events(
-            cluster, NOTIFICATIONS, 6, where=of_order(order_id, "NotificationRequested")
+            conn, NOTIFICATIONS, 6, where=of_order(order_id, "NotificationRequested")
         )
         assert len(requested) == 6 and len({e.value["notification_id"] for e in requested}) == 3
         # Each worker has handled both copies of its request...
@@ -219,18 +228,22 @@ class TestOneRunningService:
         )
 
         # ...and delivered only one of them.
-        sent = read_to_end(cluster, NOTIFICATIONS, where=of_order(order_id, "NotificationSent"))
+        sent = read_to_end(conn, NOTIFICATIONS, where=of_order(order_id, "NotificationSent"))
         assert sorted(e.value["channel"] for e in sent) == ["email", "push", "sms"]
 
     def test_a_request_delivered_before_is_known_from_the_log(
-        self, cluster: Settings, service: NotificationService, unique: Callable[[str], str]
+        self,
+        conn: Connection,
+        cluster: Settings,
+        service: NotificationService,
+        unique: Callable[[str], str],
     ) -> None:
         """What a restart (or another replica) relies on: NotificationSent on `notifications`
         is the memory of delivered ids, read by every replica's table."""
         user_id, order_id = unique("user"), unique("order")
         done = notification_id(unique("event"), "email")
         publish(
-            cluster,
+            conn,
             NOTIFICATIONS,
             user_id,
             "NotificationSent",
@@ -242,7 +255,7 @@ class TestOneRunningService:
         before = email.duplicates
 
         publish(
-            cluster,
+            conn,
             CHANNEL_TOPICS["email"],
             user_id,
             "NotificationRequested",
@@ -260,17 +273,20 @@ class TestOneRunningService:
 
         until(lambda: email.duplicates == before + 1)
         assert (
-            len(read_to_end(cluster, NOTIFICATIONS, where=of_order(order_id, "NotificationSent")))
-            == 1
+            len(read_to_end(conn, NOTIFICATIONS, where=of_order(order_id, "NotificationSent"))) == 1
         )
 
     def test_pending_payment_sends_payment_retry_notifications(
-        self, cluster: Settings, service: NotificationService, unique: Callable[[str], str]
+        self,
+        conn: Connection,
+        cluster: Settings,
+        service: NotificationService,
+        unique: Callable[[str], str],
     ) -> None:
         user_id, order_id = unique("user"), unique("order")
-        register(cluster, service, user_id)
+        register(conn, service, user_id)
         publish(
-            cluster,
+            conn,
             ORDER_EVENTS,
             order_id,
             "OrderStatusChanged",
@@ -278,10 +294,10 @@ class TestOneRunningService:
             service="order",
         )
 
-        sent = read_events(cluster, NOTIFICATIONS, 3, where=of_order(order_id, "NotificationSent"))
+        sent = read_events(conn, NOTIFICATIONS, 3, where=of_order(order_id, "NotificationSent"))
         assert sorted(e.value["channel"] for e in sent) == ["email", "push", "sms"]
         requested = read_to_end(
-            cluster, NOTIFICATIONS, where=of_order(order_id, "NotificationRequested")
+            conn, NOTIFICATIONS, where=of_order(order_id, "NotificationRequested")
         )
         assert [e.value["template"] for e in requested] == ["payment-retry"] * 3
 
@@ -292,11 +308,15 @@ class TestOneRunningService:
             assert f"kafkalab_notifications_sent_total{{{labels}}}" in metrics
 
     def test_unknown_user_is_retried_then_dead_lettered(
-        self, cluster: Settings, service: NotificationService, unique: Callable[[str], str]
+        self,
+        conn: Connection,
+        cluster: Settings,
+        service: NotificationService,
+        unique: Callable[[str], str],
     ) -> None:
         user_id, order_id = unique("ghost"), unique("order")
         publish(
-            cluster,
+            conn,
             ORDER_EVENTS,
             order_id,
             "OrderStatusChanged",
@@ -304,14 +324,12 @@ class TestOneRunningService:
             service="order",
         )
 
-        [dead] = read_raw(
-            cluster, "notification.DLT", 1, where=lambda m: m.key() == order_id.encode()
-        )
+        [dead] = read_raw(conn, "notification.DLT", 1, where=lambda m: m.key() == order_id.encode())
         headers = dict(dead.headers())
         assert headers["error.type"] == b"Retryable"
         assert headers["attempts"] == str(NotificationService.max_attempts).encode()
         assert (
-            read_to_end(cluster, NOTIFICATIONS, where=of_order(order_id, "NotificationRequested"))
+            read_to_end(conn, NOTIFICATIONS, where=of_order(order_id, "NotificationRequested"))
             == []
         )
 
@@ -329,27 +347,27 @@ class TestOneRunningService:
 
 
 def test_a_restarted_service_does_not_deliver_again(
-    cluster: Settings, unique: Callable[[str], str]
+    conn: Connection, cluster: Settings, unique: Callable[[str], str]
 ) -> None:
     """Delivered ids are rebuilt from `notifications` when the process starts, before any
     worker takes a request: a redelivery after a restart is recognised, not sent again."""
-    ensure_topics(cluster)
+    ensure_topics(conn)
     user_id, order_id = unique("user"), unique("order")
     event = Recorded.of(
-        cluster,
+        conn,
         order_id,
         "OrderStatusChanged",
         status_changed(order_id, user_id, "PAID", "CONFIRMED"),
     )
-    with running(NotificationService, cluster) as first:
-        register(cluster, first, user_id)
-        event.write(cluster)
-        read_events(cluster, NOTIFICATIONS, 3, where=of_order(order_id, "NotificationSent"))
+    with running(NotificationService, cluster, conn) as first:
+        register(conn, first, user_id)
+        event.write(conn)
+        read_events(conn, NOTIFICATIONS, 3, where=of_order(order_id, "NotificationSent"))
 
-    with running(NotificationService, cluster) as restarted:
-        event.write(cluster)  # e.g. the upstream producer retried after our restart
+    with running(NotificationService, cluster, conn) as restarted:
+        event.write(conn)  # e.g. the upstream producer retried after our restart
         until(lambda: all(w.delivered + w.duplicates >= 1 for w in restarted.workers))
         assert [w.duplicates for w in restarted.workers] == [1, 1, 1]
 
-    sent = read_to_end(cluster, NOTIFICATIONS, where=of_order(order_id, "NotificationSent"))
+    sent = read_to_end(conn, NOTIFICATIONS, where=of_order(order_id, "NotificationSent"))
     assert sorted(e.value["channel"] for e in sent) == ["email", "push", "sms"]

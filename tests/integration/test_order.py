@@ -21,6 +21,7 @@ from confluent_kafka import TopicPartition
 from prometheus_client.parser import text_string_to_metric_families
 
 from kafkalab import clients
+from kafkalab.connection import Connection
 from kafkalab.events.serde import Event, EventSerde
 from kafkalab.events.topics import (
     INVENTORY_EVENTS,
@@ -43,34 +44,34 @@ WAIT = 30.0
 
 
 @contextmanager
-def order_service(settings: Settings) -> Iterator[OrderService]:
+def order_service(settings: Settings, conn: Connection) -> Iterator[OrderService]:
     """An order replica that owns its partitions before the test goes on.
 
     Waiting for the assignment is not cosmetic: a member that leaves its group in the middle
     of a cooperative rebalance stays registered until its session times out (45 s), and the
     next replica of the test would wait that long for its partitions.
     """
-    admin = clients.admin(settings)
+    admin = clients.admin(conn)
     topics = admin.list_topics(timeout=10).topics
     expected = sum(len(topics[t].partitions) for t in OrderService.subscriptions)
-    with running(OrderService, settings) as order:
+    with running(OrderService, settings, conn) as order:
         wait_for(lambda: len(order.assigned) == expected, "the order replica's partitions")
         yield order
 
 
 @pytest.fixture(scope="module")
-def user_service(cluster: Settings) -> Iterator[UserService]:
-    ensure_topics(cluster)
-    with running(UserService, cluster) as user:
+def user_service(conn: Connection, cluster: Settings) -> Iterator[UserService]:
+    ensure_topics(conn)
+    with running(UserService, cluster, conn) as user:
         yield user
 
 
 @pytest.fixture
 def services(
-    cluster: Settings, user_service: UserService
+    conn: Connection, cluster: Settings, user_service: UserService
 ) -> Iterator[tuple[UserService, OrderService]]:
     """The user service and one order replica, the only member of the order group."""
-    with order_service(cluster) as order:
+    with order_service(cluster, conn) as order:
         yield user_service, order
 
 
@@ -94,11 +95,11 @@ def customer(user_service: UserService, unique: Callable[[str], str]) -> tuple[s
 
 
 @contextmanager
-def stock_responder(settings: Settings, available: bool = True) -> Iterator[list[Event]]:
+def stock_responder(conn: Connection, available: bool = True) -> Iterator[list[Event]]:
     """Plays inventory's side of the request-reply: answers every StockCheckRequested sent
     while the block runs; yields the requests it saw."""
-    serde = EventSerde(settings)
-    consumer = clients.consumer(settings, f"test-responder-{time.time_ns()}")
+    serde = EventSerde(conn)
+    consumer = clients.consumer(conn, f"test-responder-{time.time_ns()}")
     metadata = consumer.list_topics(INVENTORY_REQUESTS, timeout=10).topics[INVENTORY_REQUESTS]
     # Start at the current end, fixed now: no request sent after this point can be missed.
     consumer.assign(
@@ -125,7 +126,7 @@ def stock_responder(settings: Settings, available: bool = True) -> Iterator[list
                 seen.append(request)
                 skus = [item["sku"] for item in request.value["items"]]
                 publish(
-                    settings,
+                    conn,
                     request.value["reply_to"],
                     request.value["correlation_id"],
                     "StockCheckReplied",
@@ -190,9 +191,9 @@ def metric(service: OrderService, name: str, **labels: str) -> float:
     return 0.0
 
 
-def status_changes(settings: Settings, order_id: str, count: int) -> list[Event]:
+def status_changes(conn: Connection, order_id: str, count: int) -> list[Event]:
     return read_events(
-        settings,
+        conn,
         ORDER_EVENTS,
         count,
         where=lambda e: e.key == order_id and e.type == "OrderStatusChanged",
@@ -200,29 +201,29 @@ def status_changes(settings: Settings, order_id: str, count: int) -> list[Event]
 
 
 def place_order(
-    settings: Settings, order: OrderService, token: str, **kwargs: Any
+    conn: Connection, order: OrderService, token: str, **kwargs: Any
 ) -> tuple[str, Event]:
     """A CREATED order (stock check answered yes) and its OrderCreated event."""
-    with stock_responder(settings):
+    with stock_responder(conn):
         response = post_order(order, token, **kwargs)
     assert response.status_code == 201, response.text
     order_id = response.json()["order_id"]
     [created] = read_events(
-        settings, ORDER_EVENTS, 1, where=lambda e: e.key == order_id and e.type == "OrderCreated"
+        conn, ORDER_EVENTS, 1, where=lambda e: e.key == order_id and e.type == "OrderCreated"
     )
     return order_id, created
 
 
-def feed(settings: Settings, topic: str, record_type: str, created: Event, **extra: Any) -> dict:
+def feed(conn: Connection, topic: str, record_type: str, created: Event, **extra: Any) -> dict:
     """Publish an inventory/payment event for the order of `created`, as that service would."""
     value = {"order_id": created.value["order_id"], "user_id": created.value["user_id"], **extra}
     service = "payment" if topic == PAYMENTS else "inventory"
-    return publish(settings, topic, created.value["order_id"], record_type, value, service=service)
+    return publish(conn, topic, created.value["order_id"], record_type, value, service=service)
 
 
-def reserved(settings: Settings, created: Event) -> dict:
+def reserved(conn: Connection, created: Event) -> dict:
     return feed(
-        settings,
+        conn,
         INVENTORY_EVENTS,
         "InventoryReserved",
         created,
@@ -237,12 +238,15 @@ def reserved(settings: Settings, created: Event) -> dict:
 
 
 def test_happy_path_created_reserved_paid_confirmed(
-    cluster: Settings, services: tuple[UserService, OrderService], customer: tuple[str, str]
+    conn: Connection,
+    cluster: Settings,
+    services: tuple[UserService, OrderService],
+    customer: tuple[str, str],
 ) -> None:
     _, order = services
     user_id, token = customer
     created_before = metric(order, "kafkalab_orders_created_total")
-    with stock_responder(cluster) as requests:
+    with stock_responder(conn) as requests:
         response = post_order(
             order,
             token,
@@ -262,7 +266,7 @@ def test_happy_path_created_reserved_paid_confirmed(
     }
 
     [created] = read_events(
-        cluster, ORDER_EVENTS, 1, where=lambda e: e.key == order_id and e.type == "OrderCreated"
+        conn, ORDER_EVENTS, 1, where=lambda e: e.key == order_id and e.type == "OrderCreated"
     )
     expected_total = (
         2 * PRODUCTS["SKU-STICKER"].unit_price_cents + PRODUCTS["SKU-MUG"].unit_price_cents
@@ -273,11 +277,11 @@ def test_happy_path_created_reserved_paid_confirmed(
     assert created.trace_id == request.trace_id  # stock check and order: one trace
     assert metric(order, "kafkalab_orders_created_total") == created_before + 1
 
-    triggers = [reserved(cluster, created)]
+    triggers = [reserved(conn, created)]
     wait_status(order, order_id, "RESERVED")
     triggers.append(
         feed(
-            cluster,
+            conn,
             PAYMENTS,
             "PaymentCompleted",
             created,
@@ -289,11 +293,11 @@ def test_happy_path_created_reserved_paid_confirmed(
     )
     wait_status(order, order_id, "PAID")
     triggers.append(
-        feed(cluster, INVENTORY_EVENTS, "StockCommitted", created, items=created.value["items"])
+        feed(conn, INVENTORY_EVENTS, "StockCommitted", created, items=created.value["items"])
     )
     body = wait_status(order, order_id, "CONFIRMED")
 
-    changes = status_changes(cluster, order_id, 3)
+    changes = status_changes(conn, order_id, 3)
     assert [(e.value["from_status"], e.value["to_status"]) for e in changes] == [
         ("CREATED", "RESERVED"),
         ("RESERVED", "PAID"),
@@ -312,27 +316,30 @@ def test_happy_path_created_reserved_paid_confirmed(
     assert [h["event_id"] for h in body["history"][1:]] == [e.event_id for e in changes]
 
     # The card number never travels in clear: not in any record of this order.
-    raw = read_raw(cluster, ORDER_EVENTS, 4, where=lambda m: m.key() == order_id.encode())
+    raw = read_raw(conn, ORDER_EVENTS, 4, where=lambda m: m.key() == order_id.encode())
     assert len(raw) == 4
     for msg in raw:
         assert b"4242424242424242" not in msg.value()
         assert CARD.encode() not in msg.value()
     [raw_request] = read_raw(
-        cluster, INVENTORY_REQUESTS, 1, where=lambda m: m.key() == request.key.encode()
+        conn, INVENTORY_REQUESTS, 1, where=lambda m: m.key() == request.key.encode()
     )
     assert b"4242424242424242" not in raw_request.value()
 
 
 def test_payment_failure_waits_for_payment_then_is_cancelled_on_expiry(
-    cluster: Settings, services: tuple[UserService, OrderService], customer: tuple[str, str]
+    conn: Connection,
+    cluster: Settings,
+    services: tuple[UserService, OrderService],
+    customer: tuple[str, str],
 ) -> None:
     _, order = services
     _, token = customer
-    order_id, created = place_order(cluster, order, token)
-    reserved(cluster, created)
+    order_id, created = place_order(conn, order, token)
+    reserved(conn, created)
     wait_status(order, order_id, "RESERVED")
     failed = feed(
-        cluster,
+        conn,
         PAYMENTS,
         "PaymentFailed",
         created,
@@ -341,10 +348,10 @@ def test_payment_failure_waits_for_payment_then_is_cancelled_on_expiry(
         attempts=1,
     )
     wait_status(order, order_id, "PENDING_PAYMENT")
-    expired = feed(cluster, INVENTORY_EVENTS, "ReservationExpired", created)
+    expired = feed(conn, INVENTORY_EVENTS, "ReservationExpired", created)
     body = wait_status(order, order_id, "CANCELLED")
 
-    changes = status_changes(cluster, order_id, 4)
+    changes = status_changes(conn, order_id, 4)
     assert [(e.value["from_status"], e.value["to_status"], e.value["reason"]) for e in changes] == [
         ("CREATED", "RESERVED", "InventoryReserved"),
         ("RESERVED", "PAYMENT_FAILED", "insufficient_funds"),
@@ -363,12 +370,15 @@ def test_payment_failure_waits_for_payment_then_is_cancelled_on_expiry(
 
 
 def test_out_of_stock_after_the_check_rejects_the_order(
-    cluster: Settings, services: tuple[UserService, OrderService], customer: tuple[str, str]
+    conn: Connection,
+    cluster: Settings,
+    services: tuple[UserService, OrderService],
+    customer: tuple[str, str],
 ) -> None:
     _, order = services
     _, token = customer
-    order_id, created = place_order(cluster, order, token)
-    feed(cluster, INVENTORY_EVENTS, "OutOfStock", created, missing_skus=["SKU-STICKER"])
+    order_id, created = place_order(conn, order, token)
+    feed(conn, INVENTORY_EVENTS, "OutOfStock", created, missing_skus=["SKU-STICKER"])
     wait_status(order, order_id, "REJECTED")
 
     # REJECTED is final: a payment for it now is illegal at once (nothing to wait for).
@@ -379,7 +389,7 @@ def test_out_of_stock_after_the_check_rejects_the_order(
         trigger="PaymentCompleted",
     )
     feed(
-        cluster,
+        conn,
         PAYMENTS,
         "PaymentCompleted",
         created,
@@ -401,25 +411,28 @@ def test_out_of_stock_after_the_check_rejects_the_order(
         "the refusal to be counted",
     )
     assert get_order(order, order_id).json()["status"] == "REJECTED"
-    [change] = status_changes(cluster, order_id, 1)
+    [change] = status_changes(conn, order_id, 1)
     assert (change.value["from_status"], change.value["to_status"]) == ("CREATED", "REJECTED")
 
 
 def test_illegal_transition_is_refused_and_counted_not_applied(
-    cluster: Settings, services: tuple[UserService, OrderService], customer: tuple[str, str]
+    conn: Connection,
+    cluster: Settings,
+    services: tuple[UserService, OrderService],
+    customer: tuple[str, str],
 ) -> None:
     """StockCommitted for a CREATED order: it could only be early (the order might still get
     RESERVED and PAID), so it is parked — and refused when nothing comes in time."""
     _, order = services
     _, token = customer
-    order_id, created = place_order(cluster, order, token)
+    order_id, created = place_order(conn, order, token)
     labels = {"status": "CREATED", "trigger": "StockCommitted"}
     before = metric(order, "kafkalab_order_illegal_transitions_total", **labels)
     dead_before = metric(order, "kafkalab_dead_letters_total")
 
     order.park_seconds = 1.0  # instead of 30 s: only the deadline, not the behaviour, changes
     try:
-        feed(cluster, INVENTORY_EVENTS, "StockCommitted", created, items=created.value["items"])
+        feed(conn, INVENTORY_EVENTS, "StockCommitted", created, items=created.value["items"])
         wait_for(
             lambda: (
                 metric(order, "kafkalab_order_illegal_transitions_total", **labels) == before + 1
@@ -432,26 +445,29 @@ def test_illegal_transition_is_refused_and_counted_not_applied(
     assert metric(order, "kafkalab_dead_letters_total") == dead_before  # refused, not an error
 
     # The order still works, and the first change in its log is the legal one.
-    reserved(cluster, created)
+    reserved(conn, created)
     body = wait_status(order, order_id, "RESERVED")
-    [first] = status_changes(cluster, order_id, 1)
+    [first] = status_changes(conn, order_id, 1)
     assert (first.value["from_status"], first.value["to_status"]) == ("CREATED", "RESERVED")
     assert [h["to_status"] for h in body["history"]] == ["CREATED", "RESERVED"]
 
 
 def test_an_event_for_an_order_that_never_existed_is_dead_lettered(
-    cluster: Settings, services: tuple[UserService, OrderService], unique: Callable[[str], str]
+    conn: Connection,
+    cluster: Settings,
+    services: tuple[UserService, OrderService],
+    unique: Callable[[str], str],
 ) -> None:
     ghost = unique("ghost-order")
     publish(
-        cluster,
+        conn,
         INVENTORY_EVENTS,
         ghost,
         "OutOfStock",
         {"order_id": ghost, "user_id": "nobody", "missing_skus": []},
         service="inventory",
     )
-    [dead] = read_raw(cluster, "order.DLT", 1, where=lambda m: m.key() == ghost.encode())
+    [dead] = read_raw(conn, "order.DLT", 1, where=lambda m: m.key() == ghost.encode())
     headers = dict(dead.headers())
     assert headers["error.type"] == b"Retryable"  # retried first: it might have been in flight
     assert headers["attempts"] == str(OrderService.max_attempts).encode()
@@ -485,12 +501,15 @@ def test_bad_body_gets_422(
 
 
 def test_unavailable_stock_gets_409_and_no_order(
-    cluster: Settings, services: tuple[UserService, OrderService], customer: tuple[str, str]
+    conn: Connection,
+    cluster: Settings,
+    services: tuple[UserService, OrderService],
+    customer: tuple[str, str],
 ) -> None:
     _, order = services
     _, token = customer
     created_before = metric(order, "kafkalab_orders_created_total")
-    with stock_responder(cluster, available=False) as requests:
+    with stock_responder(conn, available=False) as requests:
         response = post_order(order, token, items=[{"sku": "SKU-LAPTOP", "quantity": 1}])
     assert response.status_code == 409, response.text
     assert response.json() == {"error": "out of stock: SKU-LAPTOP", "missing_skus": ["SKU-LAPTOP"]}
@@ -500,11 +519,11 @@ def test_unavailable_stock_gets_409_and_no_order(
 
 
 def test_no_answer_gets_504(
-    cluster: Settings, user_service: UserService, customer: tuple[str, str]
+    conn: Connection, cluster: Settings, user_service: UserService, customer: tuple[str, str]
 ) -> None:
     _, token = customer
     impatient = cluster.model_copy(update={"request_timeout": 1.0})
-    with order_service(impatient) as order:
+    with order_service(impatient, conn) as order:
         response = post_order(order, token)
         assert response.status_code == 504, response.text
         assert response.json() == {"error": "inventory did not answer the stock check within 1 s"}
@@ -513,26 +532,26 @@ def test_no_answer_gets_504(
 
 
 def test_a_restarted_replica_rebuilds_its_view_from_order_events(
-    cluster: Settings, user_service: UserService, customer: tuple[str, str]
+    conn: Connection, cluster: Settings, user_service: UserService, customer: tuple[str, str]
 ) -> None:
     _, token = customer
-    with order_service(cluster) as order:
-        order_id, created = place_order(cluster, order, token)
-        reserved(cluster, created)
+    with order_service(cluster, conn) as order:
+        order_id, created = place_order(conn, order, token)
+        reserved(conn, created)
         before = wait_status(order, order_id, "RESERVED")
-    with order_service(cluster) as restarted:
+    with order_service(cluster, conn) as restarted:
         assert get_order(restarted, order_id).json() == before
         assert get_order(restarted, "no-such-order").status_code == 404
         health = httpx.get(f"http://127.0.0.1:{restarted.port}/health", timeout=10).json()
         assert health["view_caught_up"] and health["orders"] >= 1
         # And it goes on from there: the next trigger moves the rebuilt order.
-        feed(cluster, INVENTORY_EVENTS, "ReservationExpired", created)
+        feed(conn, INVENTORY_EVENTS, "ReservationExpired", created)
         assert wait_status(restarted, order_id, "CANCELLED")["history"][:-1] == before["history"]
 
 
-def committed_offset(settings: Settings, topic: str, partition: int) -> int:
+def committed_offset(conn: Connection, topic: str, partition: int) -> int:
     """What the order service's consumer group has committed for one partition."""
-    consumer = clients.consumer(settings, "kafkalab-order")  # reads offsets; never subscribes
+    consumer = clients.consumer(conn, "kafkalab-order")  # reads offsets; never subscribes
     try:
         [tp] = consumer.committed([TopicPartition(topic, partition)], timeout=10)
         return int(tp.offset)
@@ -541,17 +560,20 @@ def committed_offset(settings: Settings, topic: str, partition: int) -> int:
 
 
 def test_an_early_payment_is_parked_uncommitted_until_the_reservation_arrives(
-    cluster: Settings, services: tuple[UserService, OrderService], customer: tuple[str, str]
+    conn: Connection,
+    cluster: Settings,
+    services: tuple[UserService, OrderService],
+    customer: tuple[str, str],
 ) -> None:
     """Inventory and payment write to different topics, so the order service may read
     PaymentCompleted before InventoryReserved: the early event waits (parked, and its offset
     not committed, so a crash would replay it) and is applied once the order is RESERVED."""
     _, order = services
     _, token = customer
-    order_id, created = place_order(cluster, order, token)
+    order_id, created = place_order(conn, order, token)
     parked_before = metric(order, "kafkalab_order_parked_events_total", trigger="PaymentCompleted")
     payment = feed(
-        cluster,
+        conn,
         PAYMENTS,
         "PaymentCompleted",
         created,
@@ -567,20 +589,20 @@ def test_an_early_payment_is_parked_uncommitted_until_the_reservation_arrives(
         ),
         "the early payment to be parked",
     )
-    [raw] = read_raw(cluster, PAYMENTS, 1, where=lambda m: m.key() == order_id.encode())
-    assert committed_offset(cluster, PAYMENTS, raw.partition()) <= raw.offset()
+    [raw] = read_raw(conn, PAYMENTS, 1, where=lambda m: m.key() == order_id.encode())
+    assert committed_offset(conn, PAYMENTS, raw.partition()) <= raw.offset()
     assert get_order(order, order_id).json()["status"] == "CREATED"
 
-    reserved(cluster, created)
+    reserved(conn, created)
     wait_status(order, order_id, "PAID")
-    feed(cluster, INVENTORY_EVENTS, "StockCommitted", created, items=created.value["items"])
+    feed(conn, INVENTORY_EVENTS, "StockCommitted", created, items=created.value["items"])
     body = wait_status(order, order_id, "CONFIRMED")
     assert [h["to_status"] for h in body["history"]] == ["CREATED", "RESERVED", "PAID", "CONFIRMED"]
-    [paid] = [e for e in status_changes(cluster, order_id, 3) if e.value["to_status"] == "PAID"]
+    [paid] = [e for e in status_changes(conn, order_id, 3) if e.value["to_status"] == "PAID"]
     assert paid.causation_id == payment["event_id"]
     # Nothing parked any more: the next commit of that partition moves past the payment.
     feed(
-        cluster,
+        conn,
         PAYMENTS,
         "PaymentCompleted",
         created,
@@ -590,23 +612,26 @@ def test_an_early_payment_is_parked_uncommitted_until_the_reservation_arrives(
         attempts=1,
     )  # illegal for CONFIRMED: handled, then committed
     wait_for(
-        lambda: committed_offset(cluster, PAYMENTS, raw.partition()) > raw.offset(),
+        lambda: committed_offset(conn, PAYMENTS, raw.partition()) > raw.offset(),
         "the commit to move past the applied payment",
     )
 
 
 def test_a_payment_that_beat_the_expiry_by_a_moment_ends_cancelled_not_stuck_in_paid(
-    cluster: Settings, services: tuple[UserService, OrderService], customer: tuple[str, str]
+    conn: Connection,
+    cluster: Settings,
+    services: tuple[UserService, OrderService],
+    customer: tuple[str, str],
 ) -> None:
     """Payment completes as the TTL runs out; inventory, still behind on `payments`, expires
     the reservation anyway (and will not commit the stock). The order must still end."""
     _, order = services
     _, token = customer
-    order_id, created = place_order(cluster, order, token)
-    reserved(cluster, created)
+    order_id, created = place_order(conn, order, token)
+    reserved(conn, created)
     wait_status(order, order_id, "RESERVED")
     feed(
-        cluster,
+        conn,
         PAYMENTS,
         "PaymentCompleted",
         created,
@@ -616,6 +641,6 @@ def test_a_payment_that_beat_the_expiry_by_a_moment_ends_cancelled_not_stuck_in_
         attempts=5,
     )
     wait_status(order, order_id, "PAID")
-    feed(cluster, INVENTORY_EVENTS, "ReservationExpired", created)
+    feed(conn, INVENTORY_EVENTS, "ReservationExpired", created)
     body = wait_status(order, order_id, "CANCELLED")
     assert [h["to_status"] for h in body["history"]] == ["CREATED", "RESERVED", "PAID", "CANCELLED"]

@@ -20,6 +20,7 @@ import pytest
 from confluent_kafka import OFFSET_BEGINNING, KafkaError, KafkaException, Message, TopicPartition
 
 from kafkalab import clients
+from kafkalab.connection import Connection
 from kafkalab.events.serde import Event, EventSerde
 from kafkalab.events.topics import INVENTORY_EVENTS, PAYMENTS, PAYMENTS_DLT, PAYMENTS_RETRY, USERS
 from kafkalab.services.payment.retry import RetryPolicy
@@ -39,14 +40,14 @@ pytestmark = pytest.mark.integration
 
 
 @pytest.fixture(scope="module", autouse=True)
-def topics(cluster: Settings) -> None:
-    ensure_topics(cluster)
+def topics(conn: Connection, cluster: Settings) -> None:
+    ensure_topics(conn)
 
 
-def new_user(settings: Settings, balance_cents: int) -> str:
+def new_user(conn: Connection, balance_cents: int) -> str:
     user_id = f"user-{uuid.uuid4().hex[:10]}"
     publish(
-        settings,
+        conn,
         USERS,
         user_id,
         "UserProfile",
@@ -74,10 +75,10 @@ def reserved_value(user_id: str, total_cents: int, order_id: str = "") -> dict[s
     }
 
 
-def reserve(settings: Settings, user_id: str, total_cents: int, order_id: str = "") -> dict:
+def reserve(conn: Connection, user_id: str, total_cents: int, order_id: str = "") -> dict:
     value = reserved_value(user_id, total_cents, order_id)
     return publish(
-        settings, INVENTORY_EVENTS, value["order_id"], "InventoryReserved", value, "inventory"
+        conn, INVENTORY_EVENTS, value["order_id"], "InventoryReserved", value, "inventory"
     )
 
 
@@ -86,13 +87,13 @@ def of_order(order_id: str, *types: str) -> Callable[[Event], bool]:
 
 
 def read_all(
-    settings: Settings, topic: str, isolation: str = "read_committed"
+    conn: Connection, topic: str, isolation: str = "read_committed"
 ) -> list[tuple[Message, Event | None]]:
     """Every record of `topic` up to its end (for read_committed: the last stable offset), with
     the decoded event (None when undecodable). Reads to the end, so "exactly one" means it."""
-    serde = EventSerde(settings)
+    serde = EventSerde(conn)
     consumer = clients.consumer(
-        settings,
+        conn,
         f"test-all-{uuid.uuid4().hex[:8]}",
         **{"isolation.level": isolation, "enable.partition.eof": True, "enable.auto.commit": False},
     )
@@ -136,21 +137,21 @@ def health(service: PaymentService) -> dict[str, Any]:
     return httpx.get(f"http://127.0.0.1:{service.port}/health", timeout=5).json()
 
 
-def test_a_reserved_order_is_charged_exactly_once(cluster: Settings) -> None:
-    with running(PaymentService, cluster) as service:
-        user_id = new_user(cluster, 10_000)
-        sent = reserve(cluster, user_id, 4_999)
+def test_a_reserved_order_is_charged_exactly_once(conn: Connection, cluster: Settings) -> None:
+    with running(PaymentService, cluster, conn) as service:
+        user_id = new_user(conn, 10_000)
+        sent = reserve(conn, user_id, 4_999)
         order_id = sent["order_id"]
-        [paid] = read_events(cluster, PAYMENTS, 1, where=of_order(order_id))
+        [paid] = read_events(conn, PAYMENTS, 1, where=of_order(order_id))
         assert paid.type == "PaymentCompleted" and paid.key == order_id
         assert paid.value["amount_cents"] == 4_999 and paid.value["user_id"] == user_id
         assert paid.value["card_masked"] == "**** 4242" and paid.value["attempts"] == 1
         assert paid.causation_id == sent["event_id"] and paid.service == "payment"
 
         before = counted(service, "duplicate")
-        reserve(cluster, user_id, 4_999, order_id=order_id)  # the same order again
+        reserve(conn, user_id, 4_999, order_id=order_id)  # the same order again
         wait_for(lambda: counted(service, "duplicate") > before, "the duplicate was handled")
-        mine = [e for _, e in read_all(cluster, PAYMENTS) if e and of_order(order_id)(e)]
+        mine = [e for _, e in read_all(conn, PAYMENTS) if e and of_order(order_id)(e)]
         assert [e.type for e in mine] == ["PaymentCompleted"]
 
         decision = httpx.get(f"http://127.0.0.1:{service.port}/payments/{order_id}").json()
@@ -168,14 +169,14 @@ def test_a_reserved_order_is_charged_exactly_once(cluster: Settings) -> None:
         assert "kafkalab_payment_circuit_state 0.0" in metrics
 
 
-def test_a_charge_above_what_the_user_can_spend_fails(cluster: Settings) -> None:
-    with running(PaymentService, cluster):
-        user_id = new_user(cluster, 10_000)
-        first = reserve(cluster, user_id, 6_000)
-        second = reserve(cluster, user_id, 6_000)  # only 4,000 left after the first
+def test_a_charge_above_what_the_user_can_spend_fails(conn: Connection, cluster: Settings) -> None:
+    with running(PaymentService, cluster, conn):
+        user_id = new_user(conn, 10_000)
+        first = reserve(conn, user_id, 6_000)
+        second = reserve(conn, user_id, 6_000)  # only 4,000 left after the first
         both = {first["order_id"], second["order_id"]}
         # Different order ids, different partitions: either order may be charged first.
-        decided = read_events(cluster, PAYMENTS, 2, where=lambda e: e.value["order_id"] in both)
+        decided = read_events(conn, PAYMENTS, 2, where=lambda e: e.value["order_id"] in both)
         by_type = {e.type: e for e in decided}
         assert set(by_type) == {"PaymentCompleted", "PaymentFailed"}
         failed = by_type["PaymentFailed"]
@@ -195,15 +196,16 @@ def headers(msg: Message) -> dict[str, bytes]:
 
 
 def test_transient_failures_go_through_payments_retry_until_the_gateway_is_fixed(
+    conn: Connection,
     cluster: Settings,
 ) -> None:
     flaky = cluster.model_copy(update={"payment_failure_rate": 1.0})
-    with running(FlakyGatewayPayment, flaky) as service:
-        user_id = new_user(cluster, 10_000)
-        order_id = reserve(cluster, user_id, 2_500)["order_id"]
+    with running(FlakyGatewayPayment, flaky, conn) as service:
+        user_id = new_user(conn, 10_000)
+        order_id = reserve(conn, user_id, 2_500)["order_id"]
         # Five consecutive gateway failures: the fifth opens the breaker (threshold 5).
         assert read_raw(
-            cluster,
+            conn,
             PAYMENTS_RETRY,
             1,
             timeout=60,
@@ -213,20 +215,20 @@ def test_transient_failures_go_through_payments_retry_until_the_gateway_is_fixed
         )
         assert health(service)["circuit"] in ("open", "half_open")
         service.gateway.failure_rate = 0.0  # the fix
-        [paid] = read_events(cluster, PAYMENTS, 1, where=of_order(order_id))
+        [paid] = read_events(conn, PAYMENTS, 1, where=of_order(order_id))
         assert paid.type == "PaymentCompleted"
         attempts = paid.value["attempts"]
         assert attempts >= 6
         assert health(service)["circuit"] == "closed"
         retried = [
-            (m, e) for m, e in read_all(cluster, PAYMENTS_RETRY) if m.key() == order_id.encode()
+            (m, e) for m, e in read_all(conn, PAYMENTS_RETRY) if m.key() == order_id.encode()
         ]
         seen = {int(headers(m)["retry.attempts"]) for m, _ in retried}
         assert seen == set(range(1, attempts))  # every failed attempt went through the topic
         assert all(e is not None and e.value["order_id"] == order_id for _, e in retried)
         reasons = collections.Counter(headers(m)["retry.reason"].decode() for m, _ in retried)
         print(f"retry records for {order_id}: {len(retried)}, reasons {dict(reasons)}")
-        mine = [e for _, e in read_all(cluster, PAYMENTS) if e and of_order(order_id)(e)]
+        mine = [e for _, e in read_all(conn, PAYMENTS) if e and of_order(order_id)(e)]
         assert len(mine) == 1
 
 
@@ -234,32 +236,36 @@ class ImpatientPayment(PaymentService):
     retry_policy = RetryPolicy(max_attempts=3, base_seconds=0.1, cap_seconds=0.2)
 
 
-def test_a_gateway_down_for_good_fails_the_payment_after_n_attempts(cluster: Settings) -> None:
+def test_a_gateway_down_for_good_fails_the_payment_after_n_attempts(
+    conn: Connection, cluster: Settings
+) -> None:
     down = cluster.model_copy(update={"payment_failure_rate": 1.0})
-    with running(ImpatientPayment, down):
-        user_id = new_user(cluster, 10_000)
-        order_id = reserve(cluster, user_id, 100)["order_id"]
-        [failed] = read_events(cluster, PAYMENTS, 1, where=of_order(order_id))
+    with running(ImpatientPayment, down, conn):
+        user_id = new_user(conn, 10_000)
+        order_id = reserve(conn, user_id, 100)["order_id"]
+        [failed] = read_events(conn, PAYMENTS, 1, where=of_order(order_id))
         assert failed.type == "PaymentFailed"
         assert failed.value["reason"] == "gateway_unavailable"
         assert failed.value["attempts"] == 3
-        retried = [m for m, _ in read_all(cluster, PAYMENTS_RETRY) if m.key() == order_id.encode()]
+        retried = [m for m, _ in read_all(conn, PAYMENTS_RETRY) if m.key() == order_id.encode()]
         assert {headers(m)["retry.attempts"] for m in retried} == {b"1", b"2"}
 
 
-def test_poison_lands_in_payments_dlt_with_error_headers(cluster: Settings) -> None:
-    with running(PaymentService, cluster):
-        user_id = new_user(cluster, 10_000)
-        negative = reserve(cluster, user_id, -500)["order_id"]
+def test_poison_lands_in_payments_dlt_with_error_headers(
+    conn: Connection, cluster: Settings
+) -> None:
+    with running(PaymentService, cluster, conn):
+        user_id = new_user(conn, 10_000)
+        negative = reserve(conn, user_id, -500)["order_id"]
         garbage = f"garbage-{uuid.uuid4().hex[:8]}"
-        producer = clients.producer(cluster)
+        producer = clients.producer(conn)
         producer.produce(PAYMENTS_RETRY, key=garbage.encode(), value=b"\x00not avro at all")
         assert producer.flush(10) == 0
-        unknown = reserve(cluster, f"nobody-{uuid.uuid4().hex[:8]}", 100)["order_id"]
+        unknown = reserve(conn, f"nobody-{uuid.uuid4().hex[:8]}", 100)["order_id"]
         wanted = {negative.encode(), garbage.encode(), unknown.encode()}
         dead = {
             m.key(): dict(m.headers())
-            for m in read_raw(cluster, PAYMENTS_DLT, 3, where=lambda m: m.key() in wanted)
+            for m in read_raw(conn, PAYMENTS_DLT, 3, where=lambda m: m.key() in wanted)
         }
         assert set(dead) == wanted
         assert dead[negative.encode()]["error.type"] == b"InvalidPayment"
@@ -269,7 +275,7 @@ def test_poison_lands_in_payments_dlt_with_error_headers(cluster: Settings) -> N
         assert dead[garbage.encode()]["original.topic"] == PAYMENTS_RETRY.encode()
         assert dead[unknown.encode()]["error.type"] == b"Retryable"  # no profile, ever
         assert dead[unknown.encode()]["attempts"] == b"3"
-        mine = [e for _, e in read_all(cluster, PAYMENTS) if e and e.key in (negative, unknown)]
+        mine = [e for _, e in read_all(conn, PAYMENTS) if e and e.key in (negative, unknown)]
         assert mine == []
 
 
@@ -291,22 +297,22 @@ def start_payment_process(
     return proc, port
 
 
-def count_payments(settings: Settings, orders: set[str], isolation: str) -> collections.Counter:
+def count_payments(conn: Connection, orders: set[str], isolation: str) -> collections.Counter:
     return collections.Counter(
         e.value["order_id"]
-        for _, e in read_all(settings, PAYMENTS, isolation)
+        for _, e in read_all(conn, PAYMENTS, isolation)
         if e is not None and e.type == "PaymentCompleted" and e.value["order_id"] in orders
     )
 
 
 @pytest.mark.slow
 def test_exactly_once_across_a_sigkill_of_the_payment_process(
-    cluster: Settings, tmp_path: Path
+    conn: Connection, cluster: Settings, tmp_path: Path
 ) -> None:
     """Many reserved orders, a payment process SIGKILLed in the middle of a transaction, a new
     process: read_committed sees exactly one PaymentCompleted per order and none is lost."""
-    users = [new_user(cluster, 10_000_000) for _ in range(5)]
-    orders = [reserve(cluster, users[i % 5], 100 + i)["order_id"] for i in range(300)]
+    users = [new_user(conn, 10_000_000) for _ in range(5)]
+    orders = [reserve(conn, users[i % 5], 100 + i)["order_id"] for i in range(300)]
     wanted = set(orders)
     log = tmp_path / "payment.log"
     # 20 ms per gateway call: a batch of up to 100 events is a transaction of up to ~2 s.
@@ -319,7 +325,7 @@ def test_exactly_once_across_a_sigkill_of_the_payment_process(
 
         def some_written() -> bool:
             nonlocal seen_uncommitted
-            seen_uncommitted = count_payments(cluster, wanted, "read_uncommitted")
+            seen_uncommitted = count_payments(conn, wanted, "read_uncommitted")
             return len(seen_uncommitted) >= 120
 
         wait_for(some_written, "the first process wrote payments", timeout=120)
@@ -329,14 +335,14 @@ def test_exactly_once_across_a_sigkill_of_the_payment_process(
         if first.poll() is None:
             first.kill()
             first.wait(30)
-    committed_at_kill = count_payments(cluster, wanted, "read_committed")
+    committed_at_kill = count_payments(conn, wanted, "read_committed")
     assert len(committed_at_kill) < len(wanted), "the process finished before it was killed"
 
     second, port = start_payment_process(cluster, log, KAFKALAB_PAYMENT_LATENCY_MS="0")
     try:
         wait_healthy(port, timeout=60)
         wait_for(
-            lambda: set(count_payments(cluster, wanted, "read_committed")) == wanted,
+            lambda: set(count_payments(conn, wanted, "read_committed")) == wanted,
             "every order paid after the restart",
             timeout=240,
         )
@@ -348,8 +354,8 @@ def test_exactly_once_across_a_sigkill_of_the_payment_process(
             second.kill()
             second.wait(30)
 
-    committed = count_payments(cluster, wanted, "read_committed")
-    uncommitted = count_payments(cluster, wanted, "read_uncommitted")
+    committed = count_payments(conn, wanted, "read_committed")
+    uncommitted = count_payments(conn, wanted, "read_uncommitted")
     print(
         f"\nexactly-once: {len(wanted)} orders; at the kill read_uncommitted saw "
         f"{len(seen_uncommitted)} orders, read_committed {len(committed_at_kill)}; after the "
@@ -382,22 +388,24 @@ class CommitFailsOnce:
         return getattr(self._producer, name)
 
 
-def test_an_aborted_transaction_is_redone_and_charged_once(cluster: Settings) -> None:
-    with running(PaymentService, cluster) as service:
+def test_an_aborted_transaction_is_redone_and_charged_once(
+    conn: Connection, cluster: Settings
+) -> None:
+    with running(PaymentService, cluster, conn) as service:
         order_id = f"order-{uuid.uuid4().hex[:10]}"
         flaky = CommitFailsOnce(
             service.producer, lambda: service.accounts.decision(order_id) is not None
         )
         service.producer = flaky  # type: ignore[assignment]
-        user_id = new_user(cluster, 10_000)
-        reserve(cluster, user_id, 700, order_id=order_id)
-        [paid] = read_events(cluster, PAYMENTS, 1, where=of_order(order_id))
+        user_id = new_user(conn, 10_000)
+        reserve(conn, user_id, 700, order_id=order_id)
+        [paid] = read_events(conn, PAYMENTS, 1, where=of_order(order_id))
         assert flaky.failed, "the commit failure was never injected"
         assert paid.type == "PaymentCompleted"
         # Memory forgot the aborted decision, so the redo charged (not "duplicate"), once.
         assert service.accounts.spent(user_id) == 700
-        committed = [e for _, e in read_all(cluster, PAYMENTS) if e and of_order(order_id)(e)]
+        committed = [e for _, e in read_all(conn, PAYMENTS) if e and of_order(order_id)(e)]
         assert len(committed) == 1
-        everything = read_all(cluster, PAYMENTS, "read_uncommitted")
+        everything = read_all(conn, PAYMENTS, "read_uncommitted")
         aborted_too = [e for _, e in everything if e and of_order(order_id)(e)]
         assert len(aborted_too) == 2  # the aborted attempt is in the log, marked aborted

@@ -6,33 +6,23 @@ import json
 import os
 import signal
 import time
-from collections.abc import Iterator
 
 import httpx
 import pytest
 
 from kafkalab.catalogue.services import SERVICES, service_port
 from kafkalab.platform import control
-from kafkalab.settings import Settings, settings_env
+from kafkalab.settings import settings_env
 from tests.helpers import run_cli
-from tests.integration.services import own_platform
+from tests.integration.pool import Running
 
 pytestmark = pytest.mark.integration
 
 
-@pytest.fixture(scope="module")
-def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settings]:
-    """A cluster of its own (other modules leave events for made-up users on the shared one,
-    which a fresh consumer group would have to wade through) and the six services on it."""
-    with own_platform(
-        tmp_path_factory.mktemp("kafkalab-platform"), reservation_ttl=3.0
-    ) as settings:
-        yield settings
-
-
 @pytest.mark.parametrize("name", ["happy-path", "payment-failure"])
-def test_scenario_verdict_is_green(platform: Settings, name: str) -> None:
-    run = run_cli("scenario", name, "--json", env=settings_env(platform))
+def test_scenario_verdict_is_green(short_ttl_platform: Running, name: str) -> None:
+    settings = short_ttl_platform.settings
+    run = run_cli("scenario", name, "--json", env=settings_env(settings))
     assert run.code == 0, run.stdout[-3000:] + run.stderr[-2000:]
     result = json.loads(run.stdout)
     assert result["passed"] is True
@@ -46,9 +36,10 @@ def test_scenario_verdict_is_green(platform: Settings, name: str) -> None:
             assert position[line["causation_id"]] < i, line
 
 
-def test_every_service_answers_health_and_metrics(platform: Settings) -> None:
+def test_every_service_answers_health_and_metrics(short_ttl_platform: Running) -> None:
+    settings = short_ttl_platform.settings
     for name in SERVICES:
-        port = service_port(platform, name)
+        port = service_port(settings, name)
         health = httpx.get(f"http://127.0.0.1:{port}/health", timeout=5)
         assert health.status_code == 200, name
         assert health.json()["status"] == "ok"
@@ -57,13 +48,14 @@ def test_every_service_answers_health_and_metrics(platform: Settings) -> None:
         assert "# TYPE" in metrics.text, name
 
 
-def test_a_killed_service_is_restarted_by_the_supervisor(platform: Settings) -> None:
-    [row] = [r for r in control.ps(platform, with_lag=False) if r.service == "notification"]
+def test_a_killed_service_is_restarted_by_the_supervisor(short_ttl_platform: Running) -> None:
+    settings = short_ttl_platform.settings
+    [row] = [r for r in control.ps(settings) if r.service == "notification"]
     assert row.pid is not None
     os.kill(row.pid, signal.SIGKILL)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
-        [now] = [r for r in control.ps(platform, with_lag=False) if r.service == "notification"]
+        [now] = [r for r in control.ps(settings) if r.service == "notification"]
         if now.pid not in (None, row.pid) and now.health == "ok":
             break
         time.sleep(0.3)
@@ -71,27 +63,29 @@ def test_a_killed_service_is_restarted_by_the_supervisor(platform: Settings) -> 
     assert now.pid != row.pid and now.health == "ok"
 
 
-def test_scaling_payment_spreads_its_partitions(platform: Settings) -> None:
-    control.scale(platform, "payment", 2)
+def test_scaling_payment_spreads_its_partitions(short_ttl_platform: Running) -> None:
+    settings = short_ttl_platform.settings
+    control.scale(settings, "payment", 2)
     try:
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
-            rows = [r for r in control.ps(platform, with_lag=False) if r.service == "payment"]
+            rows = [r for r in control.ps(settings) if r.service == "payment"]
             if len(rows) == 2 and all(r.assigned > 0 for r in rows):
                 break
             time.sleep(0.5)
         assert len(rows) == 2
         assert all(r.health == "ok" and r.assigned > 0 for r in rows), rows
     finally:
-        control.scale(platform, "payment", 1)
+        control.scale(settings, "payment", 1)
 
 
-def test_dashboard_snapshot_shows_the_running_platform(platform: Settings) -> None:
-    run = run_cli("dashboard", "--once", "--json", env=settings_env(platform))
+def test_dashboard_snapshot_shows_the_running_platform(short_ttl_platform: Running) -> None:
+    settings = short_ttl_platform.settings
+    run = run_cli("dashboard", "--once", "--json", env=settings_env(settings))
     assert run.code == 0, run.stderr
     snap = json.loads(run.stdout)
     assert {s["service"] for s in snap["services"] if s["up"]} == set(SERVICES)
     assert "kafkalab-order" in snap["lag"]
     assert snap["orders_total"] is not None and snap["orders_total"] >= 1  # the scenarios ran
-    screen = run_cli("dashboard", "--once", env=settings_env(platform))
+    screen = run_cli("dashboard", "--once", env=settings_env(settings))
     assert screen.code == 0 and "consumer lag" in screen.stdout and "alerts" in screen.stdout

@@ -24,6 +24,7 @@ from confluent_kafka.schema_registry.avro import AvroDeserializer, AvroSerialize
 from confluent_kafka.serialization import MessageField, SerializationContext
 
 from kafkalab import clients
+from kafkalab.connection import Connection
 from kafkalab.settings import Settings
 from tests.helpers import free_port
 
@@ -47,9 +48,9 @@ def avro(text: str) -> Schema:
 
 
 @pytest.fixture
-def registry(cluster: Settings) -> SchemaRegistryClient:
+def registry(conn: Connection, cluster: Settings) -> SchemaRegistryClient:
     """A fresh client per test: the client caches, and these tests want to reach the server."""
-    return clients.schema_registry(cluster)
+    return clients.schema_registry(conn)
 
 
 @pytest.fixture
@@ -99,7 +100,7 @@ def test_lookup_get_by_id_and_latest(registry: SchemaRegistryClient, unique: Uni
 
 
 def test_avro_serializer_and_deserializer_round_trip(
-    cluster: Settings, registry: SchemaRegistryClient, unique: Unique
+    conn: Connection, cluster: Settings, registry: SchemaRegistryClient, unique: Unique
 ) -> None:
     topic = unique("users")
     context = SerializationContext(topic, MessageField.VALUE)
@@ -111,7 +112,7 @@ def test_avro_serializer_and_deserializer_round_trip(
     registered = registry.get_latest_version(f"{topic}-value")
     assert data[0] == 0 and int.from_bytes(data[1:5], "big") == registered.schema_id
     # A fresh client, so the writer's schema really is fetched from the registry by id.
-    reader = AvroDeserializer(clients.schema_registry(cluster))
+    reader = AvroDeserializer(clients.schema_registry(conn))
     assert reader(data, context) == value
 
 
@@ -262,7 +263,7 @@ def test_soft_then_hard_delete(
 
 
 @pytest.fixture(scope="module")
-def second_registry(cluster: Settings) -> Iterator[str]:
+def second_registry(conn: Connection, cluster: Settings) -> Iterator[str]:
     """Another `python -m kafkalab.cluster.registry` on a free port; must stop with status 0."""
     port = free_port()
     url = f"http://127.0.0.1:{port}"
@@ -272,7 +273,7 @@ def second_registry(cluster: Settings) -> Iterator[str]:
             "-m",
             "kafkalab.cluster.registry",
             "--bootstrap",
-            clients.bootstrap_servers(cluster),
+            conn.bootstrap_servers,
             "--host",
             "127.0.0.1",
             "--port",
@@ -301,11 +302,11 @@ def _run_registry(port: int, bootstrap: str, **env: str) -> subprocess.Completed
     )
 
 
-def test_a_taken_port_is_exit_1_with_one_clear_line(cluster: Settings) -> None:
+def test_a_taken_port_is_exit_1_with_one_clear_line(conn: Connection, cluster: Settings) -> None:
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
-        result = _run_registry(taken.getsockname()[1], clients.bootstrap_servers(cluster))
+        result = _run_registry(taken.getsockname()[1], conn.bootstrap_servers)
     assert result.returncode == 1
     assert "cannot listen on 127.0.0.1" in result.stderr
     assert "Traceback" not in result.stderr
@@ -332,7 +333,11 @@ def _wait_until_answering(url: str, process: subprocess.Popen[str]) -> None:
 
 
 def test_a_second_registry_sees_what_the_first_registered(
-    cluster: Settings, registry: SchemaRegistryClient, second_registry: str, unique: Unique
+    conn: Connection,
+    cluster: Settings,
+    registry: SchemaRegistryClient,
+    second_registry: str,
+    unique: Unique,
 ) -> None:
     subject = unique("users-value")
     schema_id = registry.register_schema(subject, avro(V1))
@@ -349,7 +354,7 @@ def test_a_second_registry_sees_what_the_first_registered(
     # And the other way round: it adds a version the first registry then sees.
     third = user({"name": "city", "type": ["null", "string"], "default": None})
     other.register_schema(subject, avro(third))
-    assert clients.schema_registry(cluster).get_versions(subject) == [1, 2, 3]
+    assert clients.schema_registry(conn).get_versions(subject) == [1, 2, 3]
 
 
 def test_concurrent_registrations_through_both_registries_never_collide(

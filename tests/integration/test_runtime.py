@@ -12,6 +12,7 @@ from confluent_kafka import KafkaError, KafkaException
 from confluent_kafka.admin import NewTopic
 
 from kafkalab import clients
+from kafkalab.connection import Connection
 from kafkalab.events.serde import Event, EventSerde
 from kafkalab.services.runtime import Retryable, Service
 from kafkalab.settings import Settings
@@ -22,9 +23,11 @@ pytestmark = pytest.mark.integration
 
 
 @pytest.fixture
-def echo(cluster: Settings, unique: Callable[[str], str]) -> Iterator[tuple[Service, str, str]]:
+def echo(
+    conn: Connection, cluster: Settings, unique: Callable[[str], str]
+) -> Iterator[tuple[Service, str, str]]:
     source, sink = unique("echo-in"), unique("echo-out")
-    admin = clients.admin(cluster)
+    admin = clients.admin(conn)
     for future in admin.create_topics([NewTopic(source, 2, 1), NewTopic(sink, 2, 1)]).values():
         future.result(30)
 
@@ -48,7 +51,7 @@ def echo(cluster: Settings, unique: Callable[[str], str]) -> Iterator[tuple[Serv
             )
 
     Echo.__module__ = __name__
-    service = Echo(cluster, port=free_port())
+    service = Echo(cluster, conn, port=free_port())
     thread = threading.Thread(target=service.run, daemon=True)
     thread.start()
     try:
@@ -58,12 +61,12 @@ def echo(cluster: Settings, unique: Callable[[str], str]) -> Iterator[tuple[Serv
         thread.join(20)
 
 
-def send(settings: Settings, topic: str, key: str) -> dict:
-    serde = EventSerde(settings)
+def send(conn: Connection, topic: str, key: str) -> dict:
+    serde = EventSerde(conn)
     value, headers = serde.envelope(
         "SmokeEvent", {"key": key, "seq": 1}, "test", trace_id="trace-1"
     )
-    producer = clients.producer(settings)
+    producer = clients.producer(conn)
     producer.produce(
         topic, key=key, value=serde.serialize(topic, "SmokeEvent", value), headers=headers
     )
@@ -71,10 +74,10 @@ def send(settings: Settings, topic: str, key: str) -> dict:
     return value
 
 
-def test_emitted_events_carry_the_causal_chain(cluster: Settings, echo) -> None:
+def test_emitted_events_carry_the_causal_chain(conn: Connection, cluster: Settings, echo) -> None:
     service, source, sink = echo
-    sent = send(cluster, source, "k1")
-    [msg] = read_raw(cluster, sink, 1)
+    sent = send(conn, source, "k1")
+    [msg] = read_raw(conn, sink, 1)
     event = service.serde.decode(msg)
     assert event.type == "SmokeEvent"
     assert event.value["seq"] == 2 and event.value["event_id"] != sent["event_id"]
@@ -83,22 +86,26 @@ def test_emitted_events_carry_the_causal_chain(cluster: Settings, echo) -> None:
     assert event.service == "echo"
 
 
-def test_transient_failure_is_retried_then_succeeds(cluster: Settings, echo) -> None:
+def test_transient_failure_is_retried_then_succeeds(
+    conn: Connection, cluster: Settings, echo
+) -> None:
     service, source, sink = echo
-    send(cluster, source, "flaky")
-    [msg] = read_raw(cluster, sink, 1)
+    send(conn, source, "flaky")
+    [msg] = read_raw(conn, sink, 1)
     assert msg.key() == b"flaky"
     assert service.calls["flaky"] == 3
 
 
-def test_poison_and_exhausted_retries_go_to_the_dlt_with_headers(cluster: Settings, echo) -> None:
+def test_poison_and_exhausted_retries_go_to_the_dlt_with_headers(
+    conn: Connection, cluster: Settings, echo
+) -> None:
     service, source, _ = echo
-    producer = clients.producer(cluster)
+    producer = clients.producer(conn)
     producer.produce(source, key=b"garbage", value=b"not avro at all")
     producer.flush(10)
-    send(cluster, source, "always-down")
-    send(cluster, source, "bug")
-    dead = {m.key(): dict(m.headers()) for m in read_raw(cluster, "echo.DLT", 3)}
+    send(conn, source, "always-down")
+    send(conn, source, "bug")
+    dead = {m.key(): dict(m.headers()) for m in read_raw(conn, "echo.DLT", 3)}
     assert set(dead) == {b"garbage", b"always-down", b"bug"}
     assert dead[b"garbage"]["error.type"] == b"UndecodableEvent"
     assert dead[b"always-down"]["attempts"] == b"3"
@@ -108,10 +115,10 @@ def test_poison_and_exhausted_retries_go_to_the_dlt_with_headers(cluster: Settin
     assert int(dead[b"bug"]["original.offset"]) >= 0
 
 
-def test_health_and_metrics_answer(cluster: Settings, echo) -> None:
+def test_health_and_metrics_answer(conn: Connection, cluster: Settings, echo) -> None:
     service, source, sink = echo
-    send(cluster, source, "k2")
-    read_raw(cluster, sink, 1)
+    send(conn, source, "k2")
+    read_raw(conn, sink, 1)
     health = httpx.get(f"http://127.0.0.1:{service.port}/health", timeout=5)
     assert health.status_code == 200
     assert health.json()["status"] == "ok" and health.json()["group"] == "kafkalab-echo"
@@ -139,15 +146,15 @@ class CommitLostOnce:
 
 
 def test_a_commit_refused_after_a_rebalance_does_not_stop_the_service(
-    cluster: Settings, echo
+    conn: Connection, cluster: Settings, echo
 ) -> None:
     service, source, sink = echo
     lost = CommitLostOnce(service.consumer)
     service.consumer = lost
-    send(cluster, source, "before")
-    [first] = read_raw(cluster, sink, 1)
+    send(conn, source, "before")
+    [first] = read_raw(conn, sink, 1)
     assert first.key() == b"before" and lost.refused == 1
-    send(cluster, source, "after")
-    keys = {m.key() for m in read_raw(cluster, sink, 2, timeout=30)}
+    send(conn, source, "after")
+    keys = {m.key() for m in read_raw(conn, sink, 2, timeout=30)}
     assert b"after" in keys, "the service stopped handling events after the refused commit"
     assert httpx.get(f"http://127.0.0.1:{service.port}/health", timeout=5).status_code == 200

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import stat
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import httpx
@@ -19,6 +19,8 @@ from confluent_kafka import KafkaError
 
 from kafkalab import clients
 from kafkalab.catalogue.services import service_port
+from kafkalab.cluster import connect
+from kafkalab.connection import Connection
 from kafkalab.events import topics as t
 from kafkalab.events.serde import now_ms
 from kafkalab.observe.trace import read_events
@@ -27,7 +29,7 @@ from kafkalab.security import fields, material
 from kafkalab.security.audit import AuditLog
 from kafkalab.settings import Settings, settings_env
 from tests.helpers import run_cli
-from tests.integration.services import own_platform
+from tests.integration.pool import Running
 
 pytestmark = pytest.mark.integration
 
@@ -35,71 +37,72 @@ STARTED_MS = now_ms()
 
 
 @pytest.fixture(scope="module")
-def secure(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settings]:
-    with own_platform(tmp_path_factory.mktemp("kafkalab-secure"), secure=True) as settings:
-        yield settings
+def secure(secure_platform: Running) -> Running:
+    """The session's secure platform; its connection is admin's, as kafkalab's commands use."""
+    return secure_platform
 
 
-def test_the_cluster_is_secure_and_its_secrets_are_private(secure: Settings) -> None:
-    assert clients.is_secure(secure)
-    assert clients.bootstrap_servers(secure).endswith(f":{secure.secure_port}")
-    files = material.SecurityFiles.of(secure)
-    for path in [*files.folder.iterdir(), secure.data_dir / "broker-1" / "server.properties"]:
+def test_the_cluster_is_secure_and_its_secrets_are_private(secure: Running) -> None:
+    settings = secure.settings
+    assert secure.conn.secure_mode and secure.conn.security_protocol == "SASL_SSL"
+    assert secure.conn.bootstrap_servers.endswith(f":{settings.secure_port}")
+    files = material.SecurityFiles.of(settings)
+    for path in [*files.folder.iterdir(), settings.data_dir / "broker-1" / "server.properties"]:
         assert stat.S_IMODE(path.stat().st_mode) == 0o600, path
-    admin_password = material.password(secure, material.ADMIN)
-    for log in secure.data_dir.rglob("*.log"):
+    admin_password = material.password(settings, material.ADMIN)
+    for log in settings.data_dir.rglob("*.log"):
         assert admin_password not in log.read_text(errors="replace"), log
 
 
-def test_order_without_token_is_refused_and_audited(secure: Settings) -> None:
+def test_order_without_token_is_refused_and_audited(secure: Running) -> None:
     since = now_ms()
     with httpx.Client(timeout=30) as http:
-        check = security.order_without_token(secure, http)
+        check = security.order_without_token(secure.settings, http)
     assert check.ok, check.detail
     assert check.detail == "HTTP 401"
-    records = _denials(secure, since, lambda v: v["resource"] == "/orders")
+    records = _denials(secure.conn, since, lambda v: v["resource"] == "/orders")
     assert records and records[0]["principal"] == "anonymous"
     assert records[0]["reporter"] == "order" and records[0]["reason"] == "401"
 
 
-def test_no_credentials_cannot_connect(secure: Settings) -> None:
-    audit = AuditLog(secure, "test")
-    check = security.no_credentials(secure, audit)
+def test_no_credentials_cannot_connect(secure: Running) -> None:
+    audit = AuditLog(secure.conn, "test")
+    check = security.no_credentials(secure.conn, audit)
     assert audit.flush(30) == 0  # the refusals are on `audit` (checked at the end)
     assert check.ok, check.detail
     assert "plaintext" in check.detail and "wrong password" in check.detail
 
 
-def test_no_credentials_check_fails_on_a_plain_cluster(cluster: Settings) -> None:
-    check = security.no_credentials(cluster)
+def test_no_credentials_check_fails_on_a_plain_cluster(conn: Connection) -> None:
+    check = security.no_credentials(conn)
     assert not check.ok
     assert "plaintext" in check.detail
 
 
-def test_rogue_is_denied_payments_by_the_broker(secure: Settings) -> None:
-    audit = AuditLog(secure, "test")
-    check = security.rogue_denied(secure, audit)
+def test_rogue_is_denied_payments_by_the_broker(secure: Running) -> None:
+    audit = AuditLog(secure.conn, "test")
+    check = security.rogue_denied(secure.settings, secure.conn, audit)
     assert audit.flush(30) == 0
     assert check.ok, check.detail
     assert "TOPIC_AUTHORIZATION_FAILED" in check.detail
 
 
 def test_rogue_check_fails_without_the_authorizer(
-    cluster: Settings, unique: Callable[[str], str]
+    conn: Connection, cluster: Settings, unique: Callable[[str], str]
 ) -> None:
     """Same check, same rogue principal, on the session cluster (no authorizer): it reads."""
     topic = unique("payments")
-    producer = clients.producer(cluster)
+    producer = clients.producer(conn)
     producer.produce(topic, key=b"o-1", value=b"a payment")
     assert producer.flush(30) == 0
-    check = security.rogue_denied(cluster, topic=topic, timeout=60)
+    check = security.rogue_denied(cluster, conn, topic=topic, timeout=60)
     assert not check.ok
     assert "read a record" in check.detail
 
 
-def test_a_service_principal_cannot_read_another_services_topic(secure: Settings) -> None:
+def test_a_service_principal_cannot_read_another_services_topic(secure: Running) -> None:
     """notification's own credentials work, but payments is not among its topics."""
-    as_notification = secure.model_copy(update={"principal": "notification"})
+    as_notification = connect.resolve(secure.settings, "notification")
     consumer = clients.consumer(as_notification, "kafkalab-notification-acl-test")
     try:
         answer = consumer.list_topics(t.PAYMENTS, timeout=20).topics[t.PAYMENTS].error
@@ -110,9 +113,11 @@ def test_a_service_principal_cannot_read_another_services_topic(secure: Settings
     assert own is None
 
 
-def test_card_number_on_payments_is_ciphertext(secure: Settings) -> None:
+def test_card_number_on_payments_is_ciphertext(secure: Running) -> None:
     with httpx.Client(timeout=30) as http:
-        check = security.card_is_ciphertext(secure, http, STARTED_MS, timeout=120)
+        check = security.card_is_ciphertext(
+            secure.settings, secure.conn, http, STARTED_MS, timeout=120
+        )
     assert check.ok, check.detail
     # payment opened it (only it can) and said so in the audit trail. The audit record comes
     # from payment's own (non-transactional) audit producer: it may land after the payment.
@@ -121,40 +126,40 @@ def test_card_number_on_payments_is_ciphertext(secure: Settings) -> None:
     while not opened and time.monotonic() < deadline:
         opened = [
             e.value
-            for e in read_events(secure, (t.AUDIT,), since_ms=STARTED_MS)
+            for e in read_events(secure.conn, (t.AUDIT,), since_ms=STARTED_MS)
             if e.value["action"] == "decrypt card" and e.value["outcome"] == "ALLOWED"
         ]
         time.sleep(0 if opened else 0.5)
     assert opened and all(v["reporter"] == "payment" for v in opened)
 
 
-def test_audit_trail_holds_the_denials(secure: Settings) -> None:
+def test_audit_trail_holds_the_denials(secure: Running) -> None:
     """Runs after the checks above in this module, which left their denials on `audit`."""
-    check = security.audit_holds_denials(secure, STARTED_MS, timeout=60)
+    check = security.audit_holds_denials(secure.conn, STARTED_MS, timeout=60)
     assert check.ok, check.detail
 
 
-def test_audit_check_fails_when_nothing_was_denied(secure: Settings) -> None:
-    check = security.audit_holds_denials(secure, now_ms() + 60_000, timeout=3)
+def test_audit_check_fails_when_nothing_was_denied(secure: Running) -> None:
+    check = security.audit_holds_denials(secure.conn, now_ms() + 60_000, timeout=3)
     assert not check.ok
     assert "missing" in check.detail
 
 
-def test_the_whole_scenario_from_the_cli(secure: Settings) -> None:
-    result = run_cli("scenario", "security", env=settings_env(secure))
+def test_the_whole_scenario_from_the_cli(secure: Running) -> None:
+    result = run_cli("scenario", "security", env=settings_env(secure.settings))
     assert result.code == 0, result.stdout[-2000:] + result.stderr[-2000:]
     assert "every claim holds" in result.stdout
     assert result.stdout.count("✔") >= 6  # five checks + the summary line
 
 
 def _denials(
-    settings: Settings, since: int, match: Callable[[dict[str, Any]], bool]
+    conn: Connection, since: int, match: Callable[[dict[str, Any]], bool]
 ) -> list[dict[str, Any]]:
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         found = [
             e.value
-            for e in read_events(settings, (t.AUDIT,), since_ms=since)
+            for e in read_events(conn, (t.AUDIT,), since_ms=since)
             if e.value["outcome"] == "DENIED" and match(e.value)
         ]
         if found:
@@ -163,7 +168,7 @@ def _denials(
     return []
 
 
-def test_contact_details_are_sealed_on_users(secure: Settings) -> None:
+def test_contact_details_are_sealed_on_users(secure: Running) -> None:
     """user seals e-mail and phone for notification; payment, which also reads `users`, sees
     only ciphertext. The happy path below shows notification can still open them."""
     since = now_ms()
@@ -174,13 +179,13 @@ def test_contact_details_are_sealed_on_users(secure: Settings) -> None:
         "password": "correct-horse-1",
         "phone": "+44 7700 900123",
     }
-    url = f"http://{secure.host}:{service_port(secure, 'user')}/users"
+    url = f"http://{secure.settings.host}:{service_port(secure.settings, 'user')}/users"
     response = httpx.post(url, json=body, timeout=30)
     assert response.status_code == 201
     user_id = response.json()["user_id"]
     deadline, profile = time.monotonic() + 60, None
     while profile is None and time.monotonic() < deadline:
-        for event in read_events(secure, (t.USERS, t.USER_EVENTS), since_ms=since):
+        for event in read_events(secure.conn, (t.USERS, t.USER_EVENTS), since_ms=since):
             if event.value.get("user_id") == user_id and event.type == "UserProfile":
                 profile = event.value
         time.sleep(0.5)
@@ -189,7 +194,7 @@ def test_contact_details_are_sealed_on_users(secure: Settings) -> None:
     assert email not in str(profile) and "900123" not in str(profile)
 
 
-def test_happy_path_runs_over_sasl_ssl(secure: Settings) -> None:
-    result = run_cli("scenario", "happy-path", env=settings_env(secure))
+def test_happy_path_runs_over_sasl_ssl(secure: Running) -> None:
+    result = run_cli("scenario", "happy-path", env=settings_env(secure.settings))
     assert result.code == 0, result.stdout[-2000:] + result.stderr[-2000:]
     assert "every expectation holds" in result.stdout

@@ -17,6 +17,7 @@ from confluent_kafka import Message, Producer, TopicPartition
 from confluent_kafka.admin import NewTopic
 
 from kafkalab import clients
+from kafkalab.connection import Connection
 from kafkalab.errors import KafkalabError
 from kafkalab.events.serde import HEADER_TYPE, Event, EventSerde
 from kafkalab.services.tables import TopicTable, read_to_end
@@ -50,10 +51,10 @@ class Users:
 class Writer:
     """Writes UserProfile events (or tombstones, or junk) to a test topic, partition by choice."""
 
-    def __init__(self, settings: Settings, topic: str, **conf: Any) -> None:
+    def __init__(self, conn: Connection, topic: str, **conf: Any) -> None:
         self.topic = topic
-        self.serde = EventSerde(settings)
-        self.producer: Producer = clients.producer(settings, **conf)
+        self.serde = EventSerde(conn)
+        self.producer: Producer = clients.producer(conn, **conf)
 
     def profile(self, user_id: str, partition: int = 0, record_type: str = "UserProfile") -> None:
         value = {
@@ -83,10 +84,12 @@ class Writer:
 
 
 @pytest.fixture
-def new_topic(cluster: Settings, unique: Callable[[str], str]) -> Callable[..., str]:
+def new_topic(
+    conn: Connection, cluster: Settings, unique: Callable[[str], str]
+) -> Callable[..., str]:
     def create(partitions: int = 3) -> str:
         name = unique("table")
-        admin = clients.admin(cluster)
+        admin = clients.admin(conn)
         admin.create_topics([NewTopic(name, partitions, 1)])[name].result(WAIT)
         return name
 
@@ -111,9 +114,9 @@ def start() -> Iterator[Start]:
         table.stop()
 
 
-def high_watermarks(settings: Settings, topic: str, partitions: int) -> list[TopicPartition]:
+def high_watermarks(conn: Connection, topic: str, partitions: int) -> list[TopicPartition]:
     """What a writer just wrote, looked up the way payment does: with a client of its own."""
-    consumer = clients.consumer(settings, "test-watermarks")
+    consumer = clients.consumer(conn, "test-watermarks")
     try:
         return [
             TopicPartition(
@@ -125,24 +128,22 @@ def high_watermarks(settings: Settings, topic: str, partitions: int) -> list[Top
         consumer.close()
 
 
-def users_table(settings: Settings, topic: str, users: Users, **kwargs: Any) -> TopicTable:
-    return TopicTable(
-        settings, topic, users.on_event, users.on_tombstone, name="test-users", **kwargs
-    )
+def users_table(conn: Connection, topic: str, users: Users, **kwargs: Any) -> TopicTable:
+    return TopicTable(conn, topic, users.on_event, users.on_tombstone, name="test-users", **kwargs)
 
 
 def test_a_table_reads_every_partition_and_tombstones_delete(
-    cluster: Settings, new_topic: Callable[..., str], start: Start
+    conn: Connection, cluster: Settings, new_topic: Callable[..., str], start: Start
 ) -> None:
     topic = new_topic(3)
-    writer = Writer(cluster, topic)
+    writer = Writer(conn, topic)
     for i, user in enumerate(["ann", "bob", "cid", "dee"]):
         writer.profile(user, partition=i % 3)
     writer.tombstone("bob", partition=1)
     writer.flush()
 
     users = Users()
-    table = start(users_table(cluster, topic, users))
+    table = start(users_table(conn, topic, users))
 
     assert table.wait_loaded(WAIT)
     assert users.ids() == {"ann", "cid", "dee"}
@@ -150,36 +151,36 @@ def test_a_table_reads_every_partition_and_tombstones_delete(
 
 
 def test_a_table_waits_for_its_topic_to_be_created(
-    cluster: Settings, unique: Callable[[str], str], start: Start
+    conn: Connection, cluster: Settings, unique: Callable[[str], str], start: Start
 ) -> None:
     topic = unique("table-later")
     users = Users()
-    table = start(users_table(cluster, topic, users))
+    table = start(users_table(conn, topic, users))
     assert not table.loaded.is_set()
 
-    admin = clients.admin(cluster)  # kept in a name: a collected client cancels its futures
+    admin = clients.admin(conn)  # kept in a name: a collected client cancels its futures
     admin.create_topics([NewTopic(topic, 1, 1)])[topic].result(WAIT)
-    writer = Writer(cluster, topic)
+    writer = Writer(conn, topic)
     writer.profile("eve")
     writer.flush()
 
-    assert table.sync(high_watermarks(cluster, topic, 1), WAIT)
+    assert table.sync(high_watermarks(conn, topic, 1), WAIT)
     assert users.ids() == {"eve"}
     assert table.wait_loaded(WAIT)
 
 
 def test_sync_is_a_read_your_writes_barrier(
-    cluster: Settings, new_topic: Callable[..., str], start: Start
+    conn: Connection, cluster: Settings, new_topic: Callable[..., str], start: Start
 ) -> None:
     topic = new_topic(3)
     users = Users()
-    table = start(users_table(cluster, topic, users))
+    table = start(users_table(conn, topic, users))
     assert table.wait_loaded(WAIT)  # an empty topic is loaded too
 
-    writer = Writer(cluster, topic)
+    writer = Writer(conn, topic)
     writer.profile("fay", partition=2)
     writer.flush()
-    ends = high_watermarks(cluster, topic, 3)
+    ends = high_watermarks(conn, topic, 3)
 
     assert table.sync(ends, WAIT)
     assert users.ids() == {"fay"}  # handed to the callback before sync returned
@@ -188,12 +189,12 @@ def test_sync_is_a_read_your_writes_barrier(
 
 
 def test_tables_and_replays_read_committed_only(
-    cluster: Settings, new_topic: Callable[..., str], start: Start
+    conn: Connection, cluster: Settings, new_topic: Callable[..., str], start: Start
 ) -> None:
     """An aborted transaction is never read, and an open one neither — nor does it hold up
     `loaded`: the end of a partition is its last stable offset."""
     topic = new_topic(1)
-    writer = Writer(cluster, topic, **{"transactional.id": f"test-{uuid.uuid4().hex}"})
+    writer = Writer(conn, topic, **{"transactional.id": f"test-{uuid.uuid4().hex}"})
     writer.producer.init_transactions(WAIT)
     writer.producer.begin_transaction()
     writer.profile("kept")
@@ -206,11 +207,11 @@ def test_tables_and_replays_read_committed_only(
     writer.producer.flush(WAIT)  # on the log, but not committed
 
     users = Users()
-    table = start(users_table(cluster, topic, users))
+    table = start(users_table(conn, topic, users))
     try:
         assert table.wait_loaded(WAIT)
         assert users.ids() == {"kept"}
-        replay = read_to_end(cluster, EventSerde(cluster), topic, timeout=WAIT)
+        replay = read_to_end(conn, EventSerde(conn), topic, timeout=WAIT)
         assert [e.value["user_id"] for e in replay] == ["kept"]
     finally:
         writer.producer.abort_transaction(WAIT)
@@ -219,15 +220,15 @@ def test_tables_and_replays_read_committed_only(
     writer.profile("later")
     writer.producer.commit_transaction(WAIT)
     # The ends include aborted records and transaction markers: sync must count them as read.
-    assert table.sync(high_watermarks(cluster, topic, 1), WAIT)
+    assert table.sync(high_watermarks(conn, topic, 1), WAIT)
     assert users.ids() == {"kept", "later"}
 
 
 def test_wanted_filters_records_before_they_are_decoded(
-    cluster: Settings, new_topic: Callable[..., str], start: Start
+    conn: Connection, cluster: Settings, new_topic: Callable[..., str], start: Start
 ) -> None:
     topic = new_topic(1)
-    writer = Writer(cluster, topic)
+    writer = Writer(conn, topic)
     writer.profile("wanted")
     writer.profile("unwanted", record_type="SomethingElse")
     writer.flush()
@@ -236,7 +237,7 @@ def test_wanted_filters_records_before_they_are_decoded(
         return (HEADER_TYPE, b"UserProfile") in (msg.headers() or [])
 
     users = Users()
-    table = start(users_table(cluster, topic, users, wanted=is_profile))
+    table = start(users_table(conn, topic, users, wanted=is_profile))
 
     assert table.wait_loaded(WAIT)
     assert users.ids() == {"wanted"}
@@ -244,10 +245,10 @@ def test_wanted_filters_records_before_they_are_decoded(
 
 
 def test_a_failing_callback_or_poison_does_not_stop_the_table(
-    cluster: Settings, new_topic: Callable[..., str], start: Start
+    conn: Connection, cluster: Settings, new_topic: Callable[..., str], start: Start
 ) -> None:
     topic = new_topic(1)
-    writer = Writer(cluster, topic)
+    writer = Writer(conn, topic)
     writer.profile("bad")
     writer.junk()
     writer.profile("good")
@@ -260,7 +261,7 @@ def test_a_failing_callback_or_poison_does_not_stop_the_table(
             raise ValueError("a callback bug")
         users.on_event(event)
 
-    table = start(TopicTable(cluster, topic, on_event, name="test-failing"))
+    table = start(TopicTable(conn, topic, on_event, name="test-failing"))
 
     assert table.wait_loaded(WAIT)
     assert table.alive
@@ -268,36 +269,36 @@ def test_a_failing_callback_or_poison_does_not_stop_the_table(
 
 
 def test_a_table_started_at_its_ends_reads_only_what_comes_next(
-    cluster: Settings, new_topic: Callable[..., str], start: Start
+    conn: Connection, cluster: Settings, new_topic: Callable[..., str], start: Start
 ) -> None:
     """How the order feed follows `inventory-replies`: the ends are fixed before start()
     returns, so a record written right after is read, and none from before."""
     old, new = new_topic(2), new_topic(2)
-    writer = Writer(cluster, old)
+    writer = Writer(conn, old)
     writer.profile("before", partition=1)
     writer.flush()
 
     users = Users()
-    table = TopicTable(cluster, [old, new], users.on_event, name="test-follow")
+    table = TopicTable(conn, [old, new], users.on_event, name="test-follow")
     ends = table.ends(old)
     start(table, ends)
     assert [(tp.partition, tp.offset) for tp in ends] == [(0, 0), (1, 1)]
 
     writer.profile("after", partition=0)
     writer.flush()
-    other = Writer(cluster, new)
+    other = Writer(conn, new)
     other.profile("from-the-beginning", partition=1)
     other.flush()
 
-    assert table.sync(high_watermarks(cluster, old, 2) + high_watermarks(cluster, new, 2), WAIT)
+    assert table.sync(high_watermarks(conn, old, 2) + high_watermarks(conn, new, 2), WAIT)
     assert users.ids() == {"after", "from-the-beginning"}
 
 
 def test_ends_of_a_missing_topic_is_one_clear_error(
-    cluster: Settings, unique: Callable[[str], str]
+    conn: Connection, cluster: Settings, unique: Callable[[str], str]
 ) -> None:
     missing = unique("no-such-topic")
-    table = TopicTable(cluster, missing, lambda e: None, name="test-missing")
+    table = TopicTable(conn, missing, lambda e: None, name="test-missing")
     try:
         with pytest.raises(KafkalabError, match=f"topic {missing} does not exist"):
             table.ends(missing)
@@ -306,20 +307,20 @@ def test_ends_of_a_missing_topic_is_one_clear_error(
 
 
 def test_read_to_end_returns_every_event_of_every_topic_once(
-    cluster: Settings, new_topic: Callable[..., str]
+    conn: Connection, cluster: Settings, new_topic: Callable[..., str]
 ) -> None:
     first, second = new_topic(2), new_topic(1)
-    writer = Writer(cluster, first)
+    writer = Writer(conn, first)
     for i in range(6):
         writer.profile(f"u{i}", partition=i % 2)
     writer.tombstone("u0", partition=0)
     writer.junk(partition=1)
     writer.flush()
-    other = Writer(cluster, second)
+    other = Writer(conn, second)
     other.profile("v0")
     other.flush()
 
-    events = read_to_end(cluster, EventSerde(cluster), [first, second], timeout=WAIT)
+    events = read_to_end(conn, EventSerde(conn), [first, second], timeout=WAIT)
 
     by_partition: dict[tuple[str, int], list[str]] = {}
     for event in events:
@@ -332,8 +333,8 @@ def test_read_to_end_returns_every_event_of_every_topic_once(
 
 
 def test_read_to_end_of_a_missing_topic_is_one_clear_error(
-    cluster: Settings, new_topic: Callable[..., str], unique: Callable[[str], str]
+    conn: Connection, cluster: Settings, new_topic: Callable[..., str], unique: Callable[[str], str]
 ) -> None:
     missing = unique("no-such-topic")
     with pytest.raises(KafkalabError, match=f"topic {missing} does not exist"):
-        read_to_end(cluster, EventSerde(cluster), [new_topic(1), missing], timeout=WAIT)
+        read_to_end(conn, EventSerde(conn), [new_topic(1), missing], timeout=WAIT)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 import pytest
 from confluent_kafka.admin import ConfigResource, NewTopic
@@ -11,44 +11,33 @@ from confluent_kafka.admin import ConfigResource, NewTopic
 from kafkalab import clients
 from kafkalab.cluster import lifecycle
 from kafkalab.errors import ClusterMismatch
-from kafkalab.settings import Settings, load_settings
-from tests.helpers import free_port_block
+from tests.integration.pool import Running
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 
 @pytest.fixture(scope="module")
-def three(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settings]:
-    base = free_port_block(10)
-    settings = load_settings(
-        data_dir=tmp_path_factory.mktemp("kafkalab-three"),
-        broker_port=base,
-        controller_port=base + 3,
-        secure_port=base + 6,
-        registry_port=base + 9,
-        heap="-Xms64m -Xmx384m",
-    )
-    lifecycle.up(settings, brokers=3)
-    try:
-        yield settings
-    finally:
-        lifecycle.down(settings)
+def three(three_brokers: Running) -> Running:
+    """The session's three-broker cluster (tests/integration/pool.py)."""
+    return three_brokers
 
 
-def test_three_nodes_form_one_cluster(three: Settings) -> None:
-    status = lifecycle.status(three)
+def test_three_nodes_form_one_cluster(three: Running) -> None:
+    status = lifecycle.status(three.settings)
     assert status.running
     assert [b.node_id for b in status.brokers if b.running] == [1, 2, 3]
     assert status.controller_id in (1, 2, 3)
-    metadata = clients.admin(three).list_topics(timeout=10)
+    metadata = clients.admin(three.conn).list_topics(timeout=10)
     assert sorted(metadata.brokers) == [1, 2, 3]
 
 
-def test_replicated_topic_is_fully_in_sync(three: Settings, unique: Callable[[str], str]) -> None:
+def test_replicated_topic_is_fully_in_sync(three: Running, unique: Callable[[str], str]) -> None:
     topic = unique("replicated")
-    admin = clients.admin(three)
+    admin = clients.admin(three.conn)
     admin.create_topics([NewTopic(topic, num_partitions=3, replication_factor=3)])[topic].result(30)
-    producer = clients.producer(three)  # idempotent: acks=all, so min.insync.replicas=2 applies
+    producer = clients.producer(
+        three.conn
+    )  # idempotent: acks=all, so min.insync.replicas=2 applies
     for i in range(300):
         producer.produce(topic, key=str(i), value=str(i))
     assert producer.flush(30) == 0
@@ -71,18 +60,18 @@ def test_replicated_topic_is_fully_in_sync(three: Settings, unique: Callable[[st
         assert future.result(10)["min.insync.replicas"].value == "2"
 
 
-def test_asking_for_another_size_while_running_is_refused(three: Settings) -> None:
+def test_asking_for_another_size_while_running_is_refused(three: Running) -> None:
     with pytest.raises(ClusterMismatch, match="a 3-broker cluster is running"):
-        lifecycle.up(three, brokers=1)
+        lifecycle.up(three.settings, brokers=1)
 
 
-def test_registry_runs_on_the_three_node_cluster(three: Settings) -> None:
-    status = lifecycle.status(three)
+def test_registry_runs_on_the_three_node_cluster(three: Running) -> None:
+    status = lifecycle.status(three.settings)
     assert status.registry is not None and status.registry.running
 
 
 def test_killing_a_broker_loses_no_acknowledged_event(
-    three: Settings, unique: Callable[[str], str]
+    three: Running, unique: Callable[[str], str]
 ) -> None:
     """SIGKILL broker-2 while an idempotent acks=all producer writes: leaders move, and every
     event the producer saw acknowledged is read back. Then the broker rejoins and catches up."""
@@ -91,7 +80,7 @@ def test_killing_a_broker_loses_no_acknowledged_event(
     from kafkalab.chaos import faults, watch
 
     topic = unique("failover")
-    admin = clients.admin(three)
+    admin = clients.admin(three.conn)
     admin.create_topics([NewTopic(topic, num_partitions=3, replication_factor=3)])[topic].result(30)
     acked: set[str] = set()
     failed: list[str] = []
@@ -101,7 +90,7 @@ def test_killing_a_broker_loses_no_acknowledged_event(
         (failed.append(str(err)) if err else acked.add(msg.value().decode()))
 
     def produce() -> None:
-        producer = clients.producer(three, **{"delivery.timeout.ms": 60_000})
+        producer = clients.producer(three.conn, **{"delivery.timeout.ms": 60_000})
         i = 0
         while not stop.is_set():
             producer.produce(topic, key=str(i % 30), value=str(i), on_delivery=on_delivery)
@@ -115,11 +104,11 @@ def test_killing_a_broker_loses_no_acknowledged_event(
         deadline = time.monotonic() + 30
         while len(acked) < 200 and time.monotonic() < deadline:
             time.sleep(0.1)
-        victim = faults.resolve(three, "broker-2")
-        faults.inject(three, "kill", victim)
+        victim = faults.resolve(three.settings, "broker-2")
+        faults.inject(three.settings, "kill", victim)
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
-            leaders = watch.leader_snapshot(three, (topic,)).leaders
+            leaders = watch.leader_snapshot(three.conn, (topic,)).leaders
             if leaders and all(leader not in (2, -1) for leader in leaders.values()):
                 break
             time.sleep(0.5)
@@ -133,7 +122,7 @@ def test_killing_a_broker_loses_no_acknowledged_event(
         writer.join(90)
     assert len(acked) > written_before, "the producer kept going on the two live brokers"
 
-    consumer = clients.consumer(three, unique("audit"))
+    consumer = clients.consumer(three.conn, unique("audit"))
     consumer.subscribe([topic])
     seen: set[str] = set()
     deadline = time.monotonic() + 60
@@ -142,10 +131,10 @@ def test_killing_a_broker_loses_no_acknowledged_event(
     consumer.close()
     assert acked <= seen, f"{len(acked - seen)} acknowledged events lost"
 
-    faults.inject(three, "restart", victim)
+    faults.inject(three.settings, "restart", victim)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
-        if watch.leader_snapshot(three, (topic,)).under_replicated == 0:
+        if watch.leader_snapshot(three.conn, (topic,)).under_replicated == 0:
             break
         time.sleep(0.5)
-    assert watch.leader_snapshot(three, (topic,)).under_replicated == 0
+    assert watch.leader_snapshot(three.conn, (topic,)).under_replicated == 0

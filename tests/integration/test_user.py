@@ -7,6 +7,7 @@ from collections.abc import Callable, Iterator
 import httpx
 import pytest
 
+from kafkalab.connection import Connection
 from kafkalab.events.topics import USER_EVENTS, USERS
 from kafkalab.services.auth import TokenSigner, token_key
 from kafkalab.services.user.service import UserService
@@ -17,9 +18,9 @@ pytestmark = pytest.mark.integration
 
 
 @pytest.fixture(scope="module")
-def user_service(cluster: Settings) -> Iterator[UserService]:
-    ensure_topics(cluster)
-    with running(UserService, cluster) as service:
+def user_service(conn: Connection, cluster: Settings) -> Iterator[UserService]:
+    ensure_topics(conn)
+    with running(UserService, cluster, conn) as service:
         yield service
 
 
@@ -33,7 +34,7 @@ def register(service: UserService, email: str, **extra: object) -> httpx.Respons
 
 
 def test_registration_publishes_the_event_and_the_profile(
-    cluster: Settings, user_service: UserService, unique: Callable[[str], str]
+    conn: Connection, cluster: Settings, user_service: UserService, unique: Callable[[str], str]
 ) -> None:
     email = f"{unique('ada')}@example.com"
     response = register(user_service, email, phone="+44 7700 900123", balance_cents=2500)
@@ -41,21 +42,21 @@ def test_registration_publishes_the_event_and_the_profile(
     user_id = response.json()["user_id"]
 
     [registered] = read_events(
-        cluster, USER_EVENTS, 1, where=lambda e: e.key == user_id and e.type == "UserRegistered"
+        conn, USER_EVENTS, 1, where=lambda e: e.key == user_id and e.type == "UserRegistered"
     )
     assert registered.value["email"] == email
     assert registered.value["balance_cents"] == 2500
     assert registered.value["phone"] == "+44 7700 900123"
     assert registered.service == "user"
 
-    [profile] = read_events(cluster, USERS, 1, where=lambda e: e.key == user_id)
+    [profile] = read_events(conn, USERS, 1, where=lambda e: e.key == user_id)
     assert profile.type == "UserProfile"
     assert profile.value["email"] == email and profile.value["balance_cents"] == 2500
     assert profile.trace_id == registered.trace_id  # one user action, one trace
 
     # The password (and its hash) stay in the service: not on either topic.
     for topic in (USER_EVENTS, USERS):
-        for msg in read_raw(cluster, topic, 1, where=lambda m: m.key() == user_id.encode()):
+        for msg in read_raw(conn, topic, 1, where=lambda m: m.key() == user_id.encode()):
             assert b"correct-horse" not in msg.value()
             assert b"scrypt" not in msg.value()
 
@@ -93,7 +94,7 @@ def test_bad_registrations_get_422_and_one_sentence(
 
 
 def test_login_returns_a_token_the_order_service_can_verify(
-    cluster: Settings, user_service: UserService, unique: Callable[[str], str]
+    cluster: Settings, conn: Connection, user_service: UserService, unique: Callable[[str], str]
 ) -> None:
     email = f"{unique('login')}@example.com"
     user_id = register(user_service, email).json()["user_id"]
@@ -109,7 +110,7 @@ def test_login_returns_a_token_the_order_service_can_verify(
     assert claims.user_id == user_id and claims.expires_at == body["expires_at"]
 
     [logged_in] = read_events(
-        cluster, USER_EVENTS, 1, where=lambda e: e.key == user_id and e.type == "UserLoggedIn"
+        conn, USER_EVENTS, 1, where=lambda e: e.key == user_id and e.type == "UserLoggedIn"
     )
     assert logged_in.value["user_id"] == user_id
 
@@ -129,11 +130,11 @@ def test_bad_credentials_get_401(user_service: UserService, unique: Callable[[st
 
 
 def test_accounts_survive_a_restart(
-    cluster: Settings, user_service: UserService, unique: Callable[[str], str]
+    conn: Connection, cluster: Settings, user_service: UserService, unique: Callable[[str], str]
 ) -> None:
     email = f"{unique('restart')}@example.com"
     user_id = register(user_service, email).json()["user_id"]
-    with running(UserService, cluster) as restarted:
+    with running(UserService, cluster, conn) as restarted:
         response = httpx.post(
             url(restarted, "/login"), json={"email": email, "password": "correct-horse"}, timeout=30
         )

@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 
 from kafkalab import clients
+from kafkalab.connection import Connection
 from kafkalab.events import topics as t
 from kafkalab.events.serde import Event, EventSerde
 from kafkalab.observe.verify import (
@@ -40,9 +41,9 @@ ORDER_SCOPED = (TERMINAL_STATE, ONE_PAYMENT, STOCK_BALANCED, NOTIFICATIONS, KNOW
 class Shop:
     """Writes what the six services would write for an order, cause by cause."""
 
-    def __init__(self, settings: Settings) -> None:
-        self.serde = EventSerde(settings)
-        self.producer = clients.producer(settings)
+    def __init__(self, conn: Connection) -> None:
+        self.serde = EventSerde(conn)
+        self.producer = clients.producer(conn)
 
     def emit(
         self,
@@ -166,9 +167,9 @@ def _ids(order: Event) -> dict[str, Any]:
 
 
 @pytest.fixture
-def shop(cluster: Settings) -> Iterator[Shop]:
-    ensure_topics(cluster)
-    yield Shop(cluster)
+def shop(conn: Connection, cluster: Settings) -> Iterator[Shop]:
+    ensure_topics(conn)
+    yield Shop(conn)
 
 
 @pytest.fixture
@@ -189,12 +190,12 @@ def assert_named(report: VerifyReport, name: str, order_id: str) -> None:
 
 
 def test_a_clean_order_passes_every_order_invariant(
-    cluster: Settings, shop: Shop, started_ms: int
+    conn: Connection, cluster: Settings, shop: Shop, started_ms: int
 ) -> None:
     order_id = new_order_id()
     shop.confirmed(order_id)
     shop.flush()
-    report = verify(cluster, since_ms=started_ms, order_ids=[order_id])
+    report = verify(conn, since_ms=started_ms, order_ids=[order_id])
     assert report.orders == 1
     assert report.outcomes == {"CONFIRMED": 1}
     assert report.revenue_cents == TOTAL
@@ -209,14 +210,14 @@ def test_a_clean_order_passes_every_order_invariant(
 
 
 def test_a_planted_duplicate_payment_is_named(
-    cluster: Settings, shop: Shop, started_ms: int
+    conn: Connection, cluster: Settings, shop: Shop, started_ms: int
 ) -> None:
     clean, doubled = new_order_id(), new_order_id()
     shop.confirmed(clean)
     steps = shop.confirmed(doubled)
     shop.paid(steps["order"], steps["reserved"])  # the gateway charged twice
     shop.flush()
-    report = verify(cluster, since_ms=started_ms, order_ids=[clean, doubled])
+    report = verify(conn, since_ms=started_ms, order_ids=[clean, doubled])
     assert_named(report, ONE_PAYMENT, doubled)
     assert report.invariant(ONE_PAYMENT).checked == 2
     assert "2 PaymentCompleted" in report.invariant(ONE_PAYMENT).examples[0]
@@ -224,13 +225,15 @@ def test_a_planted_duplicate_payment_is_named(
         assert report.invariant(name).ok is True, report.invariant(name)
 
 
-def test_a_missing_terminal_state_is_named(cluster: Settings, shop: Shop, started_ms: int) -> None:
+def test_a_missing_terminal_state_is_named(
+    conn: Connection, cluster: Settings, shop: Shop, started_ms: int
+) -> None:
     order_id = new_order_id()
     order = shop.created(order_id, "user-stuck")
     reserved = shop.reserved(order)
     shop.change(order, "CREATED", "RESERVED", reserved)
     shop.flush()
-    report = verify(cluster, since_ms=started_ms, order_ids=[order_id])
+    report = verify(conn, since_ms=started_ms, order_ids=[order_id])
     assert_named(report, TERMINAL_STATE, order_id)
     assert report.invariant(TERMINAL_STATE).examples == [
         f"{order_id}: still in flight (CREATED → RESERVED)"
@@ -238,15 +241,19 @@ def test_a_missing_terminal_state_is_named(cluster: Settings, shop: Shop, starte
     assert report.outcomes == {"RESERVED": 1}
 
 
-def test_an_order_that_never_reached_the_topics_is_lost(cluster: Settings, started_ms: int) -> None:
-    ensure_topics(cluster)
+def test_an_order_that_never_reached_the_topics_is_lost(
+    conn: Connection, cluster: Settings, started_ms: int
+) -> None:
+    ensure_topics(conn)
     ghost = new_order_id()
-    report = verify(cluster, since_ms=started_ms, order_ids=[ghost])
+    report = verify(conn, since_ms=started_ms, order_ids=[ghost])
     assert_named(report, TERMINAL_STATE, ghost)
     assert "lost" in report.invariant(TERMINAL_STATE).examples[0]
 
 
-def test_a_stock_mismatch_is_named(cluster: Settings, shop: Shop, started_ms: int) -> None:
+def test_a_stock_mismatch_is_named(
+    conn: Connection, cluster: Settings, shop: Shop, started_ms: int
+) -> None:
     uncommitted, short = new_order_id(), new_order_id()
     shop.confirmed(uncommitted, skip_commit=True)  # paid, but the stock stays reserved forever
     steps = shop.confirmed(short, skip_commit=True)
@@ -255,7 +262,7 @@ def test_a_stock_mismatch_is_named(cluster: Settings, shop: Shop, started_ms: in
     done = shop.change(steps["order"], "PAID", "CONFIRMED", committed)
     shop.notified(steps["order"], done, "order-confirmed")
     shop.flush()
-    report = verify(cluster, since_ms=started_ms, order_ids=[uncommitted, short])
+    report = verify(conn, since_ms=started_ms, order_ids=[uncommitted, short])
     inv = report.invariant(STOCK_BALANCED)
     assert inv.ok is False and inv.violations == 2
     assert sorted(inv.examples) == sorted(
@@ -266,7 +273,9 @@ def test_a_stock_mismatch_is_named(cluster: Settings, shop: Shop, started_ms: in
     )
 
 
-def test_an_unknown_cause_is_named(cluster: Settings, shop: Shop, started_ms: int) -> None:
+def test_an_unknown_cause_is_named(
+    conn: Connection, cluster: Settings, shop: Shop, started_ms: int
+) -> None:
     order_id = new_order_id()
     steps = shop.confirmed(order_id)
     ghost = Event("nowhere", 0, 0, None, "Ghost", {"event_id": str(uuid.uuid4())})
@@ -274,20 +283,20 @@ def test_an_unknown_cause_is_named(cluster: Settings, shop: Shop, started_ms: in
         t.INVENTORY_EVENTS, order_id, "ReservationExpired", _ids(steps["order"]), "inventory", ghost
     )
     shop.flush()
-    report = verify(cluster, since_ms=started_ms, order_ids=[order_id])
+    report = verify(conn, since_ms=started_ms, order_ids=[order_id])
     assert_named(report, KNOWN_CAUSES, order_id)
     assert ghost.event_id in report.invariant(KNOWN_CAUSES).examples[0]
 
 
 def test_verify_orders_waits_for_a_run_to_settle(
-    cluster: Settings, shop: Shop, started_ms: int
+    conn: Connection, cluster: Settings, shop: Shop, started_ms: int
 ) -> None:
     """The run's last step lands while verify_orders is already reading: it reads again."""
     order_id = new_order_id()
     steps = shop.confirmed(order_id, skip_commit=True)
     shop.flush()
     assert (
-        verify(cluster, since_ms=started_ms, order_ids=[order_id]).invariant(TERMINAL_STATE).ok
+        verify(conn, since_ms=started_ms, order_ids=[order_id]).invariant(TERMINAL_STATE).ok
         is False
     )
     notes: list[str] = []
@@ -301,7 +310,7 @@ def test_verify_orders_waits_for_a_run_to_settle(
             shop.flush()
 
     report = verify_orders(
-        cluster, [order_id], since_ms=started_ms, settle_seconds=30, notify=finish_the_order
+        conn, [order_id], since_ms=started_ms, settle_seconds=30, notify=finish_the_order
     )
     assert notes and "terminal state" in notes[0]
     for name in ORDER_SCOPED:

@@ -7,10 +7,12 @@ from pathlib import Path
 
 import pytest
 
+from kafkalab.connection import Connection
 from kafkalab.observe.lag import GroupLag, PartitionLag
 from kafkalab.platform import autoscaler, files
 from kafkalab.platform.scaling import MAX_REPLICAS, Policy, Sample, decide, replica_limit
 from kafkalab.settings import Settings, load_settings
+from tests.helpers import NOWHERE
 
 POLICY = Policy(lag_threshold=100, sustain_seconds=10, idle_seconds=30)
 
@@ -92,7 +94,7 @@ class FakeKafka:
         self.lag = {"payment": 0, "inventory": 0}
         self.now = 0.0
 
-    def lags(self, _settings: Settings) -> list[GroupLag]:
+    def lags(self, _conn: Connection) -> list[GroupLag]:
         return [
             GroupLag(
                 f"kafkalab-{name}",
@@ -104,7 +106,7 @@ class FakeKafka:
             for name, lag in self.lag.items()
         ]
 
-    def partitions(self, _settings: Settings) -> dict[str, int]:
+    def partitions(self, _conn: Connection) -> dict[str, int]:
         return {"inventory-events": 2, "payments.retry": 1}
 
     def clock(self) -> float:
@@ -130,7 +132,7 @@ def run_rounds(scaler: autoscaler.Autoscaler, kafka: FakeKafka, seconds: float) 
 def test_without_the_wish_file_it_does_nothing(settings: Settings) -> None:
     kafka = FakeKafka()
     kafka.lag["payment"] = 10_000
-    scaler = autoscaler.Autoscaler(settings, kafka.lags, kafka.partitions, kafka.clock)
+    scaler = autoscaler.Autoscaler(settings, NOWHERE, kafka.lags, kafka.partitions, kafka.clock)
     assert run_rounds(scaler, kafka, 30) == []
     assert files.read_desired(settings)["payment"] == 1
     assert autoscaler.read_state(settings).policy is None
@@ -139,7 +141,7 @@ def test_without_the_wish_file_it_does_nothing(settings: Settings) -> None:
 def test_sustained_lag_scales_up_to_the_partition_limit_then_down_again(settings: Settings) -> None:
     autoscaler.enable(settings, Policy(lag_threshold=100, sustain_seconds=4, idle_seconds=6))
     kafka = FakeKafka()
-    scaler = autoscaler.Autoscaler(settings, kafka.lags, kafka.partitions, kafka.clock)
+    scaler = autoscaler.Autoscaler(settings, NOWHERE, kafka.lags, kafka.partitions, kafka.clock)
     kafka.lag["payment"] = 500
     kafka.lag["inventory"] = 5_000  # never autoscaled: its stock ledger is one process's
     # inventory-events has 2 partitions here: one step up, then capped (logged once).
@@ -165,7 +167,7 @@ def test_a_broken_wish_file_reads_as_off(settings: Settings) -> None:
 def test_a_manual_scale_starts_a_fresh_window(settings: Settings) -> None:
     autoscaler.enable(settings, Policy(lag_threshold=100, sustain_seconds=6, idle_seconds=0))
     kafka = FakeKafka()
-    scaler = autoscaler.Autoscaler(settings, kafka.lags, kafka.partitions, kafka.clock)
+    scaler = autoscaler.Autoscaler(settings, NOWHERE, kafka.lags, kafka.partitions, kafka.clock)
     kafka.lag["payment"] = 500
     assert run_rounds(scaler, kafka, 4) == []  # 4 s of lag: not yet
     files.write_json(files.desired_file(settings), {"payment": 2, "inventory": 1})

@@ -72,5 +72,5 @@ def test_a_replica_that_never_answers_still_times_out(tmp_path: Path) -> None:
 
 def test_ps_shows_the_paused_replica(tmp_path: Path, stopped_child: int) -> None:
     settings = _platform_with(tmp_path, stopped_child)
-    [row] = control.ps(settings, with_lag=False)
+    [row] = control.ps(settings)
     assert row.health == "paused"

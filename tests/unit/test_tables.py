@@ -16,7 +16,7 @@ from confluent_kafka import TopicPartition
 
 from kafkalab.events.serde import Event, UndecodableEvent
 from kafkalab.services.tables import TopicTable, _topic_list
-from kafkalab.settings import load_settings
+from tests.helpers import NOWHERE
 
 
 class Record:
@@ -62,7 +62,7 @@ class Seen:
 
     def table(self, tmp_path: Path, **kwargs: Any) -> TopicTable:
         return TopicTable(
-            load_settings(data_dir=tmp_path),
+            NOWHERE,
             "users",
             self.events.append,
             self.tombstones.append,
@@ -80,7 +80,7 @@ def test_a_tombstone_deletes_by_key_and_is_not_an_event(tmp_path: Path) -> None:
 
 def test_a_tombstone_is_ignored_without_a_tombstone_callback(tmp_path: Path) -> None:
     events: list[Event] = []
-    table = TopicTable(load_settings(data_dir=tmp_path), "users", events.append)
+    table = TopicTable(NOWHERE, "users", events.append)
     table._apply(Serde(), Record(b"u1", None))  # type: ignore[arg-type]
     assert events == []
 
@@ -109,7 +109,7 @@ def test_poison_and_a_failing_callback_are_skipped_not_raised(tmp_path: Path) ->
     def broken(event: Event) -> None:
         raise KeyError("balance_cents")
 
-    failing = TopicTable(load_settings(data_dir=tmp_path), "users", broken)
+    failing = TopicTable(NOWHERE, "users", broken)
     failing._apply(Serde(), Record(b"u1", b"ok"))  # type: ignore[arg-type]
     assert failing.records == 1  # decoded, handed over, and the table carries on
 

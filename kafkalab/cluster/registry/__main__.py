@@ -12,7 +12,7 @@ import sys
 import threading
 from types import FrameType
 
-from kafkalab.clients import bootstrap_servers
+from kafkalab.cluster import connect
 from kafkalab.cluster.registry.errors import StoreError
 from kafkalab.cluster.registry.server import RegistryServer
 from kafkalab.cluster.registry.store import SchemaStore
@@ -30,7 +30,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         prog="python -m kafkalab.cluster.registry",
         description="A Confluent-compatible schema registry that keeps its schemas in Kafka.",
     )
-    parser.add_argument("--bootstrap", help="Kafka bootstrap servers (default: kafkalab settings)")
+    parser.add_argument(
+        "--bootstrap",
+        help="a PLAINTEXT Kafka address (default: the cluster kafkalab settings name)",
+    )
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on")
     parser.add_argument("--port", type=int, default=8081, help="HTTP port")
     parser.add_argument(
@@ -59,10 +62,11 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
     settings = load_settings(bootstrap=args.bootstrap)
+    conn = connect.resolve(settings)  # as admin on a secure cluster (lifecycle sets principal)
     store: SchemaStore | None = None
     server: RegistryServer | None = None
     try:
-        store = SchemaStore(settings, replication_factor=args.replication_factor)
+        store = SchemaStore(conn, replication_factor=args.replication_factor)
         server = RegistryServer(args.host, args.port, store)
         store.start(timeout=settings.start_timeout)
         starting = False
@@ -78,7 +82,7 @@ def main(argv: list[str] | None = None) -> int:
         log.error("cannot listen on %s:%d: %s", args.host, args.port, exc.strerror)
         return 1
     except StoreError as exc:
-        log.error("cannot use _schemas on %s: %s", bootstrap_servers(settings), exc.message)
+        log.error("cannot use _schemas on %s: %s", conn.describe(), exc.message)
         return 1
     finally:
         if server is not None:

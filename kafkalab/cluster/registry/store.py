@@ -59,7 +59,7 @@ from kafkalab.cluster.registry.errors import (
     VersionNotSoftDeleted,
     VersionSoftDeleted,
 )
-from kafkalab.settings import Settings
+from kafkalab.connection import Connection
 
 log = logging.getLogger(__name__)
 
@@ -348,12 +348,12 @@ class SchemaStore:
 
     def __init__(
         self,
-        settings: Settings,
+        conn: Connection,
         replication_factor: int = 1,
         topic: str = TOPIC,
         timeout: float = 10.0,
     ) -> None:
-        self._settings = settings
+        self._conn = conn
         self._replication_factor = replication_factor
         self._topic = topic
         self._timeout = timeout
@@ -365,11 +365,11 @@ class SchemaStore:
         self._stopping = threading.Event()
         self._reader: threading.Thread | None = None
         self._producer = clients.producer(
-            settings, **{"linger.ms": 0, "message.timeout.ms": int(timeout * 1000)}
+            conn, **{"linger.ms": 0, "message.timeout.ms": int(timeout * 1000)}
         )
-        self._admin = clients.admin(settings)
+        self._admin = clients.admin(conn)
         self._consumer = clients.consumer(
-            settings,
+            conn,
             f"kafkalab-registry-{uuid.uuid4().hex}",  # never joined or committed: we assign
             **{"enable.auto.commit": False, "enable.partition.eof": True, "fetch.wait.max.ms": 100},
         )
@@ -469,7 +469,7 @@ class SchemaStore:
         request = {self._partition: OffsetSpec.latest()}
         for fresh in (False, True):
             if fresh:
-                self._admin = clients.admin(self._settings)
+                self._admin = clients.admin(self._conn)
             try:
                 future = self._admin.list_offsets(request, request_timeout=timeout)
                 return int(future[self._partition].result(timeout=timeout).offset)

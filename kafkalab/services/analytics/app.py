@@ -55,6 +55,7 @@ from confluent_kafka import Producer
 from confluent_kafka.schema_registry import topic_record_subject_name_strategy
 from prometheus_client import generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
+from pydantic import SecretStr
 from quixstreams import Application, State
 from quixstreams.dataframe import StreamingDataFrame
 from quixstreams.dataframe.windows import Sum
@@ -69,13 +70,14 @@ from quixstreams.models.serializers.avro import AvroDeserializer, AvroSerializer
 from kafkalab import clients
 from kafkalab.catalogue import metrics as specs
 from kafkalab.catalogue.services import group_id, service_port
-from kafkalab.cluster.state import ClusterState
+from kafkalab.cluster import connect
+from kafkalab.connection import Connection
 from kafkalab.events.schemas import schema_text
 from kafkalab.events.topics import ANALYTICS, ORDER_EVENTS, PAYMENTS, apply_catalogue, dlt_topic
 from kafkalab.services.analytics import aggregate
 from kafkalab.services.analytics.aggregate import WindowResult
 from kafkalab.services.http import Request, Response, Route, ServiceHttpServer
-from kafkalab.services.runtime import JsonFormatter, Metrics, consumer_lag
+from kafkalab.services.runtime import Metrics, consumer_lag, log_json
 from kafkalab.settings import Settings, load_settings
 
 log = logging.getLogger("kafkalab.service.analytics")
@@ -103,12 +105,14 @@ class AnalyticsService:
     def __init__(
         self,
         settings: Settings,
+        conn: Connection,
         replica: int = 0,
         port: int | None = None,
         topics: AnalyticsTopics | None = None,
         consumer_group: str | None = None,
     ) -> None:
         self.settings = settings
+        self.conn = conn
         self.replica = replica
         self.port = port if port is not None else service_port(settings, NAME, replica)
         self.topics = topics or AnalyticsTopics()
@@ -193,15 +197,14 @@ class AnalyticsService:
 
     def build(self) -> Application:
         """The Application with its dataframes wired (needs the broker: topics are looked up)."""
-        state = ClusterState.load(self.settings)
         # The platform's topics, shaped by the catalogue, before quixstreams looks them up:
         # it would otherwise create a missing input topic with its own defaults.
         # In secure mode the service may not create topics (its ACLs): `kafkalab up` applied
         # the catalogue as admin before starting it.
-        if not clients.is_secure(self.settings):
-            apply_catalogue(clients.admin(self.settings), brokers=state.brokers if state else 1)
+        if not self.conn.secure_mode:
+            apply_catalogue(clients.admin(self.conn))
         app = Application(
-            broker_address=clients.quix_connection(self.settings),
+            broker_address=clients.quix_connection(self.conn),
             consumer_group=self.group_id,
             auto_offset_reset="earliest",
             state_dir=str(self.state_dir),
@@ -217,7 +220,13 @@ class AnalyticsService:
                 "fetch.wait.max.ms": 100,
             },
         )
-        registry = SchemaRegistryClientConfig(url=self.settings.schema_registry_url())
+        registry = SchemaRegistryClientConfig(
+            url=self.conn.registry_url,
+            basic_auth_user_info=SecretStr(auth)
+            if (auth := self.conn.registry_user_info)
+            else None,
+            ssl_ca_location=self.conn.registry_ca_location,
+        )
         avro_in = AvroDeserializer(schema_registry_client_config=registry)
         orders = app.topic(self.topics.orders, key_deserializer="str", value_deserializer=avro_in)
         payments = app.topic(
@@ -327,7 +336,7 @@ class AnalyticsService:
 
     def _dead_letter(self, message: Any, exc: Exception) -> None:
         if self._dlt_producer is None:
-            self._dlt_producer = clients.producer(self.settings)
+            self._dlt_producer = clients.producer(self.conn)
         topic = dlt_topic(NAME)
         headers = list(message.headers() or []) + [
             ("error.type", type(exc).__name__.encode()),
@@ -382,13 +391,11 @@ def _running_totals(
 
 
 def main() -> None:
-    """`python -m kafkalab.services.analytics`: replica and port come from the supervisor
-    through KAFKALAB_REPLICA / KAFKALAB_LISTEN_PORT, as for every service."""
-    replica = int(os.environ.get("KAFKALAB_REPLICA", "0"))
-    port_text = os.environ.get("KAFKALAB_LISTEN_PORT")
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(JsonFormatter(NAME, replica))
-    logging.basicConfig(level=logging.INFO, handlers=[handler], force=True)
+    """`python -m kafkalab.services.analytics`: the same edge as every service's `main` (see
+    `runtime.main`): settings read, connection resolved, once."""
+    settings = load_settings()
+    log_json(NAME, settings.replica)
     logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per registry lookup
-    service = AnalyticsService(load_settings(), replica, int(port_text) if port_text else None)
+    conn = connect.resolve(settings)
+    service = AnalyticsService(settings, conn, settings.replica, settings.listen_port)
     sys.exit(service.run())

@@ -34,6 +34,7 @@ from typing import Any, ClassVar
 from confluent_kafka import KafkaException, Message
 
 from kafkalab.catalogue import metrics as specs
+from kafkalab.connection import Connection
 from kafkalab.errors import KafkalabError
 from kafkalab.events.serde import HEADER_TRACE, Event, now_ms
 from kafkalab.events.topics import (
@@ -85,8 +86,10 @@ class InventoryService(Service):
     catalogue: ClassVar[Mapping[str, Product]] = PRODUCTS
     """What is sold and its initial stock (tests swap in SKUs of their own)."""
 
-    def __init__(self, settings: Settings, replica: int = 0, port: int | None = None) -> None:
-        super().__init__(settings, replica, port)
+    def __init__(
+        self, settings: Settings, conn: Connection, replica: int = 0, port: int | None = None
+    ) -> None:
+        super().__init__(settings, conn, replica, port)
         self.stock = Stock.seeded(self.catalogue)
         self.rebuilt = False
         self._next_rebuild = 0.0
@@ -304,7 +307,7 @@ class InventoryService(Service):
         self.ready = False
         try:
             events = read_to_end(
-                self.settings,
+                self.conn,
                 self.serde,
                 [INVENTORY_EVENTS, STOCK],
                 group_id="kafkalab-inventory-replay",

@@ -22,6 +22,7 @@ import threading
 from typing import Any, ClassVar
 
 from kafkalab.catalogue import metrics as specs
+from kafkalab.connection import Connection
 from kafkalab.events.serde import Event
 from kafkalab.events.topics import CHANNEL_TOPICS, NOTIFICATIONS, ORDER_EVENTS, USERS
 from kafkalab.security import fields
@@ -47,13 +48,13 @@ TABLE_LOAD_TIMEOUT = 15.0
 class ProfileTable:
     """user_id → Profile, from the compacted `users` topic (tombstones delete)."""
 
-    def __init__(self, settings: Settings, audit: AuditLog | None = None) -> None:
+    def __init__(self, settings: Settings, conn: Connection, audit: AuditLog | None = None) -> None:
         self._profiles: dict[str, Profile] = {}
         self._lock = threading.Lock()
         self._contact_key = fields.opener(settings, "contact")  # secure mode only
         self._audit = audit
         self.table = TopicTable(
-            settings, USERS, self._on_event, self._on_tombstone, name="notification-users"
+            conn, USERS, self._on_event, self._on_tombstone, name="notification-users"
         )
 
     def _on_event(self, event: Event) -> None:
@@ -104,10 +105,12 @@ class NotificationService(Service):
     max_attempts: ClassVar[int] = 4
     backoff_seconds: ClassVar[float] = 0.1
 
-    def __init__(self, settings: Settings, replica: int = 0, port: int | None = None) -> None:
-        super().__init__(settings, replica, port)
-        self.profiles = ProfileTable(settings, self.audit)
-        self.delivered = DeliveredIds(settings)
+    def __init__(
+        self, settings: Settings, conn: Connection, replica: int = 0, port: int | None = None
+    ) -> None:
+        super().__init__(settings, conn, replica, port)
+        self.profiles = ProfileTable(settings, conn, self.audit)
+        self.delivered = DeliveredIds(conn)
         self.workers = [ChannelWorker(self, channel) for channel in CHANNELS]
         registry = self.metrics.registry
         self.requested = specs.counter(specs.NOTIFICATIONS_REQUESTED, registry)

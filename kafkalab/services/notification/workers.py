@@ -21,11 +21,11 @@ from typing import Any, Protocol
 from confluent_kafka import KafkaError, KafkaException, Message, TopicPartition
 
 from kafkalab import clients
+from kafkalab.connection import Connection
 from kafkalab.events.serde import HEADER_TYPE, Event, EventSerde, UndecodableEvent
 from kafkalab.events.topics import CHANNEL_TOPICS, NOTIFICATIONS
 from kafkalab.services.runtime import Metrics, consumer_lag
 from kafkalab.services.tables import TopicTable
-from kafkalab.settings import Settings
 
 log = logging.getLogger("kafkalab.service.notification")
 
@@ -39,11 +39,11 @@ class DeliveredIds:
     replicas count too) and by `claim`, which our own workers call before delivering.
     """
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, conn: Connection) -> None:
         self._ids: set[str] = set()
         self._lock = threading.Lock()
         self.table = TopicTable(
-            settings,
+            conn,
             NOTIFICATIONS,
             self._on_event,
             wanted=_is_sent,
@@ -88,7 +88,7 @@ class ChannelHost(Protocol):
     @property
     def group_id(self) -> str: ...
     @property
-    def settings(self) -> Settings: ...
+    def conn(self) -> Connection: ...
     @property
     def metrics(self) -> Metrics: ...
     @property
@@ -143,9 +143,9 @@ class ChannelWorker:
 
     def _run(self) -> None:
         service = self.service
-        serde = EventSerde(service.settings)
+        serde = EventSerde(service.conn)
         consumer = clients.consumer(
-            service.settings,
+            service.conn,
             self.group_id,
             **{
                 "enable.auto.commit": False,

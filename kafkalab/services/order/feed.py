@@ -16,10 +16,10 @@ from collections.abc import Callable
 
 from confluent_kafka import TopicPartition
 
+from kafkalab.connection import Connection
 from kafkalab.events.serde import Event, now_ms
 from kafkalab.events.topics import INVENTORY_REPLIES, ORDER_EVENTS
 from kafkalab.services.tables import TopicTable
-from kafkalab.settings import Settings
 
 CLOCK_MARGIN_MS = 1000
 
@@ -27,9 +27,9 @@ CLOCK_MARGIN_MS = 1000
 class ReplicaFeed:
     """Calls `on_event` (on the feed's own thread) for every decodable record of both topics."""
 
-    def __init__(self, settings: Settings, on_event: Callable[[Event], None], name: str) -> None:
+    def __init__(self, conn: Connection, on_event: Callable[[Event], None], name: str) -> None:
         self.table = TopicTable(
-            settings,
+            conn,
             [ORDER_EVENTS, INVENTORY_REPLIES],
             on_event,
             name=f"{name}-feed",

@@ -36,6 +36,7 @@ from confluent_kafka import TopicPartition
 from prometheus_client.core import GaugeMetricFamily, Metric
 
 from kafkalab.catalogue import metrics as specs
+from kafkalab.connection import Connection
 from kafkalab.errors import KafkalabError
 from kafkalab.events.serde import Event, new_id
 from kafkalab.events.topics import (
@@ -76,13 +77,15 @@ class OrderService(Service):
     park_seconds = 30.0
     """How long an early event waits for its order to be ready before it is refused."""
 
-    def __init__(self, settings: Settings, replica: int = 0, port: int | None = None) -> None:
-        super().__init__(settings, replica, port)
+    def __init__(
+        self, settings: Settings, conn: Connection, replica: int = 0, port: int | None = None
+    ) -> None:
+        super().__init__(settings, conn, replica, port)
         self.signer = TokenSigner(token_key(settings))
         self.card_key = fields.sealer(settings, "card")  # public half only: seal, never open
         self.book = OrderBook()
         self.replies = ReplyBoard()
-        self.feed = ReplicaFeed(settings, self._on_feed, f"order-{replica}")
+        self.feed = ReplicaFeed(conn, self._on_feed, f"order-{replica}")
         self.parking = ParkingLot()
         self._recheck: set[str] = set()
         self._recheck_lock = threading.Lock()

@@ -44,6 +44,7 @@ from typing import Any, ClassVar
 from confluent_kafka import KafkaException, Message, TopicPartition
 
 from kafkalab.catalogue import metrics as specs
+from kafkalab.connection import Connection
 from kafkalab.errors import KafkalabError
 from kafkalab.events.serde import Event, now_ms
 from kafkalab.events.topics import INVENTORY_EVENTS, PAYMENTS, PAYMENTS_RETRY, USERS
@@ -84,8 +85,10 @@ class PaymentService(Service):
     user_sync_seconds: ClassVar[float] = 3.0
     """How long an unknown user waits for the users table to catch up before Retryable."""
 
-    def __init__(self, settings: Settings, replica: int = 0, port: int | None = None) -> None:
-        super().__init__(settings, replica, port)
+    def __init__(
+        self, settings: Settings, conn: Connection, replica: int = 0, port: int | None = None
+    ) -> None:
+        super().__init__(settings, conn, replica, port)
         self.card_key = fields.opener(settings, "card")  # secure mode: the one card reader
         self.gateway = Gateway(
             settings.payment_failure_rate,
@@ -94,7 +97,7 @@ class PaymentService(Service):
         )
         self.breaker = CircuitBreaker(self.breaker_threshold, self.breaker_cool_down_seconds)
         self.accounts = Accounts()
-        self.users = UsersTable(settings, USERS, self.group_id)
+        self.users = UsersTable(conn, USERS, self.group_id)
         self.rebuilt = False
         self._next_rebuild = 0.0
         self._paused: dict[tuple[str, int], int] = {}  # partition → epoch ms to resume at
@@ -329,7 +332,7 @@ class PaymentService(Service):
         self.ready = False
         try:
             events = read_to_end(
-                self.settings, self.serde, PAYMENTS, group_id=f"{self.group_id}-{PAYMENTS}-replay"
+                self.conn, self.serde, PAYMENTS, group_id=f"{self.group_id}-{PAYMENTS}-replay"
             )
         except KafkalabError as exc:
             log.error("cannot rebuild payments yet: %s", exc)

@@ -7,9 +7,9 @@ UserProfile: its balance.
 
 from __future__ import annotations
 
+from kafkalab.connection import Connection
 from kafkalab.events.serde import Event
 from kafkalab.services.tables import TopicTable
-from kafkalab.settings import Settings
 
 
 class UsersTable:
@@ -19,10 +19,10 @@ class UsersTable:
     here had no profile on the topic when `ends` were looked up (not merely "not read yet").
     """
 
-    def __init__(self, settings: Settings, topic: str, group: str) -> None:
+    def __init__(self, conn: Connection, topic: str, group: str) -> None:
         self._balances: dict[str, int] = {}
         self.table = TopicTable(
-            settings,
+            conn,
             topic,
             self._on_event,
             self._on_tombstone,

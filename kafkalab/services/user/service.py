@@ -19,6 +19,7 @@ import uuid
 from typing import Any
 
 from kafkalab.catalogue import metrics as specs
+from kafkalab.connection import Connection
 from kafkalab.events.serde import new_id, now_ms
 from kafkalab.events.topics import USER_EVENTS, USERS
 from kafkalab.security import fields
@@ -44,8 +45,10 @@ PUBLISH_TIMEOUT = 10.0
 class UserService(Service):
     name = "user"
 
-    def __init__(self, settings: Settings, replica: int = 0, port: int | None = None) -> None:
-        super().__init__(settings, replica, port)
+    def __init__(
+        self, settings: Settings, conn: Connection, replica: int = 0, port: int | None = None
+    ) -> None:
+        super().__init__(settings, conn, replica, port)
         self.store = UserStore(settings.data_dir / "services" / "user" / "accounts.jsonl")
         self.signer = TokenSigner(token_key(settings))
         self.contact_key = fields.sealer(settings, "contact")  # public half: seal only
