@@ -21,6 +21,7 @@ from kafkalab.connection import Connection
 from kafkalab.errors import KafkalabError
 from kafkalab.events import topics as t
 from kafkalab.events.serde import Event, now_ms
+from kafkalab.load.shop import top_up_stock
 from kafkalab.observe.lag import GroupLag, group_lag
 from kafkalab.observe.trace import TRACE_TOPICS, TraceLine, order_events, read_events, trace_lines
 from kafkalab.observe.verdict import Expectation, all_passed
@@ -157,6 +158,13 @@ def _order(
     settings: Settings, http: httpx.Client, ctx: _Context, step: dict[str, Any]
 ) -> StepResult:
     body = {"items": step.get("items", []), "card_number": str(step.get("card_number", ""))}
+    if step.get("restock", True):
+        # The shop restocks what the story buys, as a load does: an earlier load may have
+        # sold the shelf empty, and "out of stock" is not what a happy path is about.
+        needed: dict[str, int] = {}
+        for item in body["items"]:
+            needed[str(item["sku"])] = needed.get(str(item["sku"]), 0) + int(item["quantity"])
+        top_up_stock(settings, http, needed)
     headers = {"Authorization": f"Bearer {ctx.token}"} if ctx.token else {}
     response = _call(http, "POST", _url(settings, "order", "/orders"), json=body, headers=headers)
     ctx.order_status = response.status_code

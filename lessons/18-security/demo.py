@@ -9,7 +9,7 @@ import ssl
 import time
 from typing import Any
 
-from confluent_kafka import OFFSET_BEGINNING, KafkaError, TopicPartition
+from confluent_kafka import OFFSET_BEGINNING, KafkaError, KafkaException, TopicPartition
 from confluent_kafka.admin import (
     AclBinding,
     AclOperation,
@@ -222,8 +222,13 @@ def _reason(exc: Exception) -> str:
 
 
 def _create(admin: AdminClient, topic: str, partitions: int) -> None:
+    """Create `topic` unless the cluster has it already (a platform on it made it)."""
     futures = admin.create_topics([NewTopic(topic, partitions, 1)], request_timeout=30)
-    futures[topic].result(timeout=30)
+    try:
+        futures[topic].result(timeout=30)
+    except KafkaException as exc:
+        if exc.args[0].code() != KafkaError.TOPIC_ALREADY_EXISTS:
+            raise
 
 
 def _enrol_rogue(side: Settings, admin: AdminClient, payments: str, group_prefix: str) -> None:
