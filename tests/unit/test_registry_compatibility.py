@@ -142,7 +142,9 @@ def test_problems_say_what_broke_and_against_which_version() -> None:
     """Confluent's message list: the Difference, the old version and schema, then the level."""
     problems = check(CompatibilityLevel.BACKWARD, ADD_REQUIRED, [PastVersion(4, V1)])
     assert problems[0].startswith("{errorType:'READER_FIELD_MISSING_DEFAULT_VALUE'")
-    assert "The field 'age' at path '/fields/1' in the new schema has no default value" in problems[0]
+    assert (
+        "The field 'age' at path '/fields/1' in the new schema has no default value" in problems[0]
+    )
     assert problems[1:] == [
         "{oldSchemaVersion: 4}",
         f"{{oldSchema: '{V1}'}}",

@@ -7,7 +7,7 @@ from dataclasses import replace
 
 import pytest
 
-from kafkalab.cluster.registry.compatibility import CompatibilityLevel
+from kafkalab.cluster.registry.compatibility import CompatibilityLevel, prepare
 from kafkalab.cluster.registry.errors import (
     InvalidCompatibilityLevel,
     InvalidSchemaError,
@@ -16,7 +16,6 @@ from kafkalab.cluster.registry.errors import (
     SubjectNotFound,
     VersionNotFound,
 )
-from kafkalab.cluster.registry.compatibility import prepare
 from kafkalab.cluster.registry.records import (
     ConfigRecord,
     Record,
