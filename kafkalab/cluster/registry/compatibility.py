@@ -158,8 +158,9 @@ def check(
     Confluent's order and wording: non-transitive levels look at the latest version, transitive
     ones at every version from the newest back, stopping at the first that fails. BACKWARD puts
     the new schema in the reader's seat, FORWARD the old one, FULL asks both (old-reads-new
-    first). Messages are Confluent's `{errorType:...}` lines, then `{oldSchemaVersion: n}` and
-    `{oldSchema: '...'}` for the new-reads-old direction, and a closing
+    first). Messages are Confluent's `{errorType:...}` lines, each direction's followed by
+    `{oldSchemaVersion: n}` and `{oldSchema: '...'}` (in FULL only the new-reads-old one), and a
+    closing
     `{validateFields: 'false', compatibility: 'LEVEL'}`.
     """
     if level is CompatibilityLevel.NONE or not history:
@@ -169,13 +170,14 @@ def check(
     messages: list[str] = []
     for past in targets:
         old = past.avro()
+        about_old = [f"{{oldSchemaVersion: {past.version}}}", f"{{oldSchema: '{past.schema}'}}"]
         if level.forward:
-            messages += _differences(old, new, "old", "new")
+            found = _differences(old, new, "old", "new")
+            # FULL names the old schema once, after its new-reads-old half.
+            messages += found + (about_old if found and not level.backward else [])
         if level.backward:
             found = _differences(new, old, "new", "old")
-            if found:
-                messages += [*found, f"{{oldSchemaVersion: {past.version}}}"]
-                messages.append(f"{{oldSchema: '{past.schema}'}}")
+            messages += found + (about_old if found else [])
         if messages:
             break
     if messages:

@@ -32,15 +32,38 @@ def http_error(status: int, message: str) -> ApiError:
     return error
 
 
-def content_type(accept: str | None) -> str:
-    """The media type Confluent answers with: the first of its three types the client accepts,
-    the v1 type when it states no preference. Confluent weighs v1 over the generic one over
-    plain JSON, so a client accepting only `application/json` gets `application/json`."""
-    wanted = {part.split(";")[0].strip().lower() for part in (accept or "").split(",")}
-    for offered in (V1_JSON, DEFAULT_JSON, JSON):
-        if offered in wanted:
-            return offered
-    return V1_JSON
+def content_type(accept: str | None) -> str | None:
+    """The media type to answer with, chosen as Jersey chooses for Confluent's resources: the
+    client's preference (q) first, then Confluent's own order (v1, the generic type, plain
+    JSON). So `Accept: application/json` gets `application/json`, no preference gets v1, and
+    nothing acceptable is None (406)."""
+    if not accept or not accept.strip():
+        return V1_JSON
+    ranges: list[tuple[str, float]] = []
+    for part in accept.split(","):
+        media, *params = (piece.strip().lower() for piece in part.split(";"))
+        quality = 1.0
+        for param in params:
+            key, _, value = param.partition("=")
+            if key.strip() == "q":
+                try:
+                    quality = float(value)
+                except ValueError:
+                    quality = 0.0
+        if media in ("", "*") or media.startswith("*/"):
+            media = "*/*"
+        ranges.append((media, quality))
+    best: tuple[float, int, str] | None = None
+    for weight, offered in enumerate((JSON, DEFAULT_JSON, V1_JSON)):
+        main = offered.split("/")[0]
+        for pattern in (offered, f"{main}/*", "*/*"):
+            qualities = [q for media, q in ranges if media == pattern]
+            if qualities:
+                candidate = (max(qualities), weight, offered)
+                if candidate[0] > 0 and (best is None or candidate > best):
+                    best = candidate
+                break
+    return None if best is None else best[2]
 
 
 @dataclass(frozen=True)

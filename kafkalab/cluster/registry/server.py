@@ -27,6 +27,7 @@ from kafkalab.cluster.registry.errors import (
 from kafkalab.cluster.registry.records import ConfigRecord, Mode, SchemaRecord
 from kafkalab.cluster.registry.routing import (
     ROUTES,
+    V1_JSON,
     Raw,
     Request,
     content_type,
@@ -112,6 +113,9 @@ class Api:
             log.exception("%s %s failed", method, path)
             status, result = 500, {"error_code": 500, "message": "Internal Server Error"}
         kind = content_type(accept)
+        if kind is None:
+            kind, status = V1_JSON, 406
+            result = {"error_code": 406, "message": "HTTP 406 Not Acceptable"}
         if isinstance(result, Raw):
             return status, result.text.encode(), kind
         return status, json.dumps(result).encode(), kind
