@@ -15,8 +15,16 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-out = Console(highlight=False)
-err = Console(stderr=True, highlight=False)
+
+def console(stderr: bool = False) -> Console:
+    """A console like `out` (stdout) or `err` (stderr). Its width, colours and whether it is a
+    terminal are settled from the environment and stream of the moment it is made, so a test
+    that runs the CLI in-process makes fresh ones for each run, as a new process would."""
+    return Console(stderr=stderr, highlight=False)
+
+
+out = console()
+err = console(stderr=True)
 
 
 def error(message: str, hint: str = "") -> None:

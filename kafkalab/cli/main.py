@@ -60,8 +60,6 @@ app.command("lesson")(lesson_cli.lesson)
 app.add_typer(lesson_cli.dev_app, name="dev")
 app.command("alerts")(alerts_cli.alerts)
 
-_debug = {"on": False}
-
 
 def _version(value: bool) -> None:
     if value:
@@ -82,12 +80,21 @@ def main(
 
     Start with `kafkalab doctor`, then `kafkalab cluster up`.
     """
-    _debug["on"] = debug
+    # --debug is declared here so the parser accepts it and --help lists it; execute() reads it
+    # from the raw arguments, so it also holds when parsing itself fails.
 
 
 def run(argv: list[str] | None = None) -> None:
-    """Console-script entry point: runs the app and turns every failure into one line."""
-    args = sys.argv[1:] if argv is None else argv
+    """Console-script entry point: runs the app and exits with its status."""
+    sys.exit(execute(sys.argv[1:] if argv is None else argv))
+
+
+def execute(args: list[str]) -> int:
+    """Run the app on `args` and turn every failure into one line on stderr; the exit status.
+
+    The console edge without the exit: `run()` wraps it in `sys.exit`, tests call it in-process.
+    With --debug a failure is re-raised (a traceback) instead of summed up in one line.
+    """
     debug = "--debug" in args
     try:
         code = app(args=args, prog_name="kafkalab", standalone_mode=False)
@@ -115,7 +122,7 @@ def run(argv: list[str] | None = None) -> None:
                 "run again with --debug for the traceback, and please report it",
             )
             code = ExitStatus.ERROR
-    sys.exit(int(code or 0))
+    return int(code or 0)
 
 
 def _is_usage_error(exc: Exception) -> bool:

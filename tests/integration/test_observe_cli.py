@@ -138,7 +138,9 @@ def test_tail_of_an_unknown_topic_lists_the_catalogue(env: dict[str, str]) -> No
 
 
 def test_tail_follow_shows_new_records_until_ctrl_c(platform: Running, env: dict[str, str]) -> None:
-    """A record that is not Avro (on `audit`, which no service reads) shows up as such."""
+    """A record that is not Avro (on `audit`, which no service reads) shows up as such.
+
+    A process of its own (not `run_cli`): it follows until the test sends it SIGINT."""
     conn = platform.conn
     proc = subprocess.Popen(
         [sys.executable, "-m", "kafkalab", "tail", "audit", "--follow"],

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from kafkalab.settings import Settings
-from tests.helpers import run_cli
+from tests.helpers import run_cli, run_entry_point
 
 pytestmark = pytest.mark.integration
 
@@ -26,7 +26,9 @@ def env_for(settings: Settings) -> dict[str, str]:
 
 
 def test_smoke_round_trip_passes_through_the_real_cluster(cluster: Settings) -> None:
-    run = run_cli("smoke", "--events", "500", "--json", env=env_for(cluster))
+    """Through the installed `kafkalab` script in a process of its own: the one integration
+    test that proves a real command works from the entry point (the others run in-process)."""
+    run = run_entry_point("smoke", "--events", "500", "--json", env=env_for(cluster))
     assert run.code == 0, run.stderr
     result = json.loads(run.stdout)
     assert result["passed"] is True

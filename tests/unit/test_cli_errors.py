@@ -1,12 +1,20 @@
 """Bad input at the command line: one sentence with a hint, a non-zero exit, no traceback.
 
-These run `python -m kafkalab` in a subprocess so the real console edge is what is tested.
+These run the CLI in-process through the real console edge (`execute`, which the console
+script wraps in `sys.exit`); test_entry_point.py runs the installed script itself.
 """
 
 import json
+import logging
+import os
 import socket
 from pathlib import Path
+from unittest import mock
 
+import pytest
+
+from kafkalab import ui
+from kafkalab.errors import KafkalabError
 from tests.helpers import CliRun, free_port, run_cli
 
 
@@ -163,3 +171,62 @@ def test_alerts_refuses_a_rule_outside_its_promql_subset(tmp_path: Path) -> None
     )
     run = run_cli("alerts", "--rules", str(rules), env=isolated_env(tmp_path))
     assert_one_line_error(run, 1, "alert Slow: the function 'histogram_quantile' is not supported")
+
+
+def test_an_unexpected_error_is_one_line_too(tmp_path: Path) -> None:
+    with mock.patch("kafkalab.cli.cluster.load_settings", side_effect=RuntimeError("boom")):
+        run = run_cli("cluster", "status", env=isolated_env(tmp_path))
+    assert_one_line_error(run, 1, "unexpected error: RuntimeError: boom")
+    assert "--debug" in run.stderr
+
+
+def test_debug_shows_the_traceback_instead(tmp_path: Path) -> None:
+    """`--debug` re-raises at the edge; in a process of its own that prints the traceback."""
+    with pytest.raises(KafkalabError, match="--brokers must be 1 or 3"):
+        run_cli("--debug", "cluster", "up", "--brokers", "2", env=isolated_env(tmp_path))
+    with (
+        mock.patch("kafkalab.cli.cluster.load_settings", side_effect=RuntimeError("boom")),
+        pytest.raises(RuntimeError, match="boom"),
+    ):
+        run_cli("--debug", "cluster", "status", env=isolated_env(tmp_path))
+
+
+def test_ctrl_c_exits_130_without_a_traceback(tmp_path: Path) -> None:
+    with mock.patch("kafkalab.cli.cluster.load_settings", side_effect=KeyboardInterrupt):
+        run = run_cli("cluster", "status", env=isolated_env(tmp_path))
+    assert run.code == 130, run
+    assert "Traceback" not in run.stdout + run.stderr
+
+
+def test_a_warning_logged_on_the_way_shows_on_stderr(tmp_path: Path) -> None:
+    """As in a process that configured no logging, so the one-line checks above would see a
+    stray librdkafka warning although the CLI runs in-process here."""
+
+    def warn_then_fail() -> None:
+        logging.getLogger("librdkafka").warning("stray warning")
+        raise RuntimeError("boom")
+
+    with mock.patch("kafkalab.cli.cluster.load_settings", side_effect=warn_then_fail):
+        run = run_cli("cluster", "status", env=isolated_env(tmp_path))
+    assert run.code == 1
+    assert run.stderr.splitlines()[0] == "stray warning", run.stderr
+
+
+def test_run_cli_gives_the_command_what_a_new_process_would_get(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`env` replaces every other KAFKALAB_* variable, `cwd` applies, and nothing leaks out."""
+    # the tester's own setting: the command must not see it
+    monkeypatch.setenv("KAFKALAB_REGISTRY_PORT", "1")
+    root = logging.getLogger()
+    before = (dict(os.environ), os.getcwd(), ui.out, ui.err, list(root.handlers))
+    port = free_port()
+    run = run_cli(
+        "cluster", "status", "--json", env={"KAFKALAB_BROKER_PORT": str(port)}, cwd=tmp_path
+    )
+    assert run.code == 0, run
+    status = json.loads(run.stdout)
+    assert status["data_dir"] == str(tmp_path.resolve() / ".kafkalab")
+    assert status["brokers"][0]["port"] == port
+    assert status["registry"]["url"] == "http://127.0.0.1:8081"
+    assert (dict(os.environ), os.getcwd(), ui.out, ui.err, list(root.handlers)) == before

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -13,6 +11,7 @@ from kafkalab.curriculum import manifest, progress, runner
 from kafkalab.curriculum.devcheck import check_all
 from kafkalab.curriculum.manifest import PARTS, Lesson
 from kafkalab.settings import load_settings
+from tests.helpers import CliRun, run_cli
 
 LESSONS = manifest.load()
 
@@ -62,20 +61,14 @@ def test_progress_is_kept_and_next_skips_passed(tmp_path: Path) -> None:
     assert progress.status(attempts, 3) == progress.NOT_STARTED
 
 
-def _cli(*args: str, data_dir: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "kafkalab", *args],
-        capture_output=True,
-        text=True,
-        env={"KAFKALAB_DATA_DIR": str(data_dir), "PATH": "/usr/bin:/bin", "COLUMNS": "200"},
-        timeout=60,
-    )
+def _cli(*args: str, data_dir: Path) -> CliRun:
+    return run_cli(*args, env={"KAFKALAB_DATA_DIR": str(data_dir), "PATH": "/usr/bin:/bin"})
 
 
 @pytest.mark.parametrize("which", ["21", "0", "seven"])
 def test_unknown_lesson_is_one_sentence(which: str, tmp_path: Path) -> None:
     done = _cli("lesson", which, "--explain", data_dir=tmp_path)
-    assert done.returncode == 1
+    assert done.code == 1
     assert "Traceback" not in done.stderr
     assert "1 to 20" in done.stderr or "1–20" in done.stderr
 
@@ -84,10 +77,10 @@ def test_lessons_lists_progress_and_next(tmp_path: Path) -> None:
     settings = load_settings(data_dir=tmp_path)
     progress.record(settings, 1, True, 1.0)
     listed = _cli("lessons", data_dir=tmp_path)
-    assert listed.returncode == 0, listed.stderr
+    assert listed.code == 0, listed.stderr
     assert "1/20 passed" in listed.stdout
     hint = _cli("lesson", "next", "--hint", data_dir=tmp_path)
-    assert hint.returncode == 0
+    assert hint.code == 0
     assert "lesson 2" in hint.stdout
 
 
@@ -96,14 +89,14 @@ def test_next_after_every_lesson_passed_says_so_and_succeeds(tmp_path: Path) -> 
     for lesson in LESSONS:
         progress.record(settings, lesson.number, True, 1.0)
     listed = _cli("lessons", data_dir=tmp_path)
-    assert listed.returncode == 0, listed.stderr
+    assert listed.code == 0, listed.stderr
     assert "20/20 passed" in listed.stdout and "lesson next" not in listed.stdout
     done = _cli("lesson", "next", data_dir=tmp_path)
-    assert done.returncode == 0, done.stderr
+    assert done.code == 0, done.stderr
     assert "all 20 lessons passed" in done.stdout + done.stderr
 
 
 def test_explain_needs_no_cluster(tmp_path: Path) -> None:
     done = _cli("lesson", "2", "--explain", data_dir=tmp_path)
-    assert done.returncode == 0, done.stderr
+    assert done.code == 0, done.stderr
     assert "murmur2" in done.stdout

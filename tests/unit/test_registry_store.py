@@ -7,7 +7,7 @@ from dataclasses import replace
 
 import pytest
 
-from kafkalab.cluster.registry.compatibility import CompatibilityLevel
+from kafkalab.cluster.registry.compatibility import CompatibilityLevel, prepare
 from kafkalab.cluster.registry.errors import (
     InvalidCompatibilityLevel,
     InvalidSchemaError,
@@ -16,18 +16,16 @@ from kafkalab.cluster.registry.errors import (
     SubjectNotFound,
     VersionNotFound,
 )
-from kafkalab.cluster.registry.store import (
+from kafkalab.cluster.registry.records import (
     ConfigRecord,
     Record,
-    RegistryState,
     SchemaRecord,
     Tombstone,
     decode,
     encode,
-    parse_version,
-    valid_level,
-    valid_schema,
 )
+from kafkalab.cluster.registry.state import RegistryState
+from kafkalab.cluster.registry.store import parse_version, valid_level, valid_schema
 
 A = '{"type": "record", "name": "A", "fields": [{"name": "a", "type": "string"}]}'
 A_RESPACED = '{"fields":[{"type":"string","name":"a"}],"name":"A","type":"record"}'
@@ -140,15 +138,15 @@ def test_replaying_the_same_log_gives_the_same_state() -> None:
 
 def test_the_same_schema_keeps_its_id_in_every_subject() -> None:
     state = replay(SchemaRecord("s", 1, 1, A))
-    assert state.next_id(A_RESPACED) == 1
-    assert state.next_id(B) == 2
+    assert state.next_id(prepare(A_RESPACED).text) == 1
+    assert state.next_id(prepare(B).text) == 2
 
 
 def test_ids_outlive_a_hard_delete() -> None:
     state = replay(SchemaRecord("s", 1, 1, A), Tombstone("s", 1))
     assert state.subject_names(deleted=True) == []
     assert state.schema(1).schema == A  # old data written with id 1 still decodes
-    assert state.next_id(B) == 2  # and id 1 is never handed to another schema
+    assert state.next_id(prepare(B).text) == 2  # and id 1 is never handed to another schema
 
 
 def test_versions_count_on_past_soft_deletes_but_restart_after_a_hard_delete() -> None:
@@ -160,15 +158,15 @@ def test_versions_count_on_past_soft_deletes_but_restart_after_a_hard_delete() -
 
 def test_find_matches_a_schema_whatever_its_spacing() -> None:
     state = replay(SchemaRecord("s", 1, 1, A), SchemaRecord("s", 2, 2, B))
-    found = state.find("s", A_RESPACED)
+    found = state.find("s", prepare(A_RESPACED))
     assert found is not None and (found.version, found.id) == (1, 1)
-    assert state.find("other", A) is None
+    assert state.find("other", prepare(A)) is None
 
 
 def test_find_skips_soft_deleted_versions_unless_asked() -> None:
     state = replay(SchemaRecord("s", 1, 1, A, deleted=True), SchemaRecord("s", 2, 2, B))
-    assert state.find("s", A) is None
-    assert state.find("s", A, deleted=True) is not None
+    assert state.find("s", prepare(A)) is None
+    assert state.find("s", prepare(A), deleted=True) is not None
 
 
 # --- Queries and their errors
@@ -214,6 +212,10 @@ def test_subject_level_overrides_global_which_overrides_backward() -> None:
     assert state.level("t") is CompatibilityLevel.FULL
     state.apply(ConfigRecord("s", None))
     assert state.level("s") is CompatibilityLevel.FULL
+    # A subject that only sets normalize still inherits the global level.
+    state.apply(ConfigRecord("s", None, True))
+    assert state.level("s") is CompatibilityLevel.FULL
+    assert state.normalize("s") is True and state.normalize("t") is False
 
 
 def test_response_bodies_match_confluent() -> None:
@@ -245,7 +247,7 @@ def test_invalid_schemas_are_422_42201() -> None:
         with pytest.raises(InvalidSchemaError) as caught:
             valid_schema(schema, schema_type)
         assert (caught.value.status, caught.value.code) == (422, 42201)
-    assert valid_schema(A, "AVRO") == (A, "AVRO")
+    assert valid_schema(A, "AVRO").text == prepare(A).text
 
 
 def test_invalid_levels_are_422_42203() -> None:

@@ -1,14 +1,16 @@
-"""Avro schema rules: parsing, the identity of a schema, and the compatibility levels.
+"""Avro schema rules: what a schema is, its identity, and the compatibility levels.
 
 Pure functions over schema text, no Kafka and no HTTP, so every rule is unit-tested on its own.
-The reader/writer check itself is Avro's (`avro.compatibility`); this module only decides which
-schema plays reader and which plays writer for each Confluent compatibility level.
+`prepare` turns request text into what Confluent would store (see `canonical`); the
+reader/writer check itself is Avro's (`avro.compatibility`), and `check` decides which schema
+plays reader and which writer for each level and words the result as Confluent does.
 """
 
 from __future__ import annotations
 
-import json
-from collections.abc import Sequence
+import re
+from collections import Counter
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from functools import lru_cache
@@ -17,7 +19,12 @@ import avro.errors
 import avro.schema
 from avro.compatibility import ReaderWriterCompatibilityChecker, SchemaCompatibilityType
 
+from kafkalab.cluster.registry import canonical as canon
+
 AVRO = "AVRO"
+
+# How often schemas were parsed and pairs checked: lets tests prove the work stays linear.
+COUNTS: Counter[str] = Counter()
 
 
 class CompatibilityLevel(StrEnum):
@@ -70,85 +77,165 @@ def parse_level(name: object) -> CompatibilityLevel:
 
 
 def check_schema_type(schema_type: str | None) -> str:
-    """AVRO (the default when a client sends none); any other type is refused, not guessed at."""
+    """AVRO (the default when a client sends none). Other types are refused with the message
+    Confluent gives for a type it has no provider for."""
     kind = (schema_type or AVRO).upper()
     if kind != AVRO:
-        raise InvalidSchema(
-            f"Invalid schema type {schema_type}: kafkalab's registry supports only AVRO schemas"
-        )
+        raise InvalidSchema(f"Invalid schema type {schema_type}")
     return kind
 
 
-def normalize(schema_text: str) -> str:
-    """The identity of a schema: its JSON re-dumped with sorted object keys and no whitespace.
+@dataclass(frozen=True)
+class Prepared:
+    """A schema as Confluent would store it: `text` is the canonical (or normalised) string,
+    which is also its identity; `key` is equal for schemas Avro considers equal."""
 
-    Two texts that differ only in spacing or key order are the same schema and get the same id.
-    List order (fields, symbols, union branches) is kept because in Avro it carries meaning.
-    """
-    try:
-        return json.dumps(json.loads(schema_text), sort_keys=True, separators=(",", ":"))
-    except (TypeError, ValueError) as exc:
-        raise InvalidSchema(f"Invalid schema: not JSON ({exc})") from None
+    text: str
+    key: str
 
 
-@lru_cache(maxsize=1024)
-def parse(schema_text: str) -> avro.schema.Schema:
-    """The parsed Avro schema. Cached: registrations re-check old versions again and again."""
+def prepare(schema_text: object, normalize: bool = False, new: bool = False) -> Prepared:
+    """Parse, check and canonicalise request text. `new` also validates field defaults, as
+    Confluent does for schemas being registered or tested (not for lookups or imports)."""
     if not isinstance(schema_text, str) or not schema_text.strip():
         raise InvalidSchema("Empty schema")
     try:
+        node = canon.parse(schema_text, validate_defaults=new)
+        text = canon.normalized(node) if normalize else canon.canonical(node)
+    except canon.SchemaError as exc:
+        raise InvalidSchema(f"Invalid schema of type AVRO, details: {exc}") from None
+    parse(text)
+    return Prepared(text, canon.equivalence(text))
+
+
+def identity(schema_text: str) -> str:
+    """The canonical string of already-stored text (texts stored by older kafkalab versions
+    were kept as sent); falls back to the text itself for anything Java Avro would not parse."""
+    return _identity(schema_text)
+
+
+@lru_cache(maxsize=4096)
+def _identity(schema_text: str) -> str:
+    try:
+        return canon.canonical(canon.parse(schema_text))
+    except canon.SchemaError:
+        return schema_text
+
+
+@lru_cache(maxsize=4096)
+def parse(schema_text: str) -> avro.schema.Schema:
+    """The parsed Avro schema (Python's avro library decides validity and compatibility)."""
+    if not isinstance(schema_text, str) or not schema_text.strip():
+        raise InvalidSchema("Empty schema")
+    COUNTS["parses"] += 1
+    try:
         return avro.schema.parse(schema_text)
     except (avro.errors.AvroException, ValueError, TypeError, KeyError, AttributeError) as exc:
-        raise InvalidSchema(f"Invalid schema: {exc}") from None
+        raise InvalidSchema(f"Invalid schema of type AVRO, details: {exc}") from None
 
 
 @dataclass(frozen=True)
 class PastVersion:
-    """One registered version a new schema is checked against."""
+    """One registered version a new schema is checked against. `parsed` lets the caller hand in
+    a schema it already parsed, so a long history is never parsed twice."""
 
     version: int
     schema: str
+    parsed: avro.schema.Schema | None = None
+
+    def avro(self) -> avro.schema.Schema:
+        return self.parsed if self.parsed is not None else parse(self.schema)
 
 
-def check(level: CompatibilityLevel, new_schema: str, history: Sequence[PastVersion]) -> list[str]:
+def check(
+    level: CompatibilityLevel,
+    new_schema: str,
+    history: Sequence[PastVersion],
+    validate_fields: bool = False,
+) -> list[str]:
     """Why `new_schema` may not follow `history` (oldest first) under `level`; [] when it may.
 
-    Non-transitive levels look only at the last version, transitive ones at all of them.
-    BACKWARD puts the new schema in the reader's seat (consumers upgrade first); FORWARD puts
-    each old schema there (producers upgrade first); FULL asks both.
+    Confluent's order and wording: non-transitive levels look at the latest version, transitive
+    ones at every version from the newest back, stopping at the first that fails. BACKWARD puts
+    the new schema in the reader's seat, FORWARD the old one, FULL asks both (old-reads-new
+    first). Messages are Confluent's `{errorType:...}` lines, each direction's followed by
+    `{oldSchemaVersion: n}` and `{oldSchema: '...'}` (in FULL only the new-reads-old one), and a
+    closing
+    `{validateFields: 'false', compatibility: 'LEVEL'}`.
     """
     if level is CompatibilityLevel.NONE or not history:
         return []
-    reader_of_new = parse(new_schema)
-    targets = history if level.transitive else history[-1:]
+    new = parse(new_schema)
+    targets = list(reversed(history if level.transitive else history[-1:]))
     messages: list[str] = []
-    for past in reversed(targets):
-        old = parse(past.schema)
-        if level.backward:
-            messages += _problems(reader_of_new, old, past.version, "BACKWARD")
+    for past in targets:
+        old = past.avro()
+        about_old = [f"{{oldSchemaVersion: {past.version}}}", f"{{oldSchema: '{past.schema}'}}"]
         if level.forward:
-            messages += _problems(old, reader_of_new, past.version, "FORWARD")
+            found = _differences(old, new, "old", "new")
+            # FULL names the old schema once, after its new-reads-old half.
+            messages += found + (about_old if found and not level.backward else [])
+        if level.backward:
+            found = _differences(new, old, "new", "old")
+            messages += found + (about_old if found else [])
         if messages:
-            messages += [f"{{oldSchemaVersion: {past.version}}}", f"{{compatibility: '{level}'}}"]
             break
+    if messages:
+        flag = "true" if validate_fields else "false"
+        messages.append(f"{{validateFields: '{flag}', compatibility: '{level}'}}")
     return messages
 
 
-def _problems(
-    reader: avro.schema.Schema, writer: avro.schema.Schema, version: int, direction: str
+_DESCRIPTIONS: dict[str, Callable[[str, str, str, str], str]] = {
+    "TYPE_MISMATCH": lambda path, info, r, w: (
+        f"The type (path '{path}') of a field in the {r} schema does not match with the {w} schema"
+    ),
+    "NAME_MISMATCH": lambda path, info, r, w: f"The name of the schema has changed (path '{path}')",
+    "FIXED_SIZE_MISMATCH": lambda path, info, r, w: (
+        f"The size of FIXED type field at path '{path}' in the {r} schema does not match with "
+        f"the {w} schema"
+    ),
+    "MISSING_ENUM_SYMBOLS": lambda path, info, r, w: (
+        f"The {r} schema is missing enum symbols '{info}' at path '{path}' in the {w} schema"
+    ),
+    "MISSING_UNION_BRANCH": lambda path, info, r, w: (
+        f"The {r} schema is missing a type inside a union field at path '{path}' in the {w} schema"
+    ),
+    "READER_FIELD_MISSING_DEFAULT_VALUE": lambda path, info, r, w: (
+        f"The field '{info}' at path '{path}' in the {r} schema has no default value and is "
+        f"missing in the {w} schema"
+    ),
+}
+
+
+def _differences(
+    reader: avro.schema.Schema, writer: avro.schema.Schema, reader_is: str, writer_is: str
 ) -> list[str]:
+    """Confluent's `Difference` lines for one reader/writer pair ([] when compatible)."""
+    COUNTS["pairs"] += 1
     # A fresh checker every time: Avro memoises by object identity inside one checker.
     result = ReaderWriterCompatibilityChecker().get_compatibility(reader, writer)
     if result.compatibility is not SchemaCompatibilityType.incompatible:
         return []
-    if direction == "BACKWARD":
-        what = f"the new schema cannot read data written with version {version}"
-    else:
-        what = f"version {version} cannot read data written with the new schema"
-    kinds = ", ".join(sorted({kind.name.upper() for kind in result.incompatibilities}))
-    details = "; ".join(sorted(result.messages))
-    where = ", ".join(sorted(result.locations))
-    return [
-        f"{{errorType:'{kinds}', description:'{direction}: {what}', "
-        f"additionalInfo:'{details}', location:'{where}'}}"
-    ]
+    # Python's avro keeps messages and locations as sets, not per incompatibility: they pair
+    # exactly when there is one incompatibility, and are joined when there are several.
+    info = ", ".join(sorted(_java_message(m) for m in result.messages))
+    path = ", ".join(sorted(result.locations))
+    lines = []
+    for kind in dict.fromkeys(k.name.upper() for k in result.incompatibilities):
+        describe = _DESCRIPTIONS.get(kind, lambda *_: "")
+        description = describe(path, info, reader_is, writer_is)
+        lines.append(
+            f"{{errorType:'{kind}', description:'{description}', additionalInfo:'{info}'}}"
+        )
+    return lines
+
+
+def _java_message(message: str) -> str:
+    """Java Avro's wording of Python avro's messages: upper-case type names, plain symbol lists."""
+    message = re.sub(
+        r"(reader type|writer type): (\w+)", lambda m: f"{m[1]}: {m[2].upper()}", message
+    )
+    if message.startswith("{") and message.endswith("}"):
+        message = ", ".join(sorted(s.strip().strip("'") for s in message[1:-1].split(",")))
+    return message

@@ -85,8 +85,17 @@ class SubjectConfigNotFound(ApiError):
         )
 
 
+class SubjectModeNotFound(ApiError):
+    status, code = 404, 40409
+
+    def __init__(self, subject: str) -> None:
+        super().__init__(f"Subject '{subject}' does not have subject-level mode configured")
+
+
 class IncompatibleSchema(ApiError):
-    status, code = 409, 409
+    """409 with Confluent 8.2+'s error code 40901 (earlier releases and Karapace send 409)."""
+
+    status, code = 409, 40901
 
     def __init__(self, subject: str, details: Sequence[str]) -> None:
         super().__init__(
@@ -112,6 +121,31 @@ class InvalidVersion(ApiError):
 
 class InvalidCompatibilityLevel(ApiError):
     status, code = 422, 42203
+
+
+class InvalidMode(ApiError):
+    status, code = 422, 42204
+
+    def __init__(self) -> None:
+        super().__init__("Invalid mode. Valid values are READWRITE, READONLY and IMPORT.")
+
+
+class OperationNotPermitted(ApiError):
+    """A write the mode forbids, an id already naming another schema, an import over data."""
+
+    status, code = 422, 42205
+
+
+class InvalidSubject(ApiError):
+    status, code = 422, 42208
+
+    def __init__(self, subject: str, why: str = "") -> None:
+        super().__init__(f"The specified subject '{subject}' is not a valid.{why}")
+
+
+def read_only(subject: str | None) -> OperationNotPermitted:
+    """Confluent's wording; kafkalab has only the default context, whose name is empty."""
+    return OperationNotPermitted(f"Subject {subject} in context  is in read-only mode")
 
 
 class StoreError(ApiError):

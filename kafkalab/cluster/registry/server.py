@@ -1,32 +1,44 @@
 """The registry's HTTP face: Confluent Schema Registry's REST API over `SchemaStore`.
 
-`Api.handle` turns one request into (status, body) using a small route table; `RegistryServer`
-is the stdlib threading HTTP server that feeds it. Every failure becomes Confluent's error body
-`{"error_code": N, "message": "..."}`, never a traceback.
+`Api.handle` turns one request into (status, body, content type) using the route table in
+`routing`; `RegistryServer` is the stdlib threading HTTP server that feeds it. Every failure
+becomes Confluent's error body `{"error_code": N, "message": "..."}`, never a traceback.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import re
-from collections.abc import Callable
-from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from kafkalab.cluster.registry.compatibility import AVRO
+from kafkalab.cluster.registry.compatibility import AVRO, InvalidSchema, check_schema_type
 from kafkalab.cluster.registry.errors import (
     ApiError,
     InvalidCompatibilityLevel,
+    InvalidMode,
     InvalidSchemaError,
     SchemaNotFound,
     SubjectConfigNotFound,
+    SubjectModeNotFound,
     SubjectNotFound,
 )
+from kafkalab.cluster.registry.records import ConfigRecord, Mode, SchemaRecord
+from kafkalab.cluster.registry.routing import (
+    ROUTES,
+    V1_JSON,
+    Raw,
+    Request,
+    content_type,
+    http_error,
+    page,
+    route,
+    writable_subject,
+)
+from kafkalab.cluster.registry.state import RegistryState
 from kafkalab.cluster.registry.store import (
-    RegistryState,
+    Registration,
     SchemaStore,
     parse_version,
     valid_level,
@@ -35,87 +47,7 @@ from kafkalab.cluster.registry.store import (
 
 log = logging.getLogger(__name__)
 
-CONTENT_TYPE = "application/vnd.schemaregistry.v1+json"
-
-
-class BadRequest(ApiError):
-    """The body is not a JSON object (Confluent answers 400 with error code 400)."""
-
-    status, code = 400, 400
-
-
-@dataclass(frozen=True)
-class Request:
-    """One request, with path parameters already URL-decoded (subjects may contain `/`)."""
-
-    params: dict[str, str]
-    query: dict[str, str] = field(default_factory=dict)
-    body: bytes = b""
-
-    def flag(self, name: str) -> bool:
-        """A boolean query flag. The Python client spells them `True`/`False`: any case works."""
-        return self.query.get(name, "").strip().lower() == "true"
-
-    def number(self, name: str, default: int) -> int:
-        try:
-            return int(self.query.get(name, default))
-        except ValueError:
-            return default
-
-    def json(self) -> dict[str, Any]:
-        try:
-            body = json.loads(self.body or b"null")
-        except ValueError as exc:
-            raise BadRequest(f"Unexpected character in the request body: {exc}") from None
-        if not isinstance(body, dict):
-            raise BadRequest("The request body must be a JSON object")
-        return body
-
-    def schema(self) -> tuple[str, str]:
-        """(schema text, type) from a registration-style body, checked."""
-        body = self.json()
-        if body.get("references"):
-            raise InvalidSchemaError("Schema references are not supported by kafkalab's registry")
-        return valid_schema(body.get("schema"), body.get("schemaType"))
-
-
-@dataclass(frozen=True)
-class Raw:
-    """A body sent as-is (a schema's own JSON) rather than dumped as JSON again."""
-
-    text: str
-
-
-Handler = Callable[["Api", Request], Any]
-
-
-@dataclass(frozen=True)
-class Route:
-    method: str
-    pattern: re.Pattern[str]
-    handler: Handler
-
-
-ROUTES: list[Route] = []
-_SEGMENT = r"(?P<{}>[^/]+)"
-
-
-def route(method: str, path: str) -> Callable[[Handler], Handler]:
-    """Add the decorated handler to ROUTES; `{name}` in `path` is one path segment."""
-    pattern = re.compile("^" + re.sub(r"\{(\w+)\}", lambda m: _SEGMENT.format(m[1]), path) + "$")
-
-    def add(handler: Handler) -> Handler:
-        ROUTES.append(Route(method, pattern, handler))
-        return handler
-
-    return add
-
-
-def _page(items: list[Any], request: Request) -> list[Any]:
-    """Confluent's offset/limit paging (the Python client always sends offset=0&limit=-1)."""
-    offset = max(0, request.number("offset", 0))
-    limit = request.number("limit", -1)
-    return items[offset:] if limit < 0 else items[offset : offset + limit]
+DEFAULT_CONTEXT = "."
 
 
 def _schema_body(schema: str, schema_type: str) -> dict[str, Any]:
@@ -125,6 +57,39 @@ def _schema_body(schema: str, schema_type: str) -> dict[str, Any]:
     return body
 
 
+def _config_body(config: ConfigRecord | None, fill_level: bool = True) -> dict[str, Any]:
+    """Confluent's Config entity: only what is set, the level filled in with the default."""
+    body: dict[str, Any] = {}
+    if config is not None and config.normalize is not None:
+        body["normalize"] = config.normalize
+    if config is not None and config.level is not None:
+        body["compatibilityLevel"] = config.level.value
+    elif fill_level:
+        body["compatibilityLevel"] = "BACKWARD"
+    return body
+
+
+def _registration(request: Request, **overrides: Any) -> Registration:
+    """The schema part of a registration-style body. References are refused with 42201, the
+    code Confluent gives a reference it cannot resolve: kafkalab's registry resolves none."""
+    body = request.json()
+    if body.get("references"):
+        raise InvalidSchemaError(
+            "Invalid schema: schema references are not supported by kafkalab's registry"
+        )
+    schema_type = body.get("schemaType")
+    try:
+        kind = check_schema_type(schema_type if isinstance(schema_type, str) else None)
+    except InvalidSchema as exc:
+        raise InvalidSchemaError(str(exc)) from None
+    return Registration(
+        schema=body.get("schema"),  # type: ignore[arg-type]  # checked when prepared
+        schema_type=kind,
+        normalize=request.flag("normalize"),
+        **overrides,
+    )
+
+
 class Api:
     """Confluent's endpoints as methods; `handle` dispatches a request to one of them."""
 
@@ -132,9 +97,14 @@ class Api:
         self.store = store
 
     def handle(
-        self, method: str, path: str, query: dict[str, str], body: bytes
-    ) -> tuple[int, bytes]:
-        """(HTTP status, body) for one request. Never raises."""
+        self,
+        method: str,
+        path: str,
+        query: dict[str, str],
+        body: bytes,
+        accept: str | None = None,
+    ) -> tuple[int, bytes, str]:
+        """(HTTP status, body, content type) for one request. Never raises."""
         try:
             status, result = 200, self._dispatch(method, path, query, body)
         except ApiError as exc:
@@ -142,9 +112,13 @@ class Api:
         except Exception:
             log.exception("%s %s failed", method, path)
             status, result = 500, {"error_code": 500, "message": "Internal Server Error"}
+        kind = content_type(accept)
+        if kind is None:
+            kind, status = V1_JSON, 406
+            result = {"error_code": 406, "message": "HTTP 406 Not Acceptable"}
         if isinstance(result, Raw):
-            return status, result.text.encode()
-        return status, json.dumps(result).encode()
+            return status, result.text.encode(), kind
+        return status, json.dumps(result).encode(), kind
 
     def _dispatch(self, method: str, path: str, query: dict[str, str], body: bytes) -> Any:
         path = path.rstrip("/") or "/"
@@ -159,10 +133,10 @@ class Api:
             params = {name: unquote(value) for name, value in match.groupdict().items()}
             return candidate.handler(self, Request(params, query, body))
         if allowed:
-            raise _http_error(405, "HTTP 405 Method Not Allowed")
-        raise _http_error(404, "HTTP 404 Not Found")
+            raise http_error(405, "HTTP 405 Method Not Allowed")
+        raise http_error(404, "HTTP 404 Not Found")
 
-    # --- Root, types, mode
+    # --- Root, types, contexts
 
     @route("GET", "/")
     def root(self, request: Request) -> Any:
@@ -172,28 +146,23 @@ class Api:
     def schema_types(self, request: Request) -> Any:
         return [AVRO]
 
-    @route("GET", "/mode")
-    def mode(self, request: Request) -> Any:
-        return {"mode": "READWRITE"}
-
-    @route("GET", "/mode/{subject}")
-    def subject_mode(self, request: Request) -> Any:
-        return {"mode": "READWRITE"}
+    @route("GET", "/contexts")
+    def contexts(self, request: Request) -> Any:
+        return page([DEFAULT_CONTEXT], request)
 
     # --- Subjects
 
     @route("GET", "/subjects")
     def subjects(self, request: Request) -> Any:
         prefix = request.query.get("subjectPrefix") or request.query.get("subject") or ""
-        names = self.store.read(
-            lambda s: s.subject_names(request.flag("deleted"), request.flag("deleted_only"))
-        )
-        return _page([name for name in names if name.startswith(prefix)], request)
+        deleted_only = request.flag("deletedOnly", "deleted_only")
+        names = self.store.read(lambda s: s.subject_names(request.flag("deleted"), deleted_only))
+        return page([name for name in names if name.startswith(prefix)], request)
 
     @route("GET", "/subjects/{subject}/versions")
     def versions(self, request: Request) -> Any:
-        subject = request.params["subject"]
-        deleted_only = request.flag("deleted_only")
+        subject = request.subject()
+        deleted_only = request.flag("deletedOnly", "deleted_only")
 
         def numbers(state: RegistryState) -> list[int]:
             found = state.versions(subject, deleted=request.flag("deleted") or deleted_only)
@@ -201,7 +170,7 @@ class Api:
                 raise SubjectNotFound(subject)
             return [r.version for r in found if r.deleted or not deleted_only]
 
-        return _page(self.store.read(numbers), request)
+        return page(self.store.read(numbers), request)
 
     @route("GET", "/subjects/{subject}/versions/{version}")
     def version(self, request: Request) -> Any:
@@ -216,26 +185,38 @@ class Api:
         self._version(request)
         return []  # references are not supported, so nothing can refer to a version
 
-    def _version(self, request: Request) -> Any:
-        subject = request.params["subject"]
+    def _version(self, request: Request) -> SchemaRecord:
+        subject = request.subject()
         number = parse_version(request.params["version"])
         return self.store.read(lambda s: s.lookup(subject, number, request.flag("deleted")))
 
     @route("POST", "/subjects/{subject}/versions")
     def register(self, request: Request) -> Any:
-        schema, schema_type = request.schema()
-        return {"id": self.store.register(request.params["subject"], schema, schema_type)}
+        subject = writable_subject(request.subject())
+        body = request.json()
+        schema_id, version = body.get("id"), body.get("version")
+        registration = _registration(
+            request,
+            id=schema_id if isinstance(schema_id, int) and schema_id >= 0 else None,
+            version=version if isinstance(version, int) and version > 0 else None,
+        )
+        record = self.store.register(subject, registration)
+        return {"id": record.id, "version": record.version, **_schema_body(record.schema, AVRO)}
 
     @route("POST", "/subjects/{subject}")
     def lookup(self, request: Request) -> Any:
-        subject = request.params["subject"]
-        schema, _ = request.schema()
+        subject = request.subject()
+        registration = _registration(request)
         deleted = request.flag("deleted")
 
         def find(state: RegistryState) -> Any:
             if not state.versions(subject, deleted):
                 raise SubjectNotFound(subject)
-            found = state.find(subject, schema, deleted)
+            normalize = registration.normalize or state.normalize(subject)
+            wanted = valid_schema(
+                registration.schema, normalize=normalize and not _importing(state, subject)
+            )
+            found = state.find(subject, wanted, deleted)
             if found is None:
                 raise SchemaNotFound()
             return found.response()
@@ -244,77 +225,150 @@ class Api:
 
     @route("DELETE", "/subjects/{subject}")
     def delete_subject(self, request: Request) -> Any:
-        return self.store.delete_subject(request.params["subject"], request.flag("permanent"))
+        return self.store.delete_subject(request.subject(), request.flag("permanent"))
 
     @route("DELETE", "/subjects/{subject}/versions/{version}")
     def delete_version(self, request: Request) -> Any:
         number = parse_version(request.params["version"])
-        return self.store.delete_version(
-            request.params["subject"], number, request.flag("permanent")
-        )
+        return self.store.delete_version(request.subject(), number, request.flag("permanent"))
 
-    # --- Schemas by id
+    # --- Schemas
+
+    @route("GET", "/schemas")
+    def schemas(self, request: Request) -> Any:
+        prefix = request.query.get("subjectPrefix") or ""
+        deleted, latest_only = request.flag("deleted"), request.flag("latestOnly")
+
+        def listing(state: RegistryState) -> list[dict[str, Any]]:
+            found = []
+            for name in sorted(state.subjects):
+                if name.startswith(prefix):
+                    versions = state.versions(name, deleted)
+                    found += versions[-1:] if latest_only else versions
+            return [record.response() for record in found]
+
+        return page(self.store.read(listing), request)
 
     @route("GET", "/schemas/ids/{id}")
     def schema_by_id(self, request: Request) -> Any:
-        stored = self.store.read(lambda s: s.schema(_schema_id(request)))
-        return _schema_body(stored.schema, stored.schema_type)
+        schema_id = _schema_id(request)
+        stored = self.store.read(lambda s: s.schema(schema_id))
+        body = _schema_body(stored.schema, stored.schema_type)
+        if request.flag("fetchMaxId"):
+            body["maxId"] = self.store.read(lambda s: max(s.schemas))
+        return body
 
     @route("GET", "/schemas/ids/{id}/schema")
     def raw_schema_by_id(self, request: Request) -> Any:
-        return Raw(self.store.read(lambda s: s.schema(_schema_id(request))).schema)
+        schema_id = _schema_id(request)
+        return Raw(self.store.read(lambda s: s.schema(schema_id)).schema)
 
     @route("GET", "/schemas/ids/{id}/versions")
     def schema_versions(self, request: Request) -> Any:
-        found = self.store.read(lambda s: s.usages(_schema_id(request), request.flag("deleted")))
-        return _page([{"subject": r.subject, "version": r.version} for r in found], request)
+        schema_id = _schema_id(request)
+        found = self.store.read(lambda s: s.usages(schema_id, request.flag("deleted")))
+        return page([{"subject": r.subject, "version": r.version} for r in found], request)
 
     @route("GET", "/schemas/ids/{id}/subjects")
     def schema_subjects(self, request: Request) -> Any:
-        found = self.store.read(lambda s: s.usages(_schema_id(request), request.flag("deleted")))
-        return _page(sorted({r.subject for r in found}), request)
+        schema_id = _schema_id(request)
+        found = self.store.read(lambda s: s.usages(schema_id, request.flag("deleted")))
+        return page(sorted({r.subject for r in found}), request)
 
-    # --- Compatibility levels
+    # --- Compatibility levels and normalisation (/config)
 
     @route("GET", "/config")
     def global_config(self, request: Request) -> Any:
-        return {"compatibilityLevel": self.store.read(lambda s: s.level()).value}
+        return self.store.read(lambda s: _config_body(s.configs.get(None)))
 
     @route("PUT", "/config")
     def set_global_config(self, request: Request) -> Any:
-        return self._set_level(None, request)
+        return self._set_config(None, request)
 
     @route("DELETE", "/config")
     def delete_global_config(self, request: Request) -> Any:
-        return {"compatibilityLevel": self.store.delete_level(None).value}
+        return _config_body(self.store.delete_config(None))
 
     @route("GET", "/config/{subject}")
     def subject_config(self, request: Request) -> Any:
-        subject = request.params["subject"]
+        scope = request.scope()
 
-        def level(state: RegistryState) -> str:
-            if subject in state.configs or request.flag("defaultToGlobal"):
-                return state.level(subject).value
-            raise SubjectConfigNotFound(subject)
+        def config(state: RegistryState) -> dict[str, Any]:
+            if scope in state.configs:
+                return _config_body(state.configs[scope])
+            if scope is None or request.flag("defaultToGlobal"):
+                return _config_body(state.configs.get(None))
+            raise SubjectConfigNotFound(scope)
 
-        return {"compatibilityLevel": self.store.read(level)}
+        return self.store.read(config)
 
     @route("PUT", "/config/{subject}")
     def set_subject_config(self, request: Request) -> Any:
-        return self._set_level(request.params["subject"], request)
+        scope = request.scope()
+        return self._set_config(None if scope is None else writable_subject(scope), request)
 
     @route("DELETE", "/config/{subject}")
     def delete_subject_config(self, request: Request) -> Any:
-        return {"compatibilityLevel": self.store.delete_level(request.params["subject"]).value}
+        return _config_body(self.store.delete_config(request.scope()))
 
-    def _set_level(self, subject: str | None, request: Request) -> Any:
+    def _set_config(self, subject: str | None, request: Request) -> Any:
+        """Confluent merges the given settings into the existing ones; none at all is fine."""
         body = request.json()
-        name = body.get("compatibility") or body.get("compatibilityLevel")
-        if name is None:
-            raise InvalidCompatibilityLevel("Invalid compatibility level: none given")
-        level = valid_level(name)
-        self.store.set_level(subject, level)
-        return {"compatibility": level.value}
+        name = body.get("compatibility", body.get("compatibilityLevel"))
+        level = None if name is None else valid_level(name)
+        normalize = body.get("normalize")
+        if normalize is not None and not isinstance(normalize, bool):
+            raise InvalidCompatibilityLevel("Invalid value for normalize: expected true or false")
+        merged = self.store.set_config(subject, level, normalize)
+        answer: dict[str, Any] = {}
+        if merged.normalize is not None:
+            answer["normalize"] = merged.normalize
+        if merged.level is not None:
+            answer["compatibility"] = merged.level.value
+        return answer
+
+    # --- Modes (/mode)
+
+    @route("GET", "/mode")
+    def global_mode(self, request: Request) -> Any:
+        return {"mode": self.store.read(lambda s: s.mode(None)).value}
+
+    @route("PUT", "/mode")
+    def set_global_mode(self, request: Request) -> Any:
+        return self._set_mode(None, request)
+
+    @route("DELETE", "/mode")
+    def delete_global_mode(self, request: Request) -> Any:
+        return {"mode": self.store.delete_mode(None).value}
+
+    @route("GET", "/mode/{subject}")
+    def subject_mode(self, request: Request) -> Any:
+        scope = request.scope()
+
+        def mode(state: RegistryState) -> str:
+            if scope is None or scope in state.modes or request.flag("defaultToGlobal"):
+                return state.mode(scope).value
+            raise SubjectModeNotFound(scope)
+
+        return {"mode": self.store.read(mode)}
+
+    @route("PUT", "/mode/{subject}")
+    def set_subject_mode(self, request: Request) -> Any:
+        scope = request.scope()
+        return self._set_mode(None if scope is None else writable_subject(scope), request)
+
+    @route("DELETE", "/mode/{subject}")
+    def delete_subject_mode(self, request: Request) -> Any:
+        return {"mode": self.store.delete_mode(request.scope()).value}
+
+    def _set_mode(self, subject: str | None, request: Request) -> Any:
+        name = request.json().get("mode")
+        try:
+            mode = Mode(str(name).upper())
+        except ValueError:
+            raise InvalidMode() from None
+        self.store.set_mode(subject, mode, request.flag("force"))
+        return {"mode": mode.value}
 
     # --- Compatibility tests
 
@@ -328,25 +382,38 @@ class Api:
         return self._test(request, None, against_all=True)
 
     def _test(self, request: Request, version: int | None, against_all: bool) -> Any:
-        schema, _ = request.schema()
-        problems = self.store.compatibility(request.params["subject"], schema, version, against_all)
+        """Confluent answers an invalid schema with 42201, or with verbose=true as a 200 whose
+        one message says why."""
+        verbose = request.flag("verbose")
+        try:
+            registration = _registration(request)
+            problems = self.store.compatibility(
+                request.subject(), registration, version, against_all
+            )
+        except InvalidSchemaError as exc:
+            if not verbose:
+                raise
+            problems = [exc.message]
+        except InvalidSchema as exc:
+            if not verbose:
+                raise InvalidSchemaError(str(exc)) from None
+            problems = [str(exc)]
         body: dict[str, Any] = {"is_compatible": not problems}
-        if request.flag("verbose"):
+        if verbose:
             body["messages"] = problems
         return body
 
 
+def _importing(state: RegistryState, subject: str) -> bool:
+    return state.mode(subject) is Mode.IMPORT
+
+
 def _schema_id(request: Request) -> int:
+    """An id from the path. Not a number is Jersey's plain 404, as in Confluent."""
     try:
         return int(request.params["id"])
     except ValueError:
-        raise SchemaNotFound() from None
-
-
-def _http_error(status: int, message: str) -> ApiError:
-    error = ApiError(message)
-    error.status, error.code = status, status
-    return error
+        raise http_error(404, "HTTP 404 Not Found") from None
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -366,9 +433,10 @@ class _Handler(BaseHTTPRequestHandler):
             length, self.close_connection = 0, True  # the unread body would poison keep-alive
         body = self.rfile.read(length) if length > 0 else b""
         query = {name: values[-1] for name, values in parse_qs(url.query).items()}
-        status, payload = self.server.api.handle(self.command, url.path, query, body)
+        accept = self.headers.get("Accept")
+        status, payload, kind = self.server.api.handle(self.command, url.path, query, body, accept)
         self.send_response(status)
-        self.send_header("Content-Type", CONTENT_TYPE)
+        self.send_header("Content-Type", kind)
         self.send_header("Content-Length", str(len(payload)))
         self.end_headers()
         self.wfile.write(payload)

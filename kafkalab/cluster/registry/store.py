@@ -1,31 +1,23 @@
 """The registry's state, kept as a log in the compacted Kafka topic `_schemas`.
 
-Every change is a record in `_schemas`; every registry process reads the topic from the start
-and applies the records in offset order to the same in-memory `RegistryState`. There is no
-leader: a writer catches up with the log, computes the next id and version from what it has
-read, writes its record, reads it back, and checks that it won. When two registries race, the
-first record by offset wins on every replica alike, and the loser simply tries again.
-
-Record format (the same keys and values Confluent's registry uses, minus its `magic` field):
-
-    key   {"keytype": "SCHEMA", "subject": s, "version": v}
-    value {"subject": s, "version": v, "id": n, "schema": "...", "deleted": false}
-          (+ "schemaType" when not AVRO; a null value is a hard delete of that version)
-    key   {"keytype": "CONFIG", "subject": s or null}
-    value {"compatibilityLevel": "BACKWARD"}  (a null value removes the setting)
+Every change is a record in `_schemas` (see `records`); every registry process reads the topic
+from the start and applies the records in offset order to the same in-memory `RegistryState`
+(see `state`). There is no leader: a writer catches up with the log, computes the next id and
+version from what it has read, writes its record, reads it back, and checks that it won. When
+two registries race, the first record by offset wins on every replica alike, and the loser
+simply tries again.
 """
 
 from __future__ import annotations
 
 import concurrent.futures
-import json
 import logging
 import threading
 import time
 import uuid
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field, replace
-from typing import Any, TypeVar
+from dataclasses import dataclass, replace
+from typing import TypeVar
 
 from confluent_kafka import KafkaError, KafkaException, TopicPartition
 from confluent_kafka.admin import NewTopic, OffsetSpec
@@ -33,16 +25,15 @@ from confluent_kafka.admin import NewTopic, OffsetSpec
 from kafkalab import clients
 from kafkalab.cluster.registry.compatibility import (
     AVRO,
-    DEFAULT_LEVEL,
     CompatibilityLevel,
     InvalidLevel,
     InvalidSchema,
     PastVersion,
+    Prepared,
     check,
     check_schema_type,
-    normalize,
-    parse,
     parse_level,
+    prepare,
 )
 from kafkalab.cluster.registry.errors import (
     ApiError,
@@ -50,7 +41,7 @@ from kafkalab.cluster.registry.errors import (
     InvalidCompatibilityLevel,
     InvalidSchemaError,
     InvalidVersion,
-    SchemaNotFound,
+    OperationNotPermitted,
     StoreError,
     SubjectNotFound,
     SubjectNotSoftDeleted,
@@ -58,7 +49,19 @@ from kafkalab.cluster.registry.errors import (
     VersionNotFound,
     VersionNotSoftDeleted,
     VersionSoftDeleted,
+    read_only,
 )
+from kafkalab.cluster.registry.records import (
+    ConfigRecord,
+    Mode,
+    ModeRecord,
+    Record,
+    SchemaRecord,
+    Tombstone,
+    decode,
+    encode,
+)
+from kafkalab.cluster.registry.state import RegistryState
 from kafkalab.connection import Connection
 
 log = logging.getLogger(__name__)
@@ -91,251 +94,29 @@ def valid_level(name: object) -> CompatibilityLevel:
         raise InvalidCompatibilityLevel(str(exc)) from None
 
 
-def valid_schema(schema: object, schema_type: object = None) -> tuple[str, str]:
-    """(schema text, schema type) after checking both, or the Confluent 422/42201 error."""
+def valid_schema(
+    schema: object, schema_type: object = None, normalize: bool = False, new: bool = False
+) -> Prepared:
+    """The schema as it would be stored after checking it and its type, or Confluent's 42201."""
     try:
+        check_schema_type(schema_type if isinstance(schema_type, str) else None)
         if not isinstance(schema, str):
             raise InvalidSchema("Invalid schema: 'schema' must be a string holding the schema")
-        kind = check_schema_type(schema_type if isinstance(schema_type, str) else None)
-        parse(schema)
-        normalize(schema)
+        return prepare(schema, normalize=normalize, new=new)
     except InvalidSchema as exc:
         raise InvalidSchemaError(str(exc)) from None
-    return schema, kind
-
-
-# --- Records: what one message in `_schemas` means.
 
 
 @dataclass(frozen=True)
-class SchemaRecord:
-    """One version of a subject. `deleted` marks a soft delete: hidden, but its id still works."""
+class Registration:
+    """A registration request: the schema text as sent, and the id and version an import brings
+    (None otherwise). `normalize` is the request's flag; the subject's config may add it."""
 
-    subject: str
-    version: int
-    id: int
     schema: str
     schema_type: str = AVRO
-    deleted: bool = False
-
-    def response(self) -> dict[str, Any]:
-        """The body Confluent returns for a subject version."""
-        body: dict[str, Any] = {
-            "subject": self.subject,
-            "id": self.id,
-            "version": self.version,
-            "schema": self.schema,
-        }
-        if self.schema_type != AVRO:
-            body["schemaType"] = self.schema_type
-        return body
-
-
-@dataclass(frozen=True)
-class ConfigRecord:
-    """A compatibility level for one subject, or globally when `subject` is None."""
-
-    subject: str | None
-    level: CompatibilityLevel | None  # None removes the setting
-
-
-@dataclass(frozen=True)
-class Tombstone:
-    """A hard delete of one subject version."""
-
-    subject: str
-    version: int
-
-
-Record = SchemaRecord | ConfigRecord | Tombstone
-
-
-def _json(value: dict[str, Any]) -> bytes:
-    # Keys must be byte-identical for compaction to treat them as one: fixed order, no spaces.
-    return json.dumps(value, separators=(",", ":")).encode()
-
-
-def encode(record: Record) -> tuple[bytes, bytes | None]:
-    """The (key, value) of `record` in `_schemas`."""
-    if isinstance(record, ConfigRecord):
-        key = _json({"keytype": "CONFIG", "subject": record.subject})
-        if record.level is None:
-            return key, None
-        return key, _json({"compatibilityLevel": record.level.value})
-    key = _json({"keytype": "SCHEMA", "subject": record.subject, "version": record.version})
-    if isinstance(record, Tombstone):
-        return key, None
-    value: dict[str, Any] = {
-        "subject": record.subject,
-        "version": record.version,
-        "id": record.id,
-        "schema": record.schema,
-        "deleted": record.deleted,
-    }
-    if record.schema_type != AVRO:
-        value["schemaType"] = record.schema_type
-    return key, _json(value)
-
-
-def decode(key: bytes | None, value: bytes | None) -> Record | None:
-    """The record a message holds; None for keys this registry does not use (e.g. NOOP).
-
-    Raises ValueError, KeyError or TypeError for a malformed message; the reader skips it.
-    """
-    if key is None:
-        return None
-    k = json.loads(key)
-    keytype = k.get("keytype")
-    if keytype == "CONFIG":
-        if value is None:
-            return ConfigRecord(k.get("subject"), None)
-        return ConfigRecord(k.get("subject"), parse_level(json.loads(value)["compatibilityLevel"]))
-    if keytype != "SCHEMA":
-        return None
-    subject, version = str(k["subject"]), int(k["version"])
-    if value is None:
-        return Tombstone(subject, version)
-    v = json.loads(value)
-    schema = str(v["schema"])
-    normalize(schema)  # raises InvalidSchema (a ValueError) for text that is not JSON
-    return SchemaRecord(
-        subject=subject,
-        version=version,
-        id=int(v["id"]),
-        schema=schema,
-        schema_type=str(v.get("schemaType") or AVRO),
-        deleted=bool(v.get("deleted", False)),
-    )
-
-
-# --- State: what the log says, built by applying records in offset order.
-
-
-@dataclass(frozen=True)
-class StoredSchema:
-    """A schema as its id names it: the text first registered, and its normalised identity."""
-
-    id: int
-    schema: str
-    schema_type: str
-    identity: str
-
-
-@dataclass
-class RegistryState:
-    """Everything the registry knows. Changed only by `apply`; every replica gets the same result.
-
-    Ids are never forgotten while the log holds them, even after a hard delete, so data written
-    with an id stays readable and an id is never given to a different schema.
-    """
-
-    subjects: dict[str, dict[int, SchemaRecord]] = field(default_factory=dict)
-    schemas: dict[int, StoredSchema] = field(default_factory=dict)
-    ids: dict[str, int] = field(default_factory=dict)  # identity -> first id given to it
-    configs: dict[str | None, CompatibilityLevel] = field(default_factory=dict)
-
-    def apply(self, record: Record) -> bool:
-        """Apply one record; False when it loses to an earlier record and is ignored.
-
-        A SCHEMA record loses when its (subject, version) already holds another id, or when its
-        id already names another schema: whichever was written first stays.
-        """
-        if isinstance(record, ConfigRecord):
-            if record.level is None:
-                self.configs.pop(record.subject, None)
-            else:
-                self.configs[record.subject] = record.level
-            return True
-        if isinstance(record, Tombstone):
-            versions = self.subjects.get(record.subject, {})
-            versions.pop(record.version, None)
-            if not versions:
-                self.subjects.pop(record.subject, None)
-            return True
-        identity = normalize(record.schema)
-        known = self.schemas.get(record.id)
-        if known is not None and known.identity != identity:
-            return False
-        current = self.subjects.get(record.subject, {}).get(record.version)
-        if current is not None and current.id != record.id:
-            return False
-        if known is None:
-            self.schemas[record.id] = StoredSchema(
-                record.id, record.schema, record.schema_type, identity
-            )
-            self.ids.setdefault(identity, record.id)
-        self.subjects.setdefault(record.subject, {})[record.version] = record
-        return True
-
-    # Queries. They raise the Confluent error for whatever is missing.
-
-    def versions(self, subject: str, deleted: bool = False) -> list[SchemaRecord]:
-        """The subject's versions, oldest first; soft-deleted ones only when `deleted`."""
-        found = self.subjects.get(subject, {})
-        return [found[n] for n in sorted(found) if deleted or not found[n].deleted]
-
-    def subject_names(self, deleted: bool = False, deleted_only: bool = False) -> list[str]:
-        """Subjects with a live version (plus, with `deleted`, those with only soft-deleted ones)."""
-        names = []
-        for name, found in self.subjects.items():
-            live = any(not record.deleted for record in found.values())
-            if (deleted_only and not live) or (not deleted_only and (live or deleted)):
-                names.append(name)
-        return sorted(names)
-
-    def lookup(self, subject: str, version: int | None, deleted: bool = False) -> SchemaRecord:
-        """One version (None: the latest), or SubjectNotFound / VersionNotFound."""
-        versions = self.versions(subject, deleted)
-        if not versions:
-            raise SubjectNotFound(subject)
-        if version is None:
-            return versions[-1]
-        for record in versions:
-            if record.version == version:
-                return record
-        raise VersionNotFound(version)
-
-    def find(self, subject: str, schema: str, deleted: bool = False) -> SchemaRecord | None:
-        """The newest version of `subject` holding the same schema as `schema`, if any."""
-        identity = normalize(schema)
-        for record in reversed(self.versions(subject, deleted)):
-            if self.schemas[record.id].identity == identity:
-                return record
-        return None
-
-    def schema(self, schema_id: int) -> StoredSchema:
-        """The schema an id names (soft- and hard-deleted versions included), or SchemaNotFound."""
-        try:
-            return self.schemas[schema_id]
-        except KeyError:
-            raise SchemaNotFound(schema_id) from None
-
-    def usages(self, schema_id: int, deleted: bool = False) -> list[SchemaRecord]:
-        """Every subject version registered with `schema_id`, by subject then version."""
-        self.schema(schema_id)
-        return [
-            record
-            for name in sorted(self.subjects)
-            for record in self.versions(name, deleted)
-            if record.id == schema_id
-        ]
-
-    def level(self, subject: str | None = None) -> CompatibilityLevel:
-        """The level that applies: the subject's own, else the global one, else BACKWARD."""
-        if subject is not None and subject in self.configs:
-            return self.configs[subject]
-        return self.configs.get(None, DEFAULT_LEVEL)
-
-    def next_id(self, schema: str) -> int:
-        """The id `schema` has anywhere in the registry, or one past the highest id so far."""
-        return self.ids.get(normalize(schema)) or max(self.schemas, default=0) + 1
-
-    def next_version(self, subject: str) -> int:
-        """One past the highest version, soft-deleted ones included (Confluent never reuses them)."""
-        return max(self.subjects.get(subject, {}), default=0) + 1
-
-
-# --- The store: RegistryState kept in step with `_schemas`.
+    normalize: bool = False
+    id: int | None = None
+    version: int | None = None
 
 
 class SchemaStore:
@@ -524,61 +305,69 @@ class SchemaStore:
             return query(self._state)
 
     def compatibility(
-        self, subject: str, schema: str, version: int | None, against_all: bool
+        self,
+        subject: str,
+        request: Registration,
+        version: int | None,
+        against_all: bool,
     ) -> list[str]:
-        """Why `schema` could not be registered under `subject` ([] when it could).
+        """Why the schema could not be registered under `subject` ([] when it could).
 
         `against_all` checks what registration would check (the latest version, or all of them
         for a transitive level); otherwise only the given version (None: latest) is compared.
+        A version that does not exist is 40402 even when the subject does not exist (as in
+        Confluent); "latest" of a subject without live versions is compatible. An invalid
+        schema raises InvalidSchema, which the caller answers as 42201 or, verbose, as a message.
         """
 
-        def history(state: RegistryState) -> tuple[CompatibilityLevel, list[PastVersion]]:
-            found = state.versions(subject) if against_all else [state.lookup(subject, version)]
-            return state.level(subject), [PastVersion(r.version, r.schema) for r in found]
+        def history(state: RegistryState) -> tuple[CompatibilityLevel, bool, list[PastVersion]]:
+            if against_all:
+                past = state.history(subject)
+            else:
+                found = state.get(subject, version)
+                if found is None and version is not None:
+                    raise VersionNotFound(version)
+                past = []
+                if found is not None:
+                    parsed = state.schemas[found.id].parsed
+                    past = [PastVersion(found.version, found.schema, parsed)]
+            return state.level(subject), request.normalize or state.normalize(subject), past
 
-        level, past = self.read(history)
-        return check(level, schema, past)
+        level, normalize, past = self.read(history)
+        check_schema_type(request.schema_type)
+        prepared = prepare(request.schema, normalize=normalize, new=True)
+        return check(level, prepared.text, past)
 
     # Writes
 
-    def register(self, subject: str, schema: str, schema_type: str = AVRO) -> int:
-        """The id of `schema` in `subject`: its existing id, or a new version if compatible.
+    def register(self, subject: str, request: Registration) -> SchemaRecord:
+        """The version of `subject` holding the schema: the existing one, or a new version if
+        compatible (or, in IMPORT mode, the one the request names).
 
-        Idempotent: registering a schema the subject already holds writes nothing.
+        Confluent's order: a schema the subject already holds is answered first, whatever the
+        mode (so a client re-registering in READONLY mode still gets its id); then the mode;
+        then validation, which checks field defaults of new schemas; then compatibility.
         """
         with self._write_lock:
             for _ in range(WRITE_ATTEMPTS):
                 self._catch_up()
                 with self._changed:
-                    state = self._state
-                    existing = state.find(subject, schema)
-                    if existing is not None:
-                        return existing.id
-                    level = state.level(subject)
-                    past = [PastVersion(r.version, r.schema) for r in state.versions(subject)]
-                    schema_id = state.next_id(schema)
-                    stored = state.schemas.get(schema_id)
-                    record = SchemaRecord(
-                        subject,
-                        state.next_version(subject),
-                        schema_id,
-                        stored.schema if stored else schema,
-                        schema_type,
-                    )
-                problems = check(level, schema, past)
-                if problems:
-                    raise IncompatibleSchema(subject, problems)
-                self._write([record])
+                    outcome = self._plan_registration(self._state, subject, request)
+                if isinstance(outcome, SchemaRecord):
+                    return outcome
+                records, record = outcome
+                self._write(records)
                 with self._changed:
                     applied = self._state.subjects.get(subject, {}).get(record.version)
                     # Won only if the slot holds our id *and* that id names our schema: a rival
                     # may have written the same id and version for another schema first.
-                    won = applied is not None and applied.id == schema_id
-                    if won and self._state.schemas[schema_id].identity == normalize(schema):
+                    won = applied is not None and applied.id == record.id
+                    stored = self._state.schemas.get(record.id)
+                    if won and applied and stored is not None and stored.schema == record.schema:
                         log.info(
-                            "registered %s version %d id %d", subject, record.version, schema_id
+                            "registered %s version %d id %d", subject, record.version, record.id
                         )
-                        return schema_id
+                        return applied
                     if applied is not None:
                         # Re-assert the winner so that compaction, which keeps the last record
                         # per key, cannot leave our losing record in its place.
@@ -592,11 +381,69 @@ class SchemaStore:
             f"after {WRITE_ATTEMPTS} attempts"
         )
 
+    @staticmethod
+    def _plan_registration(
+        state: RegistryState, subject: str, request: Registration
+    ) -> SchemaRecord | tuple[list[Record], SchemaRecord]:
+        """The existing version to answer with, or the records to write (the new version last)."""
+        mode = state.mode(subject)
+        importing = mode is Mode.IMPORT
+        normalize = (request.normalize or state.normalize(subject)) and not importing
+        wanted = valid_schema(request.schema, request.schema_type, normalize=normalize)
+        existing = state.find(subject, wanted)
+        if (
+            existing is not None
+            and request.id in (None, existing.id)
+            and request.version in (None, existing.version)
+        ):
+            return existing
+        if mode is Mode.READONLY:
+            raise read_only(subject)
+        if request.id is not None and not importing:
+            raise OperationNotPermitted(f"Subject {subject} in context  is not in import mode")
+        if request.id is None and mode is not Mode.READWRITE:
+            raise OperationNotPermitted(f"Subject {subject} in context  is not in read-write mode")
+        prepared = valid_schema(
+            request.schema, request.schema_type, normalize=normalize, new=request.id is None
+        )
+        version = state.next_version(subject)
+        if request.version is not None and request.version != version:
+            if not importing:
+                raise InvalidSchemaError("Version is not one more than previous version")
+            version = request.version
+        if importing:
+            schema_id = request.id if request.id is not None else state.next_id(prepared.text)
+            known = state.schemas.get(schema_id)
+            taken = state.subjects.get(subject, {}).get(version)
+            if (known is not None and known.identity != prepared.text) or (
+                taken is not None and taken.id != schema_id
+            ):
+                raise OperationNotPermitted(
+                    f"Overwrite new schema with id {schema_id} in context  is not permitted."
+                )
+        else:
+            problems = check(state.level(subject), prepared.text, state.history(subject))
+            if problems:
+                raise IncompatibleSchema(subject, problems)
+            schema_id = state.next_id(prepared.text)
+        stored = state.schemas.get(schema_id)
+        text = stored.schema if stored is not None else prepared.text
+        record = SchemaRecord(subject, version, schema_id, text, request.schema_type)
+        # Like Confluent, re-registering a soft-deleted schema erases its older deleted version.
+        records: list[Record] = [
+            Tombstone(subject, r.version)
+            for r in state.versions(subject, deleted=True)
+            if r.deleted and r.id == schema_id and r.version < version
+        ]
+        return [*records, record], record
+
     def delete_subject(self, subject: str, permanent: bool) -> list[int]:
         """Soft-delete every live version, or (permanent) erase a soft-deleted subject."""
         with self._write_lock:
             self._catch_up()
             with self._changed:
+                if self._state.mode(subject) is Mode.READONLY:
+                    raise read_only(subject)
                 every = self._state.versions(subject, deleted=True)
                 has_config = subject in self._state.configs
             if not every:
@@ -627,29 +474,75 @@ class SchemaStore:
                 record = self._state.lookup(
                     subject, version, deleted=permanent or version is not None
                 )
+                if record.deleted and not permanent:
+                    raise VersionSoftDeleted(subject, record.version)
+                if self._state.mode(subject) is Mode.READONLY:
+                    raise read_only(subject)
             if permanent:
                 if not record.deleted:
                     raise VersionNotSoftDeleted(subject, record.version)
                 self._write([Tombstone(subject, record.version)])
             else:
-                if record.deleted:
-                    raise VersionSoftDeleted(subject, record.version)
                 self._write([replace(record, deleted=True)])
             return record.version
 
-    def set_level(self, subject: str | None, level: CompatibilityLevel) -> None:
-        """Set the compatibility level of `subject` (None: the global default)."""
-        with self._write_lock:
-            self._write([ConfigRecord(subject, level)])
-
-    def delete_level(self, subject: str | None) -> CompatibilityLevel:
-        """Remove a level setting and return the level it had; the global one falls back to
-        BACKWARD, a subject's to the global one."""
+    def set_config(
+        self, subject: str | None, level: CompatibilityLevel | None, normalize: bool | None
+    ) -> ConfigRecord:
+        """Merge the given settings into those of `subject` (None: global); returns the result."""
         with self._write_lock:
             self._catch_up()
             with self._changed:
-                if subject is not None and subject not in self._state.configs:
-                    raise SubjectNotFound(subject)
-                previous = self._state.level(subject)
+                if self._state.mode(subject) is Mode.READONLY:
+                    raise read_only(subject)
+                old = self._state.configs.get(subject) or ConfigRecord(subject, None)
+            merged = ConfigRecord(
+                subject,
+                level if level is not None else old.level,
+                normalize if normalize is not None else old.normalize,
+            )
+            self._write([merged])
+            return merged
+
+    def delete_config(self, subject: str | None) -> ConfigRecord:
+        """Remove the settings of `subject` (None: global) and return what they were."""
+        with self._write_lock:
+            self._catch_up()
+            with self._changed:
+                if self._state.mode(subject) is Mode.READONLY:
+                    raise read_only(subject)
+                old = self._state.configs.get(subject)
+            if old is None and subject is not None:
+                raise SubjectNotFound(subject)
             self._write([ConfigRecord(subject, None)])
+            return old or ConfigRecord(None, None)
+
+    def set_mode(self, subject: str | None, mode: Mode, force: bool) -> None:
+        """Set the mode of `subject` (None: global). Switching to IMPORT needs the scope to be
+        empty (unless `force`), and erases what soft-deleted versions remain, as Confluent does."""
+        with self._write_lock:
+            self._catch_up()
+            with self._changed:
+                state = self._state
+                records: list[Record] = []
+                if mode is Mode.IMPORT and state.mode(subject) is not Mode.IMPORT and not force:
+                    scope = [subject] if subject is not None else list(state.subjects)
+                    if any(state.versions(name) for name in scope):
+                        raise OperationNotPermitted("Cannot import since found existing subjects")
+                    records = [
+                        Tombstone(name, r.version)
+                        for name in scope
+                        for r in state.versions(name, deleted=True)
+                    ]
+            self._write([*records, ModeRecord(subject, mode)])
+
+    def delete_mode(self, subject: str | None) -> Mode:
+        """Remove the mode setting of `subject` (None: global) and return the mode it had."""
+        with self._write_lock:
+            self._catch_up()
+            with self._changed:
+                if subject is not None and subject not in self._state.modes:
+                    raise SubjectNotFound(subject)
+                previous = self._state.mode(subject)
+            self._write([ModeRecord(subject, None)])
             return previous
