@@ -86,6 +86,7 @@ def run(
         target = faults.resolve(settings, target_name, replica, docker=docker)
     report = ChaosReport(checked, target.label)
     clock = _Clock(report, notify or (lambda _m: None))
+    scene = _Scene(settings, conn, target, clock, recover_timeout)
     since = now_ms()
     local = target.kind == "service" and target.container is None
     if checked == "resume" and local:
@@ -93,12 +94,12 @@ def run(
         since = paused.forget(settings, target.label) or since
     load_thread = _start_load(settings, conn, during_load, report, clock) if during_load else None
     while True:
-        recovered_in = _one_fault(settings, conn, checked, target, clock, recover_timeout)
+        recovered_in = _one_fault(scene, checked)
         report.faults += 1
         if checked == "pause" and load_thread is not None:
             # Under a load the pause is a round trip: once the group has evicted the member,
             # wake it and watch it rejoin, so the orders it holds can finish and be judged.
-            recovered_in = _one_fault(settings, conn, "resume", target, clock, recover_timeout)
+            recovered_in = _one_fault(scene, "resume")
         if recovered_in is not None:
             report.recovery_seconds.append(recovered_in)
         if load_thread is None or every is None or not load_thread.is_alive():
@@ -127,53 +128,60 @@ def run(
     return report
 
 
-def _one_fault(
-    settings: Settings,
-    conn: Connection,
-    action: faults.Action,
-    target: faults.Target,
-    clock: _Clock,
-    timeout: float,
-) -> float | None:
+@dataclass(frozen=True)
+class _Scene:
+    """Where faults land and how their recovery is watched, the same for every fault of a run."""
+
+    settings: Settings
+    conn: Connection
+    target: faults.Target
+    clock: _Clock
+    timeout: float
+
+
+def _one_fault(scene: _Scene, action: faults.Action) -> float | None:
     """Inject once and watch until recovered; seconds to recovery (None when it does not apply)."""
-    if target.kind == "broker":
-        return _broker_fault(settings, conn, action, target, clock, timeout)
-    group = group_id(target.name)
-    before = watch.group_snapshot(conn, group)
-    old_pid = faults.service_pid(settings, target)
+    if scene.target.kind == "broker":
+        return _broker_fault(scene, action)
+    group = group_id(scene.target.name)
+    before = watch.group_snapshot(scene.conn, group)
+    old_pid = faults.service_pid(scene.settings, scene.target)
     injected = time.monotonic()
-    clock.note("fault", faults.inject(settings, action, target))
-    deadline = injected + timeout
+    scene.clock.note("fault", faults.inject(scene.settings, action, scene.target))
+    deadline = injected + scene.timeout
     evicted = False
     while time.monotonic() < deadline:
         time.sleep(POLL)
-        after = watch.group_snapshot(conn, group)
+        after = watch.group_snapshot(scene.conn, group)
         change = watch.describe_group_change(before, after)
         if change:
-            clock.note("rebalance", change)
+            scene.clock.note("rebalance", change)
             evicted = evicted or len(after.members) < len(before.members)
             before = after
-        if action in ("kill", "restart") and _replaced_and_healthy(settings, target, old_pid):
+        if action in ("kill", "restart") and _replaced_and_healthy(
+            scene.settings, scene.target, old_pid
+        ):
             seconds = time.monotonic() - injected
-            clock.note(
-                "recovered", f"{target.label} back (new pid, /health ok) after {seconds:.1f} s"
+            scene.clock.note(
+                "recovered",
+                f"{scene.target.label} back (new pid, /health ok) after {seconds:.1f} s",
             )
             return seconds
         if action == "pause" and evicted:
             seconds = time.monotonic() - injected
-            clock.note(
+            scene.clock.note(
                 "note",
-                f"the group evicted the paused {target.label} after {seconds:.1f} s (session timeout)",
+                f"the group evicted the paused {scene.target.label} after {seconds:.1f} s (session timeout)",
             )
             return None
         if action == "resume" and after.members and not change and time.monotonic() - injected > 2:
             seconds = time.monotonic() - injected
-            clock.note(
+            scene.clock.note(
                 "recovered",
-                f"{target.label} is processing again ({after.partitions} partitions assigned)",
+                f"{scene.target.label} is processing again ({after.partitions} partitions assigned)",
             )
             return seconds
-    clock.note("note", f"no recovery observed within {timeout:.0f} s")
+    scene.clock.note("note", f"no recovery observed within {scene.timeout:.0f} s")
     return None
 
 
@@ -194,27 +202,20 @@ def _replaced_and_healthy(settings: Settings, target: faults.Target, old_pid: in
     return False
 
 
-def _broker_fault(
-    settings: Settings,
-    conn: Connection,
-    action: faults.Action,
-    target: faults.Target,
-    clock: _Clock,
-    timeout: float,
-) -> float | None:
+def _broker_fault(scene: _Scene, action: faults.Action) -> float | None:
     topics = tuple(spec.name for spec in CATALOGUE)
-    before = watch.leader_snapshot(conn, topics)
+    before = watch.leader_snapshot(scene.conn, topics)
     injected = time.monotonic()
-    clock.note("fault", faults.inject(settings, action, target))
-    deadline = injected + timeout
+    scene.clock.note("fault", faults.inject(scene.settings, action, scene.target))
+    deadline = injected + scene.timeout
     while time.monotonic() < deadline:
-        after = watch.leader_snapshot(conn, topics)
+        after = watch.leader_snapshot(scene.conn, topics)
         change = watch.describe_leader_change(before, after)
         if change:
-            clock.note("election", change)
+            scene.clock.note("election", change)
             before = after
         led_by_victim = sum(
-            1 for leader in after.leaders.values() if leader in (target.node_id, -1)
+            1 for leader in after.leaders.values() if leader in (scene.target.node_id, -1)
         )
         healthy = led_by_victim == 0 if action == "kill" else after.under_replicated == 0
         if after.leaders and healthy:
@@ -224,10 +225,10 @@ def _broker_fault(
                 if action == "kill"
                 else "all replicas back in sync"
             )
-            clock.note("recovered", f"{what} after {seconds:.1f} s")
+            scene.clock.note("recovered", f"{what} after {seconds:.1f} s")
             return seconds
         time.sleep(POLL)
-    clock.note("note", f"no recovery observed within {timeout:.0f} s")
+    scene.clock.note("note", f"no recovery observed within {scene.timeout:.0f} s")
     return None
 
 

@@ -87,6 +87,14 @@ class UpResult:
     seconds: float
 
 
+def registry_login(settings: Settings) -> tuple[str, str] | None:
+    """(user, password) for the registry's basic auth, when KAFKALAB_REGISTRY_AUTH asks for it."""
+    if settings.registry_auth is None:
+        return None
+    user, _, password = settings.registry_auth.get_secret_value().partition(":")
+    return user, password
+
+
 def _registry_home(settings: Settings) -> Path:
     return settings.data_dir / "registry"
 
@@ -341,7 +349,7 @@ def _start_registry(settings: Settings, size: int) -> None:
                 f"the schema registry exited during start-up: {_last_error(home / 'registry.log')}"
             )
         try:
-            if httpx.get(url, timeout=1.0).status_code == 200:
+            if httpx.get(url, timeout=1.0, auth=registry_login(settings)).status_code == 200:
                 return
         except httpx.HTTPError:
             pass
@@ -438,7 +446,7 @@ def _registry_status(settings: Settings) -> RegistryStatus:
     if managed and pid is None:
         return registry
     try:
-        response = httpx.get(f"{registry.url}/subjects", timeout=2.0)
+        response = httpx.get(f"{registry.url}/subjects", timeout=2.0, auth=registry_login(settings))
         registry.running = response.status_code == 200
         registry.subjects = len(response.json()) if registry.running else None
     except (httpx.HTTPError, ValueError):

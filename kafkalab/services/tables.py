@@ -365,7 +365,7 @@ def _decode(serde: EventSerde, msg: Message, reader: str) -> Event | None:
 def _missing(topic: str) -> KafkalabError:
     return KafkalabError(
         f"topic {topic} does not exist",
-        hint="create the platform's topics first (the supervisor applies the catalogue)",
+        hint="create the platform's topics first: `kafkalab up` applies the catalogue",
     )
 
 

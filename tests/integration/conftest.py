@@ -22,8 +22,7 @@ import pytest
 from kafkalab.cluster import connect, lifecycle
 from kafkalab.connection import Connection
 from kafkalab.settings import Settings, load_settings
-from tests.helpers import free_port_block
-from tests.integration.pool import VARIANTS, Pool, Running, Started
+from tests.integration.pool import VARIANTS, Pool, Running, Started, local_settings
 
 _STARTS: list[Started] = []
 
@@ -56,14 +55,7 @@ def session_settings(data_dir: Path) -> Settings:
             bootstrap=os.environ["KAFKALAB_TEST_BOOTSTRAP"],
             registry_url=os.environ.get("KAFKALAB_TEST_REGISTRY_URL"),
         )
-    base = free_port_block(4)
-    return load_settings(
-        data_dir=data_dir,
-        broker_port=base,
-        controller_port=base + 1,
-        registry_port=base + 2,
-        secure_port=base + 3,
-    )
+    return local_settings(data_dir)
 
 
 @pytest.fixture(scope="session")

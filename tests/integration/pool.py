@@ -79,7 +79,7 @@ class Pool:
             return self.active[1]
         self.stop()
         variant = VARIANTS[name]
-        settings = _settings(self.root / name, variant)
+        settings = local_settings(self.root / name, **variant.overrides)
         try:
             running = _start(settings, variant)
         except BaseException:
@@ -97,9 +97,10 @@ class Pool:
         shutil.rmtree(running.settings.data_dir, ignore_errors=True)
 
 
-def _settings(data_dir: Path, variant: Variant) -> Settings:
-    # Brokers, controllers and secure ports for up to three nodes, the registry, then the
-    # services: 6 and the platform endpoint, plus 10 per extra replica (up to six replicas).
+def local_settings(data_dir: Path, **overrides: Any) -> Settings:
+    """Settings for a cluster (and platform) of the tests' own, on free ports below the
+    ephemeral range: brokers, controllers and secure ports for up to three nodes, the registry,
+    then the services (6, the platform endpoint, and 10 more per extra replica, up to six)."""
     base = free_port_block(80)
     return load_settings(
         data_dir=data_dir,
@@ -108,7 +109,7 @@ def _settings(data_dir: Path, variant: Variant) -> Settings:
         secure_port=base + 6,
         registry_port=base + 9,
         service_port=base + 10,
-        **variant.overrides,
+        **overrides,
     )
 
 

@@ -67,7 +67,8 @@ def main(argv: list[str] | None = None) -> int:
     server: RegistryServer | None = None
     try:
         store = SchemaStore(conn, replication_factor=args.replication_factor)
-        server = RegistryServer(args.host, args.port, store)
+        auth = settings.registry_auth.get_secret_value() if settings.registry_auth else None
+        server = RegistryServer(args.host, args.port, store, auth)
         store.start(timeout=settings.start_timeout)
         starting = False
         threading.Thread(target=server.serve_forever, name="http", daemon=True).start()

@@ -7,6 +7,8 @@ becomes Confluent's error body `{"error_code": N, "message": "..."}`, never a tr
 
 from __future__ import annotations
 
+import base64
+import hmac
 import json
 import logging
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -46,6 +48,9 @@ from kafkalab.cluster.registry.store import (
 )
 
 log = logging.getLogger(__name__)
+
+UNAUTHORIZED = {"error_code": 401, "message": "Unauthorized"}
+"""Confluent's answer to a request without the right basic-auth credentials."""
 
 DEFAULT_CONTEXT = "."
 
@@ -427,6 +432,9 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _serve(self) -> None:
         url = urlsplit(self.path)
+        if not self.server.authorized(self.headers.get("Authorization")):
+            self._answer(401, json.dumps(UNAUTHORIZED).encode(), V1_JSON, challenge=True)
+            return
         try:
             length = int(self.headers.get("Content-Length") or 0)
         except ValueError:
@@ -435,9 +443,14 @@ class _Handler(BaseHTTPRequestHandler):
         query = {name: values[-1] for name, values in parse_qs(url.query).items()}
         accept = self.headers.get("Accept")
         status, payload, kind = self.server.api.handle(self.command, url.path, query, body, accept)
+        self._answer(status, payload, kind)
+
+    def _answer(self, status: int, payload: bytes, kind: str, challenge: bool = False) -> None:
         self.send_response(status)
         self.send_header("Content-Type", kind)
         self.send_header("Content-Length", str(len(payload)))
+        if challenge:
+            self.send_header("WWW-Authenticate", 'Basic realm="kafkalab schema registry"')
         self.end_headers()
         self.wfile.write(payload)
 
@@ -456,6 +469,18 @@ class RegistryServer(ThreadingHTTPServer):
 
     daemon_threads = True
 
-    def __init__(self, host: str, port: int, store: SchemaStore) -> None:
+    def __init__(
+        self, host: str, port: int, store: SchemaStore, user_info: str | None = None
+    ) -> None:
+        """`user_info` (`user:password`): every request must carry it as HTTP basic auth, as
+        a managed registry asks (KAFKALAB_REGISTRY_AUTH); None: no authentication."""
         super().__init__((host, port), _Handler)
         self.api = Api(store)
+        self._expected = (
+            "Basic " + base64.b64encode(user_info.encode()).decode() if user_info else None
+        )
+
+    def authorized(self, header: str | None) -> bool:
+        if self._expected is None:
+            return True
+        return header is not None and hmac.compare_digest(header.strip(), self._expected)
