@@ -9,11 +9,15 @@ import json
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, TypeVar
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
+
+from kafkalab.verdict import Check
+
+C = TypeVar("C", bound=Check)
 
 
 def console(stderr: bool = False) -> Console:
@@ -199,11 +203,22 @@ def trace(lines: Sequence[Any], title: str = "event trace (causal order)") -> No
         )
 
 
-def verdict(checks: Sequence[Any], title: str = "verdict") -> None:
+def verdict(
+    checks: Sequence[C],
+    title: str = "verdict",
+    *,
+    headings: tuple[str, str] = ("expectation", "what the topics say"),
+    detail: Callable[[C], str] | None = None,
+) -> None:
+    """Any pass/fail list (lesson checks, scenario expectations, doctor, invariants) as one
+    table: ✔ held, ✘ failed, ! could not be judged; the name; what was seen — `detail(check)`
+    when given, else the check's own detail; and a fix column when any check has a fix."""
+    said = detail or (lambda check: check.detail)
+    fixes = any(check.fix for check in checks)
     table(
         title,
-        ["", "expectation", "what the topics say"],
-        [[mark(c.ok), c.name, c.detail] for c in checks],
+        ["", *headings, *(["fix"] if fixes else [])],
+        [[mark(c.ok), c.name, said(c), *([c.fix] if fixes else [])] for c in checks],
     )
 
 

@@ -79,7 +79,7 @@ def scenario(
         if result.passed:
             ui.success(f"{chosen.name}: every expectation holds ({result.seconds:.1f} s)")
         else:
-            failed = [c.name for c in result.checks if not c.ok]
+            failed = [c.name for c in result.checks if c.ok is False]
             if result.verify is not None and not result.verify.passed:
                 failed.append("the invariants")
             ui.failure(f"{chosen.name}: {', '.join(failed)} did not hold ({result.seconds:.1f} s)")
@@ -173,7 +173,7 @@ def _render_high_load(report: Any) -> None:
     if report.passed:
         ui.success(f"high-load: every expectation and invariant holds ({report.seconds:.1f} s)")
     else:
-        failed = [c.name for c in report.checks if not c.ok]
+        failed = [c.name for c in report.checks if c.ok is False]
         if report.verify is None or not report.verify.passed:
             failed.append("the invariants")
         ui.failure(f"high-load: {', '.join(failed)} did not hold ({report.seconds:.1f} s)")
@@ -197,7 +197,7 @@ def _security(json: bool) -> None:
         if result.passed:
             ui.success(f"security: every claim holds ({result.seconds:.1f} s)")
         else:
-            failed = [c.name for c in result.checks if not c.ok]
+            failed = [c.name for c in result.checks if c.ok is False]
             ui.failure(f"security: {'; '.join(failed)} did not hold ({result.seconds:.1f} s)")
     if not result.passed:
         raise typer.Exit(1)

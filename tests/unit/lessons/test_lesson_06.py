@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from kafkalab.curriculum.checks import passed
 from kafkalab.curriculum.manifest import find
 from kafkalab.curriculum.runner import load_module
+from kafkalab.verdict import passed
 
 check_module = load_module(find(6), "check")
 Record, Seen, check = check_module.Record, check_module.Seen, check_module.check

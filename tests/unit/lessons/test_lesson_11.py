@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import json
 
-from kafkalab.curriculum.checks import passed
 from kafkalab.curriculum.manifest import find
 from kafkalab.curriculum.runner import load_module
+from kafkalab.verdict import passed
 
 check_module = load_module(find(11), "check")
 Enriched, Person, Seen, check = (

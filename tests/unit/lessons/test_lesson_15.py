@@ -5,9 +5,9 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
-from kafkalab.curriculum.checks import passed
 from kafkalab.curriculum.manifest import find
 from kafkalab.curriculum.runner import load_module
+from kafkalab.verdict import passed
 
 m = load_module(find(15), "check")
 Event, Window, Late, Seen, check = m.Event, m.Window, m.Late, m.Seen, m.check

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from kafkalab.curriculum.checks import passed
 from kafkalab.curriculum.manifest import find
 from kafkalab.curriculum.runner import load_module
+from kafkalab.verdict import passed
 
 m = load_module(find(16), "check")
 Click, Session, Seen, check = m.Click, m.Session, m.Seen, m.check

@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 
-from kafkalab.curriculum.checks import passed
 from kafkalab.curriculum.manifest import find
 from kafkalab.curriculum.runner import load_module
+from kafkalab.verdict import passed
 
 check_module = load_module(find(18), "check")
 Seen, check = check_module.Seen, check_module.check

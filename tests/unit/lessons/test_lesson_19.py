@@ -7,9 +7,9 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-from kafkalab.curriculum.checks import passed
 from kafkalab.curriculum.manifest import find
 from kafkalab.curriculum.runner import load_module
+from kafkalab.verdict import passed
 
 m = load_module(find(19), "check")
 Sample, Scraped, Seen, check = m.Sample, m.Scraped, m.Seen, m.check
