@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -10,6 +10,9 @@ from kafkalab import scenarios, ui
 from kafkalab.errors import InvalidChoice
 from kafkalab.platform import control
 from kafkalab.settings import load_settings
+
+if TYPE_CHECKING:
+    from kafkalab.scenarios.highload import HighLoadReport
 
 
 def scenario(
@@ -116,7 +119,7 @@ def _high_load(orders: int | None, rate: float | None, json: bool) -> None:
         raise typer.Exit(1)
 
 
-def _render_high_load(report: Any) -> None:
+def _render_high_load(report: HighLoadReport) -> None:
     ui.table(
         "high-load: timeline",
         ["+s", "what", "detail"],
