@@ -24,8 +24,6 @@ from kafkalab.errors import ClusterNotRunning
 from kafkalab.events.schemas import schema_text
 from kafkalab.verdict import Check
 
-SUBJECT_STRATEGY_NOTE = "subject = record name, so every run reuses one subject"
-
 
 @dataclass
 class RoundTrip:
