@@ -55,10 +55,6 @@ class Connection:
         """The user this connection logs in as (None without SASL)."""
         return self.sasl_username
 
-    @property
-    def encrypted(self) -> bool:
-        return self.security_protocol in ("SSL", "SASL_SSL")
-
     def librdkafka(self) -> dict[str, str]:
         """The connection as librdkafka settings (bootstrap, security, TLS, the extras)."""
         conf = {"bootstrap.servers": self.bootstrap_servers}

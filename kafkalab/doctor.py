@@ -1,7 +1,8 @@
 """`kafkalab doctor`: what is installed, what is missing, and how to fix each thing.
 
-Every check returns a Check; none raises. Only a "fail" makes doctor exit non-zero: a cluster
-that is simply not started yet is a "warn" with the command that starts it.
+Every check returns a Check; none raises. Only a ✘ makes doctor exit non-zero: a cluster that
+is simply not started yet is a warning (ok=None, `outcome` "warn") with the command that
+starts it.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ import platform
 import shutil
 import sys
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any
 
 from kafkalab.cluster import config, lifecycle, provision
 from kafkalab.cluster.java import MIN_JAVA, find_java
@@ -18,16 +19,10 @@ from kafkalab.cluster.ports import port_free
 from kafkalab.cluster.state import ClusterState
 from kafkalab.errors import KafkalabError
 from kafkalab.settings import Settings
+from kafkalab.verdict import Check, passed
 
-Outcome = Literal["ok", "warn", "fail"]
-
-
-@dataclass
-class Check:
-    name: str
-    outcome: Outcome
-    detail: str
-    fix: str = ""
+# A warning: not a failure, and its fix says what to do.
+WARN = None
 
 
 @dataclass
@@ -37,7 +32,20 @@ class DoctorReport:
 
     @property
     def healthy(self) -> bool:
-        return all(check.outcome != "fail" for check in self.checks)
+        """No ✘ (a warning is fine)."""
+        return passed(self.checks)
+
+    def to_jsonable(self) -> dict[str, Any]:
+        """`--json`: each check with its `outcome` (ok, warn, fail) beside `ok`, and its `fix`
+        even when empty — the shape doctor has always printed."""
+        return {
+            "healthy": self.healthy,
+            "checks": [
+                {"name": c.name, "ok": c.ok, "outcome": c.outcome, "detail": c.detail, "fix": c.fix}
+                for c in self.checks
+            ],
+            "settings": self.settings,
+        }
 
 
 def diagnose(settings: Settings) -> DoctorReport:
@@ -62,7 +70,7 @@ def _python() -> Check:
     ok = sys.version_info >= (3, 11)
     return Check(
         "python",
-        "ok" if ok else "fail",
+        ok,
         f"Python {platform.python_version()} at {sys.executable}",
         "" if ok else "use Python 3.11 or newer",
     )
@@ -72,8 +80,8 @@ def _java(settings: Settings) -> Check:
     try:
         java = find_java(settings)
     except KafkalabError as exc:
-        return Check("java", "fail", exc.message, exc.hint)
-    return Check("java", "ok", f"Java {java.version} at {java.path} (≥ {MIN_JAVA} needed)")
+        return Check("java", False, exc.message, exc.hint)
+    return Check("java", True, f"Java {java.version} at {java.path} (≥ {MIN_JAVA} needed)")
 
 
 def _jars(settings: Settings) -> Check:
@@ -81,7 +89,7 @@ def _jars(settings: Settings) -> Check:
     if not provision.libs_dir(settings).exists():
         return Check(
             "kafka jars",
-            "warn",
+            WARN,
             f"Kafka {provision.KAFKA_VERSION} not cached yet in {home}",
             "fetched automatically by `kafkalab cluster up` (needs Maven once)",
         )
@@ -90,25 +98,25 @@ def _jars(settings: Settings) -> Check:
         listed = ", ".join(f"{p.name} ({p.problem})" for p in problems[:3])
         return Check(
             "kafka jars",
-            "fail",
+            False,
             f"{len(problems)} cached jar(s) differ from the pinned checksums: {listed}",
             "run `kafkalab cluster reset --jars --yes`, then `kafkalab cluster up`",
         )
     count = len(provision.pinned_checksums())
     return Check(
-        "kafka jars", "ok", f"Kafka {provision.KAFKA_VERSION}: {count} jars verified in {home}"
+        "kafka jars", True, f"Kafka {provision.KAFKA_VERSION}: {count} jars verified in {home}"
     )
 
 
 def _maven(settings: Settings) -> Check:
     mvn = shutil.which(settings.mvn)
     if mvn:
-        return Check("maven", "ok", f"{mvn} (fetches the Kafka jars from Maven Central)")
+        return Check("maven", True, f"{mvn} (fetches the Kafka jars from Maven Central)")
     if provision.jars_ready(settings):
-        return Check("maven", "ok", "not installed, not needed: the jars are already cached")
+        return Check("maven", True, "not installed, not needed: the jars are already cached")
     return Check(
         "maven",
-        "fail",
+        False,
         "Maven is not installed and the jars are not cached",
         "install Maven, e.g. `apt-get install maven`",
     )
@@ -129,14 +137,14 @@ def _ports(settings: Settings, status: lifecycle.ClusterStatus) -> list[Check]:
     checks = []
     for port, what in wanted:
         if port in ours:
-            checks.append(Check(f"port {port}", "ok", f"used by kafkalab's {what}"))
+            checks.append(Check(f"port {port}", True, f"used by kafkalab's {what}"))
         elif port_free(settings.host, port):
-            checks.append(Check(f"port {port}", "ok", f"free for the {what}"))
+            checks.append(Check(f"port {port}", True, f"free for the {what}"))
         else:
             checks.append(
                 Check(
                     f"port {port}",
-                    "fail",
+                    False,
                     f"taken by another program (needed for the {what})",
                     "stop that program, or move kafkalab with KAFKALAB_BROKER_PORT / "
                     "KAFKALAB_CONTROLLER_PORT / KAFKALAB_REGISTRY_PORT",
@@ -148,15 +156,15 @@ def _ports(settings: Settings, status: lifecycle.ClusterStatus) -> list[Check]:
 def _cluster(status: lifecycle.ClusterStatus) -> Check:
     if status.running:
         up = sum(b.running for b in status.brokers)
-        return Check("cluster", "ok", f"{up} broker(s) answering at {status.bootstrap}")
-    return Check("cluster", "warn", "not running", "start it with `kafkalab cluster up`")
+        return Check("cluster", True, f"{up} broker(s) answering at {status.bootstrap}")
+    return Check("cluster", WARN, "not running", "start it with `kafkalab cluster up`")
 
 
 def _registry(status: lifecycle.ClusterStatus) -> Check:
     registry = status.registry
     if registry and registry.running:
-        return Check("schema registry", "ok", f"{registry.url} ({registry.subjects} subjects)")
+        return Check("schema registry", True, f"{registry.url} ({registry.subjects} subjects)")
     url = registry.url if registry else "—"
     return Check(
-        "schema registry", "warn", f"not answering at {url}", "`kafkalab cluster up` starts it"
+        "schema registry", WARN, f"not answering at {url}", "`kafkalab cluster up` starts it"
     )

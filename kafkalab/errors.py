@@ -68,7 +68,3 @@ class ClusterMismatch(KafkalabError):
 
 class RegistryError(KafkalabError):
     hint = "see `kafkalab cluster status`; the registry log is under the data dir"
-
-
-class VerificationFailed(KafkalabError):
-    hint = "run `kafkalab doctor` to see what is missing"

@@ -9,11 +9,27 @@ import json
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.console import Console, Group, RenderableType
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TaskID,
+    TextColumn,
+    TimeElapsedColumn,
+)
 from rich.table import Table
+
+from kafkalab.verdict import Check
+
+if TYPE_CHECKING:  # the Kafka and HTTP clients behind these stay unloaded until a command runs
+    from kafkalab.monitoring.dashboard import DashboardSnapshot
+    from kafkalab.monitoring.rules import Alert
+    from kafkalab.observe.trace import TraceLine
+
+C = TypeVar("C", bound=Check)
 
 
 def console(stderr: bool = False) -> Console:
@@ -66,12 +82,12 @@ def _escape(text: str) -> str:
     return escape(text)
 
 
-def print_json(value: Any) -> None:
+def print_json(value: object) -> None:
     """Dataclasses (nested) as JSON on stdout, for scripts."""
     sys.stdout.write(json.dumps(to_jsonable(value), indent=2, default=str) + "\n")
 
 
-def to_jsonable(value: Any) -> Any:
+def to_jsonable(value: object) -> Any:
     """Plain JSON data from a result object; a part with its own `to_jsonable()` (a load
     report adds its computed `lost`, for one) is asked for it, however deep it sits."""
     own = getattr(value, "to_jsonable", None)
@@ -86,7 +102,7 @@ def to_jsonable(value: Any) -> Any:
     return value
 
 
-def table(title: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+def table(title: str, columns: Sequence[str], rows: Sequence[Sequence[object]]) -> None:
     grid = Table(title=title, title_justify="left", header_style="bold")
     for column in columns:
         grid.add_column(column)
@@ -102,11 +118,11 @@ def mark(ok: bool | None) -> str:
     return "[green]✔[/]" if ok else "[red]✘[/]"
 
 
-def kv(title: str, pairs: Sequence[tuple[str, Any]]) -> None:
+def kv(title: str, pairs: Sequence[tuple[str, object]]) -> None:
     out.print(_kv_grid(title, pairs))
 
 
-def _kv_grid(title: str, pairs: Sequence[tuple[str, Any]]) -> Table:
+def _kv_grid(title: str, pairs: Sequence[tuple[str, object]]) -> Table:
     grid = Table(title=title, title_justify="left", show_header=False, box=None, padding=(0, 2))
     grid.add_column(style="bold")
     grid.add_column()
@@ -118,7 +134,7 @@ def _kv_grid(title: str, pairs: Sequence[tuple[str, Any]]) -> Table:
 @contextmanager
 def live_kv(
     title: str, every: float = 5.0
-) -> Iterator[Callable[[Sequence[tuple[str, Any]]], None]]:
+) -> Iterator[Callable[[Sequence[tuple[str, object]]], None]]:
     """A key-value panel redrawn in place on stderr while long work runs: `update(pairs)`.
 
     On a terminal it is a Rich Live display; elsewhere (CI logs, a pipe) it prints one plain
@@ -131,7 +147,7 @@ def live_kv(
     if not err.is_terminal:
         last = [0.0]
 
-        def line(pairs: Sequence[tuple[str, Any]]) -> None:
+        def line(pairs: Sequence[tuple[str, object]]) -> None:
             now = time.monotonic()
             if now - last[0] >= every:
                 last[0] = now
@@ -155,7 +171,7 @@ def download_progress(label: str) -> Iterator[Callable[[int, int, str], None]]:
         console=err,
         transient=True,
     )
-    task: list[Any] = []
+    task: list[TaskID] = []
 
     def update(done: int, total: int, name: str) -> None:
         if not task:
@@ -181,7 +197,7 @@ SERVICE_COLOURS = {
 }
 
 
-def trace(lines: Sequence[Any], title: str = "event trace (causal order)") -> None:
+def trace(lines: Sequence[TraceLine], title: str = "event trace (causal order)") -> None:
     """One line per event: +ms, service in its colour, topic[partition]@offset, type, fields.
 
     Plain lines rather than a table: a trace is read top to bottom like a log, and a narrow
@@ -199,11 +215,22 @@ def trace(lines: Sequence[Any], title: str = "event trace (causal order)") -> No
         )
 
 
-def verdict(checks: Sequence[Any], title: str = "verdict") -> None:
+def verdict(
+    checks: Sequence[C],
+    title: str = "verdict",
+    *,
+    headings: tuple[str, str] = ("expectation", "what the topics say"),
+    detail: Callable[[C], str] | None = None,
+) -> None:
+    """Any pass/fail list (lesson checks, scenario expectations, doctor, invariants) as one
+    table: ✔ held, ✘ failed, ! could not be judged; the name; what was seen — `detail(check)`
+    when given, else the check's own detail; and a fix column when any check has a fix."""
+    said = detail or (lambda check: check.detail)
+    fixes = any(check.fix for check in checks)
     table(
         title,
-        ["", "expectation", "what the topics say"],
-        [[mark(c.ok), c.name, c.detail] for c in checks],
+        ["", *headings, *(["fix"] if fixes else [])],
+        [[mark(c.ok), c.name, said(c), *([c.fix] if fixes else [])] for c in checks],
     )
 
 
@@ -218,9 +245,8 @@ def sparkline(values: Sequence[int]) -> str:
     return "".join(SPARKS[min(len(SPARKS) - 1, int(v / top * (len(SPARKS) - 1)))] for v in values)
 
 
-def dashboard_view(snap: Any) -> Any:
-    """The dashboard as one Rich renderable (a DashboardSnapshot from kafkalab.monitoring.dashboard)."""
-    from rich.console import Group
+def dashboard_view(snap: DashboardSnapshot) -> Group:
+    """The dashboard as one Rich renderable: shop figures, services, lag, alerts."""
 
     def num(value: float | None, fmt: str) -> str:
         return "—" if value is None else format(value, fmt)
@@ -278,8 +304,8 @@ def dashboard_view(snap: Any) -> Any:
 _ALERT_STYLE = {"firing": "bold red", "pending": "yellow", "inactive": "dim green"}
 
 
-def alerts_view(alerts: Sequence[Any]) -> Any:
-    """Alerts (kafkalab.monitoring.rules.Alert) as a table: firing, then pending, then quiet.
+def alerts_view(alerts: Sequence[Alert]) -> Table:
+    """Alerts as a table: firing, then pending, then quiet.
     The labels that tell alerts apart are in each summary; `--json` has them all."""
     from kafkalab.monitoring.rules import format_value
 
@@ -304,16 +330,16 @@ def alerts_view(alerts: Sequence[Any]) -> Any:
     return grid
 
 
-def to_text(renderable: Any, width: int = 200) -> str:
+def to_text(renderable: RenderableType, width: int = 200) -> str:
     """A renderable as plain text (tests, logs): no colour, no terminal needed."""
     import io
 
-    console = Console(file=io.StringIO(), width=width, color_system=None)
-    console.print(renderable)
-    return console.file.getvalue()  # type: ignore[attr-defined]
+    buffer = io.StringIO()
+    Console(file=buffer, width=width, color_system=None).print(renderable)
+    return buffer.getvalue()
 
 
-def live_view(render: Callable[[], Any], every: float) -> None:
+def live_view(render: Callable[[], RenderableType], every: float) -> None:
     """Redraw `render()` every `every` seconds until Ctrl-C (which the CLI edge turns into exit 130)."""
     import time
 

@@ -289,8 +289,6 @@ CATALOGUE: tuple[MetricSpec, ...] = (
     SERVICE_REPLICAS,
 )
 
-BY_NAME: dict[str, MetricSpec] = {spec.name: spec for spec in CATALOGUE}
-
 
 def exported_by(endpoint: str) -> list[MetricSpec]:
     """The specs one endpoint (a service name or PLATFORM) must expose."""

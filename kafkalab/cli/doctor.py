@@ -10,8 +10,6 @@ from kafkalab import ui
 from kafkalab.doctor import diagnose
 from kafkalab.settings import load_settings
 
-_MARKS = {"ok": True, "warn": None, "fail": False}
-
 
 def doctor(
     json: Annotated[bool, typer.Option("--json", help="Print the checks as JSON.")] = False,
@@ -19,15 +17,9 @@ def doctor(
     """Check Python, Java ≥ 17, the cached Kafka jars, the ports and the cluster; say how to fix each."""
     report = diagnose(load_settings())
     if json:
-        ui.print_json(
-            {"healthy": report.healthy, "checks": report.checks, "settings": report.settings}
-        )
+        ui.print_json(report)
     else:
-        ui.table(
-            "kafkalab doctor",
-            ["", "check", "finding", "fix"],
-            [[ui.mark(_MARKS[c.outcome]), c.name, c.detail, c.fix] for c in report.checks],
-        )
+        ui.verdict(report.checks, "kafkalab doctor", headings=("check", "finding"))
         ui.kv("settings (env var = value)", sorted(report.settings.items()))
         if report.healthy:
             ui.success("ready: nothing blocks `kafkalab cluster up`")

@@ -6,7 +6,7 @@ import json as jsonlib
 import os
 import sys
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -15,6 +15,10 @@ from kafkalab.errors import KafkalabError
 from kafkalab.load import plan as p
 from kafkalab.platform import control
 from kafkalab.settings import load_settings
+
+if TYPE_CHECKING:
+    from kafkalab.load.driver import Progress
+    from kafkalab.load.run import LoadRun
 
 
 class ReportNotWritten(KafkalabError):
@@ -98,7 +102,7 @@ def load(
         raise typer.Exit(1)
 
 
-def progress_pairs(progress: Any) -> list[tuple[str, Any]]:
+def progress_pairs(progress: Progress) -> list[tuple[str, object]]:
     lags = ", ".join(f"{g.removeprefix('kafkalab-')} {lag}" for g, lag in progress.lags.items())
     return [
         ("phase", f"{progress.phase} ({progress.elapsed:.1f} s)"),
@@ -132,7 +136,7 @@ def _write_json(target: str, data: dict[str, Any]) -> None:
         raise ReportNotWritten(f"could not write {target}: {exc.strerror or exc}") from exc
 
 
-def _render(result: Any) -> None:
+def _render(result: LoadRun) -> None:
     r = result.report
     ui.kv(
         "load",
@@ -148,9 +152,9 @@ def _render(result: Any) -> None:
         ],
     )
     rows = [
-        ["paying orders", r.latency],
-        ["unpaid orders (TTL incl.)", r.failing_latency],
-        ["POST /orders (HTTP)", r.http_latency],
+        ("paying orders", r.latency),
+        ("unpaid orders (TTL incl.)", r.failing_latency),
+        ("POST /orders (HTTP)", r.http_latency),
     ]
     ui.table(
         "latency, ms (order placed → terminal state, from record timestamps)",
@@ -232,7 +236,7 @@ def _render(result: Any) -> None:
         ui.failure("the invariant checker found a violation (see above)")
 
 
-def _render_verify(result: Any) -> None:
+def _render_verify(result: LoadRun) -> None:
     if result.verify is None:
         return
     from kafkalab.cli.observe import render_report

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import sys
 from enum import IntEnum
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
+from typer.core import TyperGroup
 
 from kafkalab import __version__, ui
 from kafkalab.cli import alerts as alerts_cli
@@ -30,7 +31,24 @@ class ExitStatus(IntEnum):
     CTRL_C = 130
 
 
+class _Interrupted(Exception):
+    """Ctrl-C inside a command, carried to `execute` as itself: Typer would otherwise turn the
+    KeyboardInterrupt into a silent exit 130 (older Typers: an Abort), and the one line that
+    says what keeps running would never be printed."""
+
+
+class _Commands(TyperGroup):
+    """kafkalab's command group: Typer's own, except that Ctrl-C gets past it."""
+
+    def invoke(self, ctx: Any) -> Any:  # ctx: a Context from the click copy Typer keeps private
+        try:
+            return super().invoke(ctx)
+        except KeyboardInterrupt as exc:
+            raise _Interrupted from exc
+
+
 app = typer.Typer(
+    cls=_Commands,
     name="kafkalab",
     help="Learn Apache Kafka by running it: a real KRaft broker, real events, live lessons.",
     no_args_is_help=True,
@@ -93,7 +111,8 @@ def execute(args: list[str]) -> int:
     """Run the app on `args` and turn every failure into one line on stderr; the exit status.
 
     The console edge without the exit: `run()` wraps it in `sys.exit`, tests call it in-process.
-    With --debug a failure is re-raised (a traceback) instead of summed up in one line.
+    With --debug a failure is re-raised (a traceback) instead of summed up in one line; a
+    bad command line and Ctrl-C stay one line even then, as there is no bug to trace.
     """
     debug = "--debug" in args
     try:
@@ -105,17 +124,17 @@ def execute(args: list[str]) -> int:
         code = ExitStatus.ERROR
     except typer.Exit as exc:
         code = exc.exit_code
-    except (typer.Abort, KeyboardInterrupt):
+    except (_Interrupted, typer.Abort, KeyboardInterrupt):
         ui.error(
             "interrupted", "what was already started keeps running; see `kafkalab cluster status`"
         )
         code = ExitStatus.CTRL_C
     except Exception as exc:  # noqa: BLE001 - the edge: nothing escapes as a traceback
-        if debug:
-            raise
         if _is_usage_error(exc):
             ui.error(exc.format_message().rstrip("."), _usage_hint(exc))  # type: ignore[attr-defined]
             code = ExitStatus.USAGE
+        elif debug:
+            raise
         else:
             ui.error(
                 f"unexpected error: {type(exc).__name__}: {exc}",

@@ -20,7 +20,7 @@ from kafkalab.settings import load_settings
 if TYPE_CHECKING:
     from kafkalab.observe.lag import GroupLag
     from kafkalab.observe.tail import TailRecord
-    from kafkalab.observe.verify import VerifyReport
+    from kafkalab.observe.verify import Invariant, VerifyReport
 
 JsonOption = Annotated[bool, typer.Option("--json", help="Print the result as JSON for scripts.")]
 
@@ -70,13 +70,9 @@ def render_report(report: VerifyReport) -> None:
             ("events read", f"{report.events:,} in {report.read_seconds:.1f} s"),
         ],
     )
-    rows = []
-    for inv in report.invariants:
-        said = "\n".join(inv.examples) if inv.examples else inv.detail
-        if inv.violations > len(inv.examples):
-            said += f"\n… and {inv.violations - len(inv.examples)} more"
-        rows.append([ui.mark(inv.ok), inv.name, inv.checked, inv.violations, said])
-    ui.table("invariants", ["", "invariant", "checked", "violations", "what the topics say"], rows)
+    ui.verdict(
+        report.invariants, "invariants", headings=("invariant", "what the topics say"), detail=_said
+    )
     failed = [i.name for i in report.invariants if i.ok is False]
     unjudged = [i.name for i in report.invariants if i.ok is None]
     orders = f"{report.orders} order{'' if report.orders == 1 else 's'}"
@@ -92,6 +88,17 @@ def render_report(report: VerifyReport) -> None:
         )
     else:
         ui.success(f"every invariant holds for {orders}")
+
+
+def _said(inv: Invariant) -> str:
+    """The counts, then where the rule broke (one example a line) or, if nowhere, the rule."""
+    if not inv.checked and not inv.violations:
+        return inv.detail  # nothing to judge yet, or nothing could be
+    counts = f"{inv.checked:,} checked, {inv.violations:,} violated"
+    if not inv.examples:
+        return f"{counts}: {inv.detail}"
+    more = inv.violations - len(inv.examples)
+    return "\n".join([f"{counts}:", *inv.examples, *([f"… and {more:,} more"] if more > 0 else [])])
 
 
 def _note_paused() -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -10,6 +10,9 @@ from kafkalab import scenarios, ui
 from kafkalab.errors import InvalidChoice
 from kafkalab.platform import control
 from kafkalab.settings import load_settings
+
+if TYPE_CHECKING:
+    from kafkalab.scenarios.highload import HighLoadReport
 
 
 def scenario(
@@ -79,7 +82,7 @@ def scenario(
         if result.passed:
             ui.success(f"{chosen.name}: every expectation holds ({result.seconds:.1f} s)")
         else:
-            failed = [c.name for c in result.checks if not c.ok]
+            failed = [c.name for c in result.checks if c.ok is False]
             if result.verify is not None and not result.verify.passed:
                 failed.append("the invariants")
             ui.failure(f"{chosen.name}: {', '.join(failed)} did not hold ({result.seconds:.1f} s)")
@@ -116,7 +119,7 @@ def _high_load(orders: int | None, rate: float | None, json: bool) -> None:
         raise typer.Exit(1)
 
 
-def _render_high_load(report: Any) -> None:
+def _render_high_load(report: HighLoadReport) -> None:
     ui.table(
         "high-load: timeline",
         ["+s", "what", "detail"],
@@ -173,7 +176,7 @@ def _render_high_load(report: Any) -> None:
     if report.passed:
         ui.success(f"high-load: every expectation and invariant holds ({report.seconds:.1f} s)")
     else:
-        failed = [c.name for c in report.checks if not c.ok]
+        failed = [c.name for c in report.checks if c.ok is False]
         if report.verify is None or not report.verify.passed:
             failed.append("the invariants")
         ui.failure(f"high-load: {', '.join(failed)} did not hold ({report.seconds:.1f} s)")
@@ -197,7 +200,7 @@ def _security(json: bool) -> None:
         if result.passed:
             ui.success(f"security: every claim holds ({result.seconds:.1f} s)")
         else:
-            failed = [c.name for c in result.checks if not c.ok]
+            failed = [c.name for c in result.checks if c.ok is False]
             ui.failure(f"security: {'; '.join(failed)} did not hold ({result.seconds:.1f} s)")
     if not result.passed:
         raise typer.Exit(1)

@@ -34,10 +34,10 @@ def smoke(
     if json:
         ui.print_json({**ui.to_jsonable(result), "passed": result.passed})
     else:
-        ui.table(
+        ui.verdict(
+            result.checks,
             f"round trip through {result.topic}",
-            ["", "expectation", "what came back through Kafka"],
-            [[ui.mark(c.ok), c.name, c.detail] for c in result.checks],
+            headings=("expectation", "what came back through Kafka"),
         )
         rate = result.events / result.produce_seconds if result.produce_seconds else 0
         ui.out.print(

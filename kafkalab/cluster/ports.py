@@ -16,15 +16,6 @@ def port_free(host: str, port: int) -> bool:
     return True
 
 
-def port_answers(host: str, port: int, timeout: float = 0.5) -> bool:
-    """True if something accepts connections on host:port."""
-    try:
-        with socket.create_connection((host, port), timeout=timeout):
-            return True
-    except OSError:
-        return False
-
-
 def free_block(host: str, size: int, start: int) -> int:
     """The first of `size` consecutive free ports at or above `start` (below 32768, where the
     kernel's ephemeral range begins: a client's own socket could take a broker's port there);

@@ -19,10 +19,10 @@ from typing import Any
 
 from kafkalab.connection import Connection
 from kafkalab.curriculum import progress
-from kafkalab.curriculum.checks import Check, passed
 from kafkalab.curriculum.lab import Lab, SideCluster, remove_leftovers
 from kafkalab.curriculum.manifest import Lesson, ManifestError
 from kafkalab.settings import Settings
+from kafkalab.verdict import Check, passed
 
 
 @dataclass

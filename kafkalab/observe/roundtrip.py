@@ -18,13 +18,11 @@ from confluent_kafka.admin import NewTopic
 from confluent_kafka.schema_registry.avro import AvroDeserializer, AvroSerializer
 from confluent_kafka.serialization import MessageField, SerializationContext, StringSerializer
 
-from kafkalab import clients
+from kafkalab import clients, verdict
 from kafkalab.connection import Connection
 from kafkalab.errors import ClusterNotRunning
 from kafkalab.events.schemas import schema_text
-from kafkalab.observe.verdict import Expectation, all_passed
-
-SUBJECT_STRATEGY_NOTE = "subject = record name, so every run reuses one subject"
+from kafkalab.verdict import Check
 
 
 @dataclass
@@ -35,11 +33,11 @@ class RoundTrip:
     schema_id: int | None = None
     produce_seconds: float = 0.0
     consume_seconds: float = 0.0
-    checks: list[Expectation] = field(default_factory=list)
+    checks: list[Check] = field(default_factory=list)
 
     @property
     def passed(self) -> bool:
-        return all_passed(self.checks)
+        return verdict.passed(self.checks)
 
 
 def _record_subject(ctx: SerializationContext, record_name: str) -> str:
@@ -92,7 +90,7 @@ def _produce_and_check(conn: Connection, result: RoundTrip) -> None:
     undelivered = producer.flush(30)
     result.produce_seconds = time.monotonic() - started
     result.checks.append(
-        Expectation(
+        Check(
             "delivered",
             undelivered == 0,
             f"{result.events - undelivered}/{result.events} acknowledged (acks=all)",
@@ -125,14 +123,14 @@ def _produce_and_check(conn: Connection, result: RoundTrip) -> None:
     result.schema_id = next(iter(schema_ids)) if len(schema_ids) == 1 else None
     registered = registry.get_latest_version("dev.kafkalab.smoke.SmokeEvent")
     result.checks.append(
-        Expectation(
+        Check(
             "schema registered",
             result.schema_id == registered.schema_id,
             f"every message carries schema id {sorted(schema_ids)}; registry latest id {registered.schema_id}",
         )
     )
     result.checks.append(
-        Expectation(
+        Check(
             "all consumed",
             len(received) == result.events,
             f"{len(received)}/{result.events} read back",
@@ -141,7 +139,7 @@ def _produce_and_check(conn: Connection, result: RoundTrip) -> None:
     by_id = {str(e["event_id"]): e for e in sent}
     intact = sum(1 for _, event in received if by_id.get(str(event["event_id"])) == _plain(event))
     result.checks.append(
-        Expectation(
+        Check(
             "decoded intact",
             intact == result.events,
             f"{intact}/{result.events} equal to what was sent",
@@ -150,7 +148,7 @@ def _produce_and_check(conn: Connection, result: RoundTrip) -> None:
     result.checks.append(_order_per_key(received, result.keys))
     total_committed = sum(max(tp.offset, 0) for tp in committed)
     result.checks.append(
-        Expectation(
+        Check(
             "offsets committed",
             total_committed == len(received),
             f"group committed {total_committed} offsets",
@@ -165,7 +163,7 @@ def _plain(event: dict[str, object]) -> dict[str, object]:
     return {**event, "event_id": str(event["event_id"]), "occurred_at": millis}
 
 
-def _order_per_key(received: list[tuple[int, dict[str, object]]], keys: int) -> Expectation:
+def _order_per_key(received: list[tuple[int, dict[str, object]]], keys: int) -> Check:
     partitions: dict[str, set[int]] = {}
     last: dict[str, int] = {}
     in_order = True
@@ -177,7 +175,7 @@ def _order_per_key(received: list[tuple[int, dict[str, object]]], keys: int) -> 
             in_order = False
         last[key] = seq
     one_partition = all(len(parts) == 1 for parts in partitions.values())
-    return Expectation(
+    return Check(
         "order per key",
         in_order and one_partition and len(partitions) == keys,
         f"{len(partitions)} keys, each on one partition, sequence numbers "

@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from kafkalab import verdict
 from kafkalab.catalogue.services import TEMPLATES
 from kafkalab.connection import Connection
 from kafkalab.errors import KafkalabError
@@ -73,20 +74,18 @@ KNOWN_CAUSES = "every cause is on the topics"
 ANALYTICS_TOTALS = "analytics totals"
 
 
-@dataclass
-class Invariant:
-    """One rule, judged over everything in the window.
+@dataclass(frozen=True, kw_only=True)
+class Invariant(verdict.Check):
+    """One rule, judged over everything in the window: a Check with its counts.
 
     ok is None when the rule could not be judged (no analytics results yet): shown as `!`,
     not counted as a failure, and said out loud in `detail` rather than passed silently.
+    `detail` describes the rule; `examples` say where it broke.
     """
 
-    name: str
-    ok: bool | None
-    checked: int
-    violations: int
+    checked: int = 0
+    violations: int = 0
     examples: list[str] = field(default_factory=list)  # "ORDER_ID: what is wrong", up to 5
-    detail: str = ""
 
 
 @dataclass
@@ -103,7 +102,7 @@ class VerifyReport:
     passed: bool = field(init=False)
 
     def __post_init__(self) -> None:
-        self.passed = bool(self.invariants) and all(i.ok is not False for i in self.invariants)
+        self.passed = verdict.passed(self.invariants)
 
     def invariant(self, name: str) -> Invariant:
         return next(i for i in self.invariants if i.name == name)
@@ -177,7 +176,12 @@ class _Tally:
 
     def result(self, detail: str) -> Invariant:
         return Invariant(
-            self.name, self.violations == 0, self.checked, self.violations, self.examples, detail
+            name=self.name,
+            ok=self.violations == 0,
+            detail=detail,
+            checked=self.checked,
+            violations=self.violations,
+            examples=self.examples,
         )
 
 
@@ -388,14 +392,11 @@ def _analytics(orders: dict[str, _Order], windows: list[Event]) -> Invariant:
                 latest[metric] = window
     if not latest:
         if not counted:
-            return Invariant(ANALYTICS_TOTALS, True, 0, 0, [], "no orders yet, no results yet")
+            return Invariant(name=ANALYTICS_TOTALS, ok=True, detail="no orders yet, no results yet")
         return Invariant(
-            ANALYTICS_TOTALS,
-            None,
-            0,
-            0,
-            [],
-            f"no running totals on `{t.ANALYTICS}` yet for {len(counted)} orders — is the "
+            name=ANALYTICS_TOTALS,
+            ok=None,
+            detail=f"no running totals on `{t.ANALYTICS}` yet for {len(counted)} orders — is the "
             "analytics service running? (`kafkalab ps`)",
         )
     tally = _Tally(ANALYTICS_TOTALS)

@@ -16,6 +16,7 @@ from typing import Any
 
 import httpx
 
+from kafkalab import verdict
 from kafkalab.catalogue.services import SERVICES, group_id, service_port
 from kafkalab.connection import Connection
 from kafkalab.errors import KafkalabError
@@ -24,10 +25,10 @@ from kafkalab.events.serde import Event, now_ms
 from kafkalab.load.shop import top_up_stock
 from kafkalab.observe.lag import GroupLag, group_lag
 from kafkalab.observe.trace import TRACE_TOPICS, TraceLine, order_events, read_events, trace_lines
-from kafkalab.observe.verdict import Expectation, all_passed
 from kafkalab.observe.verify import VerifyReport, verify_orders
 from kafkalab.scenarios import Scenario
 from kafkalab.settings import Settings
+from kafkalab.verdict import Check
 
 Notify = Callable[[str], None]
 
@@ -53,12 +54,12 @@ class ScenarioResult:
     steps: list[StepResult] = field(default_factory=list)
     trace: list[TraceLine] = field(default_factory=list)
     lags: list[GroupLag] = field(default_factory=list)
-    checks: list[Expectation] = field(default_factory=list)
+    checks: list[Check] = field(default_factory=list)
     verify: VerifyReport | None = None
 
     @property
     def passed(self) -> bool:
-        return all_passed(self.checks) and (self.verify is None or self.verify.passed)
+        return verdict.passed(self.checks) and (self.verify is None or self.verify.passed)
 
 
 @dataclass
@@ -183,7 +184,7 @@ def evaluate(
     order_id: str | None,
     http_status: int | None,
     started_ms: int,
-) -> list[Expectation]:
+) -> list[Check]:
     """Each expectation against what the topics hold for this order."""
     mine = [e for e in events if order_id and e.value.get("order_id") == order_id]
     statuses = [
@@ -203,43 +204,41 @@ def evaluate(
         for e in events
         if e.type == "AnalyticsWindow" and e.value.get("window_end", 0) >= started_ms
     ]
-    checks: list[Expectation] = []
+    checks: list[Check] = []
     for name, want in expect.items():
         match name:
             case "order_status":
                 got = (
                     statuses[-1] if statuses else ("CREATED" if count.get("OrderCreated") else None)
                 )
-                checks.append(Expectation(name, got == want, f"order is {got}, expected {want}"))
+                checks.append(Check(name, got == want, f"order is {got}, expected {want}"))
             case "status_path":
                 checks.append(
-                    Expectation(
-                        name, statuses == list(want), " → ".join(statuses) or "no transitions"
-                    )
+                    Check(name, statuses == list(want), " → ".join(statuses) or "no transitions")
                 )
             case "payments_completed" | "payments_failed":
                 kind = "PaymentCompleted" if name == "payments_completed" else "PaymentFailed"
                 got = count.get(kind, 0)
                 checks.append(
-                    Expectation(name, got == want, f"{got} {kind} on {t.PAYMENTS} (read_committed)")
+                    Check(name, got == want, f"{got} {kind} on {t.PAYMENTS} (read_committed)")
                 )
             case "stock_committed" | "stock_released":
                 kind = "StockCommitted" if name == "stock_committed" else "StockReleased"
                 got = count.get(kind, 0)
-                checks.append(Expectation(name, (got > 0) == bool(want), f"{got} {kind}"))
+                checks.append(Check(name, (got > 0) == bool(want), f"{got} {kind}"))
             case "notifications_sent":
                 got = count.get("NotificationSent", 0)
                 checks.append(
-                    Expectation(name, got == want, f"{got} sent ({', '.join(channels) or 'none'})")
+                    Check(name, got == want, f"{got} sent ({', '.join(channels) or 'none'})")
                 )
             case "notification_template":
                 wanted = sorted([want] if isinstance(want, str) else want)
                 detail = f"templates: {', '.join(templates) or 'none'}"
-                checks.append(Expectation(name, templates == wanted, detail))
+                checks.append(Check(name, templates == wanted, detail))
             case "analytics_updated":
                 metrics = sorted({str(e.value.get("metric")) for e in windows})
                 checks.append(
-                    Expectation(
+                    Check(
                         name,
                         bool(windows) == bool(want),
                         f"{len(windows)} window results since the run began ({', '.join(metrics) or 'none'})",
@@ -247,6 +246,6 @@ def evaluate(
                 )
             case "order_http_status":
                 checks.append(
-                    Expectation(name, http_status == want, f"POST /orders answered {http_status}")
+                    Check(name, http_status == want, f"POST /orders answered {http_status}")
                 )
     return checks

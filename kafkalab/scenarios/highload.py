@@ -19,6 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from kafkalab import verdict
 from kafkalab.catalogue.services import group_id
 from kafkalab.chaos import burst, watch
 from kafkalab.chaos.runner import TimelineEntry
@@ -27,11 +28,11 @@ from kafkalab.events.serde import now_ms
 from kafkalab.load.driver import Progress, run_load
 from kafkalab.load.report import LoadReport
 from kafkalab.observe.lag import group_lag
-from kafkalab.observe.verdict import Expectation, all_passed
 from kafkalab.observe.verify import VerifyReport, verify_orders
 from kafkalab.platform import autoscaler, control, files
 from kafkalab.platform.scaling import Policy
 from kafkalab.settings import Settings
+from kafkalab.verdict import Check
 
 Notify = Callable[[str], None]
 OnProgress = Callable[[Progress, list[tuple[str, str]]], None]
@@ -75,12 +76,12 @@ class HighLoadReport:
     circuit: list[burst.CircuitChange] = field(default_factory=list)
     autoscaler: list[dict[str, Any]] = field(default_factory=list)
     load: LoadReport | None = None
-    checks: list[Expectation] = field(default_factory=list)
+    checks: list[Check] = field(default_factory=list)
     verify: VerifyReport | None = None
 
     @property
     def passed(self) -> bool:
-        return all_passed(self.checks) and self.verify is not None and self.verify.passed
+        return verdict.passed(self.checks) and self.verify is not None and self.verify.passed
 
 
 class _Clock:
@@ -305,7 +306,7 @@ def _await_breakers(plan: HighLoadPlan, watcher: _Watcher, clock: _Clock) -> Non
     clock.note("note", f"a breaker was not closed {plan.breaker_timeout:g} s after the load")
 
 
-def _checks(plan: HighLoadPlan, report: HighLoadReport) -> list[Expectation]:
+def _checks(plan: HighLoadPlan, report: HighLoadReport) -> list[Check]:
     after = report.after.members if report.after else {}
     busy = [m for m, parts in after.items() if parts]
     opened = [c for c in report.circuit if c.after == "open"]
@@ -313,23 +314,23 @@ def _checks(plan: HighLoadPlan, report: HighLoadReport) -> list[Expectation]:
     load = report.load
     accepted = (load.orders.accepted + load.failing.accepted) if load else 0
     return [
-        Expectation(
+        Check(
             "payment scaled out",
             len(busy) >= plan.scale_to,
             f"{len(after)} members, {len(busy)} owning partitions"
             + (f" (before: {len(report.before.members)})" if report.before else ""),
         ),
-        Expectation(
+        Check(
             "breaker opened under the burst",
             bool(opened),
             f"{len(opened)} replica(s) opened" if opened else "no breaker opened",
         ),
-        Expectation(
+        Check(
             "breaker closed after",
             bool(closed),
             "closed again after a half-open probe" if closed else "no breaker closed again",
         ),
-        Expectation(
+        Check(
             "every order ended",
             bool(load and load.all_terminal),
             f"{accepted:,} accepted, {load.lost if load else '?'} lost",

@@ -1,7 +1,7 @@
 """`kafkalab scenario security`: the secure claims, each shown and checked against the real
 broker and the topics, never against what our own code believes.
 
-Each check is a function of its own that returns an Expectation, so the tests can run the same
+Each check is a function of its own that returns a Check, so the tests can run the same
 check against a cluster without security and see it report ✘ — proof that it can fail.
 """
 
@@ -26,17 +26,17 @@ from confluent_kafka.admin import (
     ResourceType,
 )
 
-from kafkalab import clients
+from kafkalab import clients, verdict
 from kafkalab.catalogue.services import service_port
 from kafkalab.connection import Connection
 from kafkalab.events import topics as t
 from kafkalab.events.serde import Event, now_ms
 from kafkalab.observe.trace import read_events
-from kafkalab.observe.verdict import Expectation, all_passed
 from kafkalab.security import fields, material
 from kafkalab.security.audit import AuditEntry, AuditLog
 from kafkalab.security.provision import upsert_users
 from kafkalab.settings import Settings
+from kafkalab.verdict import Check
 
 Notify = Callable[[str], None]
 ROGUE = "rogue"
@@ -49,12 +49,12 @@ ORDER_BODY: dict[str, Any] = {"items": [{"sku": "SKU-BOOK", "quantity": 1}], "ca
 
 @dataclass
 class SecurityResult:
-    checks: list[Expectation] = field(default_factory=list)
+    checks: list[Check] = field(default_factory=list)
     seconds: float = 0.0
 
     @property
     def passed(self) -> bool:
-        return all_passed(self.checks)
+        return verdict.passed(self.checks)
 
 
 def run(
@@ -82,7 +82,7 @@ def run(
     return result
 
 
-def order_without_token(settings: Settings, http: httpx.Client) -> Expectation:
+def order_without_token(settings: Settings, http: httpx.Client) -> Check:
     """The order service answers 401 to an anonymous order (its own audit record is checked
     by `audit_holds_denials`)."""
     name = "order without a token is refused (401)"
@@ -90,11 +90,11 @@ def order_without_token(settings: Settings, http: httpx.Client) -> Expectation:
     try:
         response = http.post(url, json=ORDER_BODY)
     except httpx.HTTPError as exc:
-        return Expectation(name, False, f"order service did not answer: {exc}")
-    return Expectation(name, response.status_code == 401, f"HTTP {response.status_code}")
+        return Check(name, False, f"order service did not answer: {exc}")
+    return Check(name, response.status_code == 401, f"HTTP {response.status_code}")
 
 
-def no_credentials(conn: Connection, audit: AuditLog | None = None) -> Expectation:
+def no_credentials(conn: Connection, audit: AuditLog | None = None) -> Check:
     """Plaintext, TLS without SASL, and a wrong password must all fail to get metadata from the
     client listener (in secure mode the SASL_SSL one: the plaintext port is not even open)."""
     name = "no credentials, no connection to the secure listener"
@@ -129,8 +129,8 @@ def no_credentials(conn: Connection, audit: AuditLog | None = None) -> Expectati
                     )
                 )
     if connected:
-        return Expectation(name, False, f"connected to {target} with: {', '.join(connected)}")
-    return Expectation(name, True, f"{target} refused: {', '.join(refused)}")
+        return Check(name, False, f"connected to {target} with: {', '.join(connected)}")
+    return Check(name, True, f"{target} refused: {', '.join(refused)}")
 
 
 def rogue_denied(
@@ -139,7 +139,7 @@ def rogue_denied(
     audit: AuditLog | None = None,
     topic: str = t.PAYMENTS,
     timeout: float = 30.0,
-) -> Expectation:
+) -> Check:
     """A principal with valid credentials reads `topic`: the broker must answer
     TOPIC_AUTHORIZATION_FAILED. The rogue may use its own consumer groups (`rogue-…`), so the
     denial is the topic's and not the group's; it has no ACL on any topic."""
@@ -173,7 +173,7 @@ def rogue_denied(
             msg = consumer.poll(1.0)
             error = msg.error() if msg is not None else None
             if msg is not None and error is None:
-                return Expectation(
+                return Check(
                     name, False, f"{ROGUE} read a record from {topic} (offset {msg.offset()})"
                 )
             if error is None or error.code() != KafkaError.TOPIC_AUTHORIZATION_FAILED:
@@ -187,47 +187,43 @@ def rogue_denied(
                         f"User:{ROGUE}", "kafka read", f"topic:{topic}", False, error.name()
                     )
                     audit.record(denial)
-                return Expectation(name, True, f"Kafka answered {error.name()}")
+                return Check(name, True, f"Kafka answered {error.name()}")
             if error is not None:
                 last = error.name()
     finally:
         consumer.close()
-    return Expectation(
-        name, False, f"no TOPIC_AUTHORIZATION_FAILED within {timeout:.0f} s ({last})"
-    )
+    return Check(name, False, f"no TOPIC_AUTHORIZATION_FAILED within {timeout:.0f} s ({last})")
 
 
 def card_is_ciphertext(
     settings: Settings, conn: Connection, http: httpx.Client, since_ms: int, timeout: float = 60.0
-) -> Expectation:
+) -> Check:
     """Register, log in, order with a known card; its PaymentCompleted on `payments` must carry
     the card sealed (enc:v1:…) and the digits nowhere in the record."""
     name = f"the card number on {t.PAYMENTS} is ciphertext"
     try:
         order_id = _place_order(settings, http)
     except (httpx.HTTPError, RuntimeError) as exc:
-        return Expectation(name, False, f"could not place an order: {exc}")
+        return Check(name, False, f"could not place an order: {exc}")
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         for event in read_events(conn, (t.PAYMENTS,), since_ms=since_ms):
             if event.type == "PaymentCompleted" and event.value.get("order_id") == order_id:
                 return _judge_card(name, event)
         time.sleep(1.0)
-    return Expectation(
-        name, False, f"no PaymentCompleted for order {order_id} within {timeout:.0f} s"
-    )
+    return Check(name, False, f"no PaymentCompleted for order {order_id} within {timeout:.0f} s")
 
 
-def _judge_card(name: str, event: Event) -> Expectation:
+def _judge_card(name: str, event: Event) -> Check:
     sealed = str(event.value.get("card_number", ""))
     if CARD in json.dumps(event.value):
-        return Expectation(name, False, f"the clear card number is in offset {event.offset}")
+        return Check(name, False, f"the clear card number is in offset {event.offset}")
     if not fields.is_sealed(sealed):
-        return Expectation(name, False, f"card_number is {sealed!r}, not sealed")
-    return Expectation(name, True, f"card_number = {sealed[:24]}… ({len(sealed)} chars)")
+        return Check(name, False, f"card_number is {sealed!r}, not sealed")
+    return Check(name, True, f"card_number = {sealed[:24]}… ({len(sealed)} chars)")
 
 
-def audit_holds_denials(conn: Connection, since_ms: int, timeout: float = 60.0) -> Expectation:
+def audit_holds_denials(conn: Connection, since_ms: int, timeout: float = 60.0) -> Check:
     """The `audit` topic holds, since the scenario began: the 401 (written by the order
     service), the refused connection and the rogue's denied read."""
     name = "the audit trail holds the denied attempts"
@@ -248,11 +244,9 @@ def audit_holds_denials(conn: Connection, since_ms: int, timeout: float = 60.0) 
         ]
         missing = [label for label, match in wanted.items() if not any(match(v) for v in denied)]
         if not missing:
-            return Expectation(
-                name, True, f"{len(denied)} denied record(s), each expected kind present"
-            )
+            return Check(name, True, f"{len(denied)} denied record(s), each expected kind present")
         time.sleep(1.0)
-    return Expectation(name, False, f"missing: {', '.join(missing)}")
+    return Check(name, False, f"missing: {', '.join(missing)}")
 
 
 def _place_order(settings: Settings, http: httpx.Client) -> str:

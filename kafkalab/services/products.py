@@ -36,8 +36,3 @@ PRODUCTS: dict[str, Product] = _catalogue(
 )
 """Every SKU the shop sells, by SKU. Stock is small on the expensive items so that lessons can
 run an order out of stock (and a user out of balance) with a handful of requests."""
-
-
-def price_cents(sku: str, quantity: int) -> int:
-    """Line total for `quantity` of `sku`; raises KeyError for an unknown SKU."""
-    return PRODUCTS[sku].unit_price_cents * quantity

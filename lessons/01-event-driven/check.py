@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from kafkalab.curriculum.checks import Check, equal, expect
+from kafkalab.verdict import Check, equal, expect
 
 SERVICES = ("user", "order", "inventory", "payment", "notification", "analytics")
 # Milestones of the happy path, each caused (directly or through others) by the one before:

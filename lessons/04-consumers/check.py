@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from kafkalab.curriculum.checks import Check, equal, expect
+from kafkalab.verdict import Check, equal, expect
 
 
 @dataclass

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from kafkalab.curriculum.checks import Check, equal, expect
+from kafkalab.verdict import Check, equal, expect
 
 HEADERS = ("service", "trace_id", "causation_id")
 

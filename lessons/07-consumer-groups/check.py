@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass
 
-from kafkalab.curriculum.checks import Check, equal, expect
+from kafkalab.verdict import Check, equal, expect
 
 Assignment = dict[str, list[str]]  # member (client.id) → "topic[partition]" it owns
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass
 
-from kafkalab.curriculum.checks import Check, equal, expect
+from kafkalab.verdict import Check, equal, expect
 
 
 @dataclass

@@ -7,8 +7,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from kafkalab.curriculum.checks import Check, expect
 from kafkalab.services.notification.messages import mask_email
+from kafkalab.verdict import Check, expect
 
 # What the enricher must add to each order.
 ADDED_FIELDS = ("customer_name", "email_masked", "phone_masked")

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from kafkalab.curriculum.checks import Check, expect
+from kafkalab.verdict import Check, expect
 
 TIMEOUT = "timeout"
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from kafkalab.curriculum.checks import Check, expect
+from kafkalab.verdict import Check, expect
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from kafkalab.curriculum.checks import Check, equal, expect
+from kafkalab.verdict import Check, equal, expect
 
 FIGURES = ("orders_total", "orders_per_min", "revenue_per_min_cents", "payment_success_rate")
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from kafkalab.curriculum.checks import Check, equal, expect
 from kafkalab.scenarios.security import CARD
+from kafkalab.verdict import Check, equal, expect
 
 TOPIC_AUTHORIZATION_FAILED = 29
 """Kafka protocol error code 29. Broker error codes are positive; librdkafka's own (a local

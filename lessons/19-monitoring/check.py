@@ -13,7 +13,7 @@ from itertools import groupby
 from typing import Literal
 
 from kafkalab.catalogue.metrics import ALL_SERVICES, PLATFORM
-from kafkalab.curriculum.checks import Check, expect
+from kafkalab.verdict import Check, expect
 
 ENDPOINTS = (*ALL_SERVICES, PLATFORM)
 

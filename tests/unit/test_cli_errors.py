@@ -198,6 +198,35 @@ def test_ctrl_c_exits_130_without_a_traceback(tmp_path: Path) -> None:
     assert "Traceback" not in run.stdout + run.stderr
 
 
+@pytest.mark.parametrize(
+    ("args", "said"),
+    [
+        (("--debug", "clutser"), "No such command 'clutser'"),
+        (("cluster", "up", "--bogus", "--debug"), "No such option: --bogus"),
+    ],
+    ids=["debug-first", "debug-last"],
+)
+def test_a_usage_error_stays_one_line_with_debug(args: tuple[str, ...], said: str) -> None:
+    """--debug anywhere re-raises bugs and KafkalabErrors, not a mistyped command line."""
+    assert_one_line_error(run_cli(*args), 2, said)
+
+
+@pytest.mark.parametrize("debug", [False, True], ids=["plain", "--debug"])
+def test_ctrl_c_in_a_command_says_what_keeps_running(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, debug: bool
+) -> None:
+    """Typer would turn the KeyboardInterrupt into a silent 130; the edge says it in one line."""
+
+    def interrupted() -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr("kafkalab.cli.cluster.load_settings", interrupted)
+    run = run_cli(*(["--debug"] if debug else []), "cluster", "status", env=isolated_env(tmp_path))
+    assert_one_line_error(run, 130, "interrupted")
+    assert "see `kafkalab cluster status`" in run.stderr
+    assert run.stdout == ""
+
+
 def test_a_warning_logged_on_the_way_shows_on_stderr(tmp_path: Path) -> None:
     """As in a process that configured no logging, so the one-line checks above would see a
     stray librdkafka warning although the CLI runs in-process here."""

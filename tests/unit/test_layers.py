@@ -20,6 +20,7 @@ LAYERS: dict[str, int] = {
     "content": 0,
     "catalogue": 0,
     "processes": 0,
+    "verdict": 0,
     "__init__": 0,
     # clients built from a Connection; events, schemas and their serde
     "clients": 1,

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from kafkalab.curriculum.checks import passed
 from kafkalab.curriculum.manifest import find
 from kafkalab.curriculum.runner import load_module
+from kafkalab.verdict import passed
+from tests.unit.lessons.helpers import failing
 
 check_module = load_module(find(5), "check")
 Seen, check = check_module.Seen, check_module.check
@@ -27,10 +28,6 @@ def good() -> object:
     )
 
 
-def failing(seen: object) -> set[str]:
-    return {c.name for c in check(seen) if not c.ok}
-
-
 def test_the_right_outcome_passes() -> None:
     assert passed(check(good()))
 
@@ -38,52 +35,52 @@ def test_the_right_outcome_passes() -> None:
 def test_another_level_fails() -> None:
     seen = good()
     seen.level = "NONE"
-    assert failing(seen) == {"subject judged under BACKWARD"}
+    assert failing(check(seen)) == {"subject judged under BACKWARD"}
 
 
 def test_a_compatible_change_not_registered_fails() -> None:
     seen = good()
     seen.versions = [1]
-    assert failing(seen) == {"optional field accepted as version 2"}
+    assert failing(check(seen)) == {"optional field accepted as version 2"}
 
 
 def test_a_compatibility_test_that_said_no_fails() -> None:
     seen = good()
     seen.compatible_test = False
-    assert failing(seen) == {"optional field accepted as version 2"}
+    assert failing(check(seen)) == {"optional field accepted as version 2"}
 
 
 def test_an_accepted_incompatible_change_fails() -> None:
     seen = good()
     seen.refused_status = None
-    assert failing(seen) == {"incompatible change refused with 409"}
+    assert failing(check(seen)) == {"incompatible change refused with 409"}
 
 
 def test_a_refusal_for_another_reason_fails() -> None:
     seen = good()
     seen.refused_status = 422
-    assert failing(seen) == {"incompatible change refused with 409"}
+    assert failing(check(seen)) == {"incompatible change refused with 409"}
 
 
 def test_records_with_the_wrong_schema_id_fail() -> None:
     seen = good()
     seen.ids_on_wire = [7, 7, 7, 8]
-    assert failing(seen) == {"each record names its writer's schema id"}
+    assert failing(check(seen)) == {"each record names its writer's schema id"}
 
 
 def test_an_old_reader_that_sees_the_new_field_fails() -> None:
     seen = good()
     seen.old_reader[-1] = NEW[-1]
-    assert failing(seen) == {"old consumer reads new data"}
+    assert failing(check(seen)) == {"old consumer reads new data"}
 
 
 def test_an_old_reader_that_missed_records_fails() -> None:
     seen = good()
     seen.old_reader = seen.old_reader[:2]
-    assert failing(seen) == {"old consumer reads new data"}
+    assert failing(check(seen)) == {"old consumer reads new data"}
 
 
 def test_a_new_reader_without_the_default_fails() -> None:
     seen = good()
     seen.new_reader[0] = {**OLD[0], "email": "guessed@x"}
-    assert failing(seen) == {"new consumer reads old data (default filled in)"}
+    assert failing(check(seen)) == {"new consumer reads old data (default filled in)"}

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from kafkalab.curriculum.checks import passed
 from kafkalab.curriculum.manifest import find
 from kafkalab.curriculum.runner import load_module
+from kafkalab.verdict import passed
+from tests.unit.lessons.helpers import failing
 
 check_module = load_module(find(6), "check")
 Record, Seen, check = check_module.Record, check_module.Seen, check_module.check
@@ -42,10 +43,6 @@ def good() -> object:
     )
 
 
-def failing(seen: object) -> set[str]:
-    return {c.name for c in check(seen) if not c.ok}
-
-
 def test_the_right_outcome_passes() -> None:
     assert passed(check(good()))
 
@@ -53,46 +50,46 @@ def test_the_right_outcome_passes() -> None:
 def test_a_record_tail_did_not_show_fails() -> None:
     seen = good()
     seen.tailed = seen.tailed[:2]
-    assert failing(seen) == {"tail shows every record as produced"}
+    assert failing(check(seen)) == {"tail shows every record as produced"}
 
 
 def test_a_record_shown_with_another_type_fails() -> None:
     seen = good()
     seen.tailed[0].event_type = "(not Avro)"
-    assert failing(seen) == {"tail shows every record as produced"}
+    assert failing(check(seen)) == {"tail shows every record as produced"}
 
 
 def test_a_header_that_changed_fails() -> None:
     seen = good()
     seen.tailed[1].headers["causation_id"] = "someone-else"
-    assert failing(seen) == {"headers as produced"}
+    assert failing(check(seen)) == {"headers as produced"}
 
 
 def test_a_trace_in_timestamp_order_fails() -> None:
     seen = good()
     seen.traced = ["e3", "e2", "e1"]
-    assert failing(seen) == {"trace puts each event after its cause"}
+    assert failing(check(seen)) == {"trace puts each event after its cause"}
 
 
 def test_describe_with_other_partitions_fails() -> None:
     seen = good()
     seen.described = {**seen.described, "o": (1, "3600000")}
-    assert failing(seen) == {"describe shows the topics as created"}
+    assert failing(check(seen)) == {"describe shows the topics as created"}
 
 
 def test_describe_with_another_retention_fails() -> None:
     seen = good()
     seen.described = {**seen.described, "p": (1, "604800000")}
-    assert failing(seen) == {"describe shows the topics as created"}
+    assert failing(check(seen)) == {"describe shows the topics as created"}
 
 
 def test_an_empty_group_fails() -> None:
     seen = good()
     seen.group_state, seen.group_members, seen.member_partitions = "EMPTY", 0, []
-    assert failing(seen) == {"the group described while it reads"}
+    assert failing(check(seen)) == {"the group described while it reads"}
 
 
 def test_a_lag_that_does_not_add_up_fails() -> None:
     seen = good()
     seen.lag = 2
-    assert failing(seen) == {"lag = produced − processed"}
+    assert failing(check(seen)) == {"lag = produced − processed"}

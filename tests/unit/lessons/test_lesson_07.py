@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from kafkalab.curriculum.checks import passed
 from kafkalab.curriculum.manifest import find
 from kafkalab.curriculum.runner import load_module
+from kafkalab.verdict import passed
+from tests.unit.lessons.helpers import failing
 
 check_module = load_module(find(7), "check")
 Seen, check = check_module.Seen, check_module.check
@@ -24,10 +25,6 @@ def good() -> object:
     )
 
 
-def failing(seen: object) -> set[str]:
-    return {c.name for c in check(seen) if not c.ok}
-
-
 def test_the_right_outcome_passes() -> None:
     assert passed(check(good()))
 
@@ -35,52 +32,52 @@ def test_the_right_outcome_passes() -> None:
 def test_a_member_without_partitions_fails() -> None:
     seen = good()
     seen.scaled_up = {"p-0": PARTITIONS[:3], "p-1": PARTITIONS[3:], "p-2": []}
-    assert failing(seen) == {"three members, each with partitions"}
+    assert failing(check(seen)) == {"three members, each with partitions"}
 
 
 def test_only_two_members_fails() -> None:
     seen = good()
     seen.scaled_up = {"p-0": PARTITIONS[:3], "p-1": PARTITIONS[3:]}
-    assert failing(seen) == {"three members, each with partitions"}
+    assert failing(check(seen)) == {"three members, each with partitions"}
 
 
 def test_a_partition_owned_twice_fails() -> None:
     seen = good()
     seen.scaled_up["p-2"] = [*PARTITIONS[4:], "t[0]"]
-    assert failing(seen) == {"every partition owned exactly once"}
+    assert failing(check(seen)) == {"every partition owned exactly once"}
 
 
 def test_an_unowned_partition_fails() -> None:
     seen = good()
     seen.scaled_up["p-2"] = ["t[4]"]
-    assert failing(seen) == {"every partition owned exactly once"}
+    assert failing(check(seen)) == {"every partition owned exactly once"}
 
 
 def test_an_undecided_order_fails() -> None:
     seen = good()
     seen.decisions = ["a", "c"]
-    assert failing(seen) == {"every order decided once during the rescale"}
+    assert failing(check(seen)) == {"every order decided once during the rescale"}
 
 
 def test_an_order_decided_twice_fails() -> None:
     seen = good()
     seen.decisions.append("a")
-    assert failing(seen) == {"every order decided once during the rescale"}
+    assert failing(check(seen)) == {"every order decided once during the rescale"}
 
 
 def test_no_orders_placed_fails() -> None:
     seen = good()
     seen.orders, seen.decisions = [], []
-    assert failing(seen) == {"every order decided once during the rescale"}
+    assert failing(check(seen)) == {"every order decided once during the rescale"}
 
 
 def test_lag_that_never_drained_fails() -> None:
     seen = good()
     seen.final_lag = None
-    assert failing(seen) == {"lag back to 0"}
+    assert failing(check(seen)) == {"lag back to 0"}
 
 
 def test_partitions_not_returned_after_scaling_down_fails() -> None:
     seen = good()
     seen.scaled_down = {"p-0": PARTITIONS[:4]}
-    assert failing(seen) == {"one replica owns everything again"}
+    assert failing(check(seen)) == {"one replica owns everything again"}

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import json
 
-from kafkalab.curriculum.checks import passed
 from kafkalab.curriculum.manifest import find
 from kafkalab.curriculum.runner import load_module
+from kafkalab.verdict import passed
+from tests.unit.lessons.helpers import failing
 
 check_module = load_module(find(11), "check")
 Enriched, Person, Seen, check = (
@@ -46,10 +47,6 @@ def good() -> object:
     )
 
 
-def failing(seen: object) -> set[str]:
-    return {c.name for c in check(seen) if not c.ok}
-
-
 def test_the_right_outcome_passes() -> None:
     assert passed(check(good()))
 
@@ -57,41 +54,41 @@ def test_the_right_outcome_passes() -> None:
 def test_a_missing_order_fails() -> None:
     seen = good()
     seen.enriched.pop()
-    assert failing(seen) == {"every order enriched exactly once"}
+    assert failing(check(seen)) == {"every order enriched exactly once"}
 
 
 def test_an_order_enriched_twice_fails() -> None:
     seen = good()
     seen.enriched.append(seen.enriched[0])
-    assert failing(seen) == {"every order enriched exactly once"}
+    assert failing(check(seen)) == {"every order enriched exactly once"}
 
 
 def test_a_missing_field_fails() -> None:
     seen = good()
     seen.enriched[1] = record("o-2", "u-2", "Bob", "b***@example.net", "")
-    assert failing(seen) == {"profile fields added"}
+    assert failing(check(seen)) == {"profile fields added"}
 
 
 def test_the_superseded_profile_fails() -> None:
     seen = good()
     seen.enriched[0] = record("o-1", "u-1", "Ada", "a***@example.com", "+44 ******0101")
-    assert failing(seen) == {"joined with the latest profile"}
+    assert failing(check(seen)) == {"joined with the latest profile"}
 
 
 def test_a_clear_email_fails() -> None:
     seen = good()
     seen.enriched[1] = record("o-2", "u-2", "Bob", "b***@example.net", "+1 ******0142")
     seen.enriched[1].raw += ' {"debug": "BOB@example.net"}'
-    assert failing(seen) == {"no clear PII in the output"}
+    assert failing(check(seen)) == {"no clear PII in the output"}
 
 
 def test_an_old_phone_number_rewritten_fails() -> None:
     seen = good()
     seen.enriched[0].raw += ' "+44-7700-900101"'
-    assert failing(seen) == {"no clear PII in the output"}
+    assert failing(check(seen)) == {"no clear PII in the output"}
 
 
 def test_a_table_that_kept_every_version_fails() -> None:
     seen = good()
     seen.table_size = 3
-    assert failing(seen) == {"table keeps the last value per key"}
+    assert failing(check(seen)) == {"table keeps the last value per key"}

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from kafkalab.curriculum.checks import passed
 from kafkalab.curriculum.manifest import find
 from kafkalab.curriculum.runner import load_module
+from kafkalab.verdict import passed
+from tests.unit.lessons.helpers import failing
 
 check_module = load_module(find(12), "check")
 GroupView, Seen, check = check_module.GroupView, check_module.Seen, check_module.check
@@ -27,10 +28,6 @@ def good() -> object:
     )
 
 
-def failing(seen: object) -> set[str]:
-    return {c.name for c in check(seen) if not c.ok}
-
-
 def test_the_right_outcome_passes() -> None:
     assert passed(check(good()))
 
@@ -38,25 +35,25 @@ def test_the_right_outcome_passes() -> None:
 def test_a_channel_without_a_request_fails() -> None:
     seen = good()
     seen.requested["sms"] = ["o-1"]
-    assert failing(seen) == {"three notifications per order"}
+    assert failing(check(seen)) == {"three notifications per order"}
 
 
 def test_a_request_fanned_out_twice_fails() -> None:
     seen = good()
     seen.requested["push"].append("o-2")
-    assert failing(seen) == {"three notifications per order"}
+    assert failing(check(seen)) == {"three notifications per order"}
 
 
 def test_a_notification_delivered_twice_fails() -> None:
     seen = good()
     seen.sent["email"].append("o-1")
-    assert failing(seen) == {"each channel delivered each once"}
+    assert failing(check(seen)) == {"each channel delivered each once"}
 
 
 def test_an_undelivered_notification_fails() -> None:
     seen = good()
     seen.sent["sms"] = []
-    assert failing(seen) == {"each channel delivered each once"}
+    assert failing(check(seen)) == {"each channel delivered each once"}
 
 
 def test_one_group_for_all_channels_fails() -> None:
@@ -65,25 +62,25 @@ def test_one_group_for_all_channels_fails() -> None:
     seen.channel_groups = {
         c: GroupView("kafkalab-notification", sorted(every), every) for c in CHANNELS
     }
-    assert failing(seen) == {"one consumer group per channel"}
+    assert failing(check(seen)) == {"one consumer group per channel"}
 
 
 def test_a_channel_left_behind_fails() -> None:
     seen = good()
     seen.channel_groups["sms"] = group("sms", lag=3)
-    assert failing(seen) == {"every channel caught up"}
+    assert failing(check(seen)) == {"every channel caught up"}
 
 
 def test_a_slow_group_holding_back_the_email_worker_fails() -> None:
     seen = good()
     seen.channel_groups["email"] = group("email", lag=1)
-    assert "lag is per group" in failing(seen)
+    assert "lag is per group" in failing(check(seen))
 
 
 def test_a_slow_group_without_lag_fails() -> None:
     seen = good()
     seen.slow = GroupView("lesson12-slow", [], {})
-    assert failing(seen) == {"lag is per group"}
+    assert failing(check(seen)) == {"lag is per group"}
 
 
 def test_no_orders_fails() -> None:

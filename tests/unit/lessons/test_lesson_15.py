@@ -5,9 +5,10 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
-from kafkalab.curriculum.checks import passed
 from kafkalab.curriculum.manifest import find
 from kafkalab.curriculum.runner import load_module
+from kafkalab.verdict import passed
+from tests.unit.lessons.helpers import failing
 
 m = load_module(find(15), "check")
 Event, Window, Late, Seen, check = m.Event, m.Window, m.Late, m.Seen, m.check
@@ -21,10 +22,6 @@ def good() -> Any:
     tumbling, t_late = m.expected_windows(sent, SIZE, SIZE, GRACE)
     hopping, h_late = m.expected_windows(sent, SIZE, STEP, GRACE)
     return Seen(SIZE, STEP, GRACE, sent, list(tumbling), list(hopping), t_late + h_late)
-
-
-def failing(seen: Any) -> set[str]:
-    return {c.name for c in check(seen) if not c.ok}
 
 
 def test_the_right_outcome_passes() -> None:
@@ -48,13 +45,13 @@ def test_the_rules_by_hand() -> None:
 def test_a_wrong_tumbling_count_fails() -> None:
     seen = good()
     seen.tumbling[2] = replace(seen.tumbling[2], orders=3)  # the in-grace record left out
-    assert "tumbling windows = independent count" in failing(seen)
+    assert "tumbling windows = independent count" in failing(check(seen))
 
 
 def test_a_missing_hopping_window_fails() -> None:
     seen = good()
     seen.hopping.pop(0)  # [-5, 5): not on a tumbling boundary
-    assert failing(seen) == {"hopping windows = independent count"}
+    assert failing(check(seen)) == {"hopping windows = independent count"}
 
 
 def test_a_too_late_record_counted_fails() -> None:
@@ -64,7 +61,7 @@ def test_a_too_late_record_counted_fails() -> None:
     assert {
         "tumbling windows = independent count",
         "too-late records dropped (and reported)",
-    } <= failing(seen)
+    } <= failing(check(seen))
 
 
 def test_no_late_record_in_the_run_fails() -> None:
@@ -73,7 +70,10 @@ def test_no_late_record_in_the_run_fails() -> None:
     tumbling, t_late = m.expected_windows(seen.sent, SIZE, SIZE, GRACE)
     hopping, h_late = m.expected_windows(seen.sent, SIZE, STEP, GRACE)
     seen.tumbling, seen.hopping, seen.late = tumbling, hopping, t_late + h_late
-    assert failing(seen) == {"a late record within grace was counted", "some record was too late"}
+    assert failing(check(seen)) == {
+        "a late record within grace was counted",
+        "some record was too late",
+    }
 
 
 def test_a_tumbling_window_unlike_its_hopping_twin_fails() -> None:
@@ -82,4 +82,4 @@ def test_a_tumbling_window_unlike_its_hopping_twin_fails() -> None:
         replace(w, revenue_cents=w.revenue_cents + 1) if w.start % SIZE == 0 else w
         for w in seen.hopping
     ]
-    assert "each tumbling window is also a hopping window" in failing(seen)
+    assert "each tumbling window is also a hopping window" in failing(check(seen))

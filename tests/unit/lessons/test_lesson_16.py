@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from kafkalab.curriculum.checks import passed
 from kafkalab.curriculum.manifest import find
 from kafkalab.curriculum.runner import load_module
+from kafkalab.verdict import passed
+from tests.unit.lessons.helpers import failing
 
 m = load_module(find(16), "check")
 Click, Session, Seen, check = m.Click, m.Session, m.Seen, m.check
@@ -32,10 +33,6 @@ def good() -> Any:
     return Seen(BEFORE, AFTER, outputs, 5, -9, True, "compact", 4, ["changelog[0]"])
 
 
-def failing(seen: Any) -> set[str]:
-    return {c.name for c in check(seen) if not c.ok}
-
-
 def test_the_right_outcome_passes() -> None:
     assert passed(check(good()))
 
@@ -43,40 +40,43 @@ def test_the_right_outcome_passes() -> None:
 def test_state_lost_on_restart_fails() -> None:
     seen = good()
     seen.outputs.update(emitted(AFTER))  # the restarted app started from zero
-    assert failing(seen) == {"restored state = state before the kill", "final state = computed"}
+    assert failing(check(seen)) == {
+        "restored state = state before the kill",
+        "final state = computed",
+    }
 
 
 def test_a_wrong_state_before_the_kill_fails() -> None:
     seen = good()
     seen.outputs[2] = ("a", Session(2, 100))
-    assert "state before the kill = computed" in failing(seen)
+    assert "state before the kill = computed" in failing(check(seen))
 
 
 def test_a_clean_stop_instead_of_a_kill_fails() -> None:
     seen = good()
     seen.exit_code = 0
-    assert failing(seen) == {"the first app was killed (SIGKILL)"}
+    assert failing(check(seen)) == {"the first app was killed (SIGKILL)"}
 
 
 def test_local_state_still_there_fails() -> None:
     seen = good()
     seen.local_state_gone = False
-    assert failing(seen) == {"its local state was deleted"}
+    assert failing(check(seen)) == {"its local state was deleted"}
 
 
 def test_a_changelog_that_is_not_compacted_fails() -> None:
     seen = good()
     seen.changelog_policy = "delete"
-    assert failing(seen) == {"changelog topic is compacted"}
+    assert failing(check(seen)) == {"changelog topic is compacted"}
 
 
 def test_no_recovery_logged_fails() -> None:
     seen = good()
     seen.recovered = []
-    assert failing(seen) == {"the restarted app recovered its store from the changelog"}
+    assert failing(check(seen)) == {"the restarted app recovered its store from the changelog"}
 
 
 def test_duplicated_processing_fails() -> None:
     seen = good()
     seen.output_count = 7
-    assert failing(seen) == {"each click processed once"}
+    assert failing(check(seen)) == {"each click processed once"}

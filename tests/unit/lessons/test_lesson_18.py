@@ -9,9 +9,10 @@ from typing import Any
 
 import pytest
 
-from kafkalab.curriculum.checks import passed
 from kafkalab.curriculum.manifest import find
 from kafkalab.curriculum.runner import load_module
+from kafkalab.verdict import passed
+from tests.unit.lessons.helpers import failing
 
 check_module = load_module(find(18), "check")
 Seen, check = check_module.Seen, check_module.check
@@ -60,10 +61,6 @@ def good() -> Any:
     )
 
 
-def failing(seen: Any) -> set[str]:
-    return {c.name for c in check(seen) if not c.ok}
-
-
 def test_the_right_outcome_passes() -> None:
     assert passed(check(good()))
 
@@ -103,4 +100,4 @@ def test_the_right_outcome_passes() -> None:
     ],
 )
 def test_each_wrong_outcome_fails(change: dict[str, Any], name: str) -> None:
-    assert name in failing(replace(good(), **change))
+    assert name in failing(check(replace(good(), **change)))

@@ -7,9 +7,10 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-from kafkalab.curriculum.checks import passed
 from kafkalab.curriculum.manifest import find
 from kafkalab.curriculum.runner import load_module
+from kafkalab.verdict import passed
+from tests.unit.lessons.helpers import failing
 
 m = load_module(find(19), "check")
 Sample, Scraped, Seen, check = m.Sample, m.Scraped, m.Seen, m.check
@@ -28,10 +29,6 @@ def good() -> Any:
     return Seen(scraped=scraped, threshold=50.0, for_seconds=15.0, samples=samples)
 
 
-def failing(seen: Any) -> set[str]:
-    return {c.name for c in check(seen) if not c.ok}
-
-
 def replace(seen: Any, index: int, **changes: Any) -> Any:
     seen.samples[index] = dataclasses.replace(seen.samples[index], **changes)
     return seen
@@ -44,7 +41,7 @@ def test_the_right_outcome_passes() -> None:
 def test_a_silent_endpoint_fails() -> None:
     seen = good()
     seen.scraped = [s for s in seen.scraped if s.endpoint != "platform"]
-    assert failing(seen) == {
+    assert failing(check(seen)) == {
         "every endpoint answered /metrics",
         "every catalogue metric exported with its type",
     }
@@ -53,19 +50,19 @@ def test_a_silent_endpoint_fails() -> None:
 def test_a_missing_metric_fails() -> None:
     seen = good()
     seen.scraped[1] = Scraped("order", True, ["kafkalab_orders_created_total"])
-    assert failing(seen) == {"every catalogue metric exported with its type"}
+    assert failing(check(seen)) == {"every catalogue metric exported with its type"}
 
 
 def test_firing_without_pending_fails() -> None:
     seen = good()  # a rule without `for:` fires at its first true evaluation
     seen.for_seconds = 0.0
     seen.samples = [s for s in seen.samples if s.state != "pending"]
-    assert failing(seen) == {"lag alert pending before firing"}
+    assert failing(check(seen)) == {"lag alert pending before firing"}
 
 
 def test_never_firing_fails() -> None:
     seen = replace(good(), 3, state="pending")
-    assert failing(seen) == {
+    assert failing(check(seen)) == {
         "lag alert fired while paused, over its threshold",
         "lag alert cleared after resume",  # nothing to clear
     }
@@ -73,39 +70,39 @@ def test_never_firing_fails() -> None:
 
 def test_firing_under_the_threshold_fails() -> None:
     seen = replace(good(), 3, value=40.0)
-    assert failing(seen) == {"lag alert fired while paused, over its threshold"}
+    assert failing(check(seen)) == {"lag alert fired while paused, over its threshold"}
 
 
 def test_firing_before_for_elapsed_fails() -> None:
     seen = replace(good(), 3, active_for=9.0)
-    assert failing(seen) == {"lag alert fired while paused, over its threshold"}
+    assert failing(check(seen)) == {"lag alert fired while paused, over its threshold"}
 
 
 def test_firing_only_after_resume_does_not_count() -> None:
     seen = replace(good(), 3, state="pending")
     seen = replace(seen, 4, state="firing")
-    assert "lag alert fired while paused, over its threshold" in failing(seen)
+    assert "lag alert fired while paused, over its threshold" in failing(check(seen))
 
 
 def test_a_service_left_paused_fails() -> None:
     seen = replace(good(), -1, up=False)
-    assert failing(seen) == {"paused service answers again after resume"}
+    assert failing(check(seen)) == {"paused service answers again after resume"}
 
 
 def test_an_alert_that_never_clears_fails() -> None:
     seen = replace(good(), -1, state="firing", value=64.0, lag=64)
-    assert failing(seen) == {"lag alert cleared after resume"}
+    assert failing(check(seen)) == {"lag alert cleared after resume"}
 
 
 def test_inactive_with_lag_left_fails() -> None:
     seen = replace(good(), -1, lag=30)  # under the threshold, but not caught up
-    assert failing(seen) == {"lag alert cleared after resume"}
+    assert failing(check(seen)) == {"lag alert cleared after resume"}
 
 
 def test_no_evaluation_after_resume_fails() -> None:
     seen = good()
     seen.samples = [s for s in seen.samples if s.phase == "paused"]
-    assert failing(seen) == {
+    assert failing(check(seen)) == {
         "paused service answers again after resume",
         "lag alert cleared after resume",
     }

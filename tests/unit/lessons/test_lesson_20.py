@@ -7,9 +7,10 @@ from typing import Any
 
 import pytest
 
-from kafkalab.curriculum.checks import passed
 from kafkalab.curriculum.manifest import find
 from kafkalab.curriculum.runner import load_module
+from kafkalab.verdict import passed
+from tests.unit.lessons.helpers import failing
 
 check_module = load_module(find(20), "check")
 Seen, check = check_module.Seen, check_module.check
@@ -31,10 +32,6 @@ def good() -> Any:
         read_back=[str(n) for n in range(900)],
         isr_after_rejoin={0: THREE, 1: THREE, 2: THREE},
     )
-
-
-def failing(seen: Any) -> set[str]:
-    return {c.name for c in check(seen) if not c.ok}
 
 
 def test_the_right_outcome_passes() -> None:
@@ -64,4 +61,4 @@ def test_the_right_outcome_passes() -> None:
     ],
 )
 def test_each_wrong_outcome_fails(change: dict[str, Any], name: str) -> None:
-    assert name in failing(replace(good(), **change))
+    assert name in failing(check(replace(good(), **change)))
