@@ -340,12 +340,26 @@ def to_text(renderable: RenderableType, width: int = 200) -> str:
 
 
 def live_view(render: Callable[[], RenderableType], every: float) -> None:
-    """Redraw `render()` every `every` seconds until Ctrl-C (which the CLI edge turns into exit 130)."""
+    """Redraw `render()` every `every` seconds until Ctrl-C, the way out of a live view: it
+    ends quietly with exit 130 (no ✘ line, nothing went wrong)."""
     import time
 
     from rich.live import Live
 
-    with Live(render(), console=out, refresh_per_second=4, screen=False) as display:
+    with stopped_by_ctrl_c(), Live(render(), console=out, refresh_per_second=4) as display:
         while True:
             time.sleep(every)
             display.update(render())
+
+
+@contextmanager
+def stopped_by_ctrl_c() -> Iterator[None]:
+    """For commands that run until the user stops them (live views, `tail --follow`): Ctrl-C
+    is how they end, so it exits 130 as a shell expects but without the CLI edge's
+    "✘ interrupted" line."""
+    import typer
+
+    try:
+        yield
+    except KeyboardInterrupt:
+        raise typer.Exit(130) from None

@@ -166,9 +166,10 @@ def tail(
 
     shown = 0
     conn = connect.resolve(load_settings())
-    for record in read_tail(conn, topic, from_beginning, limit, follow):
-        ui.out.print(tail_line(record, headers), markup=False, highlight=False, soft_wrap=True)
-        shown += 1
+    with ui.stopped_by_ctrl_c():
+        for record in read_tail(conn, topic, from_beginning, limit, follow):
+            ui.out.print(tail_line(record, headers), markup=False, highlight=False, soft_wrap=True)
+            shown += 1
     if shown == 0 and not follow:
         ui.out.print(f"no records on {topic}")
 

@@ -259,3 +259,15 @@ def test_run_cli_gives_the_command_what_a_new_process_would_get(
     assert status["brokers"][0]["port"] == port
     assert status["registry"]["url"] == "http://127.0.0.1:8081"
     assert (dict(os.environ), os.getcwd(), ui.out, ui.err, list(root.handlers)) == before
+
+
+def test_ctrl_c_ends_a_live_view_quietly() -> None:
+    """`tail --follow`, `dashboard` and `alerts --watch` run until Ctrl-C: that is how they
+    end, so exit 130 without the ✘ line the edge prints for an interrupted command."""
+    import typer
+
+    from kafkalab import ui
+
+    with pytest.raises(typer.Exit) as stopped, ui.stopped_by_ctrl_c():
+        raise KeyboardInterrupt
+    assert stopped.value.exit_code == 130
