@@ -1,22 +1,63 @@
-"""The order the whole suite runs in: unit tests first (fast feedback), then the integration
-tests that need only the session cluster, then those of each shared platform variant together,
-in `pool.VARIANTS` order, so each variant is started once."""
+"""The order and the split the whole suite runs in.
+
+Unit tests first (fast feedback), then the integration tests that need only the session
+cluster, then those of each shared platform variant together, in `pool.VARIANTS` order, so
+each variant is started once.
+
+Under pytest-xdist (`-n 2`, as scripts/test runs it), each test also gets an `xdist_group`:
+its variant's name, or its module's for the session-cluster tests, and `--dist loadgroup`
+sends a whole group to one worker. A variant then still starts once, on one worker.
+"""
 
 from __future__ import annotations
 
 import pytest
 
-from tests.integration.pool import VARIANTS
+from tests.integration.pool import STARTS, VARIANTS, Started
 
 
+def _variant(item: pytest.Item) -> str | None:
+    names = getattr(item, "fixturenames", ())
+    found = [name for name in VARIANTS if name in names]
+    return found[0] if found else None
+
+
+@pytest.hookimpl(tryfirst=True)  # before xdist reads the groups
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     order = list(VARIANTS)
 
     def rank(item: pytest.Item) -> int:
         if "tests/unit/" in item.nodeid:
             return -1
-        names = getattr(item, "fixturenames", ())
-        found = [order.index(name) for name in names if name in VARIANTS]
-        return 1 + min(found) if found else 0
+        variant = _variant(item)
+        return 0 if variant is None else 1 + order.index(variant)
 
     items.sort(key=rank)  # stable: the order within a rank is pytest's own
+    for item in items:
+        if "tests/unit/" in item.nodeid:
+            group = "unit"
+        else:
+            group = _variant(item) or item.nodeid.split("::")[0]
+        item.add_marker(pytest.mark.xdist_group(group))
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    output = getattr(session.config, "workeroutput", None)
+    if output is not None:  # an xdist worker: hand the starts to the controller
+        output["cluster_starts"] = [(s.name, s.seconds) for s in STARTS]
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node: object, error: object) -> None:
+    worker = getattr(node, "gateway", None)
+    prefix = f"{worker.id}:" if worker is not None else ""
+    for name, seconds in getattr(node, "workeroutput", {}).get("cluster_starts", []):
+        STARTS.append(Started(prefix + name, seconds))
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    if not STARTS:
+        return
+    total = sum(s.seconds for s in STARTS)
+    parts = ", ".join(f"{s.name} {s.seconds:.0f} s" for s in STARTS)
+    terminalreporter.write_line(f"kafkalab: {len(STARTS)} cluster starts ({total:.0f} s): {parts}")

@@ -35,11 +35,21 @@ def free_port_block(size: int) -> int:
     to a stopped broker can be given the broker's own port and block its restart.
     """
     rng = random.Random()
+    low, high = _port_range()
     for _ in range(200):
-        base = rng.randrange(20000, 32000 - size)
+        base = rng.randrange(low, high - size)
         if all(_is_free(base + i) for i in range(size)):
             return base
     raise RuntimeError("no block of free ports")
+
+
+def _port_range() -> tuple[int, int]:
+    """20000–32000, split between pytest-xdist workers so two never pick the same block."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw")
+    count = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+    span = 12000 // max(count, 1)
+    low = 20000 + span * (int(worker) % max(count, 1)) if worker.isdigit() else 20000
+    return low, low + span
 
 
 def _is_free(port: int) -> bool:

@@ -8,6 +8,7 @@ stamp file lets later starts skip hashing and run with no network at all.
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import shutil
 import subprocess
@@ -90,9 +91,22 @@ def jars_ready(settings: Settings) -> bool:
 
 
 def ensure_jars(settings: Settings, progress: Progress | None = None) -> Path:
-    """The broker's classpath folder, downloading and verifying it first if needed."""
+    """The broker's classpath folder, downloading and verifying it first if needed.
+
+    Two commands starting at once (two terminals, two test workers) download once: the second
+    waits on a lock in the cache folder and then finds the verified copy."""
     if jars_ready(settings):
         return libs_dir(settings)
+    home = kafka_home(settings)
+    home.mkdir(parents=True, exist_ok=True)
+    with (home / ".download.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if jars_ready(settings):
+            return libs_dir(settings)
+        return _download(settings, progress)
+
+
+def _download(settings: Settings, progress: Progress | None) -> Path:
     mvn = shutil.which(settings.mvn)
     if mvn is None:
         raise MavenNotFound(

@@ -73,6 +73,7 @@ def tail(
     (`idle` is called between empty polls, e.g. to let a test stop the loop).
     """
     check_topic(conn, topic)
+    reach.require_registry(conn)  # else every record would show as "not Avro"
     serde = EventSerde(conn)
     consumer = clients.consumer(conn, "kafkalab-tail", **{"enable.auto.commit": False})
     try:

@@ -22,9 +22,7 @@ import pytest
 from kafkalab.cluster import connect, lifecycle
 from kafkalab.connection import Connection
 from kafkalab.settings import Settings, load_settings
-from tests.integration.pool import VARIANTS, Pool, Running, Started, local_settings
-
-_STARTS: list[Started] = []
+from tests.integration.pool import STARTS, VARIANTS, Pool, Running, Started, local_settings
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -37,7 +35,7 @@ def _count_cluster_starts() -> Iterator[None]:
         result = original(settings, *args, **kwargs)
         nodes = [name for name in result.started if name != "registry"]
         if nodes:
-            _STARTS.append(
+            STARTS.append(
                 Started(f"{settings.data_dir.name} ({len(nodes)} node(s))", result.seconds)
             )
         return result
@@ -100,14 +98,6 @@ short_ttl_platform = _variant_fixture("short_ttl_platform")
 high_load_platform = _variant_fixture("high_load_platform")
 secure_platform = _variant_fixture("secure_platform")
 three_brokers = _variant_fixture("three_brokers")
-
-
-def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
-    if not _STARTS:
-        return
-    total = sum(s.seconds for s in _STARTS)
-    parts = ", ".join(f"{s.name} {s.seconds:.0f} s" for s in _STARTS)
-    terminalreporter.write_line(f"kafkalab: {len(_STARTS)} cluster starts ({total:.0f} s): {parts}")
 
 
 @pytest.fixture

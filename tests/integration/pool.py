@@ -69,6 +69,11 @@ class Started:
     seconds: float
 
 
+STARTS: list[Started] = []
+"""Every broker start of this process's session (conftest counts them; tests/conftest.py
+prints them, gathered from every worker under pytest-xdist)."""
+
+
 class Pool:
     def __init__(self, root: Path) -> None:
         self.root = root
