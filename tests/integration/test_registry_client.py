@@ -99,21 +99,22 @@ def test_auto_register_without_normalize_also_finds_it(
     assert client.get_versions(f"{topic}-value") == [1]
 
 
-@pytest.mark.parametrize("normalize", [False, True])
-def test_no_auto_register_looks_the_schema_up(
-    cluster: Settings, client: SchemaRegistryClient, registered: tuple[str, int], normalize: bool
+@pytest.mark.parametrize(
+    "conf",
+    [
+        {"auto.register.schemas": False, "normalize.schemas": False},  # looks the schema up
+        {"auto.register.schemas": False, "normalize.schemas": True},
+        {"auto.register.schemas": False, "use.latest.version": True},  # takes the latest
+    ],
+    ids=["lookup", "lookup-normalized", "use-latest-version"],
+)
+def test_without_auto_register_the_registered_id_is_used(
+    cluster: Settings,
+    client: SchemaRegistryClient,
+    registered: tuple[str, int],
+    conf: dict[str, bool],
 ) -> None:
     topic, schema_id = registered
-    conf = {"auto.register.schemas": False, "normalize.schemas": normalize}
-    serializer = AvroSerializer(client, PRODUCER_SCHEMA, conf=conf)
-    reads_back(cluster, topic, writes_with_id(serializer, topic, schema_id))
-
-
-def test_no_auto_register_with_use_latest_version(
-    cluster: Settings, client: SchemaRegistryClient, registered: tuple[str, int]
-) -> None:
-    topic, schema_id = registered
-    conf = {"auto.register.schemas": False, "use.latest.version": True}
     serializer = AvroSerializer(client, PRODUCER_SCHEMA, conf=conf)
     reads_back(cluster, topic, writes_with_id(serializer, topic, schema_id))
 

@@ -109,16 +109,7 @@ def encode(record: Record) -> tuple[bytes, bytes | None]:
     key = _json({"keytype": "SCHEMA", "subject": record.subject, "version": record.version})
     if isinstance(record, Tombstone):
         return key, None
-    value: dict[str, Any] = {
-        "subject": record.subject,
-        "version": record.version,
-        "id": record.id,
-        "schema": record.schema,
-        "deleted": record.deleted,
-    }
-    if record.schema_type != AVRO:
-        value["schemaType"] = record.schema_type
-    return key, _json(value)
+    return key, _json({**record.response(), "deleted": record.deleted})
 
 
 def decode(key: bytes | None, value: bytes | None) -> Record | None:
