@@ -22,6 +22,8 @@ from kafkalab.settings import Settings
 
 Notify = Callable[[str], None]
 POLL = 0.5
+JOIN_WAIT = 30.0
+"""How long a fault waits for its target replica to join its consumer group first."""
 
 
 @dataclass
@@ -145,6 +147,8 @@ def _one_fault(scene: _Scene, action: faults.Action) -> float | None:
         return _broker_fault(scene, action)
     group = group_id(scene.target.name)
     before = watch.group_snapshot(scene.conn, group)
+    if action != "resume":
+        before = _await_member(scene, group, before)
     old_pid = faults.service_pid(scene.settings, scene.target)
     injected = time.monotonic()
     scene.clock.note("fault", faults.inject(scene.settings, action, scene.target))
@@ -183,6 +187,22 @@ def _one_fault(scene: _Scene, action: faults.Action) -> float | None:
             return seconds
     scene.clock.note("note", f"no recovery observed within {scene.timeout:.0f} s")
     return None
+
+
+def _await_member(scene: _Scene, group: str, snapshot: watch.GroupSnapshot) -> watch.GroupSnapshot:
+    """The group once the target is one of its members (at most JOIN_WAIT seconds).
+
+    A replica answers /health before its consumer has joined (a `scale` just before the
+    fault, say): a fault that lands then shows no rebalance at all, which tells nothing."""
+    member = f"{scene.target.name}-{scene.target.replica}"  # its client.id
+    if member in snapshot.members:
+        return snapshot
+    scene.clock.note("note", f"waiting for {member} to join {group} before the fault")
+    deadline = time.monotonic() + JOIN_WAIT
+    while member not in snapshot.members and time.monotonic() < deadline:
+        time.sleep(POLL)
+        snapshot = watch.group_snapshot(scene.conn, group)
+    return snapshot
 
 
 def _replaced_and_healthy(settings: Settings, target: faults.Target, old_pid: int) -> bool:
