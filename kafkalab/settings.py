@@ -107,6 +107,10 @@ class Settings(BaseSettings):
         file): it then never starts, stops or formats brokers itself."""
         return bool(self.bootstrap or self.client_properties)
 
+    def registry_login(self) -> str | None:
+        """`user:password` for the registry's basic auth, or None (KAFKALAB_REGISTRY_AUTH)."""
+        return self.registry_auth.get_secret_value() if self.registry_auth else None
+
     def schema_registry_url(self) -> str:
         return self.registry_url or f"http://{self.host}:{self.registry_port}"
 

@@ -22,7 +22,7 @@ from kafkalab.settings import Settings
 def resolve(settings: Settings, principal: str | None = None) -> Connection:
     """The connection for `principal` (default: `settings.principal`, else admin; it only
     matters on kafkalab's own secure cluster, where every service is its own SCRAM user)."""
-    registry_auth = settings.registry_auth.get_secret_value() if settings.registry_auth else None
+    registry_auth = settings.registry_login()
     if settings.client_properties is not None:
         return from_properties(
             parse_properties(_read(settings.client_properties)),

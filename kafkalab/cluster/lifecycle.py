@@ -89,9 +89,10 @@ class UpResult:
 
 def registry_login(settings: Settings) -> tuple[str, str] | None:
     """(user, password) for the registry's basic auth, when KAFKALAB_REGISTRY_AUTH asks for it."""
-    if settings.registry_auth is None:
+    login = settings.registry_login()
+    if login is None:
         return None
-    user, _, password = settings.registry_auth.get_secret_value().partition(":")
+    user, _, password = login.partition(":")
     return user, password
 
 

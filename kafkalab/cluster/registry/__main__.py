@@ -67,8 +67,7 @@ def main(argv: list[str] | None = None) -> int:
     server: RegistryServer | None = None
     try:
         store = SchemaStore(conn, replication_factor=args.replication_factor)
-        auth = settings.registry_auth.get_secret_value() if settings.registry_auth else None
-        server = RegistryServer(args.host, args.port, store, auth)
+        server = RegistryServer(args.host, args.port, store, settings.registry_login())
         store.start(timeout=settings.start_timeout)
         starting = False
         threading.Thread(target=server.serve_forever, name="http", daemon=True).start()
