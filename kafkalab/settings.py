@@ -86,6 +86,11 @@ class Settings(BaseSettings):
     scenarios_dir: Path | None = Field(
         default=None, description="A folder of your own TOML scenarios (beside ./scenarios/)."
     )
+    workspace: Path | None = Field(
+        default=None,
+        description="The folder of your exercise files (default: the one `kafkalab init` made, "
+        "or lessons/ in a clone).",
+    )
     token_secret: str | None = Field(
         default=None,
         description="HMAC key that signs login tokens (default: a random key kept 0600 in the data dir).",
@@ -96,7 +101,7 @@ class Settings(BaseSettings):
     def _absolute(cls, value: Path) -> Path:
         return value.expanduser().resolve()
 
-    @field_validator("client_properties", "scenarios_dir")
+    @field_validator("client_properties", "scenarios_dir", "workspace")
     @classmethod
     def _absolute_or_none(cls, value: Path | None) -> Path | None:
         return value.expanduser().resolve() if value is not None else None

@@ -363,3 +363,17 @@ def stopped_by_ctrl_c() -> Iterator[None]:
         yield
     except KeyboardInterrupt:
         raise typer.Exit(130) from None
+
+
+def ask(prompt: str) -> str:
+    """One line typed by the user (a prediction), on the terminal."""
+    from rich.prompt import Prompt
+
+    return Prompt.ask(prompt, console=out)
+
+
+def diff(text: str) -> None:
+    """A unified diff, coloured."""
+    from rich.syntax import Syntax
+
+    out.print(Syntax(text, "diff", theme="ansi_dark", background_color="default"))

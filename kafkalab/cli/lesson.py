@@ -1,28 +1,51 @@
-"""`kafkalab lessons`, `kafkalab lesson N|next [--explain|--hint|--reset]`, `kafkalab dev check`."""
+"""The learning loop: `kafkalab lessons`, `lesson N|next` (the exercise, graded on the real
+cluster; `--demo`, `--explain`, `--hint`, `--solution`, `--reset`), `init`, `watch`, and
+`dev check` for the people who write lessons."""
 
 from __future__ import annotations
 
-from typing import Annotated
+import ast
+import difflib
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from kafkalab import ui
-from kafkalab.cluster import connect
-from kafkalab.curriculum import manifest, progress
+from kafkalab.curriculum import manifest, progress, workspace
 from kafkalab.curriculum.manifest import PARTS, Lesson
-from kafkalab.errors import InvalidChoice
-from kafkalab.settings import load_settings
+from kafkalab.errors import InvalidChoice, KafkalabError
+from kafkalab.settings import Settings, load_settings
+
+if TYPE_CHECKING:
+    from kafkalab.curriculum.exercises import ExerciseResult
 
 STATUS_MARK = {progress.PASSED: "[green]✔ passed[/]", progress.FAILED: "[red]✘ failed[/]"}
+DEMO_MARK = {progress.PASSED: "[green]✔ watched[/]", progress.FAILED: "[red]✘ failed[/]"}
+
+
+def _done(lesson: Lesson, every: dict[int, progress.LessonProgress]) -> bool:
+    """A lesson is done when its exercise passed (its demo, for a lesson without one)."""
+    if workspace.has_exercise(lesson):
+        return progress.exercise_status(every, lesson.number) == progress.PASSED
+    return progress.status(every, lesson.number) == progress.PASSED
+
+
+def _predicted(entry: progress.LessonProgress | None) -> str:
+    if entry is None or not entry.predicted:
+        return ""
+    return f"{entry.predicted_right}/{entry.predicted} right"
 
 
 def lessons(
     json: Annotated[bool, typer.Option("--json", help="Print the list as JSON.")] = False,
 ) -> None:
-    """The twenty lessons in four parts, with your progress (kept in the data dir)."""
+    """The twenty lessons in four parts, with your progress: demo watched, exercise passed,
+    predictions right (kept in the data dir)."""
     settings = load_settings()
     every = manifest.load()
-    attempts = progress.load(settings)
+    done = progress.load(settings)
     if json:
         ui.print_json(
             [
@@ -30,7 +53,13 @@ def lessons(
                     "number": x.number,
                     "title": x.title,
                     "part": PARTS[x.part],
-                    "status": progress.status(attempts, x.number),
+                    "demo": progress.status(done, x.number),
+                    "exercise": progress.exercise_status(done, x.number)
+                    if workspace.has_exercise(x)
+                    else None,
+                    "predicted": done[x.number].predicted if x.number in done else 0,
+                    "predicted_right": done[x.number].predicted_right if x.number in done else 0,
+                    "done": _done(x, done),
                 }
                 for x in every
             ]
@@ -38,32 +67,41 @@ def lessons(
         return
     for part, heading in PARTS.items():
         rows = [
-            [x.number, x.title, STATUS_MARK.get(progress.status(attempts, x.number), "not started")]
+            [
+                x.number,
+                x.title,
+                DEMO_MARK.get(progress.status(done, x.number), "—"),
+                STATUS_MARK.get(progress.exercise_status(done, x.number), "not started")
+                if workspace.has_exercise(x)
+                else "[dim]none yet[/]",
+                _predicted(done.get(x.number)),
+            ]
             for x in every
             if x.part == part
         ]
         if rows:
-            ui.table(heading, ["#", "lesson", "status"], rows)
-    done = sum(1 for x in every if progress.status(attempts, x.number) == progress.PASSED)
-    if done == len(every):
+            ui.table(heading, ["#", "lesson", "demo", "exercise", "predictions"], rows)
+    finished = sum(1 for x in every if _done(x, done))
+    if finished == len(every):
         ui.success(
-            f"{done}/{len(every)} passed — every lesson; run any again with `kafkalab lesson N`"
+            f"{finished}/{len(every)} done — every lesson; run any again with `kafkalab lesson N`"
         )
         return
     ui.out.print(
-        f"{done}/{len(every)} passed — [bold]kafkalab lesson next[/] runs the first one not passed yet"
+        f"{finished}/{len(every)} done — [bold]kafkalab lesson next[/] opens the first one not "
+        "done yet, [bold]kafkalab watch[/] grades it each time you save"
     )
 
 
-def _choose(which: str, every: list[Lesson]) -> Lesson | None:
-    """The lesson `which` names; None for 'next' when every lesson has passed (not an error:
-    the course is done)."""
+def _next(every: list[Lesson], settings: Settings) -> Lesson | None:
+    done = progress.load(settings)
+    return next((x for x in every if not _done(x, done)), None)
+
+
+def _choose(which: str, every: list[Lesson], settings: Settings) -> Lesson | None:
+    """The lesson `which` names; None for 'next' when every lesson is done (not an error)."""
     if which == "next":
-        attempts = progress.load(load_settings())
-        for lesson in every:
-            if progress.status(attempts, lesson.number) != progress.PASSED:
-                return lesson
-        return None
+        return _next(every, settings)
     try:
         number = int(which)
     except ValueError:
@@ -76,31 +114,193 @@ def _choose(which: str, every: list[Lesson]) -> Lesson | None:
     return manifest.find(number, every)
 
 
+def goal(file: Path) -> str:
+    """The exercise's docstring up to its first blank line after 'Goal:' (what to do)."""
+    try:
+        text = ast.get_docstring(ast.parse(file.read_text())) or ""
+    except SyntaxError:
+        return ""
+    paragraphs = [p.strip() for p in text.split("\n\n")]
+    chosen = [p for p in paragraphs if p.startswith("Goal:")] or paragraphs[1:2]
+    return " ".join(" ".join(chosen).split())
+
+
+def _ask(lesson: Lesson) -> list[str]:
+    from kafkalab.curriculum import predictions
+
+    assert lesson.exercise is not None
+    ui.out.print("[bold]Predict first[/] — the run will show who was right.")
+    answers = []
+    for question in lesson.exercise.questions:
+        while True:
+            prompt = question.ask
+            if question.choices:
+                prompt += "\n  " + predictions.choices_text(question)
+            raw = ui.ask(prompt)
+            try:
+                answers.append(predictions.normalise(question, raw))
+                break
+            except KafkalabError as exc:
+                ui.error(str(exc), exc.hint)
+    return answers
+
+
+def _answers(
+    lesson: Lesson, predict: str | None, no_predict: bool, quiet: bool
+) -> list[str] | None:
+    from kafkalab.curriculum import predictions
+
+    info = lesson.exercise
+    if info is None or not info.questions or no_predict:
+        return None
+    if predict is not None:
+        return predictions.parse(info.questions, predict)
+    if quiet or not sys.stdin.isatty():
+        return None
+    return _ask(lesson)
+
+
+def _show_hint(settings: Settings, lesson: Lesson, advance: bool) -> None:
+    info = lesson.exercise
+    if info is None or not info.hints:
+        ui.out.print(f"[bold]hint for lesson {lesson.number}[/] — {lesson.hint}")
+        return
+    total = len(info.hints)
+    if advance:
+        index = progress.take_hint(settings, lesson.number, total)
+    else:  # after a ✘: the last hint taken, or the first (which counts as taken)
+        seen = progress.hints_seen(settings, lesson.number)
+        index = max(seen, 1) - 1
+        if seen == 0:
+            progress.take_hint(settings, lesson.number, total)
+    more = (
+        f" — `kafkalab lesson {lesson.number} --hint` for the next one"
+        if index + 1 < total
+        else f" — `kafkalab lesson {lesson.number} --solution` shows a reference solution"
+    )
+    ui.out.print(f"[bold]hint {index + 1}/{total}[/] {info.hints[index]}[dim]{more}[/]")
+
+
+def render_exercise(settings: Settings, lesson: Lesson, result: ExerciseResult) -> None:
+    ui.verdict(
+        result.checks,
+        title=f"lesson {lesson.number} exercise",
+        headings=("expectation", "what the broker shows"),
+    )
+    scored = [s for s in result.predictions if s.answer is not None]
+    if scored:
+        ui.table(
+            "your predictions",
+            ["", "question", "you said", "the run showed"],
+            [
+                [
+                    ui.mark(s.right),
+                    s.question.ask,
+                    s.answer,
+                    s.truth if s.truth is not None else "—",
+                ]
+                for s in scored
+            ],
+        )
+        for s in scored:
+            if s.right is False and s.question.why:
+                ui.out.print(f"[yellow]why[/] — {s.question.why}")
+    if result.passed:
+        ui.success(
+            f"lesson {lesson.number} exercise passed ({result.seconds:.1f} s) — "
+            f"`kafkalab lesson {lesson.number} --solution` compares yours with ours; "
+            "`kafkalab lesson next` goes on"
+        )
+    else:
+        ui.failure(f"lesson {lesson.number} exercise did not pass ({result.seconds:.1f} s)")
+        _show_hint(settings, lesson, advance=False)
+
+
+def grade(
+    settings: Settings,
+    lesson: Lesson,
+    quiet: bool,
+    answers: list[str] | None,
+) -> ExerciseResult:
+    from kafkalab.curriculum import exercises
+
+    file = workspace.find(settings).exercise(lesson)
+    return exercises.run(settings, lesson, file, quiet=quiet, answers=answers)
+
+
+def introduce(settings: Settings, lesson: Lesson) -> Path:
+    file = workspace.find(settings).exercise(lesson)
+    ui.out.print(f"[bold]Your exercise:[/] {file}")
+    said = goal(file)
+    if said:
+        ui.out.print(said, soft_wrap=False)
+    return file
+
+
 def lesson(
     which: Annotated[
         str,
-        typer.Argument(help="Lesson number (1–20), or 'next' for the first one not passed yet."),
+        typer.Argument(help="Lesson number (1–20), or 'next' for the first one not done yet."),
     ],
+    demo: Annotated[
+        bool,
+        typer.Option(
+            "--demo",
+            help="Watch it done: kafkalab's own reference run, narrated, with its check.",
+        ),
+    ] = False,
     explain: Annotated[
         bool,
         typer.Option(
             "--explain",
-            help="Read the lesson: the idea, the settings, the pitfalls, where it lives in kafkalab. Needs no cluster.",
+            help="Read the lesson: the idea, the settings, the pitfalls, where it lives in "
+            "kafkalab. Needs no cluster.",
         ),
     ] = False,
-    hint: Annotated[bool, typer.Option("--hint", help="Print the lesson's hint.")] = False,
-    reset: Annotated[
-        bool, typer.Option("--reset", help="Delete the lesson's topics and consumer groups.")
+    hint: Annotated[
+        bool,
+        typer.Option("--hint", help="The next hint for the exercise (each call gives one more)."),
     ] = False,
-    json: Annotated[bool, typer.Option("--json", help="Print the check's result as JSON.")] = False,
+    solution: Annotated[
+        bool,
+        typer.Option(
+            "--solution",
+            help="The reference solution as a diff against your file (after a pass, or with --yes).",
+        ),
+    ] = False,
+    yes: Annotated[
+        bool, typer.Option("--yes", help="With --solution: show it before you have passed.")
+    ] = False,
+    reset: Annotated[
+        bool,
+        typer.Option(
+            "--reset",
+            help="Put the original exercise file back (yours is kept in the data dir) and delete "
+            "the lesson's topics, groups and schema subjects.",
+        ),
+    ] = False,
+    predict: Annotated[
+        str | None,
+        typer.Option(
+            "--predict",
+            help="Your answers to the lesson's questions, comma-separated, without being asked "
+            "(e.g. --predict 3,12).",
+        ),
+    ] = None,
+    no_predict: Annotated[
+        bool, typer.Option("--no-predict", help="Run without the prediction questions.")
+    ] = False,
+    json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
 ) -> None:
-    """Run a lesson: it starts what it needs, narrates each step on the real cluster, and ends
-    with a check of what you should have seen (✔/✘, exit 1 on ✘, with a hint).
-    """
+    """Do a lesson's exercise: edit the file it names, then run this again. kafkalab prepares
+    the topics, runs your file against the real cluster and judges what reached the broker
+    (✔, or ✘ with the first thing missing and a hint; exit 1). Before the run it asks what you
+    expect to happen, and after it shows what really did."""
+    settings = load_settings()
     every = manifest.load()
-    chosen = _choose(which, every)
+    chosen = _choose(which, every, settings)
     if chosen is None:
-        ui.success(f"all {len(every)} lessons passed — run any again with `kafkalab lesson N`")
+        ui.success(f"all {len(every)} lessons done — run any again with `kafkalab lesson N`")
         return
     if explain:
         from kafkalab.curriculum.runner import explain_text
@@ -108,45 +308,189 @@ def lesson(
         ui.markdown(explain_text(chosen))
         return
     if hint:
-        ui.out.print(f"[bold]hint for lesson {chosen.number}[/] — {chosen.hint}")
+        _show_hint(settings, chosen, advance=True)
         return
-    settings = load_settings()
+    has_exercise = workspace.has_exercise(chosen)
+    if solution:
+        _solution(settings, chosen, yes)
+        return
+    if reset:
+        _reset(settings, chosen, has_exercise)
+        return
+    if demo or not has_exercise:
+        if not demo and not json:
+            ui.out.print(f"[dim]Lesson {chosen.number} has no exercise yet: here is its demo.[/]")
+        _demo(settings, chosen, json)
+        return
+    if not json:
+        ui.out.rule(f"[bold]Lesson {chosen.number} — {chosen.title} · exercise[/]")
+        introduce(settings, chosen)
+    answers = _answers(chosen, predict, no_predict, quiet=json)
+    result = grade(settings, chosen, quiet=json, answers=answers)
+    if json:
+        ui.print_json(result)
+    else:
+        render_exercise(settings, chosen, result)
+    if not result.passed:
+        raise typer.Exit(1)
+
+
+def _demo(settings: Settings, chosen: Lesson, json: bool) -> None:
     from kafkalab.curriculum import runner  # clients and the lesson's imports: load on use
 
-    if reset:
-        removed = runner.reset(connect.resolve(settings), chosen)
-        ui.success(
-            f"lesson {chosen.number}: removed {len(removed)} topic(s), group(s) and schema subject(s)"
-        )
-        return
-    ui.out.rule(f"[bold]Lesson {chosen.number} — {chosen.title}[/]")
+    if not json:
+        ui.out.rule(f"[bold]Lesson {chosen.number} — {chosen.title} · demo[/]")
     result = runner.run(settings, chosen, quiet=json)
     if json:
         ui.print_json(result)
     else:
         ui.verdict(result.checks, title=f"lesson {chosen.number} check")
         if result.passed:
-            ui.success(
-                f"lesson {chosen.number} passed ({result.seconds:.1f} s) — `kafkalab lesson next` goes on"
+            follow = (
+                f"now do it yourself: `kafkalab lesson {chosen.number}`"
+                if workspace.has_exercise(chosen)
+                else "`kafkalab lesson next` goes on"
             )
+            ui.success(f"lesson {chosen.number} demo passed ({result.seconds:.1f} s) — {follow}")
         else:
-            ui.failure(f"lesson {chosen.number} did not pass ({result.seconds:.1f} s)")
+            ui.failure(f"lesson {chosen.number} demo did not pass ({result.seconds:.1f} s)")
             ui.out.print(f"[bold]hint[/] — {chosen.hint}")
     if not result.passed:
         raise typer.Exit(1)
+
+
+def _solution(settings: Settings, chosen: Lesson, yes: bool) -> None:
+    if not workspace.has_exercise(chosen):
+        raise InvalidChoice(
+            f"lesson {chosen.number} has no exercise, so no solution",
+            hint=f"`kafkalab lesson {chosen.number} --demo` shows it done",
+        )
+    passed = progress.exercise_status(progress.load(settings), chosen.number) == progress.PASSED
+    if not passed and not yes:
+        if not sys.stdin.isatty():
+            raise InvalidChoice(
+                f"you have not passed lesson {chosen.number}'s exercise yet",
+                hint=f"try `kafkalab lesson {chosen.number} --hint` first, or add --yes to see "
+                "the solution anyway",
+            )
+        if not typer.confirm("You have not passed it yet. Show the solution anyway?"):
+            return
+    mine = workspace.find(settings).exercise(chosen)
+    ours = workspace.solution(chosen)
+    theirs = mine.read_text().splitlines(keepends=True) if mine.is_file() else []
+    diff = "".join(
+        difflib.unified_diff(
+            theirs, ours.read_text().splitlines(keepends=True), str(mine), "reference solution"
+        )
+    )
+    if not diff:
+        ui.success("your file is the reference solution, line for line")
+        return
+    ui.diff(diff)
+    ui.out.print(
+        "[dim]- lines are yours, + lines are the reference; any correct answer passes — "
+        "the grader judges what reaches the broker, not the text.[/]"
+    )
+
+
+def _reset(settings: Settings, chosen: Lesson, has_exercise: bool) -> None:
+    from kafkalab.cluster import connect
+    from kafkalab.curriculum import runner
+
+    if has_exercise:
+        found = workspace.find(settings)
+        kept = workspace.restore(settings, found, chosen)
+        where = found.exercise(chosen)
+        if kept is None:
+            ui.success(f"{where} is already the original exercise")
+        else:
+            ui.success(f"{where} is the original exercise again; yours is kept in {kept}")
+    try:
+        removed = runner.reset(connect.resolve(settings), chosen)
+    except KafkalabError as exc:
+        ui.out.print(f"[dim]topics and groups left as they are: {exc}[/]")
+        return
+    ui.success(
+        f"lesson {chosen.number}: removed {len(removed)} topic(s), group(s) and schema subject(s)"
+    )
+
+
+def init(
+    folder: Annotated[
+        Path, typer.Argument(help="Where to put the exercises (created if missing).")
+    ] = Path("kafkalab-exercises"),
+) -> None:
+    """Copy every exercise into a folder of your own, for a pip-installed kafkalab (in a clone
+    you can edit lessons/NN-slug/exercise.py in place). Files already there are kept; kafkalab
+    then grades the files in this folder."""
+    settings = load_settings()
+    made = workspace.init(settings, folder, manifest.load())
+    ui.success(
+        f"{made.root}: {len(made.created)} exercise(s) copied"
+        + (f", {len(made.kept)} of yours kept" if made.kept else "")
+    )
+    ui.out.print(
+        "Next: [bold]kafkalab lesson next[/] names the file to edit; "
+        "[bold]kafkalab watch[/] grades it each time you save."
+    )
+
+
+def watch(
+    which: Annotated[
+        str,
+        typer.Argument(help="Lesson number to start from, or 'next' (the first not done)."),
+    ] = "next",
+) -> None:
+    """Grade the current exercise each time you save its file, and move to the next lesson
+    when it passes — like rustlings' watch mode, with a real Kafka cluster under it. Ctrl-C
+    stops."""
+    from kafkalab.curriculum import watching
+
+    settings = load_settings()
+    every = [x for x in manifest.load() if workspace.has_exercise(x)]
+    chosen = _choose(which, every, settings) if every else None
+    if chosen is not None and not workspace.has_exercise(chosen):
+        raise InvalidChoice(f"lesson {chosen.number} has no exercise to watch")
+    if chosen is None:
+        ui.success("every exercise passed — nothing left to watch")
+        return
+    with ui.stopped_by_ctrl_c():
+        watching.watch(settings, chosen, every, _graded_once)
+
+
+def _graded_once(settings: Settings, lesson: Lesson) -> bool:
+    ui.out.rule(f"[bold]Lesson {lesson.number} — {lesson.title} · exercise[/]")
+    introduce(settings, lesson)
+    result = grade(settings, lesson, quiet=True, answers=None)
+    render_exercise(settings, lesson, result)
+    if not result.passed and result.output.strip():
+        tail = "\n".join(result.output.strip().splitlines()[-15:])
+        ui.out.print("[dim]your program printed:[/]")
+        ui.out.print(tail, markup=False, highlight=False)
+    return result.passed
 
 
 dev_app = typer.Typer(help="Tools for people who write lessons.", no_args_is_help=True)
 
 
 @dev_app.command("check")
-def dev_check() -> None:
-    """Check every lesson folder against lessons.toml (text length, settings mentioned, demo
-    and check present) and say how to fix what is wrong."""
-    from kafkalab.curriculum.devcheck import check_all
+def dev_check(
+    static: Annotated[
+        bool,
+        typer.Option(
+            "--static", help="Only check the files, without running the exercises on a cluster."
+        ),
+    ] = False,
+) -> None:
+    """Check every lesson folder against lessons.toml (text length, settings mentioned, demo,
+    check, exercise, solution and grader present), then run each exercise untouched (it must ✘)
+    and its solution (it must ✔) on the real cluster, like rustlings' `dev check`."""
+    from kafkalab.curriculum.devcheck import check_all, run_all
 
     every = manifest.load()
     problems = check_all(every)
+    if not problems and not static:
+        problems = run_all(load_settings(), every, notify=ui.step)
     if problems:
         ui.table(
             "lesson problems", ["lesson", "problem"], [[p.lesson, p.problem] for p in problems]
@@ -155,4 +499,5 @@ def dev_check() -> None:
             f"{len(problems)} problem(s) in the lessons folder",
             hint="fix each line above, then run `kafkalab dev check` again",
         )
-    ui.success(f"{len(every)} lessons: every folder complete and consistent with lessons.toml")
+    ran = "" if static else ", every exercise ✘ untouched and ✔ solved"
+    ui.success(f"{len(every)} lessons: every folder complete and consistent with lessons.toml{ran}")

@@ -75,6 +75,8 @@ app.command("chaos")(chaos_cli.chaos)
 app.command("dashboard")(dashboard_cli.dashboard)
 app.command("lessons")(lesson_cli.lessons)
 app.command("lesson")(lesson_cli.lesson)
+app.command("init")(lesson_cli.init)
+app.command("watch")(lesson_cli.watch)
 app.add_typer(lesson_cli.dev_app, name="dev")
 app.command("alerts")(alerts_cli.alerts)
 

@@ -6,12 +6,17 @@ Each problem is one sentence that says how to fix it, so adding lesson 21 is gui
 from __future__ import annotations
 
 import ast
+from collections.abc import Callable
 from dataclasses import dataclass
 
+from kafkalab.curriculum import workspace
 from kafkalab.curriculum.manifest import LESSONS_DIR, PARTS, Lesson
+from kafkalab.settings import Settings
 
 EXPLAIN_LINES = (60, 150)
 REQUIRED = {"demo.py": "demo", "check.py": "check"}
+EXERCISE_REQUIRED = {"grade.py": ("prepare", "grade")}
+HINTS = (2, 3)
 
 
 @dataclass(frozen=True)
@@ -89,4 +94,80 @@ def check_lesson(lesson: Lesson) -> list[Problem]:
         names = {node.name for node in tree.body if isinstance(node, ast.FunctionDef)}
         if function not in names:
             found.append(Problem(label, f"{filename} does not define {function}()"))
+    return found + check_exercise(lesson)
+
+
+def check_exercise(lesson: Lesson) -> list[Problem]:
+    """An exercise is exercise.py (TODOs, a Goal), solution.py, grade.py and its stanza."""
+    label = lesson.directory.name
+    exercise = lesson.directory / workspace.EXERCISE
+    info = lesson.exercise
+    if info is None:
+        if exercise.is_file():
+            return [
+                Problem(label, "has exercise.py but no [lesson.exercise] stanza in lessons.toml")
+            ]
+        return []
+    found: list[Problem] = []
+    for path in (exercise, lesson.directory / workspace.SOLUTION):
+        if not path.is_file():
+            found.append(Problem(label, f"{path.name} is missing: [lesson.exercise] needs it"))
+    if exercise.is_file():
+        text = exercise.read_text()
+        if "TODO" not in text:
+            found.append(Problem(label, "exercise.py has no `# TODO` where the learner works"))
+        docstring = ast.get_docstring(ast.parse(text)) or ""
+        if "Goal:" not in docstring:
+            found.append(Problem(label, "exercise.py's docstring does not state its Goal:"))
+    for filename, functions in EXERCISE_REQUIRED.items():
+        path = lesson.directory / filename
+        if not path.is_file():
+            found.append(
+                Problem(label, f"{filename} is missing: it must define prepare() and grade()")
+            )
+            continue
+        tree = ast.parse(path.read_text(), filename=str(path))
+        names = {node.name for node in tree.body if isinstance(node, ast.FunctionDef)}
+        found += [
+            Problem(label, f"{filename} does not define {name}()")
+            for name in functions
+            if name not in names
+        ]
+    low, high = HINTS
+    if not low <= len(info.hints) <= high:
+        found.append(
+            Problem(
+                label, f"the exercise has {len(info.hints)} hints; give {low} or {high}, graded"
+            )
+        )
+    keys = [q.key for q in info.questions]
+    if len(info.questions) > 3 or len(set(keys)) != len(keys):
+        found.append(Problem(label, "ask at most 3 prediction questions, each with its own key"))
+    return found
+
+
+def run_all(
+    settings: Settings, lessons: list[Lesson], notify: Callable[[str], None]
+) -> list[Problem]:
+    """Each exercise on the real cluster: untouched it must ✘, its solution must ✔."""
+    from kafkalab.curriculum import exercises
+
+    found: list[Problem] = []
+    for lesson in lessons:
+        if not workspace.has_exercise(lesson):
+            continue
+        label = lesson.directory.name
+        notify(f"lesson {lesson.number}: the untouched exercise must fail")
+        untouched = exercises.run(
+            settings, lesson, workspace.pristine(lesson), quiet=True, record=False
+        )
+        if untouched.passed:
+            found.append(Problem(label, "the untouched exercise.py passes: its grader cannot fail"))
+        notify(f"lesson {lesson.number}: the reference solution must pass")
+        solved = exercises.run(
+            settings, lesson, workspace.solution(lesson), quiet=True, record=False
+        )
+        if not solved.passed:
+            first = next(c for c in solved.checks if c.ok is False)
+            found.append(Problem(label, f"solution.py fails: {first.name}: {first.detail}"))
     return found

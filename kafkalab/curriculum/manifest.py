@@ -5,6 +5,7 @@ from __future__ import annotations
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from kafkalab import content
 from kafkalab.errors import InvalidChoice, KafkalabError
@@ -25,6 +26,31 @@ class ManifestError(KafkalabError):
 
 
 @dataclass(frozen=True)
+class Question:
+    """One predict-then-observe question, asked before the exercise runs.
+
+    `choices` empty: the answer is a whole number. `why` is the one sentence said after a wrong
+    prediction. The truth is never written here: the lesson's grade.py computes it from the run.
+    """
+
+    key: str
+    ask: str
+    choices: tuple[str, ...]
+    why: str
+
+
+@dataclass(frozen=True)
+class ExerciseInfo:
+    """`[lesson.exercise]`: the graded hints (what the ✘ means → a question pointing at the
+    line → the shape of the fix), how long the learner's program may run, the questions."""
+
+    hints: tuple[str, ...]
+    timeout: float
+    questions: tuple[Question, ...]
+    needs: tuple[str, ...] = ("cluster",)
+
+
+@dataclass(frozen=True)
 class Lesson:
     """One stanza of lessons.toml.
 
@@ -42,6 +68,7 @@ class Lesson:
     settings: tuple[str, ...]
     needs: tuple[str, ...]
     slow: bool
+    exercise: ExerciseInfo | None = None
 
     @property
     def directory(self) -> Path:
@@ -70,11 +97,32 @@ def load(path: Path = MANIFEST) -> list[Lesson]:
                     settings=tuple(entry.get("settings", [])),
                     needs=tuple(entry.get("needs", ["cluster"])),
                     slow=bool(entry.get("slow", False)),
+                    exercise=_exercise(entry.get("exercise")),
                 )
             )
-        except (KeyError, ValueError) as exc:
+        except (KeyError, ValueError, TypeError) as exc:
             raise ManifestError(f"lessons.toml has a lesson stanza without a valid {exc}") from exc
     return sorted(lessons, key=lambda lesson: lesson.number)
+
+
+def _exercise(raw: dict[str, Any] | None) -> ExerciseInfo | None:
+    if raw is None:
+        return None
+    questions = tuple(
+        Question(
+            key=str(q["key"]),
+            ask=str(q["ask"]),
+            choices=tuple(str(c) for c in q.get("choices", [])),
+            why=str(q.get("why", "")),
+        )
+        for q in raw.get("predict", [])
+    )
+    return ExerciseInfo(
+        hints=tuple(str(h).strip() for h in raw.get("hints", [])),
+        timeout=float(raw.get("timeout", 60)),
+        questions=questions,
+        needs=tuple(raw.get("needs", ["cluster"])),
+    )
 
 
 def find(number: int, lessons: list[Lesson] | None = None) -> Lesson:

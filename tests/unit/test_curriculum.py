@@ -76,9 +76,10 @@ def test_unknown_lesson_is_one_sentence(which: str, tmp_path: Path) -> None:
 def test_lessons_lists_progress_and_next(tmp_path: Path) -> None:
     settings = load_settings(data_dir=tmp_path)
     progress.record(settings, 1, True, 1.0)
+    progress.record_exercise(settings, 1, True, 1.0)
     listed = _cli("lessons", data_dir=tmp_path)
     assert listed.code == 0, listed.stderr
-    assert "1/20 passed" in listed.stdout
+    assert "1/20 done" in listed.stdout
     hint = _cli("lesson", "next", "--hint", data_dir=tmp_path)
     assert hint.code == 0
     assert "lesson 2" in hint.stdout
@@ -88,12 +89,13 @@ def test_next_after_every_lesson_passed_says_so_and_succeeds(tmp_path: Path) -> 
     settings = load_settings(data_dir=tmp_path)
     for lesson in LESSONS:
         progress.record(settings, lesson.number, True, 1.0)
+        progress.record_exercise(settings, lesson.number, True, 1.0)
     listed = _cli("lessons", data_dir=tmp_path)
     assert listed.code == 0, listed.stderr
-    assert "20/20 passed" in listed.stdout and "lesson next" not in listed.stdout
+    assert "20/20 done" in listed.stdout and "lesson next" not in listed.stdout
     done = _cli("lesson", "next", data_dir=tmp_path)
     assert done.code == 0, done.stderr
-    assert "all 20 lessons passed" in done.stdout + done.stderr
+    assert "all 20 lessons done" in done.stdout + done.stderr
 
 
 def test_explain_needs_no_cluster(tmp_path: Path) -> None:

@@ -21,6 +21,7 @@ LAYERS: dict[str, int] = {
     "catalogue": 0,
     "processes": 0,
     "verdict": 0,
+    "exercise": 0,
     "__init__": 0,
     # clients built from a Connection; events, schemas and their serde
     "clients": 1,

@@ -1,0 +1,111 @@
+"""Every exercise on the real broker, graded as a learner's would be: the untouched file must ✘
+for the right reason (it ran, and the grader found its effect missing), the reference solution
+must ✔ with every prediction's truth computed from the run, and each planted wrong answer in
+tests/exercises/NN-slug/ must ✘ with the message its first line names (`# expect: …`).
+
+The lesson list comes from lessons.toml, so a new exercise is tested without touching this file.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from kafkalab.curriculum import exercises, manifest, workspace
+from kafkalab.curriculum.exercises import ExerciseResult, Program
+from kafkalab.curriculum.manifest import Lesson
+from kafkalab.settings import Settings
+from tests.integration.pool import Running
+
+pytestmark = pytest.mark.integration
+
+LESSONS = [x for x in manifest.load() if workspace.has_exercise(x)]
+PLANTED = Path(__file__).resolve().parents[1] / "exercises"
+
+
+def _id(lesson: Lesson) -> str:
+    return f"{lesson.number:02d}-{lesson.slug}"
+
+
+def _on_platform(lesson: Lesson) -> bool:
+    return lesson.exercise is not None and "platform" in lesson.exercise.needs
+
+
+def _params(platform: bool) -> list[object]:
+    return [pytest.param(x, id=_id(x)) for x in LESSONS if _on_platform(x) == platform]
+
+
+def _planted(platform: bool) -> list[object]:
+    out: list[object] = []
+    for lesson in LESSONS:
+        if _on_platform(lesson) != platform:
+            continue
+        for path in sorted((PLANTED / lesson.directory.name).glob("*.py")):
+            out.append(pytest.param(lesson, path, id=f"{_id(lesson)}/{path.stem}"))
+    return out
+
+
+def _first_failure(result: ExerciseResult) -> str:
+    failed = [c for c in result.checks if c.ok is False]
+    assert failed, f"lesson {result.number}: passed, but a ✘ was expected"
+    return f"{failed[0].name}: {failed[0].detail} ({failed[0].fix})"
+
+
+def _untouched(settings: Settings, lesson: Lesson) -> None:
+    result = exercises.run(settings, lesson, workspace.pristine(lesson), quiet=True, record=False)
+    first = _first_failure(result)
+    ran = result.checks[0]
+    assert ran.name == Program.RAN and ran.ok, f"the untouched file crashed: {first}"
+    failed = next(c for c in result.checks if c.ok is False)
+    assert failed.fix, f"the first ✘ says nothing about how to fix it: {first}"
+
+
+def _solved(settings: Settings, lesson: Lesson) -> None:
+    assert lesson.exercise is not None
+    answers = ["0" if not q.choices else q.choices[0] for q in lesson.exercise.questions]
+    result = exercises.run(
+        settings, lesson, workspace.solution(lesson), quiet=True, answers=answers, record=False
+    )
+    failed = [f"{c.name}: {c.detail}" for c in result.checks if c.ok is False]
+    assert result.passed, f"lesson {lesson.number}'s solution failed: {failed}\n{result.output}"
+    unseen = [s.question.key for s in result.predictions if s.truth is None]
+    assert not unseen, f"the run computed no truth for {unseen}"
+
+
+def _wrong(settings: Settings, lesson: Lesson, path: Path) -> None:
+    expected = path.read_text().splitlines()[0].removeprefix("# expect:").strip()
+    result = exercises.run(settings, lesson, path, quiet=True, record=False)
+    assert expected in _first_failure(result)
+
+
+@pytest.mark.parametrize("lesson", _params(platform=False))
+def test_untouched_exercise_fails_with_a_fix(cluster: Settings, lesson: Lesson) -> None:
+    _untouched(cluster, lesson)
+
+
+@pytest.mark.parametrize("lesson", _params(platform=False))
+def test_reference_solution_passes(cluster: Settings, lesson: Lesson) -> None:
+    _solved(cluster, lesson)
+
+
+@pytest.mark.parametrize(("lesson", "path"), _planted(platform=False))
+def test_planted_wrong_answer_fails(cluster: Settings, lesson: Lesson, path: Path) -> None:
+    _wrong(cluster, lesson, path)
+
+
+@pytest.mark.parametrize("lesson", _params(platform=True))
+def test_untouched_exercise_on_the_platform_fails(platform: Running, lesson: Lesson) -> None:
+    _untouched(platform.settings, lesson)
+
+
+@pytest.mark.parametrize("lesson", _params(platform=True))
+def test_reference_solution_on_the_platform_passes(platform: Running, lesson: Lesson) -> None:
+    _solved(platform.settings, lesson)
+
+
+@pytest.mark.parametrize(("lesson", "path"), _planted(platform=True))
+def test_planted_wrong_answer_on_the_platform_fails(
+    platform: Running, lesson: Lesson, path: Path
+) -> None:
+    _wrong(platform.settings, lesson, path)
