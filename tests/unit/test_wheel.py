@@ -1,6 +1,6 @@
 """A wheel carries the course material: installed into a new venv, away from the checkout, it
-still reads lesson 1 and lists the built-in scenarios (the top-level `lessons/` and `scenarios/`
-folders travel as `kafkalab/_bundled/`)."""
+still reads lesson 1, lists the built-in scenarios and copies the exercises into a workspace
+(the top-level `lessons/` and `scenarios/` folders travel as `kafkalab/_bundled/`)."""
 
 from __future__ import annotations
 
@@ -70,3 +70,29 @@ def test_scenarios_listed_from_the_wheel(installed: Path, tmp_path: Path) -> Non
     text = run(installed, "-m", "kafkalab", "scenario", cwd=tmp_path)
     for name in ("happy-path", "payment-failure", "high-load"):
         assert name in text
+
+
+def test_exercises_from_the_wheel_need_a_workspace_first(installed: Path, tmp_path: Path) -> None:
+    """A pip install keeps its lessons in site-packages: `init` gives the learner a folder."""
+    env = {"KAFKALAB_DATA_DIR": str(tmp_path / "data"), "PATH": "/usr/bin:/bin"}
+    before = subprocess.run(
+        [str(installed), "-m", "kafkalab", "lesson", "2", "--no-predict"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
+    assert before.returncode != 0 and "kafkalab init" in before.stderr
+    assert "Traceback" not in before.stderr
+    made = subprocess.run(
+        [str(installed), "-m", "kafkalab", "init", "ws"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
+    assert made.returncode == 0, made.stderr
+    copied = tmp_path / "ws" / "02-topics-partitions-keys" / "exercise.py"
+    assert "TODO" in copied.read_text()
