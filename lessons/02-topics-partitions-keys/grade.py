@@ -83,13 +83,15 @@ def grade(lab: Lab, task: Task, program: Program) -> Graded:
             "partition_for() = the Java partitioner",
             computed,
             java,
-            "partition_for(): (murmur2(key bytes) & 0x7FFFFFFF) % partitions",
+            "partition_for() must compute what Java's partitioner does: hash the key's bytes, "
+            "make the hash positive, then take it modulo the partition count",
         ),
         _compare(
             "the producer's own partitioner = Java's",
             hashed,
             java,
-            'the producer config needs "partitioner": "murmur2_random"',
+            "the producer picks partitions with its `partitioner` setting: which value hashes "
+            "keys like the Java client?",
         ),
     ]
     # What a partition count change does to keys: grow the reference topic and send again.
