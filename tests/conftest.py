@@ -5,7 +5,8 @@ cluster, then those of each shared platform variant together, in `pool.VARIANTS`
 each variant is started once.
 
 Under pytest-xdist (`-n 2`, as scripts/test runs it), each test also gets an `xdist_group`:
-its variant's name, or its module's for the session-cluster tests, and `--dist loadgroup`
+its variant's name, or its module's for the session-cluster tests (its module's and lesson's for
+a test parametrized by lesson), and `--dist loadgroup`
 sends a whole group to one worker. A variant then still starts once, on one worker.
 """
 
@@ -36,9 +37,18 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if "tests/unit/" in item.nodeid:
             group = "unit"
+        elif _variant(item) is not None:
+            group = str(_variant(item))
         else:
-            group = _variant(item) or item.nodeid.split("::")[0]
+            group = item.nodeid.split("::")[0] + _lesson(item)
         item.add_marker(pytest.mark.xdist_group(group))
+
+
+def _lesson(item: pytest.Item) -> str:
+    """Lesson runs are many and independent: one group per lesson lets both workers share them."""
+    lesson = getattr(getattr(item, "callspec", None), "params", {}).get("lesson")
+    number = getattr(lesson, "number", None)
+    return f"::lesson{number}" if number is not None else ""
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
