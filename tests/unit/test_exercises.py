@@ -201,3 +201,50 @@ def test_a_wrong_prediction_flag_is_one_sentence(tmp_path: Path) -> None:
     _cli(tmp_path, "init", str(tmp_path / "ws"))
     code, said = _cli(tmp_path, "lesson", "2", "--predict", "1")
     assert code == 1 and "asks 2 question(s)" in said and "Traceback" not in said
+
+
+def test_watch_regrades_on_save_and_moves_on_at_a_pass(tmp_path: Path) -> None:
+    """The watch loop with a stand-in grader (the real one is run by the integration tests):
+    a ✘, then a save, then a ✔ goes on to the next lesson with an exercise."""
+    import threading
+    import time
+
+    from kafkalab.curriculum import watching
+
+    settings = load_settings(data_dir=tmp_path / "data", workspace=tmp_path / "ws")
+    workspace.init(settings, tmp_path / "ws", manifest.load())
+    file = workspace.find(settings).exercise(LESSON)
+    graded: list[tuple[int, str]] = []
+
+    def grade_once(_: object, lesson: manifest.Lesson) -> bool:
+        if lesson.number != 2:
+            graded.append((lesson.number, ""))
+            return True
+        text = workspace.find(settings).exercise(lesson).read_text()
+        graded.append((lesson.number, text[:8]))
+        return text.startswith("# fixed")
+
+    later = manifest.Lesson(
+        number=99,
+        slug="later",
+        title="Later",
+        part="foundation",
+        hint="",
+        settings=(),
+        needs=(),
+        slow=False,
+    )
+    done = threading.Event()
+
+    def run() -> None:
+        watching.watch(settings, LESSON, [LESSON, later], grade_once)
+        done.set()
+
+    threading.Thread(target=run, daemon=True).start()
+    deadline = time.monotonic() + 10
+    while not graded and time.monotonic() < deadline:
+        time.sleep(0.05)
+    time.sleep(0.5)  # the watcher is listening
+    file.write_text("# fixed\n")
+    assert done.wait(10), f"watch did not finish; graded: {graded}"
+    assert [n for n, _ in graded] == [2, 2, 99]
