@@ -79,10 +79,13 @@ def test_idle_but_not_for_long_enough_keeps_the_replicas() -> None:
     assert decide(POLICY, "payment", steady(0, 20), replicas=3, limit=6, added=2) is None
 
 
-def test_the_limit_is_the_busiest_topic_s_partition_count_capped() -> None:
-    assert replica_limit([6, 3]) == 6
-    assert replica_limit([3, 1]) == 3
-    assert replica_limit([12]) == MAX_REPLICAS
+def test_the_limit_is_every_subscribed_partition_capped() -> None:
+    # cooperative-sticky balances all subscribed partitions, whatever their topic: payment's
+    # 6 + 6 partitions keep 12 members busy, not 6.
+    assert replica_limit([6, 6]) == 12
+    assert replica_limit([6]) == 6
+    assert replica_limit([3, 1]) == 4
+    assert replica_limit([6, 6, 3]) == MAX_REPLICAS == 12
     assert replica_limit([]) == 0
 
 
@@ -107,7 +110,7 @@ class FakeKafka:
         ]
 
     def partitions(self, _conn: Connection) -> dict[str, int]:
-        return {"inventory-events": 2, "payments.retry": 1}
+        return {"inventory-events": 1, "payments.retry": 1}  # 2 partitions in all
 
     def clock(self) -> float:
         return self.now
@@ -144,7 +147,7 @@ def test_sustained_lag_scales_up_to_the_partition_limit_then_down_again(settings
     scaler = autoscaler.Autoscaler(settings, NOWHERE, kafka.lags, kafka.partitions, kafka.clock)
     kafka.lag["payment"] = 500
     kafka.lag["inventory"] = 5_000  # never autoscaled: its stock ledger is one process's
-    # inventory-events has 2 partitions here: one step up, then capped (logged once).
+    # The group reads 2 partitions here (one per topic): one step up, then capped (logged once).
     assert run_rounds(scaler, kafka, 30) == ["up 1→2", "capped 2→2"]
     assert files.read_desired(settings)["payment"] == 2
     assert files.read_desired(settings)["inventory"] == 1
