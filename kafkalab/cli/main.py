@@ -21,6 +21,7 @@ from kafkalab.cli import observe as observe_cli
 from kafkalab.cli import platform as platform_cli
 from kafkalab.cli import scenario as scenario_cli
 from kafkalab.cli import smoke as smoke_cli
+from kafkalab.cli.helptext import flow_tree
 from kafkalab.errors import KafkalabError
 
 
@@ -38,7 +39,13 @@ class _Interrupted(Exception):
 
 
 class _Commands(TyperGroup):
-    """kafkalab's command group: Typer's own, except that Ctrl-C gets past it."""
+    """kafkalab's command group: Typer's own, except that Ctrl-C gets past it and every help
+    text re-wraps to the terminal."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # Typer builds the whole command tree before this group: the one place to flow it all.
+        flow_tree(self)
 
     def invoke(self, ctx: Any) -> Any:  # ctx: a Context from the click copy Typer keeps private
         try:
