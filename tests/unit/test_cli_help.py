@@ -1,5 +1,5 @@
-"""`kafkalab --help`: help paragraphs that re-wrap to the terminal instead of breaking where
-the docstring's source line ended."""
+"""`kafkalab --help`: commands in panels, learning first, and help paragraphs that re-wrap to
+the terminal instead of breaking where the docstring's source line ended."""
 
 from __future__ import annotations
 
@@ -8,12 +8,30 @@ from typing import Any
 import typer.main
 
 from kafkalab.cli.helptext import flow
-from kafkalab.cli.main import app
+from kafkalab.cli.main import PANELS, app
 from tests.helpers import run_cli
 
 
 def _lines_with(text: str, needle: str) -> list[str]:
     return [line for line in text.splitlines() if needle in line]
+
+
+def test_the_root_help_lists_its_panels_in_order_learning_first() -> None:
+    run = run_cli("--help")
+    assert run.code == 0, run
+    positions = [run.stdout.find(f"─ {panel} ─") for panel in PANELS]
+    assert PANELS[0] == "Learn"
+    assert all(p >= 0 for p in positions), run.stdout
+    assert positions == sorted(positions), run.stdout
+    assert "─ Commands ─" not in run.stdout, "every command names its panel"
+
+
+def test_each_command_sits_in_its_panel() -> None:
+    stdout = run_cli("--help").stdout
+    learn = stdout[stdout.find("─ Learn ─") : stdout.find("─ Run the shop ─")]
+    cluster = stdout[stdout.find("─ Cluster ─") :]
+    assert " lesson " in learn and " lessons " in learn
+    assert " cluster " in cluster and " doctor " in cluster and " dev " in cluster
 
 
 def test_a_multi_line_paragraph_renders_as_one_flowing_paragraph_when_wide() -> None:
