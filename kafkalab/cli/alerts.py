@@ -30,10 +30,11 @@ def alerts(
         typer.Option("--rules", help="Another Prometheus rule file (default: the shipped one)."),
     ] = None,
 ) -> None:
-    """Scrape every service's /metrics and the platform's group lag like Prometheus would, and
-    evaluate the alert rules: each alert firing, pending (true, but not yet for its `for:`) or
-    inactive, with its value. Without --watch: two scrapes `--interval` apart, so a rule with
-    `for:` shows as pending at most."""
+    """Evaluate the alert rules live, like Prometheus would: firing, pending or inactive.
+
+    Scrapes every service's /metrics and the platform's group lag, then shows each alert
+    firing, pending (true, but not yet for its `for:`) or inactive, with its value. Without
+    --watch: two scrapes `--interval` apart, so a rule with `for:` shows as pending at most."""
     settings = load_settings()
     live = LiveAlerts(control.scrape_targets(settings), rules)
     if watch:

@@ -49,8 +49,10 @@ def chaos(
     a 3-broker cluster. Ends with the invariant checker; exit 1 if an invariant breaks. A pause
     is judged on resume (its events wait, they are not lost); under --during-load each pause is
     resumed once the group has evicted the member.
+
     With --docker the same faults hit the docker stack's containers (kill, docker pause/unpause,
     docker restart).
+
     fail-burst payment = the card gateway fails for --seconds on every payment replica: watch
     the circuit breaker open, then close through its half-open probe.
     """

@@ -69,10 +69,12 @@ def load(
         ),
     ] = None,
 ) -> None:
-    """Drive N orders through the six services over their HTTP APIs and report wall time,
-    orders/s, end-to-end latency (OrderCreated → terminal state, from the records' timestamps),
-    per-service events/s and CPU, peak lag — then run the invariant checker. Orders that never
-    finish count as LOST. Exit 1 if any order was lost or an invariant fails.
+    """Drive N orders through the six services and report throughput, latency and lag.
+
+    Orders go in over the services' HTTP APIs. The report: wall time, orders/s, end-to-end
+    latency (OrderCreated → terminal state, from the records' timestamps), per-service
+    events/s and CPU, peak lag — then the invariant checker runs. Orders that never finish
+    count as LOST. Exit 1 if any order was lost or an invariant fails.
     """
     from kafkalab.load import run as load_run  # Kafka + HTTP clients: load on use
 

@@ -21,7 +21,16 @@ from kafkalab.cli import observe as observe_cli
 from kafkalab.cli import platform as platform_cli
 from kafkalab.cli import scenario as scenario_cli
 from kafkalab.cli import smoke as smoke_cli
+from kafkalab.cli.helptext import flow_tree
 from kafkalab.errors import KafkalabError
+
+# The panels of `kafkalab --help`, in the order they are shown: learning first.
+LEARN = "Learn"
+RUN = "Run the shop"
+OBSERVE = "Observe"
+BREAK = "Break it"
+CLUSTER = "Cluster"
+PANELS = (LEARN, RUN, OBSERVE, BREAK, CLUSTER)
 
 
 class ExitStatus(IntEnum):
@@ -38,7 +47,20 @@ class _Interrupted(Exception):
 
 
 class _Commands(TyperGroup):
-    """kafkalab's command group: Typer's own, except that Ctrl-C gets past it."""
+    """kafkalab's command group: Typer's own, except that Ctrl-C gets past it, every help text
+    re-wraps to the terminal, and the commands are listed panel by panel in PANELS order."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # Typer builds the whole command tree before this group: the one place to flow it all.
+        flow_tree(self)
+
+    def list_commands(self, ctx: Any) -> list[str]:
+        """Typer shows panels in the order their first command is listed, and it lists every
+        command before any sub-app; sorting here (stable, so registration order holds within a
+        panel) keeps PANELS' order whatever is registered where."""
+        names = super().list_commands(ctx)
+        return sorted(names, key=lambda name: _panel_rank(self.commands[name]))
 
     def invoke(self, ctx: Any) -> Any:  # ctx: a Context from the click copy Typer keeps private
         try:
@@ -57,28 +79,40 @@ app = typer.Typer(
     rich_markup_mode="rich",
     context_settings={"help_option_names": ["-h", "--help"]},
 )
-app.add_typer(cluster_cli.app, name="cluster")
-app.command("doctor")(doctor_cli.doctor)
-app.command("smoke")(smoke_cli.smoke)
-app.command("up")(platform_cli.up)
-app.command("down")(platform_cli.down)
-app.command("ps")(platform_cli.ps)
-app.command("logs")(platform_cli.logs)
-app.command("scale")(platform_cli.scale)
-app.command("scenario")(scenario_cli.scenario)
-app.command("load")(load_cli.load)
-app.command("verify")(observe_cli.verify)
-app.command("trace")(observe_cli.trace)
-app.command("tail")(observe_cli.tail)
-app.command("lag")(observe_cli.lag)
-app.command("chaos")(chaos_cli.chaos)
-app.command("dashboard")(dashboard_cli.dashboard)
-app.command("lessons")(lesson_cli.lessons)
-app.command("lesson")(lesson_cli.lesson)
-app.command("init")(lesson_cli.init)
-app.command("watch")(lesson_cli.watch)
-app.add_typer(lesson_cli.dev_app, name="dev")
-app.command("alerts")(alerts_cli.alerts)
+# Every command names its panel (PANELS); within a panel they are listed in this order.
+app.command("lessons", rich_help_panel=LEARN)(lesson_cli.lessons)
+app.command("lesson", rich_help_panel=LEARN)(lesson_cli.lesson)
+app.command("watch", rich_help_panel=LEARN)(lesson_cli.watch)
+app.command("init", rich_help_panel=LEARN)(lesson_cli.init)
+
+app.command("up", rich_help_panel=RUN)(platform_cli.up)
+app.command("down", rich_help_panel=RUN)(platform_cli.down)
+app.command("ps", rich_help_panel=RUN)(platform_cli.ps)
+app.command("logs", rich_help_panel=RUN)(platform_cli.logs)
+app.command("scale", rich_help_panel=RUN)(platform_cli.scale)
+app.command("scenario", rich_help_panel=RUN)(scenario_cli.scenario)
+app.command("load", rich_help_panel=RUN)(load_cli.load)
+app.command("smoke", rich_help_panel=RUN)(smoke_cli.smoke)
+
+app.command("tail", rich_help_panel=OBSERVE)(observe_cli.tail)
+app.command("trace", rich_help_panel=OBSERVE)(observe_cli.trace)
+app.command("lag", rich_help_panel=OBSERVE)(observe_cli.lag)
+app.command("verify", rich_help_panel=OBSERVE)(observe_cli.verify)
+app.command("dashboard", rich_help_panel=OBSERVE)(dashboard_cli.dashboard)
+app.command("alerts", rich_help_panel=OBSERVE)(alerts_cli.alerts)
+
+app.command("chaos", rich_help_panel=BREAK)(chaos_cli.chaos)
+
+app.add_typer(cluster_cli.app, name="cluster", rich_help_panel=CLUSTER)
+app.command("doctor", rich_help_panel=CLUSTER)(doctor_cli.doctor)
+app.add_typer(lesson_cli.dev_app, name="dev", rich_help_panel=CLUSTER)
+
+
+def _panel_rank(command: Any) -> int:
+    """Where `command`'s panel comes in PANELS; one without a panel lands in Typer's own
+    "Commands" panel, which Typer prints first."""
+    panel = getattr(command, "rich_help_panel", None)
+    return PANELS.index(panel) if panel in PANELS else -1
 
 
 def _version(value: bool) -> None:

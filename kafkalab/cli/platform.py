@@ -12,7 +12,7 @@ from kafkalab.catalogue.services import SERVICES
 from kafkalab.cluster import connect, lifecycle
 from kafkalab.errors import InvalidChoice
 from kafkalab.platform import compose, control, files
-from kafkalab.platform.scaling import Policy
+from kafkalab.platform.scaling import MAX_REPLICAS, Policy
 from kafkalab.settings import Settings, load_settings
 
 
@@ -217,7 +217,9 @@ def logs(
 
 def scale(
     service: Annotated[str, typer.Argument(help=f"One of: {', '.join(SERVICES)}.")],
-    replicas: Annotated[int, typer.Argument(help="How many replicas (0-6) in its consumer group.")],
+    replicas: Annotated[
+        int, typer.Argument(help=f"How many replicas (0-{MAX_REPLICAS}) in its consumer group.")
+    ],
 ) -> None:
     """Run N replicas of a service in one consumer group; Kafka spreads the partitions."""
     control.scale(load_settings(), service, replicas)

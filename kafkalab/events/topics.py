@@ -1,6 +1,6 @@
 """The topic catalogue: every topic the platform uses, with its shape, applied idempotently.
 
-Busy event topics get 6 partitions (the most consumers one group can use in parallel);
+Busy event topics get 6 partitions (so up to 6 members of one group share a topic's work);
 table-like topics (`users`, `stock`) are compacted so they keep the latest value per key
 forever; dead-letter topics keep their records for a week so an operator can replay them.
 """

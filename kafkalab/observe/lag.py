@@ -69,7 +69,8 @@ def _end_offsets(
     if not partitions:
         return {}
     request = {TopicPartition(tp.topic, tp.partition): OffsetSpec.latest() for tp in partitions}
-    # Read-committed end offsets: a transactional topic's commit markers are not lag.
+    # Read-committed end offsets (the last stable offset): the high watermark unless a transaction
+    # is open, whose records a read_committed group cannot read yet and so are not lag.
     futures = admin.list_offsets(
         request, isolation_level=IsolationLevel.READ_COMMITTED, request_timeout=timeout
     )

@@ -98,6 +98,7 @@ def read_state(settings: Settings) -> AutoscalerState:
 
 LagReader = Callable[[Connection], list[GroupLag]]
 PartitionReader = Callable[[Connection], dict[str, int]]
+TopicReader = Callable[[Connection, str], set[str]]
 
 
 def _all_lags(conn: Connection) -> list[GroupLag]:
@@ -107,6 +108,24 @@ def _all_lags(conn: Connection) -> list[GroupLag]:
 def _partition_counts(conn: Connection) -> dict[str, int]:
     metadata = clients.admin(conn).list_topics(timeout=5)
     return {name: len(topic.partitions) for name, topic in metadata.topics.items()}
+
+
+def _assigned_topics(conn: Connection, group: str) -> set[str]:
+    """The topics `group`'s members are assigned, committed on or not: payment's retry topic
+    may have no commit yet, but its partitions still give members work. Empty on error."""
+    admin = clients.admin(conn)
+    try:
+        description = admin.describe_consumer_groups([group], request_timeout=5)[group].result(
+            timeout=5
+        )
+    except Exception:  # noqa: BLE001 - the committed topics still give a limit
+        return set()
+    return {
+        tp.topic
+        for member in description.members
+        if member.assignment
+        for tp in member.assignment.topic_partitions
+    }
 
 
 class Autoscaler:
@@ -119,10 +138,14 @@ class Autoscaler:
         lags: LagReader = _all_lags,
         partitions: PartitionReader = _partition_counts,
         clock: Callable[[], float] = time.monotonic,
+        topics: TopicReader = _assigned_topics,
     ) -> None:
         self.settings = settings
         self.conn = conn
         self._lags, self._partitions, self._clock = lags, partitions, clock
+        self._topics = topics
+        self.topics: dict[str, set[str]] = {}
+        """Every topic seen per service: a rebalance can leave a topic unowned for a moment."""
         self.samples: dict[str, list[Sample]] = {}
         self.added: dict[str, int] = {}
         self.capped: set[str] = set()
@@ -166,7 +189,8 @@ class Autoscaler:
             group = lags.get(group_id(name))
             if group is None:
                 continue
-            topics = {p.topic for p in group.partitions}
+            topics = self.topics.setdefault(name, set())
+            topics |= {p.topic for p in group.partitions} | self._topics(self.conn, group.group)
             limit = replica_limit([counts.get(t, 0) for t in topics])
             replicas = desired.get(name, 0)
             added = self.added[name] = max(0, min(self.added.get(name, 0), replicas - 1))

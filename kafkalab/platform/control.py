@@ -190,7 +190,7 @@ def scale(settings: Settings, name: str, replicas: int, timeout: float = 60.0) -
     if not 0 <= replicas <= MAX_REPLICAS:
         raise InvalidChoice(
             f"replicas must be between 0 and {MAX_REPLICAS} (got {replicas})",
-            hint="busy topics have 6 partitions, so a 7th consumer in a group would get none",
+            hint="a group shares out its partitions; payment's reads 12, so a 13th member gets none",
         )
     if not read_pid(files.pid_file(settings)):
         raise ServicesNotReady("the services are not running", hint="start them with `kafkalab up`")

@@ -5,7 +5,7 @@ The rule, per service (= per consumer group):
   samples cover that whole window → one more replica. A spike shorter than the window does
   nothing; a group that stays behind gets help.
 - **capped**: the same, but the group already has as many replicas as it can use — a consumer
-  group spreads partitions, so members beyond the partition count of its topics would sit idle.
+  group spreads partitions, so members beyond the partitions of all its topics would sit idle.
 - **down** (optional): every sample of the last `idle_seconds` is 0 lag → one replica fewer,
   but only replicas the autoscaler itself added; what a person asked for with `scale` stays.
 
@@ -21,7 +21,11 @@ from dataclasses import dataclass
 from typing import Literal
 
 Kind = Literal["up", "down", "capped"]
-MAX_REPLICAS = 6  # the busiest topics have 6 partitions: a 7th consumer would sit idle
+MAX_REPLICAS = 12
+"""The most replicas `kafkalab scale` runs of one service: payment's group reads 12 partitions
+(inventory-events and payments.retry, 6 each), and cooperative-sticky spreads every subscribed
+partition over the members, so a 13th would sit idle. (Inventory's group reads 15, but its
+stock ledger lives in one process, so it must not run more than one replica anyway.)"""
 
 
 @dataclass(frozen=True)
@@ -56,10 +60,12 @@ class Decision:
 def replica_limit(partition_counts: Sequence[int]) -> int:
     """How many members a group reading topics with these partition counts can keep busy.
 
-    Each partition goes to one member, and a member can hold one partition of every topic, so
-    the busiest topic's partition count is the limit (never above MAX_REPLICAS).
+    Each partition goes to one member, and the services' assignor, cooperative-sticky, balances
+    all subscribed partitions over the members regardless of topic (as roundrobin does; range
+    would divide each topic separately). So every partition of every topic can have its own
+    member: the limit is their sum (never above MAX_REPLICAS).
     """
-    return min(max(partition_counts, default=0), MAX_REPLICAS)
+    return min(sum(partition_counts), MAX_REPLICAS)
 
 
 def _window(samples: Sequence[Sample], seconds: float) -> list[Sample] | None:

@@ -1,4 +1,4 @@
-"""Lesson 2's check: the broker put every key where murmur2 says, and kept each key's order."""
+"""Lesson 2's check: every key landed where murmur2 says, and kept its order there."""
 
 from __future__ import annotations
 
@@ -57,7 +57,7 @@ def check(seen: Seen) -> list[Check]:
             else f"out of order: {', '.join(reordered)}",
         ),
         expect(
-            "computed partition = broker's",
+            "computed partition = landed partition",
             not mismatched,
             f"murmur2(key) mod {seen.partitions} matched for all {len(by_key)} keys"
             if not mismatched

@@ -56,7 +56,7 @@ def demo(lab: Lab) -> Seen:
         if record.key not in keys:
             keys.append(record.key)
     lab.table(
-        "where the broker put them",
+        "where they landed (the partitioner chose, the broker appended)",
         ["partition", "keys"],
         [[p, ", ".join(k)] for p, k in sorted(per_partition.items())],
     )

@@ -27,7 +27,9 @@ def read(consumer: Consumer, limit: int | None = None, timeout: float = 30) -> l
     at_end: set[int] = set()
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline and (limit is None or len(seqs) < limit):
-        message = consumer.poll(1.0)  # also sends heartbeats and runs rebalances: call it often
+        # Heartbeats go out from librdkafka's background thread; what poll() proves is that this
+        # loop still runs: go longer than max.poll.interval.ms without it and the member leaves.
+        message = consumer.poll(1.0)  # a fetched record (or None); also runs rebalance callbacks
         if message is None:
             continue
         if message.error():

@@ -10,6 +10,7 @@ import pytest
 from kafkalab.connection import Connection
 from kafkalab.observe.lag import GroupLag, PartitionLag
 from kafkalab.platform import autoscaler, files
+from kafkalab.platform.autoscaler import Autoscaler
 from kafkalab.platform.scaling import MAX_REPLICAS, Policy, Sample, decide, replica_limit
 from kafkalab.settings import Settings, load_settings
 from tests.helpers import NOWHERE
@@ -79,10 +80,13 @@ def test_idle_but_not_for_long_enough_keeps_the_replicas() -> None:
     assert decide(POLICY, "payment", steady(0, 20), replicas=3, limit=6, added=2) is None
 
 
-def test_the_limit_is_the_busiest_topic_s_partition_count_capped() -> None:
-    assert replica_limit([6, 3]) == 6
-    assert replica_limit([3, 1]) == 3
-    assert replica_limit([12]) == MAX_REPLICAS
+def test_the_limit_is_every_subscribed_partition_capped() -> None:
+    # cooperative-sticky balances all subscribed partitions, whatever their topic: payment's
+    # 6 + 6 partitions keep 12 members busy, not 6.
+    assert replica_limit([6, 6]) == 12
+    assert replica_limit([6]) == 6
+    assert replica_limit([3, 1]) == 4
+    assert replica_limit([6, 6, 3]) == MAX_REPLICAS == 12
     assert replica_limit([]) == 0
 
 
@@ -96,18 +100,16 @@ class FakeKafka:
 
     def lags(self, _conn: Connection) -> list[GroupLag]:
         return [
-            GroupLag(
-                f"kafkalab-{name}",
-                [
-                    PartitionLag("inventory-events", 0, 0, lag),
-                    PartitionLag("payments.retry", 0, 0, 0),
-                ],
-            )
+            # Committed on inventory-events only: payments.retry has seen no record yet.
+            GroupLag(f"kafkalab-{name}", [PartitionLag("inventory-events", 0, 0, lag)])
             for name, lag in self.lag.items()
         ]
 
     def partitions(self, _conn: Connection) -> dict[str, int]:
-        return {"inventory-events": 2, "payments.retry": 1}
+        return {"inventory-events": 1, "payments.retry": 1}  # 2 partitions in all
+
+    def topics(self, _conn: Connection, _group: str) -> set[str]:
+        return {"inventory-events", "payments.retry"}  # what the members are assigned
 
     def clock(self) -> float:
         return self.now
@@ -132,7 +134,7 @@ def run_rounds(scaler: autoscaler.Autoscaler, kafka: FakeKafka, seconds: float) 
 def test_without_the_wish_file_it_does_nothing(settings: Settings) -> None:
     kafka = FakeKafka()
     kafka.lag["payment"] = 10_000
-    scaler = autoscaler.Autoscaler(settings, NOWHERE, kafka.lags, kafka.partitions, kafka.clock)
+    scaler = Autoscaler(settings, NOWHERE, kafka.lags, kafka.partitions, kafka.clock, kafka.topics)
     assert run_rounds(scaler, kafka, 30) == []
     assert files.read_desired(settings)["payment"] == 1
     assert autoscaler.read_state(settings).policy is None
@@ -141,10 +143,11 @@ def test_without_the_wish_file_it_does_nothing(settings: Settings) -> None:
 def test_sustained_lag_scales_up_to_the_partition_limit_then_down_again(settings: Settings) -> None:
     autoscaler.enable(settings, Policy(lag_threshold=100, sustain_seconds=4, idle_seconds=6))
     kafka = FakeKafka()
-    scaler = autoscaler.Autoscaler(settings, NOWHERE, kafka.lags, kafka.partitions, kafka.clock)
+    scaler = Autoscaler(settings, NOWHERE, kafka.lags, kafka.partitions, kafka.clock, kafka.topics)
     kafka.lag["payment"] = 500
     kafka.lag["inventory"] = 5_000  # never autoscaled: its stock ledger is one process's
-    # inventory-events has 2 partitions here: one step up, then capped (logged once).
+    # The group reads 2 partitions here (one per topic, one of them not committed on yet): one
+    # step up, then capped (logged once).
     assert run_rounds(scaler, kafka, 30) == ["up 1→2", "capped 2→2"]
     assert files.read_desired(settings)["payment"] == 2
     assert files.read_desired(settings)["inventory"] == 1
@@ -167,7 +170,7 @@ def test_a_broken_wish_file_reads_as_off(settings: Settings) -> None:
 def test_a_manual_scale_starts_a_fresh_window(settings: Settings) -> None:
     autoscaler.enable(settings, Policy(lag_threshold=100, sustain_seconds=6, idle_seconds=0))
     kafka = FakeKafka()
-    scaler = autoscaler.Autoscaler(settings, NOWHERE, kafka.lags, kafka.partitions, kafka.clock)
+    scaler = Autoscaler(settings, NOWHERE, kafka.lags, kafka.partitions, kafka.clock, kafka.topics)
     kafka.lag["payment"] = 500
     assert run_rounds(scaler, kafka, 4) == []  # 4 s of lag: not yet
     files.write_json(files.desired_file(settings), {"payment": 2, "inventory": 1})

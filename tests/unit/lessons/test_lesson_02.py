@@ -35,7 +35,7 @@ def test_reordered_records_fail() -> None:
 def test_a_partition_the_hash_did_not_predict_fails() -> None:
     seen = good()
     seen.computed["b"] = 0
-    assert failing(check(seen)) == {"computed partition = broker's"}
+    assert failing(check(seen)) == {"computed partition = landed partition"}
 
 
 def test_missing_records_fail() -> None:
