@@ -63,8 +63,8 @@ def parse(questions: Sequence[Question], given: str) -> list[str]:
         raise InvalidChoice(
             f"this lesson asks {len(questions)} question(s) and --predict gave {len(parts)} "
             "answer(s)",
-            hint="give one answer per question, separated by commas, in the order "
-            "`kafkalab lesson N --questions` lists them",
+            hint="give one answer per question, separated by commas, in the order the lesson "
+            "asks them (run it in a terminal without --predict to see the questions)",
         )
     return [normalise(q, p) for q, p in zip(questions, parts, strict=True)]
 
