@@ -15,6 +15,7 @@ restarting crashed replicas meanwhile.
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import threading
@@ -23,6 +24,8 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
+
+from confluent_kafka.admin import AdminClient
 
 from kafkalab import clients
 from kafkalab.catalogue.services import AUTOSCALED, group_id
@@ -110,10 +113,16 @@ def _partition_counts(conn: Connection) -> dict[str, int]:
     return {name: len(topic.partitions) for name, topic in metadata.topics.items()}
 
 
+@functools.lru_cache(maxsize=4)
+def _admin(conn: Connection) -> AdminClient:
+    """One AdminClient per cluster for the autoscaler's thread, not one per step and group."""
+    return clients.admin(conn)
+
+
 def _assigned_topics(conn: Connection, group: str) -> set[str]:
     """The topics `group`'s members are assigned, committed on or not: payment's retry topic
     may have no commit yet, but its partitions still give members work. Empty on error."""
-    admin = clients.admin(conn)
+    admin = _admin(conn)
     try:
         description = admin.describe_consumer_groups([group], request_timeout=5)[group].result(
             timeout=5
