@@ -87,9 +87,21 @@ def demo(lab: Lab) -> Seen:
             for e in counted
         ],
     )
-    steps = [Step(x.service, x.event_type, x.event_id, x.causation_id) for x in lines]
-    steps += [
-        Step(e.service, e.type, f"{e.topic}@{e.offset}", inputs[e.timestamp_ms].event_id)
-        for e in counted
-    ]
+    # The check gets the records as read back (topic, partition, offset, broker timestamp),
+    # not the sorted trace above: it judges "after its cause" from what the broker stored.
+    steps = [_step(e, e.event_id, e.causation_id) for e in mine]
+    steps += [_step(e, f"{e.topic}@{e.offset}", inputs[e.timestamp_ms].event_id) for e in counted]
     return Seen(order_status=status_of(mine), steps=steps)
+
+
+def _step(event: Event, event_id: str, cause: str) -> Step:
+    return Step(
+        event.service,
+        event.type,
+        event_id,
+        cause,
+        event.topic,
+        event.partition,
+        event.offset,
+        event.timestamp_ms,
+    )

@@ -1,11 +1,16 @@
 """Lesson 3's check: both clients delivered every one of the same messages, exactly once each,
-keys landed alike, and acks=0 really meant "no answer from the broker"."""
+within the time they were measured by (the broker's append times say so), keys landed alike, and
+acks=0 really meant "no answer from the broker"."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
 from kafkalab.verdict import Check, expect
+
+CLOCK_SLACK_MS = 50
+"""How far the broker's clock may sit from ours: none on this machine (one clock), a little for
+a cluster elsewhere kept in step by NTP. A timer that misses the flush misses far more."""
 
 
 @dataclass
@@ -21,6 +26,9 @@ class Run:
     records_on_topic: int  # records read back (more than distinct = duplicates)
     per_request: float = 0.0  # records per produce request: what batching achieved
     partition_of_key: dict[str, int] = field(default_factory=dict)
+    timed_ms: tuple[int, int] = (0, 0)  # wall clock at the first send and at the end of flush()
+    appended_ms: tuple[int, int] | None = None  # first and last LogAppendTime read back
+    timestamp_type: str = ""  # the type of the timestamps read back ("LogAppendTime" expected)
 
 
 @dataclass
@@ -45,16 +53,24 @@ def check(seen: Seen) -> list[Check]:
             expect(
                 f"{run.client}: each message on the topic once",
                 run.distinct_on_topic == seen.messages and run.records_on_topic == seen.messages,
-                f"{run.distinct_on_topic} distinct of {seen.messages}, {run.records_on_topic} records read back",
+                f"{run.distinct_on_topic} distinct of {seen.messages}, "
+                f"{run.records_on_topic} records read back",
             )
         )
-    measured = [r for r in seen.runs if r.seconds > 0]
+    clients = {r.client for r in seen.runs} == {"kafka-python", "confluent-kafka"}
+    mismeasured = [problem for r in seen.runs if (problem := _timing_problem(r))]
     checks.append(
         expect(
             "both clients measured",
-            {r.client for r in measured} == {"kafka-python", "confluent-kafka"},
-            ", ".join(f"{r.client} {r.sent / r.seconds:,.0f} msg/s" for r in measured)
-            or "no figures",
+            clients and not mismeasured,
+            "; ".join(mismeasured)
+            if mismeasured
+            else ", ".join(
+                f"{r.client} {r.records_on_topic / r.seconds:,.0f} msg/s "
+                f"(the broker appended them within its {r.seconds:.1f} s)"
+                for r in seen.runs
+            )
+            or "no runs",
         )
     )
     checks.append(
@@ -94,3 +110,35 @@ def check(seen: Seen) -> list[Check]:
         )
     )
     return checks
+
+
+def _timing_problem(run: Run) -> str:
+    """Why `run`'s figure is not the time its records took to reach the broker, or "".
+
+    The race topics stamp each record with the broker's clock when it is appended
+    (`message.timestamp.type=LogAppendTime`), so the records read back say when the broker
+    really had them: all of them must fall inside the window the client timed. A timer stopped
+    before `flush()` returned ends before the last append.
+    """
+    if run.appended_ms is None:
+        return f"{run.client}: no record read back to time"
+    if run.timestamp_type != "LogAppendTime":
+        return (
+            f"{run.client}: the records carry {run.timestamp_type or 'no'} timestamps, not the "
+            "broker's append time (message.timestamp.type=LogAppendTime on the topic)"
+        )
+    start, end = run.timed_ms
+    first, last = run.appended_ms
+    if run.seconds <= 0 or end <= start:
+        return f"{run.client}: not timed"
+    if first < start - CLOCK_SLACK_MS:
+        return (
+            f"{run.client}: the broker appended a record {start - first} ms before the timer "
+            "started"
+        )
+    if last > end + CLOCK_SLACK_MS:
+        return (
+            f"{run.client}: the broker appended records until {last - end} ms after the timer "
+            "stopped (was flush() inside the timing?)"
+        )
+    return ""

@@ -3,10 +3,17 @@
 from __future__ import annotations
 
 import json
+import math
 import time
 from typing import Any
 
-from confluent_kafka import KafkaError, TopicPartition
+from confluent_kafka import (
+    TIMESTAMP_CREATE_TIME,
+    TIMESTAMP_LOG_APPEND_TIME,
+    TIMESTAMP_NOT_AVAILABLE,
+    KafkaError,
+    TopicPartition,
+)
 from kafka import KafkaProducer  # kafka-python: the pure-Python client
 
 from kafkalab.curriculum.lab import Lab
@@ -18,6 +25,12 @@ KEYS = 100
 PARTITIONS = 3
 # The settings both clients get, so the race compares the clients, not their defaults.
 SAME = {"acks": "all", "enable.idempotence": True, "linger.ms": 5, "batch.size": 16384}
+APPEND_TIME = {"message.timestamp.type": "LogAppendTime"}
+TIMESTAMP_TYPES = {
+    TIMESTAMP_LOG_APPEND_TIME: "LogAppendTime",
+    TIMESTAMP_CREATE_TIME: "CreateTime",
+    TIMESTAMP_NOT_AVAILABLE: "none",
+}
 
 
 def payloads() -> list[tuple[bytes, bytes]]:
@@ -49,14 +62,16 @@ def with_kafka_python(lab: Lab, topic: str, messages: list[tuple[bytes, bytes]])
         linger_ms=SAME["linger.ms"],
         batch_size=SAME["batch.size"],
     )
-    started = time.monotonic()
+    started, wall = time.monotonic(), time.time()
     futures = [producer.send(topic, key=key, value=value) for key, value in messages]
     producer.flush()  # every future now holds its delivery report (metadata or exception)
-    seconds = time.monotonic() - started
+    seconds, timed = time.monotonic() - started, _window(wall)
     ok = sum(1 for f in futures if f.succeeded())
     batching = producer.metrics().get("producer-metrics", {}).get("records-per-request-avg", 0.0)
     producer.close()
-    return Run("kafka-python", len(messages), ok, len(futures) - ok, seconds, 0, 0, batching)
+    run = Run("kafka-python", len(messages), ok, len(futures) - ok, seconds, 0, 0, batching)
+    run.timed_ms = timed
+    return run
 
 
 def with_confluent_kafka(lab: Lab, topic: str, messages: list[tuple[bytes, bytes]]) -> Run:
@@ -70,7 +85,7 @@ def with_confluent_kafka(lab: Lab, topic: str, messages: list[tuple[bytes, bytes
     def delivered(error: KafkaError | None, _message: object) -> None:
         outcome["failed" if error else "ok"] += 1
 
-    started = time.monotonic()
+    started, wall = time.monotonic(), time.time()
     for key, value in messages:
         while True:
             try:
@@ -80,7 +95,7 @@ def with_confluent_kafka(lab: Lab, topic: str, messages: list[tuple[bytes, bytes
                 producer.poll(0.1)
         producer.poll(0)  # run the delivery callbacks that are ready, without waiting
     producer.flush(60)
-    seconds = time.monotonic() - started
+    seconds, timed = time.monotonic() - started, _window(wall)
     seen_before, deadline = len(stats), time.monotonic() + 5
     while len(stats) == seen_before and time.monotonic() < deadline:
         producer.poll(0.2)  # wait for statistics taken after the last delivery
@@ -89,7 +104,15 @@ def with_confluent_kafka(lab: Lab, topic: str, messages: list[tuple[bytes, bytes
     )
     batching = len(messages) / requests if requests else 0.0
     ok, failed = outcome["ok"], outcome["failed"]
-    return Run("confluent-kafka", len(messages), ok, failed, seconds, 0, 0, batching)
+    run = Run("confluent-kafka", len(messages), ok, failed, seconds, 0, 0, batching)
+    run.timed_ms = timed
+    return run
+
+
+def _window(started: float) -> tuple[int, int]:
+    """From `started` to now on the wall clock, in ms, rounded outwards (the broker's own
+    timestamps are whole milliseconds of the same clock)."""
+    return int(started * 1000), math.ceil(time.time() * 1000)
 
 
 def read_back(lab: Lab, topic: str, run: Run) -> None:
@@ -100,6 +123,8 @@ def read_back(lab: Lab, topic: str, run: Run) -> None:
     }
     consumer.assign([TopicPartition(topic, p, 0) for p in range(PARTITIONS)])
     seqs: set[int] = set()
+    kinds: set[int] = set()
+    appended: list[int] = []
     try:
         while run.records_on_topic < sum(ends.values()):
             batch = consumer.consume(1000, timeout=10)
@@ -109,11 +134,16 @@ def read_back(lab: Lab, topic: str, run: Run) -> None:
                 if message.error():
                     continue
                 run.records_on_topic += 1
+                kind, stamp = message.timestamp()  # LogAppendTime: the broker's clock
+                kinds.add(kind)
+                appended.append(stamp)
                 seqs.add(json.loads(message.value() or b"{}")["seq"])
                 run.partition_of_key[(message.key() or b"").decode()] = message.partition()
     finally:
         consumer.close()
     run.distinct_on_topic = len(seqs)
+    run.appended_ms = (min(appended), max(appended)) if appended else None
+    run.timestamp_type = " + ".join(sorted(TIMESTAMP_TYPES.get(k, str(k)) for k in kinds))
 
 
 def demo(lab: Lab) -> Seen:
@@ -139,7 +169,9 @@ def demo(lab: Lab) -> Seen:
         ("kafka-python", with_kafka_python),
         ("confluent-kafka", with_confluent_kafka),
     ):
-        topic = lab.topic(name, partitions=PARTITIONS)
+        # The broker stamps each record when it appends it: the read-back then says when the
+        # broker really had every record, which is what the timed window must cover.
+        topic = lab.topic(name, partitions=PARTITIONS, config=APPEND_TIME)
         lab.say(f"{name} → {topic}")
         run = produce(lab, topic, messages)
         read_back(lab, topic, run)  # trust the topic, not only the reports

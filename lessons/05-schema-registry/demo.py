@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import httpx
 from confluent_kafka import Producer, TopicPartition
 from confluent_kafka.schema_registry import Schema, SchemaRegistryClient
 from confluent_kafka.schema_registry.avro import AvroDeserializer, AvroSerializer
@@ -26,6 +27,8 @@ FIELDS_V1: list[dict[str, Any]] = [
 EMAIL: dict[str, Any] = {"name": "email", "type": ["null", "string"], "default": None}
 # Incompatible: `name` becomes an int — a reader on this schema cannot read the old strings.
 NAME_AS_INT: dict[str, Any] = {"name": "name", "type": "int"}
+# BACKWARD only: a reader without `name` reads the old data, a v2 reader could not read the new.
+WITHOUT_NAME: list[dict[str, Any]] = [FIELDS_V1[0], EMAIL]
 
 
 def schema(fields: list[dict[str, Any]]) -> str:
@@ -40,8 +43,8 @@ def demo(lab: Lab) -> Seen:
     v1, v2 = schema(FIELDS_V1), schema([*FIELDS_V1, EMAIL])
     default = registry.get_compatibility()  # the registry-wide level: BACKWARD unless changed
     registry.set_compatibility(subject_name=subject, level="BACKWARD")  # pin it for this subject
-    level = registry.get_compatibility(subject)
-    lab.say(f"Compatibility: registry default {default}; {subject} pinned to {level}.")
+    level = level_over_rest(lab, subject)
+    lab.say(f"Compatibility: registry default {default}; GET /config/{subject} says {level}.")
 
     producer = lab.producer()
     ids = [registry.register_schema(subject, Schema(v1, "AVRO"))]
@@ -70,6 +73,10 @@ def demo(lab: Lab) -> Seen:
         refused = error.http_status_code
         lab.say(f"v3 (name: string → int) refused: {refused} {error.error_message[:160]}…")
     versions = registry.get_versions(subject)
+    # What only BACKWARD allows: a reader on the new schema can read the old data, but a
+    # reader on v2 could not read a record without `name` (FORWARD and FULL refuse it).
+    drop_name = registry.test_compatibility(subject, Schema(schema(WITHOUT_NAME), "AVRO"))
+    lab.say(f"Dropping `name` (new readers fine, old readers broken): compatible={drop_name}.")
 
     raw = read_all(lab, topic, 2 * PER_VERSION)
     # Confluent wire format: magic byte 0, the 4-byte big-endian schema id, then the Avro body.
@@ -89,8 +96,31 @@ def demo(lab: Lab) -> Seen:
         ],
     )
     return Seen(
-        level, versions, ids, compatible, refused, wire_ids, old_seen, new_seen, PER_VERSION
+        level,
+        versions,
+        ids,
+        compatible,
+        refused,
+        wire_ids,
+        old_seen,
+        new_seen,
+        PER_VERSION,
+        drop_name,
     )
+
+
+def level_over_rest(lab: Lab, subject: str) -> str | None:
+    """The subject's compatibility level as the registry's REST API answers a plain GET
+    (`curl $REGISTRY/config/<subject>`): what the registry stored, not what we asked for."""
+    conn = lab.conn
+    user, _, password = (conn.registry_user_info or "").partition(":")
+    answer = httpx.get(
+        f"{conn.registry_url}/config/{subject}",
+        auth=(user, password) if user else None,
+        verify=conn.registry_ca_location or True,
+        timeout=10,
+    )
+    return answer.json().get("compatibilityLevel") if answer.status_code == 200 else None
 
 
 def write(

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import json
 import threading
+import time
+
+from confluent_kafka import Producer
 
 from kafkalab.curriculum.lab import Lab
 from kafkalab.events.serde import Event, EventSerde, now_ms
 from kafkalab.services.notification.messages import mask_email, mask_phone
-from kafkalab.services.tables import TopicTable
+from kafkalab.services.tables import TopicTable, read_to_end
 
-from .check import Enriched, Person, Seen
+from .check import Enriched, Kept, Person, Seen
 
 PEOPLE = [
     Person("u-1", "Ada Lovelace", "ada@example.com", "+44 7700 900101"),
@@ -22,19 +25,25 @@ MOVED = Person("u-2", "Grace B. Hopper", "grace.hopper@navy.example", "+1 202 55
 ORDERS = {f"order-{n:02d}": PEOPLE[n % len(PEOPLE)].user_id for n in range(12)}
 
 
+LATE = Person("u-5", "Mary Jackson", "mary@example.com", "+1 757 555 0123")
+# The users topic is a table: compaction keeps (at least) the last record of every key. The
+# cleaner never touches the active segment (the one being written): segment.ms closes it once
+# a record arrives that long after its first; a dirty ratio of 1% makes it worth cleaning at
+# once. (Production tables keep the defaults: 7 days, 0.5.) One partition, so the record that
+# closes the segment lands on the same log as the versions to clean.
+TABLE = {"cleanup.policy": "compact", "segment.ms": "1000", "min.cleanable.dirty.ratio": "0.01"}
+SEGMENT_S = 1.0
+
+
 def demo(lab: Lab) -> Seen:
-    # The users topic is a table: compaction keeps (at least) the last record of every key.
-    users = lab.topic("users", partitions=3, config={"cleanup.policy": "compact"})
+    users = lab.topic("users", partitions=1, config=TABLE)
     orders = lab.topic("orders", partitions=3)
     enriched_topic = lab.topic("orders-enriched", partitions=3)
     serde, producer = EventSerde(lab.conn), lab.producer()
 
     lab.say(f"Writing {len(PEOPLE)} profiles to {users}, then a newer one for {MOVED.user_id}.")
-    for person in [*PEOPLE, MOVED]:
-        value = {**vars(person), "balance_cents": 10_000, "registered_at": now_ms()}
-        full, headers = serde.envelope("UserProfile", value, "lesson11")
-        data = serde.serialize(users, "UserProfile", full)
-        producer.produce(users, key=person.user_id, value=data, headers=headers)
+    write_profiles(serde, producer, users, [*PEOPLE, MOVED])
+    segment_opened = time.monotonic()
     lab.say(f"Writing {len(ORDERS)} OrderCreated events to {orders}, keyed by order id.")
     for order_id, user_id in ORDERS.items():
         value = {"order_id": order_id, "user_id": user_id, "total_cents": 2_500}
@@ -114,11 +123,54 @@ def demo(lab: Lab) -> Seen:
             for r in sorted(seen_out, key=lambda r: r.order_id)
         ],
     )
+
+    # Compaction is the broker's work, not the reader's: close the segment, then read the
+    # topic back from offset 0 until the cleaner has been through it (it looks every second).
+    time.sleep(max(0.0, segment_opened + SEGMENT_S + 0.1 - time.monotonic()))
+    lab.say(f"{LATE.user_id} registers: a record that closes the segment the cleaner may clean.")
+    write_profiles(serde, producer, users, [LATE])
+    superseded = [p for p in PEOPLE if p.user_id == MOVED.user_id]
+    log, waited = read_log(lab, serde, users, superseded, timeout=20)
+    lab.table(
+        f"{users} from offset 0, {waited:.1f} s later",
+        ["offset", "user", "name"],
+        [[k.offset, k.user_id, k.name] for k in log],
+    )
     return Seen(
         orders=ORDERS,
         latest=[MOVED if p.user_id == MOVED.user_id else p for p in PEOPLE],
-        superseded=[p for p in PEOPLE if p.user_id == MOVED.user_id],
-        profile_records=len(PEOPLE) + 1,
-        table_size=len(profiles),
+        superseded=superseded,
         enriched=seen_out,
+        written=[*PEOPLE, MOVED, LATE],
+        log=log,
+        waited_s=waited,
     )
+
+
+def write_profiles(serde: EventSerde, producer: Producer, users: str, people: list[Person]) -> None:
+    """Each profile as an Avro UserProfile keyed by user id (what the user service writes)."""
+    for person in people:
+        value = {**vars(person), "balance_cents": 10_000, "registered_at": now_ms()}
+        full, headers = serde.envelope("UserProfile", value, "lesson11")
+        data = serde.serialize(users, "UserProfile", full)
+        producer.produce(users, key=person.user_id, value=data, headers=headers)
+    producer.flush(30)
+
+
+def read_log(
+    lab: Lab, serde: EventSerde, users: str, superseded: list[Person], timeout: float
+) -> tuple[list[Kept], float]:
+    """The users topic from offset 0, read again until no `superseded` profile is left on it
+    or `timeout` seconds passed; returns what was read last and how long it took."""
+    started = time.monotonic()
+    gone = {(p.user_id, p.name) for p in superseded}
+    while True:
+        events = read_to_end(lab.conn, serde, users, timeout=10, group_id=lab.group("log"))
+        log = [
+            Kept(e.offset, str(e.value["user_id"]), str(e.value["name"]), str(e.value["email"]))
+            for e in events
+        ]
+        waited = time.monotonic() - started
+        if not gone & {(k.user_id, k.name) for k in log} or waited > timeout:
+            return log, waited
+        time.sleep(0.5)

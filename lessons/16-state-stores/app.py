@@ -10,10 +10,14 @@ store's changelog topic — which is how a restarted app with no local files get
 from __future__ import annotations
 
 import argparse
+import sys
 import threading
+from pathlib import Path
 from typing import Any
 
 from quixstreams import Application, State
+
+STATE_AT_START = "state dir at start:"
 
 
 def session(event: dict[str, Any], state: State) -> dict[str, Any]:
@@ -32,6 +36,11 @@ def main() -> None:
     parser.add_argument("--idle", type=float, default=10.0, help="stop after this long idle")
     parser.add_argument("--deadline", type=float, default=120.0, help="stop after this long")
     args = parser.parse_args()
+    # What this process finds on disk before any store is opened: its own word on whether it
+    # starts with local state (RocksDB files) or must rebuild every store from the changelog.
+    found = [p for p in Path(args.state_dir).rglob("*") if p.is_file()]
+    print(f"{STATE_AT_START} {len(found)} file(s) under {args.state_dir}", file=sys.stderr)
+    sys.stderr.flush()
     app = Application(
         broker_address=args.bootstrap,
         consumer_group=args.group,

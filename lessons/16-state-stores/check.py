@@ -6,7 +6,7 @@ what its state store held after each record.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from kafkalab.verdict import Check, equal, expect
 
@@ -31,10 +31,11 @@ class Seen:
     outputs: dict[int, tuple[str, Session]]  # seq → (user, session the app emitted for it)
     output_count: int  # records on the output topic (duplicates would show here)
     exit_code: int | None  # the first app's: -9 when SIGKILL ended it
-    local_state_gone: bool  # the state dir did not exist when the second app started
+    files_at_restart: int | None  # files the restarted app found in its state dir (None: no word)
     changelog_policy: str
     changelog_records: int
     recovered: list[str]  # "Recovery successful for …" lines of the restarted app's log
+    on_changelog: dict[str, Session] = field(default_factory=dict)  # read back from the broker
 
 
 def sessions(clicks: list[Click]) -> dict[str, Session]:
@@ -64,11 +65,15 @@ def check(seen: Seen) -> list[Check]:
     return [
         equal("the first app was killed (SIGKILL)", -9, seen.exit_code),
         expect(
-            "its local state was deleted",
-            seen.local_state_gone,
-            "state dir removed before the restart"
-            if seen.local_state_gone
-            else "the state dir was still there",
+            "no local state when the app restarted",
+            seen.files_at_restart == 0,
+            "the restarted app found no file in its state dir: every store had to come back "
+            "from the changelog"
+            if seen.files_at_restart == 0
+            else "the restarted app did not say what it found in its state dir"
+            if seen.files_at_restart is None
+            else f"the restarted app found {seen.files_at_restart} file(s) in its state dir: "
+            "its stores could have come from the disk, not the changelog",
         ),
         expect(
             "changelog topic is compacted",
@@ -76,6 +81,7 @@ def check(seen: Seen) -> list[Check]:
             f"cleanup.policy={seen.changelog_policy}, {seen.changelog_records} record(s)",
         ),
         _sessions("state before the kill = computed", want_before, emitted_before),
+        _sessions("the changelog on the broker holds that state", want_before, seen.on_changelog),
         expect(
             "the restarted app recovered its store from the changelog",
             bool(seen.recovered),

@@ -10,12 +10,13 @@ import sys
 import time
 from pathlib import Path
 
-from confluent_kafka import Producer, TopicPartition
+from confluent_kafka import Message, Producer, TopicPartition
 from confluent_kafka.admin import ConfigResource
 
 from kafkalab.curriculum import quix
 from kafkalab.curriculum.lab import Lab, LessonSetupFailed
 
+from .app import STATE_AT_START
 from .check import Click, Seen, Session
 
 USERS = [f"user-{n}" for n in range(1, 6)]
@@ -39,7 +40,6 @@ def demo(lab: Lab) -> Seen:
         first.wait(30)
     lab.say("All clicks processed and committed; the app was killed with SIGKILL.")
     shutil.rmtree(state_dir, ignore_errors=True)  # its RocksDB files are gone too
-    gone = not state_dir.exists()
     lab.say(f"Deleted the local state dir {state_dir}.")
 
     changelog = f"changelog__{group}--{clicks}--default"  # quixstreams' name for the store's log
@@ -47,9 +47,16 @@ def demo(lab: Lab) -> Seen:
     policy = admin.describe_configs([ConfigResource("topic", changelog)])
     policy_value = next(iter(policy.values())).result(timeout=30)["cleanup.policy"].value
     records = sum(high - low for low, high in watermarks(lab, changelog))
+    # What a restore will read: the changelog's records, last value per (user, state key).
+    stored = from_changelog(quix.read_all(lab, changelog))
     lab.show(
         "the changelog topic",
         [("name", changelog), ("cleanup.policy", policy_value), ("records", records)],
+    )
+    lab.table(
+        "the sessions on the changelog topic (what a restore reads)",
+        ["user", "views, cart"],
+        [[u, str((stored[u].views, stored[u].cart_cents))] for u in sorted(stored)],
     )
 
     after = send(producer, clicks, range(30, 45))
@@ -77,11 +84,15 @@ def demo(lab: Lab) -> Seen:
             for u in USERS
         ],
     )
+    second_log = log.read_text()[log_size:].splitlines()
     recovered = [
         line.split("RecoveryPartition ")[-1].strip('"<> ')
-        for line in log.read_text()[log_size:].splitlines()
+        for line in second_log
         if "Recovery successful" in line
     ]
+    # The restarted process's own report of what it found on disk before opening its stores.
+    found = [line for line in second_log if line.startswith(STATE_AT_START)]
+    files_at_restart = int(found[0].split()[len(STATE_AT_START.split())]) if found else None
     lab.table(
         f"what the restarted app logged ({log})",
         ["store partition restored"],
@@ -93,11 +104,28 @@ def demo(lab: Lab) -> Seen:
         outputs,
         len(records_out),
         first.returncode,
-        gone,
+        files_at_restart,
         policy_value,
         records,
         recovered,
+        stored,
     )
+
+
+def from_changelog(records: list[Message]) -> dict[str, Session]:
+    """Each user's session as the changelog holds it. quixstreams keys a changelog record by
+    `<message key>|<state key>`, both as JSON (b'"user-3"|"views"'), the value is JSON too,
+    and a later record of a key replaces an earlier one — which is all a restore does."""
+    fields: dict[str, dict[str, int]] = {}
+    for record in records:
+        user, _, name = (record.key() or b"").rpartition(b"|")
+        value = record.value()
+        if value is not None:
+            fields.setdefault(json.loads(user), {})[json.loads(name)] = json.loads(value)
+    return {
+        user: Session(int(f.get("views", 0)), int(f.get("cart_cents", 0)))
+        for user, f in fields.items()
+    }
 
 
 def send(producer: Producer, topic: str, seqs: range) -> list[Click]:

@@ -15,6 +15,7 @@ from confluent_kafka.admin import (
     AclOperation,
     AclPermissionType,
     AdminClient,
+    ConfigResource,
     NewTopic,
     ResourcePatternType,
     ResourceType,
@@ -49,6 +50,10 @@ def demo(lab: Lab) -> Seen:
         admin = clients.admin(side.conn)
         connected = bool(admin.list_topics(timeout=15).brokers)
         host, port = side.conn.bootstrap_servers.split(",")[0].rsplit(":", 1)
+        # Not what we configured but what the broker runs: its listener on that port, the SASL
+        # mechanisms it accepts there, and the SCRAM credential it holds for admin.
+        protocol, mechanisms = listener_of(admin, f"{host}:{port}")
+        admin_scram = scram_mechanisms(admin, material.ADMIN)
         issuer = _tls_issuer(host, int(port), material.SecurityFiles.of(side.settings).ca_cert)
         lab.show(
             "SCRAM over TLS, as kafkalab's Connection hands it to librdkafka",
@@ -58,6 +63,14 @@ def demo(lab: Lab) -> Seen:
                 ("sasl.username", conf["sasl.username"]),
                 ("sasl.password", "•••• (read from a 0600 file, never from argv or env)"),
                 ("certificate on :" + port, f"signed by {issuer!r}"),
+            ],
+        )
+        lab.show(
+            f"what the broker says about :{port} (describe_configs, DescribeUserScramCredentials)",
+            [
+                ("listener protocol", protocol),
+                ("SASL mechanisms it accepts", ", ".join(mechanisms) or "none"),
+                ("admin's SCRAM credential", ", ".join(admin_scram) or "none"),
             ],
         )
 
@@ -132,8 +145,9 @@ def demo(lab: Lab) -> Seen:
             [[r["principal"], r["action"], r["outcome"], r["reason"][:60]] for r in trail],
         )
         return Seen(
-            protocol=conf["security.protocol"],
-            mechanism=conf["sasl.mechanism"],
+            listener_protocol=protocol,
+            listener_mechanisms=mechanisms,
+            admin_scram=admin_scram,
             tls_issuer=issuer,
             admin_connected=connected,
             refused=refused,
@@ -150,6 +164,45 @@ def demo(lab: Lab) -> Seen:
             moved_refused=moved_refused,
             audit=trail,
         )
+
+
+def listener_of(admin: AdminClient, address: str) -> tuple[str, list[str]]:
+    """The security protocol of the broker's listener at `address` (host:port), and the SASL
+    mechanisms that listener accepts (none unless it speaks SASL), read with describe_configs
+    from the broker that advertises it."""
+    brokers = admin.list_topics(timeout=10).brokers.values()
+    broker = next((b for b in brokers if f"{b.host}:{b.port}" == address), None)
+    if broker is None:
+        return "unknown", []
+    found = admin.describe_configs([ConfigResource("broker", str(broker.id))])
+    config = {k: v.value or "" for k, v in next(iter(found.values())).result(30).items()}
+    names = {
+        url.split("://", 1)[1]: url.split("://", 1)[0]
+        for url in config.get("advertised.listeners", "").split(",")
+        if "://" in url
+    }
+    listener = names.get(address, "")
+    protocols = dict(
+        pair.split(":", 1)
+        for pair in config.get("listener.security.protocol.map", "").split(",")
+        if ":" in pair
+    )
+    protocol = protocols.get(listener, "unknown")
+    if not protocol.startswith("SASL_"):
+        return protocol, []
+    accepted = config.get(
+        f"listener.name.{listener.lower()}.sasl.enabled.mechanisms"
+    ) or config.get("sasl.enabled.mechanisms", "")
+    return protocol, [m.strip() for m in accepted.split(",") if m.strip()]
+
+
+def scram_mechanisms(admin: AdminClient, user: str) -> list[str]:
+    """The SCRAM mechanisms the broker holds a credential of `user` for ([] for none)."""
+    try:
+        found = admin.describe_user_scram_credentials([user])[user].result(30)
+    except KafkaException:  # RESOURCE_NOT_FOUND: no SCRAM credential for that user
+        return []
+    return [info.mechanism.name.replace("_", "-") for info in found.scram_credential_infos]
 
 
 def _tls_issuer(host: str, port: int, ca: Any) -> str:

@@ -57,6 +57,9 @@ def demo(lab: Lab) -> Seen:
             [[p, *v] for p, v in sorted(before.items())],
         )
         min_insync = _min_insync(side.conn, topic)
+        # A topic that wants all three replicas in sync: with one broker down it must refuse.
+        strict = lab.topic("strict", replication=3, config={"min.insync.replicas": "3"}, on=side)
+        strict_min_insync = _min_insync(side.conn, strict)
 
         acked: list[str] = []
         errors: list[str] = []
@@ -103,6 +106,14 @@ def demo(lab: Lab) -> Seen:
                 ["partition", "leader", "replicas", "in sync"],
                 [[p, *v] for p, v in sorted(after.items())],
             )
+            # Two replicas in sync now: enough for payments (min.insync.replicas=2), one short
+            # for the strict topic, whose leader must answer NOT_ENOUGH_REPLICAS.
+            short_write = _write_once(side.conn, strict)
+            short_isr = _partitions(side.conn, strict)[0][2]
+            lab.say(
+                f"acks=all to {strict} (min.insync.replicas={strict_min_insync}, in sync "
+                f"{short_isr}): {short_write or 'accepted'}."
+            )
             _wait(lambda: len(acked) >= acked_before + 300, 30)
         finally:
             stop.set()
@@ -112,6 +123,9 @@ def demo(lab: Lab) -> Seen:
         faults.inject(side.settings, "restart", faults.resolve(side.settings, f"broker-{victim}"))
         _wait(lambda: all(len(v[2]) == 3 for v in _partitions(side.conn, topic).values()), 60)
         rejoined = _partitions(side.conn, topic)
+        _wait(lambda: len(_partitions(side.conn, strict)[0][2]) == 3, 30)
+        whole_write = _write_once(side.conn, strict)
+        lab.say(f"The same write with all three in sync again: {whole_write or 'accepted'}.")
 
         lab.say("Reading the topic back from the beginning to look for every acknowledged record.")
         consumer = clients.consumer(side.conn, lab.group("audit"))
@@ -148,4 +162,27 @@ def demo(lab: Lab) -> Seen:
             read_back=read,
             delivery_errors=errors,
             isr_after_rejoin={p: v[2] for p, v in rejoined.items()},
+            strict_min_insync=strict_min_insync,
+            short_isr=short_isr,
+            short_write=short_write,
+            whole_write=whole_write,
         )
+
+
+def _write_once(side: Connection, topic: str) -> str:
+    """One acks=all record with no retries, so the delivery report carries the broker's own
+    answer: "" when it was written, else the error's name. A leader that moved a moment ago
+    answers NOT_LEADER_OR_FOLLOWER once; that is asked again, anything else is the answer."""
+    producer = clients.producer(
+        side, **{"enable.idempotence": False, "retries": 0, "message.timeout.ms": 10_000}
+    )
+    reports: list[str] = []
+    for _ in range(5):
+        producer.produce(
+            topic, value=b"one", on_delivery=lambda e, m: reports.append(e.name() if e else "")
+        )
+        producer.flush(15)
+        if not reports or reports[-1] not in ("NOT_LEADER_OR_FOLLOWER", "LEADER_NOT_AVAILABLE"):
+            break
+        time.sleep(0.5)
+    return reports[-1] if reports else "no delivery report"

@@ -25,7 +25,12 @@ def good() -> object:
         old_reader=[*OLD, *({"id": r["id"], "name": r["name"]} for r in NEW)],
         new_reader=[*({**r, "email": None} for r in OLD), *NEW],
         produced_per_version=2,
+        drop_name_compatible=True,
     )
+
+
+def detail(seen: object, name: str) -> str:
+    return next(c.detail for c in check(seen) if c.name == name)
 
 
 def test_the_right_outcome_passes() -> None:
@@ -36,6 +41,25 @@ def test_another_level_fails() -> None:
     seen = good()
     seen.level = "NONE"
     assert failing(check(seen)) == {"subject judged under BACKWARD"}
+    assert detail(seen, "subject judged under BACKWARD") == (
+        "the registry's /config says NONE, not BACKWARD"
+    )
+
+
+def test_a_subject_without_its_own_level_fails() -> None:
+    seen = good()
+    seen.level = None  # GET /config/<subject> answered 404: the pin never reached the registry
+    assert failing(check(seen)) == {"subject judged under BACKWARD"}
+
+
+def test_a_registry_that_refuses_what_backward_allows_fails() -> None:
+    """FORWARD or FULL: a new reader without `name` is fine, an old reader of the new data not."""
+    seen = good()
+    seen.drop_name_compatible = False
+    assert failing(check(seen)) == {"subject judged under BACKWARD"}
+    assert detail(seen, "subject judged under BACKWARD").startswith(
+        "the registry refused dropping `name`, which BACKWARD allows"
+    )
 
 
 def test_a_compatible_change_not_registered_fails() -> None:

@@ -30,7 +30,12 @@ AFTER = [Click("a", 3, 10), Click("b", 4, 5)]
 
 def good() -> Any:
     outputs = emitted(BEFORE) | emitted(AFTER, m.sessions(BEFORE))
-    return Seen(BEFORE, AFTER, outputs, 5, -9, True, "compact", 4, ["changelog[0]"])
+    on_changelog = m.sessions(BEFORE)  # what the broker's changelog held after the kill
+    return Seen(BEFORE, AFTER, outputs, 5, -9, 0, "compact", 4, ["changelog[0]"], on_changelog)
+
+
+def detail(seen: Any, name: str) -> str:
+    return next(c.detail for c in check(seen) if c.name == name)
 
 
 def test_the_right_outcome_passes() -> None:
@@ -59,9 +64,36 @@ def test_a_clean_stop_instead_of_a_kill_fails() -> None:
 
 
 def test_local_state_still_there_fails() -> None:
+    """The restarted app found RocksDB files: its store may have come from the disk."""
     seen = good()
-    seen.local_state_gone = False
-    assert failing(check(seen)) == {"its local state was deleted"}
+    seen.files_at_restart = 14
+    assert failing(check(seen)) == {"no local state when the app restarted"}
+    assert detail(seen, "no local state when the app restarted") == (
+        "the restarted app found 14 file(s) in its state dir: its stores could have come from "
+        "the disk, not the changelog"
+    )
+
+
+def test_no_word_from_the_restarted_app_fails() -> None:
+    seen = good()
+    seen.files_at_restart = None
+    assert failing(check(seen)) == {"no local state when the app restarted"}
+
+
+def test_a_changelog_behind_the_state_fails() -> None:
+    """The app killed before its last commit reached the changelog: the broker holds less."""
+    seen = good()
+    seen.on_changelog = {**seen.on_changelog, "a": Session(1, 100)}
+    assert failing(check(seen)) == {"the changelog on the broker holds that state"}
+    assert detail(seen, "the changelog on the broker holds that state") == (
+        "differs for a: expected Session(views=2, cart_cents=150), saw Session(views=1, cart_cents=100)"
+    )
+
+
+def test_an_empty_changelog_fails() -> None:
+    seen = good()
+    seen.on_changelog = {}
+    assert "the changelog on the broker holds that state" in failing(check(seen))
 
 
 def test_a_changelog_that_is_not_compacted_fails() -> None:

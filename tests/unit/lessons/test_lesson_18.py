@@ -16,6 +16,7 @@ from tests.unit.lessons.helpers import failing
 
 check_module = load_module(find(18), "check")
 Seen, check = check_module.Seen, check_module.check
+SCRAM = "SCRAM-SHA-512 over TLS connects"
 
 CARD = "4111111111111111"
 REFUSED = {
@@ -41,8 +42,9 @@ AUDIT = [
 
 def good() -> Any:
     return Seen(
-        protocol="SASL_SSL",
-        mechanism="SCRAM-SHA-512",
+        listener_protocol="SASL_SSL",
+        listener_mechanisms=["SCRAM-SHA-512"],
+        admin_scram=["SCRAM-SHA-512"],
         tls_issuer="kafkalab local CA",
         admin_connected=True,
         refused=dict(REFUSED),
@@ -68,8 +70,11 @@ def test_the_right_outcome_passes() -> None:
 @pytest.mark.parametrize(
     ("change", "name"),
     [
-        ({"protocol": "PLAINTEXT"}, "SCRAM-SHA-512 over TLS connects"),
-        ({"mechanism": "PLAIN"}, "SCRAM-SHA-512 over TLS connects"),
+        ({"listener_protocol": "PLAINTEXT"}, "SCRAM-SHA-512 over TLS connects"),
+        ({"listener_protocol": "SASL_PLAINTEXT"}, "SCRAM-SHA-512 over TLS connects"),
+        ({"listener_mechanisms": ["PLAIN", "SCRAM-SHA-512"]}, "SCRAM-SHA-512 over TLS connects"),
+        ({"listener_mechanisms": []}, "SCRAM-SHA-512 over TLS connects"),
+        ({"admin_scram": ["SCRAM-SHA-256"]}, "SCRAM-SHA-512 over TLS connects"),
         ({"admin_connected": False}, "SCRAM-SHA-512 over TLS connects"),
         ({"tls_issuer": "some other CA"}, "the port presents a certificate from kafkalab's CA"),
         ({"refused": {**REFUSED, "plaintext": ""}}, "no credentials, no connection"),
@@ -101,3 +106,20 @@ def test_the_right_outcome_passes() -> None:
 )
 def test_each_wrong_outcome_fails(change: dict[str, Any], name: str) -> None:
     assert name in failing(check(replace(good(), **change)))
+
+
+@pytest.mark.parametrize(
+    ("change", "said"),
+    [
+        ({"listener_protocol": "PLAINTEXT"}, "the broker's listener speaks PLAINTEXT"),
+        (
+            {"listener_mechanisms": ["PLAIN", "SCRAM-SHA-512"]},
+            "the listener accepts PLAIN, SCRAM-SHA-512, not SCRAM-SHA-512 alone",
+        ),
+        ({"admin_scram": []}, "the broker holds no SCRAM-SHA-512 credential for admin"),
+        ({"admin_connected": False}, "admin's SCRAM-SHA-512 login over TLS got no metadata back"),
+    ],
+)
+def test_the_broker_side_says_what_is_wrong(change: dict[str, Any], said: str) -> None:
+    [judged] = [c for c in check(replace(good(), **change)) if c.name == SCRAM]
+    assert (judged.ok, judged.detail) == (False, said)

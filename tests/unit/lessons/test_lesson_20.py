@@ -31,7 +31,14 @@ def good() -> Any:
         acked=[str(n) for n in range(900)],
         read_back=[str(n) for n in range(900)],
         isr_after_rejoin={0: THREE, 1: THREE, 2: THREE},
+        strict_min_insync="3",
+        short_isr=[1, 2],
+        short_write="NOT_ENOUGH_REPLICAS",
+        whole_write="",
     )
+
+
+MIN_ISR = "min.insync.replicas enforced by the broker"
 
 
 def test_the_right_outcome_passes() -> None:
@@ -44,7 +51,12 @@ def test_the_right_outcome_passes() -> None:
         ({"brokers": [1, 2]}, "three brokers"),
         ({"replicas": {0: [1], 1: THREE, 2: THREE}}, "replication factor 3"),
         ({"isr_before": {0: [1, 2], 1: THREE, 2: THREE}}, "all replicas in sync before"),
-        ({"min_insync": "1"}, "min.insync.replicas"),
+        ({"min_insync": "1"}, MIN_ISR),
+        ({"strict_min_insync": "2"}, MIN_ISR),
+        ({"short_isr": THREE}, MIN_ISR),
+        ({"short_write": ""}, MIN_ISR),
+        ({"short_write": "REQUEST_TIMED_OUT"}, MIN_ISR),
+        ({"whole_write": "NOT_ENOUGH_REPLICAS"}, MIN_ISR),
         ({"victim": 5}, "the victim led a partition"),
         ({"leaders_after": {0: 3, 1: 1, 2: 2}}, "new leaders elected"),
         ({"leaders_after": {0: -1, 1: 1, 2: 2}}, "new leaders elected"),
@@ -62,3 +74,25 @@ def test_the_right_outcome_passes() -> None:
 )
 def test_each_wrong_outcome_fails(change: dict[str, Any], name: str) -> None:
     assert name in failing(check(replace(good(), **change)))
+
+
+@pytest.mark.parametrize(
+    ("change", "said"),
+    [
+        (
+            {"min_insync": "1"},
+            "the broker holds min.insync.replicas=1 for payments and 3 for the strict topic; "
+            "the demo needs 2 and 3",
+        ),
+        # acks=all with min.insync.replicas=1 in disguise: the short ISR did not stop the write.
+        ({"short_write": ""}, "acks=all with 2 of 3 in sync got written, not NOT_ENOUGH_REPLICAS"),
+        ({"short_isr": THREE}, "the strict topic's ISR [1, 2, 3] was never short"),
+        (
+            {"whole_write": "NOT_ENOUGH_REPLICAS"},
+            "with 3 in sync again the write got NOT_ENOUGH_REPLICAS",
+        ),
+    ],
+)
+def test_the_broker_answer_is_named(change: dict[str, Any], said: str) -> None:
+    [judged] = [c for c in check(replace(good(), **change)) if c.name == MIN_ISR]
+    assert (judged.ok, judged.detail) == (False, said)
