@@ -47,7 +47,8 @@ consumer.subscribe([lab.topic("jobs")], on_assign=on_assign, on_revoke=on_revoke
 stop_at = time.monotonic() + RUN_FOR
 try:
     while time.monotonic() < stop_at:
-        # poll() runs the rebalance callbacks and fetches; librdkafka's own thread heartbeats.
+        # poll() hands out fetched records and runs the rebalance callbacks; heartbeats go
+        # from librdkafka's own thread.
         msg = consumer.poll(0.5)
         if msg is None or msg.error():
             continue
