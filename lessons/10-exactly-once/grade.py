@@ -36,10 +36,8 @@ OFFSETS_TOPIC = "__consumer_offsets"
 def _order() -> tuple[str, str]:
     """A new order every run: a hard-coded answer cannot pass."""
     key = f"o-{secrets.token_hex(3)}"
-    return (
-        key,
-        f"{key}: {secrets.randbelow(9) + 1} {secrets.choice(ITEMS)} for gate {secrets.randbelow(40)}",
-    )
+    count, item, gate = secrets.randbelow(9) + 1, secrets.choice(ITEMS), secrets.randbelow(40)
+    return key, f"{key}: {count} {item} for gate {gate}"
 
 
 def prepare(lab: Lab) -> Task:
