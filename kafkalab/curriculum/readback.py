@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from typing import Any
 
 from confluent_kafka import Consumer, ConsumerGroupTopicPartitions, TopicPartition
 from confluent_kafka.admin import AdminClient
@@ -113,3 +114,82 @@ def _reader(conn: Connection, isolation: str) -> Consumer:
         "enable.auto.offset.store": False,
     }
     return Consumer(conf)
+
+
+@dataclass(frozen=True)
+class ActiveProducer:
+    """A producer a partition keeps state for: one that wrote to it idempotently or in a
+    transaction (KIP-664 DescribeProducers)."""
+
+    producer_id: int
+    epoch: int
+    open_since: int | None
+    """The first offset of its transaction still open on this partition (None: none open)."""
+
+
+def active_producers(conn: Connection, topic: str) -> dict[int, list[ActiveProducer]]:
+    """Per partition of `topic`, the producers its leader keeps state for. A transactional
+    producer keeps one producer id across restarts with the same transactional.id (a restart
+    bumps the epoch); a plain idempotent producer gets a new id each time it starts."""
+    from kafka.structs import TopicPartition as KafkaTopicPartition
+
+    admin = _kafka_python_admin(conn)
+    try:
+        partitions = [KafkaTopicPartition(topic, p) for p in range(partition_count(conn, topic))]
+        states = admin.describe_producers(partitions)
+    finally:
+        admin.close()
+    return {
+        tp.partition: [
+            ActiveProducer(
+                producer_id=p.producer_id,
+                epoch=p.producer_epoch,
+                open_since=(
+                    p.current_transaction_start_offset
+                    if p.current_transaction_start_offset >= 0
+                    else None
+                ),
+            )
+            for p in state.active_producers
+        ]
+        for tp, state in states.items()
+    }
+
+
+def transactional_ids(conn: Connection, producer_ids: set[int]) -> dict[int, str]:
+    """The transactional.id behind each of `producer_ids` that has one (ListTransactions);
+    plain idempotent producers are left out."""
+    if not producer_ids:
+        return {}
+    admin = _kafka_python_admin(conn)
+    try:
+        listings = admin.list_transactions(producer_id_filters=sorted(producer_ids))
+    finally:
+        admin.close()
+    return {
+        listing.producer_id: listing.transactional_id
+        for per_broker in listings.values()
+        for listing in per_broker
+    }
+
+
+def _kafka_python_admin(conn: Connection) -> Any:
+    """kafka-python's admin client: it speaks DescribeProducers and ListTransactions, which
+    confluent-kafka's AdminClient does not."""
+    from kafka.admin import KafkaAdminClient
+
+    conf: dict[str, Any] = {
+        "bootstrap_servers": conn.bootstrap_servers.split(","),
+        "security_protocol": conn.security_protocol,
+    }
+    optional = {
+        "sasl_mechanism": conn.sasl_mechanism,
+        "sasl_plain_username": conn.sasl_username,
+        "sasl_plain_password": conn.sasl_password,
+        "ssl_cafile": conn.ssl_ca_location,
+        "ssl_certfile": conn.ssl_certificate_location,
+        "ssl_keyfile": conn.ssl_key_location,
+        "ssl_password": conn.ssl_key_password,
+    }
+    conf.update({key: value for key, value in optional.items() if value is not None})
+    return KafkaAdminClient(**conf)
