@@ -30,6 +30,9 @@ OLD_ONLY = 2  # the partition with no record stamped at or after REPLAY_FROM
 CRASH_AT = 25  # the first run dies halfway through the 25th record it processes
 CRASH_STATUS = 86  # its exit status, to tell the simulated crash from a real one
 HOUR = 3_600_000
+LOST = "no record lost to the crash"
+COMMITTED = "the group committed every record"
+ONCE = "the restart repeated no finished record"
 # the choices of the `old_only` question in lessons.toml
 FIRST, END, ERROR = "its first offset, 0", "-1: none is that recent, start at the end", "an error"
 
@@ -103,7 +106,7 @@ def _read_from_start(payments: list[Record], copies: list[Record], topic: str) -
 def _nothing_lost(
     payments: list[Record], copied: set[str], at_crash: dict[int, int], topic: str
 ) -> Check:
-    name = "no record lost to the crash"
+    name = LOST
     missing = [r for r in payments if r.text not in copied]
     if not missing:
         return Check(name, True, f"all {len(payments)} records copied")
@@ -126,7 +129,7 @@ def _nothing_lost(
 
 
 def _all_committed(ends: dict[int, int], seen: dict[int, int]) -> Check:
-    name = "the group committed every record"
+    name = COMMITTED
     if seen == ends:
         return Check(name, True, f"committed offsets {seen} = the partitions' ends")
     if not seen:
@@ -147,7 +150,7 @@ def _all_committed(ends: dict[int, int], seen: dict[int, int]) -> Check:
 
 
 def _once(copies: list[Record], at_crash: dict[int, int], crashed: bool) -> Check:
-    name = "the restart repeated no finished record"
+    name = ONCE
     doubled = [text for text, n in Counter(r.text for r in copies).items() if n > 1]
     if not doubled:
         return Check(name, True, "each record copied once")
@@ -221,18 +224,20 @@ def grade(lab: Lab, task: Task, program: Program) -> Graded:
 
     copies = read_all(lab.conn, topics["processed"])
     replay_from: int = task.params["replay_from"]
-    checks = [
-        _read_from_start(payments, copies, topics["processed"]),
-        _nothing_lost(payments, {r.text for r in copies}, at_crash, topics["processed"]),
-        _all_committed(ends, committed(lab.conn, group, topics["payments"])),
-        _once(copies, at_crash, crashed),
-        _replayed(
-            payments,
-            {r.text for r in read_all(lab.conn, topics["replayed"])},
-            replay_from,
-            topics["replayed"],
-        ),
-    ]
+    checks = [_read_from_start(payments, copies, topics["processed"])]
+    if copies:
+        checks += [
+            _nothing_lost(payments, {r.text for r in copies}, at_crash, topics["processed"]),
+            _all_committed(ends, committed(lab.conn, group, topics["payments"])),
+            _once(copies, at_crash, crashed),
+        ]
+    else:  # what a crash loses or repeats shows only once records are processed
+        checks += [
+            Check(name, None, "not judged: the group processed no record")
+            for name in (LOST, COMMITTED, ONCE)
+        ]
+    replayed = {r.text for r in read_all(lab.conn, topics["replayed"])}
+    checks.append(_replayed(payments, replayed, replay_from, topics["replayed"]))
     truths: dict[str, Any] = {
         "restart": len(copies) - before_restart,
         "old_only": _old_only_answer(lab, topics["payments"], replay_from),
