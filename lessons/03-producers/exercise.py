@@ -4,7 +4,8 @@ Goal: this program produces keyed records and asks for a delivery report on each
 serves those reports: a record the full queue refuses is dropped, and records still queued when
 it ends are lost. Make every record reach the topic exactly once, in order per key: serve delivery
 reports with poll() as you produce (and produce a refused record again), flush() before the end,
-and make the producer wait for every in-sync replica and drop retried duplicates.
+and configure the producer so the broker answers once every in-sync replica has a record and
+drops a batch that a retry sends twice.
 
 `kafkalab lesson 3` runs this file, then reads the topic back to count every record, and asks the
 broker which producer ids it holds for the topic's partitions.

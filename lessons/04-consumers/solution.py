@@ -89,7 +89,7 @@ print(f"processed {processed} records")
 
 # --- (2) replay from a point in time -------------------------------------------------------
 # assign() reads chosen partitions from chosen offsets: no group membership, no rebalance, and
-# no commit (auto-commit is off), so the `billing` group's offsets stay as they are.
+# (with auto-commit off) no commit. librdkafka still wants a group.id.
 replay = Consumer(
     {
         **lab.config,
