@@ -143,6 +143,13 @@ class Program:
     def running(self) -> bool:
         return self._process is not None and self._process.poll() is None
 
+    @property
+    def returncode(self) -> int | None:
+        """The exit status once the process ended (None before): a grader that makes the
+        program crash on purpose (`os._exit(N)` at a point it chose) tells that crash from a
+        real one by N."""
+        return self._process.poll() if self._process is not None else None
+
     def _require(self) -> subprocess.Popen[str]:
         if self._process is None:
             self.start()

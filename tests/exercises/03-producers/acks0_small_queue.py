@@ -1,0 +1,60 @@
+# expect: enable.idempotence
+"""Planted wrong answer: acks=0 and no idempotence: the reports come back at once, so the small queue drains."""
+
+from confluent_kafka import KafkaError, Message, Producer
+
+from kafkalab.exercise import setup
+
+lab = setup()
+TOPIC = lab.topic("payments")
+KEYS: list[str] = lab.params["keys"]
+COUNT: int = lab.params["count"]
+
+producer = Producer(
+    {
+        **lab.config,
+        # A small local queue, so this run shows what a full one does: produce() raises
+        # BufferError while this many records wait for their delivery reports to be served.
+        "queue.buffering.max.messages": lab.params["queue"],
+        # Batching: a partition's batch is sent once it holds 50 records, or once its oldest
+        # record has waited 1 s (linger.ms), whichever comes first.
+        "batch.num.messages": 50,
+        "linger.ms": 1000,
+        "acks": "0",  # fire and forget: the reports come back at once and the queue drains
+    }
+)
+
+reports = {"delivered": 0, "failed": 0}
+dropped = 0  # records the full queue refused and this program gave up on
+
+
+def on_delivery(error: KafkaError | None, message: Message) -> None:
+    """The broker's answer for one record. librdkafka calls it from inside poll() or flush()."""
+    if error is not None:
+        reports["failed"] += 1
+        print(f"✘ {message.key()!r} was not written: {error}")
+    else:
+        reports["delivered"] += 1
+
+
+for seq in range(COUNT):
+    key = KEYS[seq % len(KEYS)]
+    while True:
+        try:
+            # produce() only puts the record in the local queue; a background thread sends it.
+            producer.produce(TOPIC, key=key, value=f"{key}:{seq}", on_delivery=on_delivery)
+            break
+        except BufferError:
+            # The queue is full: wait for reports (each one served frees a slot), then retry
+            # this same record, so records of a key stay in order.
+            producer.poll(1.0)
+    producer.poll(0)  # serve the reports that are ready, without waiting
+
+# flush() polls until every queued record has its report; it returns how many are still queued.
+left = producer.flush(30)
+if left:
+    print(f"✘ {left} records still queued after 30 s: they will be lost")
+print(
+    f"{COUNT} records: {reports['delivered']} delivery reports ok, {reports['failed']} failed, "
+    f"{dropped} dropped"
+)
