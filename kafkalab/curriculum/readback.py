@@ -56,7 +56,8 @@ def read_all(
         done: set[int] = set()
         deadline = time.monotonic() + timeout
         while len(done) < len(ends) and time.monotonic() < deadline:
-            for message in consumer.consume(500, timeout=0.5):
+            # consume() waits out its timeout unless the batch fills: keep it short
+            for message in consumer.consume(500, timeout=0.1):
                 if message.error():
                     continue
                 partition, offset = message.partition(), message.offset()
