@@ -15,6 +15,7 @@ from kafkalab.cli import chaos as chaos_cli
 from kafkalab.cli import cluster as cluster_cli
 from kafkalab.cli import dashboard as dashboard_cli
 from kafkalab.cli import doctor as doctor_cli
+from kafkalab.cli import kafka as kafka_cli
 from kafkalab.cli import lesson as lesson_cli
 from kafkalab.cli import load as load_cli
 from kafkalab.cli import observe as observe_cli
@@ -71,6 +72,7 @@ app.command("verify")(observe_cli.verify)
 app.command("trace")(observe_cli.trace)
 app.command("tail")(observe_cli.tail)
 app.command("lag")(observe_cli.lag)
+app.command("kafka", context_settings=kafka_cli.CONTEXT)(kafka_cli.kafka)
 app.command("chaos")(chaos_cli.chaos)
 app.command("dashboard")(dashboard_cli.dashboard)
 app.command("lessons")(lesson_cli.lessons)
