@@ -15,6 +15,7 @@ from kafkalab.cli import chaos as chaos_cli
 from kafkalab.cli import cluster as cluster_cli
 from kafkalab.cli import dashboard as dashboard_cli
 from kafkalab.cli import doctor as doctor_cli
+from kafkalab.cli import kafka as kafka_cli
 from kafkalab.cli import lesson as lesson_cli
 from kafkalab.cli import load as load_cli
 from kafkalab.cli import observe as observe_cli
@@ -105,6 +106,7 @@ app.command("chaos", rich_help_panel=BREAK)(chaos_cli.chaos)
 
 app.add_typer(cluster_cli.app, name="cluster", rich_help_panel=CLUSTER)
 app.command("doctor", rich_help_panel=CLUSTER)(doctor_cli.doctor)
+app.command("kafka", context_settings=kafka_cli.CONTEXT, rich_help_panel=CLUSTER)(kafka_cli.kafka)
 app.add_typer(lesson_cli.dev_app, name="dev", rich_help_panel=CLUSTER)
 
 

@@ -17,6 +17,7 @@ stopped at the lesson's timeout, and their exception comes back as their file an
 from __future__ import annotations
 
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -31,7 +32,7 @@ from kafkalab import exercise as kit
 from kafkalab.curriculum import predictions, progress
 from kafkalab.curriculum.lab import Lab, SideCluster, remove_leftovers
 from kafkalab.curriculum.manifest import Lesson, ManifestError
-from kafkalab.settings import Settings
+from kafkalab.settings import Settings, settings_env
 from kafkalab.verdict import Check, passed
 
 
@@ -66,7 +67,15 @@ class Program:
 
     RAN = "your program ran"
 
-    def __init__(self, file: Path, spec: Path, lesson: Lesson, timeout: float, quiet: bool):
+    def __init__(
+        self,
+        file: Path,
+        spec: Path,
+        lesson: Lesson,
+        timeout: float,
+        quiet: bool,
+        env: dict[str, str] | None = None,
+    ):
         self.file = file
         self.spec = spec
         self.lesson = lesson
@@ -78,6 +87,9 @@ class Program:
         self._result = Path(tempfile.mkstemp(prefix="kafkalab-exercise-", suffix=".json")[1])
         self._started = 0.0
         self.killed = False
+        self.env = env
+        """KAFKALAB_* settings for the program, so a `kafkalab …` command it runs (lesson 6's
+        `kafkalab kafka`) reaches the cluster the lesson prepared."""
 
     def start(self) -> None:
         self._result.write_text("")
@@ -90,6 +102,7 @@ class Program:
             stdout=capture,
             stderr=subprocess.STDOUT if self.quiet else None,
             text=True,
+            env={**os.environ, **self.env} if self.env is not None else None,
         )
 
     def run(self) -> None:
@@ -242,7 +255,7 @@ def run(
             params=task.params,
         ),
     )
-    program = Program(file, spec, lesson, info.timeout, quiet)
+    program = Program(file, spec, lesson, info.timeout, quiet, env=settings_env(settings))
     try:
         graded: Graded = module.grade(lab, task, program)
         checks = [Check(Program.RAN, True, f"{file.name} finished in {program.seconds:.1f} s")]
