@@ -51,11 +51,12 @@ def _help() -> str:
         "kafkalab adds --bootstrap-server (and, on a secure cluster, a --command-config file "
         "with its login) unless you give them. Each run starts a small JVM (~1–2 s).\n\n"
         "Examples:\n\n"
+        "\b\n"
         "  kafkalab kafka consumer-groups --describe --group G\n"
         "  kafkalab kafka consumer-groups --group G --topic T --reset-offsets --to-earliest "
         "--execute\n"
         "  kafkalab kafka console-consumer --topic T --from-beginning --max-messages 5\n\n"
-        f"Tools (`kafkalab kafka TOOL --help` for the tool's own options):\n\n{listing}"
+        f"Tools (`kafkalab kafka TOOL --help` for the tool's own options):\n\n\b\n{listing}"
     )
 
 
