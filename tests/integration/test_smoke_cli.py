@@ -18,6 +18,7 @@ def env_for(settings: Settings) -> dict[str, str]:
         return {**env, "KAFKALAB_REGISTRY_URL": settings.schema_registry_url()}
     return {
         "KAFKALAB_DATA_DIR": str(settings.data_dir),
+        "KAFKALAB_CACHE_DIR": str(settings.cache_dir),  # doctor checks the jars the cluster runs
         "KAFKALAB_BROKER_PORT": str(settings.broker_port),
         "KAFKALAB_CONTROLLER_PORT": str(settings.controller_port),
         "KAFKALAB_REGISTRY_PORT": str(settings.registry_port),
