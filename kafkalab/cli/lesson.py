@@ -202,9 +202,14 @@ def render_exercise(settings: Settings, lesson: Lesson, result: ExerciseResult) 
                 for s in scored
             ],
         )
-        for s in scored:
-            if s.right is False and s.question.why:
-                ui.out.print(f"[yellow]why[/] — {s.question.why}")
+        wrong = [s for s in scored if s.right is False and s.question.why]
+        if wrong and not result.passed:
+            ui.out.print(
+                "[dim]The run showed what your program does, and it has not passed yet; "
+                "each why says what a correct one does.[/]"
+            )
+        for s in wrong:
+            ui.out.print(f"[yellow]why[/] — {s.question.why}")
     if result.passed:
         ui.success(
             f"lesson {lesson.number} exercise passed ({result.seconds:.1f} s) — "
@@ -213,7 +218,9 @@ def render_exercise(settings: Settings, lesson: Lesson, result: ExerciseResult) 
         )
     else:
         ui.failure(f"lesson {lesson.number} exercise did not pass ({result.seconds:.1f} s)")
-        _show_hint(settings, lesson, advance=False)
+        crashed = result.checks[0].ok is False  # "your program ran": its fix names the line
+        if not crashed:
+            _show_hint(settings, lesson, advance=False)
 
 
 def grade(
