@@ -248,3 +248,24 @@ def test_watch_regrades_on_save_and_moves_on_at_a_pass(tmp_path: Path) -> None:
     file.write_text("# fixed\n")
     assert done.wait(10), f"watch did not finish; graded: {graded}"
     assert [n for n, _ in graded] == [2, 2, 99]
+
+
+def test_dev_check_wants_every_untouched_exercise_to_fail_and_every_solution_to_pass(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """run_all's judgement, with a stand-in for the graded run (which the integration tests
+    run for real): an untouched file that passes, or a solution that fails, is a problem."""
+    from kafkalab.curriculum import devcheck, exercises
+    from kafkalab.verdict import Check
+
+    def graded(settings: object, lesson: manifest.Lesson, file: Path, **_: object) -> object:
+        solved = file.name == "solution.py"
+        ok = solved != (lesson.number == 2)  # lesson 2 gets it backwards
+        checks = [Check("effect", ok, "seen")]
+        return exercises.ExerciseResult(lesson.number, "", file, checks, ok, 0.0, [], "")
+
+    monkeypatch.setattr(exercises, "run", graded)
+    problems = devcheck.run_all(load_settings(data_dir=tmp_path), manifest.load(), lambda _: None)
+    assert {p.lesson for p in problems} == {"02-topics-partitions-keys"}
+    said = " ".join(p.problem for p in problems)
+    assert "untouched exercise.py passes" in said and "solution.py fails: effect: seen" in said
