@@ -25,7 +25,7 @@ PARTITIONS = 3
 KEYS = 6
 COUNT = 1000
 QUEUE = 250  # queue.buffering.max.messages in the learner's file: a quarter of the records
-BATCH, LINGER_MS = 50, 1000  # batch.num.messages and linger.ms in the learner's file
+BATCH, LINGER_MS = 50, 5000  # batch.num.messages and linger.ms in the learner's file
 
 
 def prepare(lab: Lab) -> Task:

@@ -27,9 +27,9 @@ producer = Producer(
         # BufferError while this many records wait for their delivery reports to be served.
         "queue.buffering.max.messages": lab.params["queue"],
         # Batching: a partition's batch is sent once it holds 50 records, or once its oldest
-        # record has waited 1 s (linger.ms), whichever comes first.
+        # record has waited 5 s (linger.ms), whichever comes first.
         "batch.num.messages": 50,
-        "linger.ms": 1000,
+        "linger.ms": 5000,
         "acks": "all",  # the broker answers once every in-sync replica has the record
         # Producer id + a sequence number per partition: the broker drops a batch it already
         # wrote, so a retry cannot duplicate or reorder (librdkafka's default is false).

@@ -1,13 +1,15 @@
 """Every exercise on the real broker, graded as a learner's would be: the untouched file must ✘
 for the right reason (it ran, and the grader found its effect missing), the reference solution
 must ✔ with every prediction's truth computed from the run, and each planted wrong answer in
-tests/exercises/NN-slug/ must ✘ with the message its first line names (`# expect: …`).
+tests/exercises/NN-slug/*.toml (the solution with a few `[[edit]]`s: one realistic mistake) must
+✘ with the message its `expect` names.
 
 The lesson list comes from lessons.toml, so a new exercise is tested without touching this file.
 """
 
 from __future__ import annotations
 
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -41,7 +43,7 @@ def _planted(platform: bool) -> list[object]:
     for lesson in LESSONS:
         if _on_platform(lesson) != platform:
             continue
-        for path in sorted((PLANTED / lesson.directory.name).glob("*.py")):
+        for path in sorted((PLANTED / lesson.directory.name).glob("*.toml")):
             out.append(pytest.param(lesson, path, id=f"{_id(lesson)}/{path.stem}"))
     return out
 
@@ -73,9 +75,28 @@ def _solved(settings: Settings, lesson: Lesson) -> None:
     assert not unseen, f"the run computed no truth for {unseen}"
 
 
-def _wrong(settings: Settings, lesson: Lesson, path: Path) -> None:
-    expected = path.read_text().splitlines()[0].removeprefix("# expect:").strip()
-    result = exercises.run(settings, lesson, path, quiet=True, record=False)
+def planted(lesson: Lesson, path: Path, folder: Path) -> Path:
+    """The solution with the plant's edits, as a learner's exercise.py: each `find` must stand
+    exactly once in solution.py, so a plant that no longer applies fails loudly."""
+    solution = workspace.solution(lesson).read_text()
+    spots = []
+    for edit in tomllib.loads(path.read_text())["edit"]:
+        assert solution.count(edit["find"]) == 1, f"{path.name}: not once in solution.py: {edit}"
+        start = solution.index(edit["find"])
+        spots.append((start, start + len(edit["find"]), edit["replace"]))
+    text = solution
+    for start, end, replace in sorted(spots, reverse=True):
+        text = text[:start] + replace + text[end:]
+    file = folder / lesson.directory.name / workspace.EXERCISE
+    file.parent.mkdir(parents=True)
+    file.write_text(text)
+    return file
+
+
+def _wrong(settings: Settings, lesson: Lesson, path: Path, folder: Path) -> None:
+    expected = tomllib.loads(path.read_text())["expect"]
+    file = planted(lesson, path, folder)
+    result = exercises.run(settings, lesson, file, quiet=True, record=False)
     assert expected in _first_failure(result)
 
 
@@ -90,8 +111,10 @@ def test_reference_solution_passes(cluster: Settings, lesson: Lesson) -> None:
 
 
 @pytest.mark.parametrize(("lesson", "path"), _planted(platform=False))
-def test_planted_wrong_answer_fails(cluster: Settings, lesson: Lesson, path: Path) -> None:
-    _wrong(cluster, lesson, path)
+def test_planted_wrong_answer_fails(
+    cluster: Settings, lesson: Lesson, path: Path, tmp_path: Path
+) -> None:
+    _wrong(cluster, lesson, path, tmp_path)
 
 
 # Only while some exercise needs the six services: an empty parametrization would be a skip.
@@ -107,6 +130,6 @@ if any(_on_platform(x) for x in LESSONS):
 
     @pytest.mark.parametrize(("lesson", "path"), _planted(platform=True))
     def test_planted_wrong_answer_on_the_platform_fails(
-        platform: Running, lesson: Lesson, path: Path
+        platform: Running, lesson: Lesson, path: Path, tmp_path: Path
     ) -> None:
-        _wrong(platform.settings, lesson, path)
+        _wrong(platform.settings, lesson, path, tmp_path)
