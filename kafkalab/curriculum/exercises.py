@@ -23,7 +23,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -91,7 +91,12 @@ class Program:
         """KAFKALAB_* settings for the program, so a `kafkalab …` command it runs (lesson 6's
         `kafkalab kafka`) reaches the cluster the lesson prepared."""
 
-    def start(self) -> None:
+    def start(self, **params: Any) -> None:
+        """`params`: values in place of the task's for this start and the ones after it (the
+        program reads them at its start), e.g. a crash switch on, then off for the restart."""
+        if params:
+            spec = kit.read_spec(self.spec)
+            kit.write_spec(self.spec, replace(spec, params={**spec.params, **params}))
         self._result.write_text("")
         self._started = time.monotonic()
         capture = subprocess.PIPE if self.quiet else None
@@ -105,9 +110,9 @@ class Program:
             env={**os.environ, **self.env} if self.env is not None else None,
         )
 
-    def run(self) -> None:
+    def run(self, **params: Any) -> None:
         """Start it and wait for it to end; ProgramFailed when it crashes or overruns."""
-        self.start()
+        self.start(**params)
         self.wait()
 
     def wait(self, timeout: float | None = None) -> None:

@@ -14,13 +14,11 @@ from __future__ import annotations
 import secrets
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, replace
-from typing import Any
+from dataclasses import dataclass
 
 from confluent_kafka import Consumer, TopicPartition
 from confluent_kafka.admin import AdminClient
 
-from kafkalab import exercise as kit
 from kafkalab.curriculum.exercises import Graded, Program, Task
 from kafkalab.curriculum.lab import Lab
 from kafkalab.verdict import Check
@@ -130,14 +128,6 @@ class Observer:
 
     def close(self) -> None:
         self.consumer.close()
-
-
-def _start(program: Program, **params: Any) -> None:
-    """Start the learner's program with `params` in place of the task's (its setup() reads them
-    from the spec file), for this start and the ones after it."""
-    spec = kit.read_spec(program.spec)
-    kit.write_spec(program.spec, replace(spec, params={**spec.params, **params}))
-    program.start()
 
 
 def _wait_for(
@@ -422,7 +412,7 @@ def grade(lab: Lab, task: Task, program: Program) -> Graded:
         before = next(m for m in pair.members if m.member_id != observer.member_id)
         program.kill()  # SIGKILL: no close(), no LeaveGroup, as a crash
         killed_at = time.monotonic()
-        _start(program, seconds=STATIC_RERUN if before.instance else DYNAMIC_RERUN)
+        program.start(seconds=STATIC_RERUN if before.instance else DYNAMIC_RERUN)
         restart = Restart(killed_at, time.monotonic(), before, observer.owned(), [], [])
         _watch_restart(admin, group, observer, program, restart)
         checks = _judge(restart, observer.member_id)

@@ -8,12 +8,10 @@ from __future__ import annotations
 import secrets
 import time
 from collections import Counter
-from dataclasses import dataclass, replace
-from typing import Any
+from dataclasses import dataclass
 
 from confluent_kafka import TopicPartition
 
-from kafkalab import exercise as kit
 from kafkalab.curriculum.exercises import Graded, Program, Task
 from kafkalab.curriculum.lab import Lab
 from kafkalab.curriculum.readback import committed, read_all
@@ -60,14 +58,6 @@ class Run:
         return sorted(set(range(ORDERS)) - set(self.charged))
 
 
-def _start(program: Program, **params: Any) -> None:
-    """Start the learner's program with `params` in place of the task's (its setup() reads them
-    from the spec file), for this start and the ones after it."""
-    spec = kit.read_spec(program.spec)
-    kit.write_spec(program.spec, replace(spec, params={**spec.params, **params}))
-    program.start()
-
-
 def _crashed(lab: Lab, program: Program, topic: str, timeout: float = 30) -> bool:
     """Wait until the job has charged order CRASH_AFTER (it then stops there), and SIGKILL it.
     False when it ended, or never got there, first."""
@@ -89,11 +79,11 @@ def _crashed(lab: Lab, program: Program, topic: str, timeout: float = 30) -> boo
 
 def _run(lab: Lab, task: Task, program: Program, mode: str) -> Run | None:
     topic, group = task.topics[f"charges.{mode}"], task.groups[mode]
-    _start(program, mode=mode, crash_after=CRASH_AFTER)
+    program.start(mode=mode, crash_after=CRASH_AFTER)
     if not _crashed(lab, program, topic):
         return None
     at_crash = committed(lab.conn, group, task.topics["orders"]).get(0)
-    _start(program, mode=mode, crash_after=None)
+    program.start(mode=mode, crash_after=None)
     program.wait()
     offset = {r.text_key: r.offset for r in read_all(lab.conn, task.topics["orders"])}
     charged = Counter(offset[r.text_key] for r in read_all(lab.conn, topic) if r.text_key in offset)
