@@ -3,8 +3,8 @@ a one-off read of topics to their end (`read_to_end`).
 
 Why no group: a table must see *every* partition in *every* replica (a group would split the
 partitions between replicas), and it never commits, because each start rebuilds it from the log
-— the "KTable" idea, small. librdkafka still wants a group.id, but with assign() and no commits
-the consumer never joins that group: the id only labels it in broker logs.
+— Kafka Streams' GlobalKTable, small. librdkafka still wants a group.id, but with assign() and
+no commits the consumer never joins that group: the id only labels it in broker logs.
 
 Both readers are read_committed (the `clients.consumer` default), so "the end" of a partition is
 its last stable offset: a transaction still open, or one a crashed writer left, is never read as
