@@ -24,6 +24,7 @@ from kafkalab.cli import scenario as scenario_cli
 from kafkalab.cli import smoke as smoke_cli
 from kafkalab.cli.helptext import flow_tree
 from kafkalab.errors import KafkalabError
+from kafkalab.explained import describe, lesson_for, see_lesson
 
 # The panels of `kafkalab --help`, in the order they are shown: learning first.
 LEARN = "Learn"
@@ -173,6 +174,10 @@ def execute(args: list[str]) -> int:
             code = ExitStatus.USAGE
         elif debug:
             raise
+        elif (lesson := lesson_for(exc)) is not None:
+            # A Kafka error a lesson explains is the learner's to understand, not a bug of ours.
+            ui.error(describe(exc), see_lesson(lesson))
+            code = ExitStatus.ERROR
         else:
             ui.error(
                 f"unexpected error: {type(exc).__name__}: {exc}",

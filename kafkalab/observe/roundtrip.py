@@ -22,6 +22,7 @@ from kafkalab import clients, verdict
 from kafkalab.connection import Connection
 from kafkalab.errors import ClusterNotRunning
 from kafkalab.events.schemas import schema_text
+from kafkalab.explained import describe, lesson_for, see_lesson
 from kafkalab.verdict import Check
 
 
@@ -107,7 +108,10 @@ def _produce_and_check(conn: Connection, result: RoundTrip) -> None:
             for msg in consumer.consume(num_messages=500, timeout=0.5):
                 if msg.error():
                     if msg.error().code() != KafkaError._PARTITION_EOF:
-                        raise ClusterNotRunning(f"consuming failed: {msg.error()}")
+                        error = msg.error()
+                        lesson = lesson_for(error)
+                        hint = see_lesson(lesson) if lesson is not None else None
+                        raise ClusterNotRunning(f"consuming failed: {describe(error)}", hint)
                     continue
                 raw = msg.value()
                 schema_ids.add(int.from_bytes(raw[1:5], "big"))

@@ -34,6 +34,7 @@ from kafkalab.cluster import connect
 from kafkalab.connection import Connection
 from kafkalab.events.serde import Event, EventSerde, UndecodableEvent
 from kafkalab.events.topics import dlt_topic
+from kafkalab.explained import explain
 from kafkalab.security.audit import AuditEntry, AuditLog, login_principal
 from kafkalab.services.http import HttpError, Request, Response, Route, ServiceHttpServer
 from kafkalab.settings import Settings, load_settings
@@ -316,7 +317,7 @@ class Service:
                 self.producer.commit_transaction()
                 self.metrics.transactions.labels(self.name, "committed").inc()
             except KafkaException as exc:
-                log.warning("transaction aborted: %s", exc)
+                log.warning("transaction aborted: %s", explain(exc))
                 self.metrics.transactions.labels(self.name, "aborted").inc()
                 self.producer.abort_transaction()
                 self._rewind(batch)
@@ -338,7 +339,7 @@ class Service:
             # to the next assignment now, which reads from the last committed offset. The
             # batch was handled and its outputs acknowledged, so at worst it is handled twice
             # (what at-least-once allows, and what a crash here would do too).
-            log.warning("offsets not committed, the group moved on: %s", exc.args[0])
+            log.warning("offsets not committed, the group moved on: %s", explain(exc))
 
     def _process(self, msg: Message) -> None:
         started = time.perf_counter()
@@ -418,12 +419,12 @@ class Service:
         if error is None:
             return False
         if error.code() != KafkaError._PARTITION_EOF:
-            log.warning("consumer error: %s", error)
+            log.warning("consumer error: %s", explain(error))
             self.audit.kafka_error(error, "kafka read", f"topic:{msg.topic()}")
         return True
 
     def _client_error(self, error: KafkaError) -> None:
-        log.warning("kafka client error: %s", error)
+        log.warning("kafka client error: %s", explain(error))
         self.audit.kafka_error(error, "kafka client", "cluster")
 
     def _audit_refusal(self, request: Request, error: HttpError) -> None:

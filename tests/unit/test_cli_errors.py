@@ -12,6 +12,7 @@ from pathlib import Path
 from unittest import mock
 
 import pytest
+from confluent_kafka import KafkaError, KafkaException
 
 from kafkalab import ui
 from kafkalab.errors import KafkalabError
@@ -178,6 +179,15 @@ def test_an_unexpected_error_is_one_line_too(tmp_path: Path) -> None:
         run = run_cli("cluster", "status", env=isolated_env(tmp_path))
     assert_one_line_error(run, 1, "unexpected error: RuntimeError: boom")
     assert "--debug" in run.stderr
+
+
+def test_a_kafka_error_a_lesson_explains_points_at_that_lesson(tmp_path: Path) -> None:
+    refused = KafkaException(KafkaError(KafkaError.TOPIC_AUTHORIZATION_FAILED))
+    with mock.patch("kafkalab.cli.cluster.load_settings", side_effect=refused):
+        run = run_cli("cluster", "status", env=isolated_env(tmp_path))
+    assert_one_line_error(run, 1, "TOPIC_AUTHORIZATION_FAILED: Broker: Topic authorization failed")
+    assert run.stderr.strip().endswith("see `kafkalab lesson 18 --explain`"), run.stderr
+    assert "unexpected" not in run.stderr
 
 
 def test_debug_shows_the_traceback_instead(tmp_path: Path) -> None:

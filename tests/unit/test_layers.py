@@ -22,6 +22,7 @@ LAYERS: dict[str, int] = {
     "processes": 0,
     "verdict": 0,
     "exercise": 0,
+    "explained": 0,
     "__init__": 0,
     # clients built from a Connection; events, schemas and their serde
     "clients": 1,
