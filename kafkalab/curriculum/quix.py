@@ -25,13 +25,20 @@ from kafkalab.curriculum.lab import Lab, LessonSetupFailed
 
 
 def state_dir(lab: Lab) -> Path:
-    """Where this run's RocksDB stores live: under the data dir, one folder per lesson run."""
+    """Where this run's RocksDB stores live: under the data dir, one folder per lesson run
+    (earlier runs' folders are removed: nothing reads them again)."""
+    mine = _state_dir(lab)
+    _forget_earlier_runs(lab)
+    return mine
+
+
+def _state_dir(lab: Lab) -> Path:
     return lab.settings.data_dir / "lessons-state" / f"lesson{lab.lesson.number:02d}" / lab.run_id
 
 
 def _forget_earlier_runs(lab: Lab) -> None:
     """Earlier runs' stores belong to groups and changelogs that `--reset` removes anyway."""
-    mine = state_dir(lab)
+    mine = _state_dir(lab)
     if mine.parent.is_dir():
         for other in mine.parent.iterdir():
             if other != mine:
