@@ -6,6 +6,7 @@ Each problem is one sentence that says how to fix it, so adding lesson 21 is gui
 from __future__ import annotations
 
 import ast
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -77,6 +78,7 @@ def check_lesson(lesson: Lesson) -> list[Problem]:
             found.append(
                 Problem(label, f"explain.md has {lines} lines; keep it between {low} and {high}")
             )
+        found += _understanding(label, text)
         for setting in lesson.settings:
             if setting not in text:
                 found.append(
@@ -95,6 +97,30 @@ def check_lesson(lesson: Lesson) -> list[Problem]:
         if function not in names:
             found.append(Problem(label, f"{filename} does not define {function}()"))
     return found + check_exercise(lesson)
+
+
+UNDERSTANDING = "## Check your understanding"
+ANSWERS = "### Answers"
+
+
+def _numbered(block: str) -> list[str]:
+    return [line for line in block.splitlines() if re.match(r"\d+\. ", line)]
+
+
+def _understanding(label: str, text: str) -> list[Problem]:
+    """The chapter ends with three questions that apply it, then their answers."""
+    if UNDERSTANDING not in text:
+        return [Problem(label, f"explain.md has no `{UNDERSTANDING}` section at its end")]
+    section = text.split(UNDERSTANDING, 1)[1]
+    questions, _, answers = section.partition(ANSWERS)
+    if len(_numbered(questions)) != 3 or len(_numbered(answers)) != 3:
+        return [
+            Problem(
+                label,
+                f"`{UNDERSTANDING}` needs 3 numbered questions, then `{ANSWERS}` with 3 answers",
+            )
+        ]
+    return []
 
 
 def check_exercise(lesson: Lesson) -> list[Problem]:

@@ -102,3 +102,15 @@ def test_explain_needs_no_cluster(tmp_path: Path) -> None:
     done = _cli("lesson", "2", "--explain", data_dir=tmp_path)
     assert done.code == 0, done.stderr
     assert "murmur2" in done.stdout
+
+
+def test_a_chapter_without_its_three_questions_and_answers_is_a_problem() -> None:
+    from kafkalab.curriculum.devcheck import _understanding
+
+    good = "## Check your understanding\n\n1. a?\n2. b?\n3. c?\n\n### Answers\n\n1. x\n2. y\n3. z\n"
+    assert _understanding("NN", good) == []
+    assert "no `## Check your understanding`" in _understanding("NN", "# text\n")[0].problem
+    two = good.replace("3. c?\n", "")
+    assert "3 numbered questions" in _understanding("NN", two)[0].problem
+    unanswered = good.split("### Answers")[0]
+    assert "3 answers" in _understanding("NN", unanswered)[0].problem
