@@ -7,7 +7,7 @@ import threading
 import time
 
 import httpx
-from confluent_kafka import TopicPartition
+from confluent_kafka import Consumer, TopicPartition
 
 from kafkalab.catalogue.services import group_id
 from kafkalab.curriculum.lab import Lab
@@ -18,10 +18,20 @@ from kafkalab.observe.lag import group_lag
 from kafkalab.platform import control, files
 from kafkalab.ui import sparkline
 
-from .check import Assignment, Seen
+from .check import Assignment, Rebalance, Seen, owned_twice
 
 GROUP = group_id("payment")  # every payment replica joins this one consumer group
 ORDERS, PER_SECOND = 40, 4.0
+# The same join under both group protocols. Classic members heartbeat every second here, as
+# kafkalab's broker makes KIP-848 members do (group.consumer.heartbeat.interval.ms=1000).
+PROTOCOLS = {
+    "classic": {
+        "partition.assignment.strategy": "cooperative-sticky",
+        "heartbeat.interval.ms": 1000,
+    },
+    # KIP-848: the broker assigns; librdkafka refuses the assignor and session settings here.
+    "consumer": {},
+}
 
 
 def demo(lab: Lab) -> Seen:
@@ -59,7 +69,75 @@ def demo(lab: Lab) -> Seen:
         control.scale(lab.settings, "payment", 1)  # the platform is left as it was found
     down = _stable(lab, members=1)
     _show(lab, "back to one replica", down)
-    return Seen(partitions, up, down, placed, decisions, lag, final)
+
+    topic = lab.topic("rebalance", partitions=6)
+    lab.say("Now the same join twice on a fresh 6-partition topic: two consumers, then a third.")
+    rebalances = [_rebalance(lab, topic, protocol) for protocol in PROTOCOLS]
+    lab.table(
+        "a third member joins: until every member holds its new share",
+        ["group.protocol", "seconds", "the broker's group type", "partitions per member"],
+        [
+            [r.protocol, "—" if r.seconds is None else f"{r.seconds:.1f}", r.group_type]
+            + [", ".join(f"{m}: {len(ps)}" for m, ps in sorted(r.owned.items()))]
+            for r in rebalances
+        ],
+    )
+    return Seen(partitions, up, down, placed, decisions, lag, final, rebalances)
+
+
+def _rebalance(lab: Lab, topic: str, protocol: str, timeout: float = 30) -> Rebalance:
+    """Two members of a new group share `topic`, then a third subscribes: how long until every
+    member's own callbacks say it holds its new share, each partition exactly once."""
+    group = lab.group(protocol)
+    owned: Assignment = {}
+    members: list[Consumer] = []
+
+    def join(name: str) -> None:
+        consumer = lab.consumer(group, **{"group.protocol": protocol, "client.id": name})
+        owned[name] = []
+
+        # Both protocols hand out partitions incrementally: on_assign gets only the added
+        # ones, on_revoke only the ones taken away.
+        def assigned(_: Consumer, parts: list[TopicPartition]) -> None:
+            owned[name] = sorted({*owned[name], *(f"{p.topic}[{p.partition}]" for p in parts)})
+
+        def revoked(_: Consumer, parts: list[TopicPartition]) -> None:
+            gone = {f"{p.topic}[{p.partition}]" for p in parts}
+            owned[name] = [p for p in owned[name] if p not in gone]
+
+        consumer.subscribe([topic], on_assign=assigned, on_revoke=revoked)
+        members.append(consumer)
+
+    def settled(deadline: float) -> float | None:
+        while time.monotonic() < deadline:
+            for consumer in members:
+                consumer.poll(0.05)  # callbacks run inside poll()
+            shares = [p for ps in owned.values() for p in ps]
+            if all(owned.values()) and len(shares) == 6 and not owned_twice(owned):
+                return time.monotonic()
+        return None
+
+    try:
+        join(f"{protocol}-0")
+        join(f"{protocol}-1")
+        settled(time.monotonic() + timeout)
+        joined = time.monotonic()
+        join(f"{protocol}-2")  # the rebalance starts with this member's first heartbeat
+        done = settled(joined + timeout)
+        shares = dict(owned)  # before close(): leaving revokes every partition
+        group_type = _group_type(lab, group)
+    finally:
+        for consumer in members:
+            consumer.close()  # leaves the group
+    seconds = None if done is None else done - joined
+    return Rebalance(protocol, seconds, shares, group_type)
+
+
+def _group_type(lab: Lab, group: str) -> str:
+    """The broker's word for the protocol a group runs: "classic" or "consumer"."""
+    admin = lab.admin()  # kept in a name: a collected client cancels its futures
+    described = admin.describe_consumer_groups([group])[group].result(timeout=10)
+    return str(described.type.name).lower()
 
 
 def _replicas(lab: Lab) -> int:
