@@ -18,7 +18,15 @@ from .check import Seen
 
 
 def _partitions(side: Connection, topic: str) -> dict[int, tuple[int, list[int], list[int]]]:
-    meta = clients.admin(side).list_topics(topic, timeout=10).topics[topic]
+    """Leader, replicas and ISR per partition. Asked of any broker: one that has not yet heard
+    of a new topic from the controller lists it without partitions for a moment, so ask again."""
+    admin = clients.admin(side)
+    deadline = time.monotonic() + 15
+    while True:
+        meta = admin.list_topics(topic, timeout=10).topics[topic]
+        if (meta.error is None and meta.partitions) or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
     return {p: (m.leader, sorted(m.replicas), sorted(m.isrs)) for p, m in meta.partitions.items()}
 
 
