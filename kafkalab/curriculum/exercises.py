@@ -23,6 +23,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from contextlib import ExitStack
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import ModuleType
@@ -221,6 +222,21 @@ def grade_module(lesson: Lesson) -> ModuleType:
     return module
 
 
+def _where(lab: Lab, needs: tuple[str, ...], stack: ExitStack) -> Lab:
+    """Start what the exercise needs: the platform, the learner's cluster, or a side cluster of
+    another shape ("secure": SASL_SSL with ACLs; "brokers3": three brokers) that lives as long as
+    `stack` — the lab returned is then bound to it, and so is the learner's Setup."""
+    secure, brokers = "secure" in needs, 3 if "brokers3" in needs else 1
+    if secure or brokers > 1:
+        side = stack.enter_context(lab.side_cluster(brokers=brokers, secure=secure))
+        return lab.on(side)
+    if "platform" in needs:
+        lab.start_platform()
+    else:
+        lab.start_cluster()
+    return lab
+
+
 def run(
     settings: Settings,
     lesson: Lesson,
@@ -241,35 +257,34 @@ def run(
         )
     module = grade_module(lesson)
     started = time.monotonic()
-    lab = Lab(settings=settings, lesson=lesson, quiet=quiet, shared=dict(shared or {}))
-    if "platform" in info.needs:
-        lab.start_platform()
-    else:
-        lab.start_cluster()
-    remove_leftovers(lab.conn, lesson)
-    task: Task = module.prepare(lab)
-    spec = kit.spec_path(settings.data_dir, lesson.number)
-    kit.write_spec(
-        spec,
-        kit.Setup(
-            lesson=lesson.number,
-            config=lab.conn.librdkafka(),
-            registry=lab.conn.registry(),
-            topics=task.topics,
-            groups=task.groups,
-            params=task.params,
-        ),
-    )
-    program = Program(file, spec, lesson, info.timeout, quiet, env=settings_env(settings))
-    try:
-        graded: Graded = module.grade(lab, task, program)
-        checks = [Check(Program.RAN, True, f"{file.name} finished in {program.seconds:.1f} s")]
-        checks += graded.checks
-        truths = graded.truths
-    except ProgramFailed as failed:
-        checks, truths = [failed.check], {}
-    finally:
-        program.close()
+    base = Lab(settings=settings, lesson=lesson, quiet=quiet, shared=dict(shared or {}))
+    with ExitStack() as stack:
+        lab = _where(base, info.needs, stack)
+        remove_leftovers(lab.conn, lesson)
+        task: Task = module.prepare(lab)
+        spec = kit.spec_path(settings.data_dir, lesson.number)
+        kit.write_spec(
+            spec,
+            kit.Setup(
+                lesson=lesson.number,
+                config=lab.conn.librdkafka(),
+                registry=lab.conn.registry(),
+                topics=task.topics,
+                groups=task.groups,
+                params=task.params,
+            ),
+        )
+        env = settings_env(lab.settings)
+        program = Program(file, spec, lesson, info.timeout, quiet, env=env)
+        try:
+            graded: Graded = module.grade(lab, task, program)
+            checks = [Check(Program.RAN, True, f"{file.name} finished in {program.seconds:.1f} s")]
+            checks += graded.checks
+            truths = graded.truths
+        except ProgramFailed as failed:
+            checks, truths = [failed.check], {}
+        finally:
+            program.close()
     ok = passed(checks)
     scored = predictions.score(info.questions, answers, truths)
     seconds = time.monotonic() - started

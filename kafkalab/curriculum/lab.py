@@ -12,7 +12,7 @@ import shutil
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from confluent_kafka import Consumer, Producer
@@ -123,6 +123,11 @@ class Lab:
         finally:
             lifecycle.down(side)
             shutil.rmtree(side.data_dir, ignore_errors=True)
+
+    def on(self, side: SideCluster) -> Lab:
+        """This lab on `side`: same run id and lesson, the side cluster's settings, topics and
+        clients (an exercise graded on a secure or three-broker cluster)."""
+        return replace(self, settings=side.settings, _conn=side.conn)
 
     # --- names and clients -----------------------------------------------------------------
     def topic_name(self, name: str) -> str:

@@ -16,6 +16,7 @@ import pytest
 
 from kafkalab.curriculum import exercises, manifest, workspace
 from kafkalab.curriculum.exercises import ExerciseResult, Program
+from kafkalab.curriculum.lab import SideCluster
 from kafkalab.curriculum.manifest import Lesson
 from kafkalab.settings import Settings
 from tests.integration.pool import Running
@@ -30,22 +31,35 @@ def _id(lesson: Lesson) -> str:
     return f"{lesson.number:02d}-{lesson.slug}"
 
 
-def _on_platform(lesson: Lesson) -> bool:
-    return lesson.exercise is not None and "platform" in lesson.exercise.needs
+KINDS = ("platform", "secure", "brokers3")
+"""What an exercise runs on beyond the session cluster: the shared platform, or a side cluster
+(secure, three brokers) lent from the session's pool as `shared`, as the demos' tests do."""
 
 
-def _params(platform: bool) -> list[object]:
-    return [pytest.param(x, id=_id(x)) for x in LESSONS if _on_platform(x) == platform]
+def _kind(lesson: Lesson) -> str:
+    needs = lesson.exercise.needs if lesson.exercise else ()
+    return next((kind for kind in KINDS if kind in needs), "cluster")
 
 
-def _planted(platform: bool) -> list[object]:
+def _params(kind: str) -> list[object]:
+    return [pytest.param(x, id=_id(x)) for x in LESSONS if _kind(x) == kind]
+
+
+def _planted(kind: str) -> list[object]:
     out: list[object] = []
     for lesson in LESSONS:
-        if _on_platform(lesson) != platform:
+        if _kind(lesson) != kind:
             continue
         for path in sorted((PLANTED / lesson.directory.name).glob("*.toml")):
             out.append(pytest.param(lesson, path, id=f"{_id(lesson)}/{path.stem}"))
     return out
+
+
+Shared = dict[tuple[int, bool], SideCluster] | None
+
+
+def _lent(running: Running, brokers: int, secure: bool) -> Shared:
+    return {(brokers, secure): SideCluster(running.settings, running.conn)}
 
 
 def _first_failure(result: ExerciseResult) -> str:
@@ -54,8 +68,10 @@ def _first_failure(result: ExerciseResult) -> str:
     return f"{failed[0].name}: {failed[0].detail} ({failed[0].fix})"
 
 
-def _untouched(settings: Settings, lesson: Lesson) -> None:
-    result = exercises.run(settings, lesson, workspace.pristine(lesson), quiet=True, record=False)
+def _untouched(settings: Settings, lesson: Lesson, shared: Shared = None) -> None:
+    result = exercises.run(
+        settings, lesson, workspace.pristine(lesson), quiet=True, record=False, shared=shared
+    )
     first = _first_failure(result)
     ran = result.checks[0]
     assert ran.name == Program.RAN and ran.ok, f"the untouched file crashed: {first}"
@@ -63,11 +79,17 @@ def _untouched(settings: Settings, lesson: Lesson) -> None:
     assert failed.fix, f"the first ✘ says nothing about how to fix it: {first}"
 
 
-def _solved(settings: Settings, lesson: Lesson) -> None:
+def _solved(settings: Settings, lesson: Lesson, shared: Shared = None) -> None:
     assert lesson.exercise is not None
     answers = ["0" if not q.choices else q.choices[0] for q in lesson.exercise.questions]
     result = exercises.run(
-        settings, lesson, workspace.solution(lesson), quiet=True, answers=answers, record=False
+        settings,
+        lesson,
+        workspace.solution(lesson),
+        quiet=True,
+        answers=answers,
+        record=False,
+        shared=shared,
     )
     failed = [f"{c.name}: {c.detail}" for c in result.checks if c.ok is False]
     assert result.passed, f"lesson {lesson.number}'s solution failed: {failed}\n{result.output}"
@@ -93,43 +115,87 @@ def planted(lesson: Lesson, path: Path, folder: Path) -> Path:
     return file
 
 
-def _wrong(settings: Settings, lesson: Lesson, path: Path, folder: Path) -> None:
+def _wrong(
+    settings: Settings, lesson: Lesson, path: Path, folder: Path, shared: Shared = None
+) -> None:
     expected = tomllib.loads(path.read_text())["expect"]
     file = planted(lesson, path, folder)
-    result = exercises.run(settings, lesson, file, quiet=True, record=False)
+    result = exercises.run(settings, lesson, file, quiet=True, record=False, shared=shared)
     assert expected in _first_failure(result)
 
 
-@pytest.mark.parametrize("lesson", _params(platform=False))
+@pytest.mark.parametrize("lesson", _params("cluster"))
 def test_untouched_exercise_fails_with_a_fix(cluster: Settings, lesson: Lesson) -> None:
     _untouched(cluster, lesson)
 
 
-@pytest.mark.parametrize("lesson", _params(platform=False))
+@pytest.mark.parametrize("lesson", _params("cluster"))
 def test_reference_solution_passes(cluster: Settings, lesson: Lesson) -> None:
     _solved(cluster, lesson)
 
 
-@pytest.mark.parametrize(("lesson", "path"), _planted(platform=False))
+@pytest.mark.parametrize(("lesson", "path"), _planted("cluster"))
 def test_planted_wrong_answer_fails(
     cluster: Settings, lesson: Lesson, path: Path, tmp_path: Path
 ) -> None:
     _wrong(cluster, lesson, path, tmp_path)
 
 
-# Only while some exercise needs the six services: an empty parametrization would be a skip.
-if any(_on_platform(x) for x in LESSONS):
+# Each kind only while some exercise needs it: an empty parametrization would be a skip.
+if _params("platform"):
 
-    @pytest.mark.parametrize("lesson", _params(platform=True))
+    @pytest.mark.parametrize("lesson", _params("platform"))
     def test_untouched_exercise_on_the_platform_fails(platform: Running, lesson: Lesson) -> None:
         _untouched(platform.settings, lesson)
 
-    @pytest.mark.parametrize("lesson", _params(platform=True))
+    @pytest.mark.parametrize("lesson", _params("platform"))
     def test_reference_solution_on_the_platform_passes(platform: Running, lesson: Lesson) -> None:
         _solved(platform.settings, lesson)
 
-    @pytest.mark.parametrize(("lesson", "path"), _planted(platform=True))
+    @pytest.mark.parametrize(("lesson", "path"), _planted("platform"))
     def test_planted_wrong_answer_on_the_platform_fails(
         platform: Running, lesson: Lesson, path: Path, tmp_path: Path
     ) -> None:
         _wrong(platform.settings, lesson, path, tmp_path)
+
+
+if _params("secure"):
+
+    @pytest.mark.parametrize("lesson", _params("secure"))
+    def test_untouched_exercise_on_a_secure_cluster_fails(
+        secure_platform: Running, lesson: Lesson
+    ) -> None:
+        _untouched(secure_platform.settings, lesson, _lent(secure_platform, 1, True))
+
+    @pytest.mark.parametrize("lesson", _params("secure"))
+    def test_reference_solution_on_a_secure_cluster_passes(
+        secure_platform: Running, lesson: Lesson
+    ) -> None:
+        _solved(secure_platform.settings, lesson, _lent(secure_platform, 1, True))
+
+    @pytest.mark.parametrize(("lesson", "path"), _planted("secure"))
+    def test_planted_wrong_answer_on_a_secure_cluster_fails(
+        secure_platform: Running, lesson: Lesson, path: Path, tmp_path: Path
+    ) -> None:
+        _wrong(secure_platform.settings, lesson, path, tmp_path, _lent(secure_platform, 1, True))
+
+
+if _params("brokers3"):
+
+    @pytest.mark.parametrize("lesson", _params("brokers3"))
+    def test_untouched_exercise_on_three_brokers_fails(
+        three_brokers: Running, lesson: Lesson
+    ) -> None:
+        _untouched(three_brokers.settings, lesson, _lent(three_brokers, 3, False))
+
+    @pytest.mark.parametrize("lesson", _params("brokers3"))
+    def test_reference_solution_on_three_brokers_passes(
+        three_brokers: Running, lesson: Lesson
+    ) -> None:
+        _solved(three_brokers.settings, lesson, _lent(three_brokers, 3, False))
+
+    @pytest.mark.parametrize(("lesson", "path"), _planted("brokers3"))
+    def test_planted_wrong_answer_on_three_brokers_fails(
+        three_brokers: Running, lesson: Lesson, path: Path, tmp_path: Path
+    ) -> None:
+        _wrong(three_brokers.settings, lesson, path, tmp_path, _lent(three_brokers, 3, False))
