@@ -8,7 +8,9 @@ a check that passed there would prove nothing about the ACLs.
 
 from __future__ import annotations
 
+import logging
 import stat
+import threading
 import time
 from collections.abc import Callable
 from typing import Any
@@ -16,19 +18,28 @@ from typing import Any
 import httpx
 import pytest
 from confluent_kafka import KafkaError
+from confluent_kafka.admin import (
+    AclBinding,
+    AclBindingFilter,
+    AclOperation,
+    AclPermissionType,
+    ResourcePatternType,
+    ResourceType,
+)
 
 from kafkalab import clients
-from kafkalab.catalogue.services import service_port
+from kafkalab.catalogue.services import group_id, service_port
 from kafkalab.cluster import connect
 from kafkalab.connection import Connection
 from kafkalab.events import topics as t
-from kafkalab.events.serde import now_ms
+from kafkalab.events.serde import Event, now_ms
 from kafkalab.observe.trace import read_events
 from kafkalab.scenarios import security
 from kafkalab.security import fields, material
 from kafkalab.security.audit import AuditLog
+from kafkalab.services.runtime import Service
 from kafkalab.settings import Settings, settings_env
-from tests.helpers import run_cli
+from tests.helpers import free_port, run_cli
 from tests.integration.pool import Running
 
 pytestmark = pytest.mark.integration
@@ -198,3 +209,51 @@ def test_happy_path_runs_over_sasl_ssl(secure: Running) -> None:
     result = run_cli("scenario", "happy-path", env=settings_env(secure.settings))
     assert result.code == 0, result.stdout[-2000:] + result.stderr[-2000:]
     assert "every expectation holds" in result.stdout
+
+
+def test_a_service_refused_a_topic_names_lesson_18_in_its_log(
+    secure: Running, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A service planted to read a topic its principal has no ACL for: its log line carries the
+    broker's TOPIC_AUTHORIZATION_FAILED and the lesson that explains it."""
+
+    class Planted(Service):
+        name = "planted"
+        subscriptions = (t.PAYMENTS,)
+
+        def handle(self, event: Event) -> None:  # never reached: the broker refuses the read
+            raise AssertionError(event)
+
+    Planted.__module__ = __name__
+    # Its group is allowed, so what the broker refuses is the topic, not the group.
+    allow = (
+        ResourceType.GROUP,
+        group_id(Planted.name),
+        ResourcePatternType.LITERAL,
+        "User:notification",
+        "*",
+        AclOperation.READ,
+        AclPermissionType.ALLOW,
+    )
+    admin = clients.admin(secure.conn)
+    for future in admin.create_acls([AclBinding(*allow)], request_timeout=30).values():
+        future.result(timeout=30)
+    as_notification = connect.resolve(secure.settings, "notification")
+    service = Planted(secure.settings, as_notification, port=free_port())
+    thread = threading.Thread(target=service.run, daemon=True)
+    caplog.set_level(logging.WARNING, logger="kafkalab.service")
+    thread.start()
+    try:
+        deadline, lines = time.monotonic() + 30, []
+        while not lines and time.monotonic() < deadline:
+            time.sleep(0.2)
+            lines = [
+                r.getMessage() for r in caplog.records if "TOPIC_AUTHORIZATION" in r.getMessage()
+            ]
+    finally:
+        service.stopping.set()
+        thread.join(20)
+        for future in admin.delete_acls([AclBindingFilter(*allow)], request_timeout=30).values():
+            future.result(timeout=30)
+    assert lines, [r.getMessage() for r in caplog.records]
+    assert lines[0].endswith("see `kafkalab lesson 18 --explain`"), lines[0]
