@@ -500,9 +500,10 @@ def dev_check(
         ),
     ] = False,
 ) -> None:
-    """Check every lesson folder against lessons.toml (text length, settings mentioned, demo,
-    check, exercise, solution and grader present), then run each exercise untouched (it must ✘)
-    and its solution (it must ✔) on the real cluster, like rustlings' `dev check`."""
+    """Check every lesson folder against lessons.toml (text length, a chapter's main part of
+    500–700 words before its `## More`, settings mentioned, demo, check, exercise, solution and
+    grader present), then run each exercise untouched (it must ✘) and its solution (it must ✔)
+    on the real cluster, like rustlings' `dev check`."""
     from kafkalab.curriculum.devcheck import check_all, run_all
 
     every = manifest.load()
