@@ -1,5 +1,5 @@
 """The learning loop: `kafkalab lessons`, `lesson N|next` (the exercise, graded on the real
-cluster; `--demo`, `--explain`, `--hint`, `--solution`, `--reset`), `init`, `watch`, and
+cluster; `--demo`, `--explain [--more]`, `--hint`, `--solution`, `--reset`), `init`, `watch`, and
 `dev check` for the people who write lessons."""
 
 from __future__ import annotations
@@ -261,7 +261,13 @@ def lesson(
         typer.Option(
             "--explain",
             help="Read the lesson: the idea, the settings, the pitfalls, where it lives in "
-            "kafkalab. Needs no cluster.",
+            "kafkalab, and three questions. Needs no cluster.",
+        ),
+    ] = False,
+    more: Annotated[
+        bool,
+        typer.Option(
+            "--more", help="With --explain: the whole chapter, its More section included."
         ),
     ] = False,
     hint: Annotated[
@@ -305,14 +311,19 @@ def lesson(
     expect to happen, and after it shows what really did."""
     settings = load_settings()
     every = manifest.load()
+    if more and not explain:
+        raise InvalidChoice(
+            "--more goes with --explain: it prints the whole chapter",
+            hint=f"`kafkalab lesson {which} --explain --more`",
+        )
     chosen = _choose(which, every, settings)
     if chosen is None:
         ui.success(f"all {len(every)} lessons done — run any again with `kafkalab lesson N`")
         return
     if explain:
-        from kafkalab.curriculum.runner import explain_text
+        from kafkalab.curriculum import runner
 
-        ui.markdown(explain_text(chosen))
+        ui.markdown(runner.explain_text(chosen) if more else runner.explain_brief(chosen))
         return
     if hint:
         _show_hint(settings, chosen, advance=True)
@@ -489,9 +500,10 @@ def dev_check(
         ),
     ] = False,
 ) -> None:
-    """Check every lesson folder against lessons.toml (text length, settings mentioned, demo,
-    check, exercise, solution and grader present), then run each exercise untouched (it must ✘)
-    and its solution (it must ✔) on the real cluster, like rustlings' `dev check`."""
+    """Check every lesson folder against lessons.toml (text length, a chapter's main part of
+    500–700 words before its `## More`, settings mentioned, demo, check, exercise, solution and
+    grader present), then run each exercise untouched (it must ✘) and its solution (it must ✔)
+    on the real cluster, like rustlings' `dev check`."""
     from kafkalab.curriculum.devcheck import check_all, run_all
 
     every = manifest.load()

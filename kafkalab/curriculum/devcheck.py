@@ -10,11 +10,15 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from kafkalab.curriculum import workspace
+from kafkalab.curriculum import chapter, workspace
 from kafkalab.curriculum.manifest import LESSONS_DIR, PARTS, Lesson
 from kafkalab.settings import Settings
 
 EXPLAIN_LINES = (60, 150)
+MAIN_WORDS = (500, 700)
+# Chapters 18 and later are being moved to the main-part-then-`## More` shape: until one has its
+# `## More`, its main part is not sized. Delete this once every chapter has one.
+SIZED_WITHOUT_MORE_THROUGH = 17
 REQUIRED = {"demo.py": "demo", "check.py": "check"}
 EXERCISE_REQUIRED = {"grade.py": ("prepare", "grade")}
 HINTS = (2, 3)
@@ -79,6 +83,7 @@ def check_lesson(lesson: Lesson) -> list[Problem]:
                 Problem(label, f"explain.md has {lines} lines; keep it between {low} and {high}")
             )
         found += _understanding(label, text)
+        found += _main_part(label, lesson.number, text)
         for setting in lesson.settings:
             if setting not in text:
                 found.append(
@@ -99,8 +104,8 @@ def check_lesson(lesson: Lesson) -> list[Problem]:
     return found + check_exercise(lesson)
 
 
-UNDERSTANDING = "## Check your understanding"
-ANSWERS = "### Answers"
+UNDERSTANDING = chapter.UNDERSTANDING
+ANSWERS = chapter.ANSWERS
 
 
 def _numbered(block: str) -> list[str]:
@@ -121,6 +126,38 @@ def _understanding(label: str, text: str) -> list[Problem]:
             )
         ]
     return []
+
+
+def _main_part(label: str, number: int, text: str) -> list[Problem]:
+    """The main part (top to `## More`) is read in one sitting: 500–700 words of prose. The
+    More section, when there is one, stands between it and the questions."""
+    if chapter.more_after_questions(text):
+        return [
+            Problem(
+                label,
+                f"explain.md's `{chapter.MORE}` stands after `{UNDERSTANDING}`: move it before",
+            )
+        ]
+    parts = chapter.split(text)
+    if not parts.more and number > SIZED_WITHOUT_MORE_THROUGH:
+        return []
+    words = chapter.prose_words(parts.main)
+    low, high = MAIN_WORDS
+    if low <= words <= high:
+        return []
+    end = chapter.MORE if parts.more else UNDERSTANDING
+    advice = (
+        f"move detail under `{chapter.MORE}`"
+        if words > high
+        else "say more of what the exercise and demo need there"
+    )
+    return [
+        Problem(
+            label,
+            f"explain.md's main part (top to `{end}`) has {words} words of prose outside code; "
+            f"keep it between {low} and {high}: {advice}",
+        )
+    ]
 
 
 def check_exercise(lesson: Lesson) -> list[Problem]:

@@ -102,8 +102,16 @@ def reset(conn: Connection, lesson: Lesson) -> list[str]:
 
 
 def explain_text(lesson: Lesson) -> str:
+    """The whole chapter, `## More` included."""
     path = lesson.directory / "explain.md"
     try:
         return path.read_text()
     except OSError as exc:
         raise ManifestError(f"lesson {lesson.number} has no explain.md") from exc
+
+
+def explain_brief(lesson: Lesson) -> str:
+    """What `--explain` prints: the main part, the questions, and how to read the rest."""
+    from kafkalab.curriculum import chapter
+
+    return chapter.split(explain_text(lesson)).brief(lesson.number)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -114,3 +115,124 @@ def test_a_chapter_without_its_three_questions_and_answers_is_a_problem() -> Non
     assert "3 numbered questions" in _understanding("NN", two)[0].problem
     unanswered = good.split("### Answers")[0]
     assert "3 answers" in _understanding("NN", unanswered)[0].problem
+
+
+CHAPTER = """# Lesson 99 — A chapter
+
+## The idea
+
+One two three.
+
+```
+## More
+code words here
+```
+
+## More
+
+### History
+
+Four five.
+
+## Check your understanding
+
+1. a?
+2. b?
+3. c?
+
+### Answers
+
+1. x
+2. y
+3. z
+"""
+
+
+def test_a_chapter_splits_at_more_and_at_its_questions() -> None:
+    from kafkalab.curriculum import chapter
+
+    parts = chapter.split(CHAPTER)
+    assert parts.whole == CHAPTER
+    assert parts.main.endswith("```\n\n")  # the fenced `## More` is code, not the heading
+    assert parts.more.startswith("## More\n\n### History") and "Four five." in parts.more
+    assert parts.understanding.startswith("## Check your understanding")
+    brief = parts.brief(99)
+    assert "Four five." not in brief and "3. z" in brief
+    assert brief.rstrip().endswith("More on this lesson: `kafkalab lesson 99 --explain --more`")
+
+
+def test_a_chapter_without_more_is_all_main_and_has_no_pointer() -> None:
+    from kafkalab.curriculum import chapter
+
+    text = CHAPTER.replace("## More\n\n### History\n\nFour five.\n\n", "")
+    parts = chapter.split(text)
+    assert parts.more == "" and parts.main + parts.understanding == text
+    assert parts.brief(99) == text
+    assert chapter.split("# no questions\n").main == "# no questions\n"
+
+
+def test_prose_words_skip_code_blocks_and_markup() -> None:
+    from kafkalab.curriculum import chapter
+
+    assert chapter.prose_words("## The idea\n\n| `acks` | all |\n- one two\n") == 6
+    assert chapter.prose_words("a b\n```\nc d e\n```\nf\n") == 3
+
+
+QUESTIONS = CHAPTER[CHAPTER.index("## Check your understanding") :]
+
+
+def _sized(words: int, more: bool = True) -> str:
+    """A chapter whose main part has `words` words (its `# Lesson` title is one)."""
+    main = "# Lesson\n\n" + "word " * (words - 1) + "\n\n"
+    rest = "## More\n\n### Detail\n\nmore words\n\n" if more else ""
+    return main + rest + QUESTIONS
+
+
+def test_the_main_part_must_be_read_in_one_sitting() -> None:
+    from kafkalab.curriculum.devcheck import _main_part
+
+    assert _main_part("NN", 3, _sized(600)) == []
+    assert _main_part("NN", 3, _sized(500)) == [] and _main_part("NN", 3, _sized(700)) == []
+    long = _main_part("NN", 3, _sized(701))
+    assert "701 words" in long[0].problem and "move detail under `## More`" in long[0].problem
+    short = _main_part("NN", 20, _sized(499))
+    assert "499 words" in short[0].problem and "between 500 and 700" in short[0].problem
+
+
+def test_a_chapter_without_more_is_sized_through_lesson_17_only() -> None:
+    from kafkalab.curriculum.devcheck import SIZED_WITHOUT_MORE_THROUGH, _main_part
+
+    without = _sized(900, more=False)
+    sized = _main_part("NN", SIZED_WITHOUT_MORE_THROUGH, without)
+    assert "900 words" in sized[0].problem and "top to `## Check your understanding`" in (
+        sized[0].problem
+    )
+    assert _main_part("NN", SIZED_WITHOUT_MORE_THROUGH + 1, without) == []
+
+
+def test_more_after_the_questions_is_a_problem() -> None:
+    from kafkalab.curriculum.devcheck import _main_part
+
+    text = _sized(600, more=False) + "\n## More\n\nlate\n"
+    assert "stands after `## Check your understanding`" in _main_part("NN", 3, text)[0].problem
+
+
+def test_explain_prints_the_main_part_and_more_prints_the_whole(tmp_path: Path) -> None:
+    chapter = runner.explain_text(LESSONS[1])
+    more = chapter.split("\n## More\n", 1)[1].split("## Check your understanding")[0]
+    plain = re.compile(r"[A-Z][a-z]+( [a-z]+){3}")  # four words Markdown renders as they are
+    first = next(m.group() for line in more.splitlines() if (m := plain.match(line)))
+    brief = _cli("lesson", "2", "--explain", data_dir=tmp_path)
+    assert brief.code == 0, brief.stderr
+    flat = " ".join(brief.stdout.split())
+    assert first not in flat and "Answers" in flat
+    assert "More on this lesson: kafkalab lesson 2 --explain --more" in flat
+    whole = _cli("lesson", "2", "--explain", "--more", data_dir=tmp_path)
+    assert whole.code == 0, whole.stderr
+    assert first in " ".join(whole.stdout.split()) and "More on this lesson" not in whole.stdout
+
+
+def test_more_without_explain_is_one_sentence(tmp_path: Path) -> None:
+    done = _cli("lesson", "2", "--more", data_dir=tmp_path)
+    assert done.code == 1 and "Traceback" not in done.stderr
+    assert "--more goes with --explain" in done.stderr
