@@ -9,7 +9,7 @@ import typer
 
 from kafkalab import ui
 from kafkalab.catalogue.services import SERVICES
-from kafkalab.chaos import burst, runner
+from kafkalab.chaos import burst, journal, runner
 from kafkalab.chaos.faults import ACTIONS
 from kafkalab.cluster import connect
 from kafkalab.errors import InvalidChoice
@@ -56,10 +56,14 @@ def chaos(
     fail-burst payment = the card gateway fails for --seconds on every payment replica: watch
     the circuit breaker open, then close through its half-open probe.
     """
+    settings = load_settings()
+    # A lesson's break (`kafkalab lesson N --break`) may be waiting for this very command.
+    journal.note(settings, journal.Entry(time.time(), action, target, replica, every, during_load))
+    if journal.awaited(settings) and not json:
+        ui.step("`kafkalab lesson N --break` is watching: it measures what this does")
     if action == "fail-burst":
         _fail_burst(target, seconds, failure_rate, json)
         return
-    settings = load_settings()
     report = runner.run(
         settings,
         connect.resolve(settings),

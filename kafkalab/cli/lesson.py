@@ -1,6 +1,6 @@
 """The learning loop: `kafkalab lessons`, `lesson N|next` (the exercise, graded on the real
-cluster; `--demo`, `--explain [--more]`, `--hint`, `--solution`, `--reset`), `init`, `watch`, and
-`dev check` for the people who write lessons."""
+cluster; `--demo`, `--explain [--more]`, `--hint`, `--solution`, `--reset`, `--break`), `init`,
+`watch`, and `dev check` for the people who write lessons."""
 
 from __future__ import annotations
 
@@ -14,15 +14,23 @@ import typer
 
 from kafkalab import ui
 from kafkalab.curriculum import manifest, progress, workspace
-from kafkalab.curriculum.manifest import PARTS, Lesson
+from kafkalab.curriculum.manifest import PARTS, Lesson, Question
 from kafkalab.errors import InvalidChoice, KafkalabError
 from kafkalab.settings import Settings, load_settings
 
 if TYPE_CHECKING:
+    from kafkalab.curriculum.breaks import BreakResult
     from kafkalab.curriculum.exercises import ExerciseResult
+    from kafkalab.curriculum.predictions import Scored
 
 STATUS_MARK = {progress.PASSED: "[green]✔ passed[/]", progress.FAILED: "[red]✘ failed[/]"}
 DEMO_MARK = {progress.PASSED: "[green]✔ watched[/]", progress.FAILED: "[red]✘ failed[/]"}
+
+
+def _break_mark(lesson: Lesson, done: dict[int, progress.LessonProgress]) -> str:
+    if lesson.breaking is None:
+        return ""
+    return "[magenta]broke it[/]" if progress.broke(done, lesson.number) else "[dim]not yet[/]"
 
 
 def _done(lesson: Lesson, every: dict[int, progress.LessonProgress]) -> bool:
@@ -57,6 +65,7 @@ def lessons(
                     "exercise": progress.exercise_status(done, x.number)
                     if workspace.has_exercise(x)
                     else None,
+                    "broke": progress.broke(done, x.number) if x.breaking else None,
                     "predicted": done[x.number].predicted if x.number in done else 0,
                     "predicted_right": done[x.number].predicted_right if x.number in done else 0,
                     "done": _done(x, done),
@@ -74,13 +83,14 @@ def lessons(
                 STATUS_MARK.get(progress.exercise_status(done, x.number), "not started")
                 if workspace.has_exercise(x)
                 else "[dim]none yet[/]",
+                _break_mark(x, done),
                 _predicted(done.get(x.number)),
             ]
             for x in every
             if x.part == part
         ]
         if rows:
-            ui.table(heading, ["#", "lesson", "demo", "exercise", "predictions"], rows)
+            ui.table(heading, ["#", "lesson", "demo", "exercise", "break", "predictions"], rows)
     finished = sum(1 for x in every if _done(x, done))
     if finished == len(every):
         ui.success(
@@ -125,13 +135,12 @@ def goal(file: Path) -> str:
     return " ".join(" ".join(chosen).split())
 
 
-def _ask(lesson: Lesson) -> list[str]:
+def _ask(questions: tuple[Question, ...]) -> list[str]:
     from kafkalab.curriculum import predictions
 
-    assert lesson.exercise is not None
     ui.out.print("[bold]Predict first[/] — the run will show who was right.")
     answers = []
-    for question in lesson.exercise.questions:
+    for question in questions:
         while True:
             prompt = question.ask
             if question.choices:
@@ -146,18 +155,17 @@ def _ask(lesson: Lesson) -> list[str]:
 
 
 def _answers(
-    lesson: Lesson, predict: str | None, no_predict: bool, quiet: bool
+    questions: tuple[Question, ...], predict: str | None, no_predict: bool, quiet: bool
 ) -> list[str] | None:
     from kafkalab.curriculum import predictions
 
-    info = lesson.exercise
-    if info is None or not info.questions or no_predict:
+    if not questions or no_predict:
         return None
     if predict is not None:
-        return predictions.parse(info.questions, predict)
+        return predictions.parse(questions, predict)
     if quiet or not sys.stdin.isatty():
         return None
-    return _ask(lesson)
+    return _ask(questions)
 
 
 def _show_hint(settings: Settings, lesson: Lesson, advance: bool) -> None:
@@ -181,39 +189,48 @@ def _show_hint(settings: Settings, lesson: Lesson, advance: bool) -> None:
     ui.out.print(f"[bold]hint {index + 1}/{total}[/] {info.hints[index]}[dim]{more}[/]")
 
 
+def _show_predictions(scored_all: list[Scored], note: str = "") -> None:
+    """The learner's answers beside the run's truths; a why after each wrong one."""
+    scored = [s for s in scored_all if s.answer is not None]
+    if not scored:
+        return
+    ui.table(
+        "your predictions",
+        ["", "question", "you said", "the run showed"],
+        [
+            [ui.mark(s.right), s.question.ask, s.answer, s.truth if s.truth is not None else "—"]
+            for s in scored
+        ],
+    )
+    wrong = [s for s in scored if s.right is False and s.question.why]
+    if wrong and note:
+        ui.out.print(f"[dim]{note}[/]")
+    for s in wrong:
+        ui.out.print(f"[yellow]why[/] — {s.question.why}")
+
+
 def render_exercise(settings: Settings, lesson: Lesson, result: ExerciseResult) -> None:
     ui.verdict(
         result.checks,
         title=f"lesson {lesson.number} exercise",
         headings=("expectation", "what the broker shows"),
     )
-    scored = [s for s in result.predictions if s.answer is not None]
-    if scored:
-        ui.table(
-            "your predictions",
-            ["", "question", "you said", "the run showed"],
-            [
-                [
-                    ui.mark(s.right),
-                    s.question.ask,
-                    s.answer,
-                    s.truth if s.truth is not None else "—",
-                ]
-                for s in scored
-            ],
-        )
-        wrong = [s for s in scored if s.right is False and s.question.why]
-        if wrong and not result.passed:
-            ui.out.print(
-                "[dim]The run showed what your program does, and it has not passed yet; "
-                "each why says what a correct one does.[/]"
-            )
-        for s in wrong:
-            ui.out.print(f"[yellow]why[/] — {s.question.why}")
+    _show_predictions(
+        result.predictions,
+        ""
+        if result.passed
+        else "The run showed what your program does, and it has not passed yet; "
+        "each why says what a correct one does.",
+    )
     if result.passed:
+        broken = (
+            f"; `kafkalab lesson {lesson.number} --break` breaks it on purpose"
+            if lesson.breaking is not None
+            else ""
+        )
         ui.success(
             f"lesson {lesson.number} exercise passed ({result.seconds:.1f} s) — "
-            f"`kafkalab lesson {lesson.number} --solution` compares yours with ours; "
+            f"`kafkalab lesson {lesson.number} --solution` compares yours with ours{broken}; "
             "`kafkalab lesson next` goes on"
         )
     else:
@@ -303,6 +320,14 @@ def lesson(
     no_predict: Annotated[
         bool, typer.Option("--no-predict", help="Run without the prediction questions.")
     ] = False,
+    breaking: Annotated[
+        bool,
+        typer.Option(
+            "--break",
+            help="Break your working exercise on purpose: make the one change the lesson names "
+            "(or type the command it names), predict the damage, and watch it happen.",
+        ),
+    ] = False,
     json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
 ) -> None:
     """Do a lesson's exercise: edit the file it names, then run this again. kafkalab prepares
@@ -335,6 +360,9 @@ def lesson(
     if reset:
         _reset(settings, chosen, has_exercise)
         return
+    if breaking:
+        _break(settings, chosen, predict, no_predict, json)
+        return
     if demo or not has_exercise:
         if not demo and not json:
             ui.out.print(f"[dim]Lesson {chosen.number} has no exercise yet: here is its demo.[/]")
@@ -343,7 +371,8 @@ def lesson(
     if not json:
         ui.out.rule(f"[bold]Lesson {chosen.number} — {chosen.title} · exercise[/]")
         introduce(settings, chosen)
-    answers = _answers(chosen, predict, no_predict, quiet=json)
+    questions = chosen.exercise.questions if chosen.exercise else ()
+    answers = _answers(questions, predict, no_predict, quiet=json)
     result = grade(settings, chosen, quiet=json, answers=answers)
     if json:
         ui.print_json(result)
@@ -351,6 +380,62 @@ def lesson(
         render_exercise(settings, chosen, result)
     if not result.passed:
         raise typer.Exit(1)
+
+
+def _break(
+    settings: Settings, chosen: Lesson, predict: str | None, no_predict: bool, json: bool
+) -> None:
+    from kafkalab.curriculum import breaks
+
+    info = breaks.info_of(chosen)
+    if not workspace.has_exercise(chosen):
+        raise InvalidChoice(f"lesson {chosen.number}'s break needs its exercise, and it has none")
+    file = workspace.find(settings).exercise(chosen)
+    breaks.require_flip(chosen, file)  # before the questions: nothing to predict without it
+    if not json:
+        ui.out.rule(f"[bold]Lesson {chosen.number} — {chosen.title} · break it[/]")
+        ui.out.print(f"[bold]Your exercise:[/] {file}")
+        ui.out.print(f"[bold]The break:[/] {info.do}", soft_wrap=False)
+    answers = _answers(info.questions, predict, no_predict, quiet=json)
+    result = breaks.run(settings, chosen, file, quiet=json, answers=answers)
+    if json:
+        ui.print_json(result)
+    else:
+        render_break(chosen, result)
+    if not result.broke:
+        raise typer.Exit(1)
+
+
+def render_break(lesson: Lesson, result: BreakResult) -> None:
+    ui.verdict(
+        result.checks,
+        title=f"lesson {lesson.number}, broken on purpose",
+        headings=("expectation", "what the broker shows"),
+    )
+    if result.broke and result.failed is not None:
+        ui.out.print(f"[bold magenta]You broke it[/] — {result.failed.detail}")
+        ui.out.print(result.shows)
+        if result.also:
+            names = "; ".join(c.name for c in result.also)
+            ui.out.print(
+                f"[dim]Also ✘, and not the break's doing: {names} — your exercise did not pass "
+                f"before the break; `kafkalab lesson {lesson.number}` shows it alone.[/]"
+            )
+    _show_predictions(result.predictions)
+    ui.out.print(f"[bold]undo[/] — {result.undo}")
+    if result.broke:
+        ui.success(f"lesson {lesson.number}: broken on purpose, and seen ({result.seconds:.1f} s)")
+        return
+    if result.failed is None:
+        ui.failure(
+            f"the run ended before it could show the break ({result.seconds:.1f} s): the "
+            "first ✘ above says why"
+        )
+    else:
+        ui.failure(
+            f"the break did not show: “{result.failed.name}” still holds — is your change "
+            "the one the break names, and does the program still run to its end?"
+        )
 
 
 def _demo(settings: Settings, chosen: Lesson, json: bool) -> None:

@@ -206,6 +206,41 @@ def check_exercise(lesson: Lesson) -> list[Problem]:
     keys = [q.key for q in info.questions]
     if len(info.questions) > 3 or len(set(keys)) != len(keys):
         found.append(Problem(label, "ask at most 3 prediction questions, each with its own key"))
+    return found + check_break(lesson)
+
+
+def check_break(lesson: Lesson) -> list[Problem]:
+    """A break is a stanza on top of a working exercise: the flip must tell the reference
+    solution (not broken) from a broken file, and a command must be one a break can wait for."""
+    from kafkalab.chaos import journal
+    from kafkalab.curriculum.breaks import flipped
+
+    label = lesson.directory.name
+    info = lesson.breaking
+    if info is None:
+        return []
+    solution = lesson.directory / workspace.SOLUTION
+    if lesson.exercise is None or not solution.is_file():
+        return [Problem(label, "has a [lesson.break] but no exercise and solution to break")]
+    found: list[Problem] = []
+    if (info.flip or info.remove) and flipped(info, solution.read_text()):
+        found.append(
+            Problem(
+                label,
+                "solution.py already matches [lesson.break]'s flip/remove: the break could not "
+                "tell a broken file from a working one",
+            )
+        )
+    if info.command:
+        try:
+            journal.parse(info.command)
+        except ValueError as exc:
+            found.append(Problem(label, f"[lesson.break] command: {exc}"))
+    keys = [q.key for q in info.questions]
+    if not 1 <= len(keys) <= 3 or len(set(keys)) != len(keys):
+        found.append(
+            Problem(label, "a break asks 1 to 3 prediction questions, each with its own key")
+        )
     return found
 
 

@@ -12,6 +12,10 @@ A lesson with an exercise has, beside its demo:
 
 The program is a separate process (`python -m kafkalab.exercise`): a learner's endless loop is
 stopped at the lesson's timeout, and their exception comes back as their file and line.
+
+A lesson with a break (`[lesson.break]`, `kafkalab lesson N --break`) runs the learner's file
+broken on purpose through the same machinery: grade.py's optional `grade_break(lab, task,
+program)` drives it (`grade` when there is none), and `lab.breaking` says which break it is.
 """
 
 from __future__ import annotations
@@ -31,7 +35,7 @@ from typing import Any
 
 from kafkalab import exercise as kit
 from kafkalab.curriculum import predictions, progress
-from kafkalab.curriculum.lab import Lab, SideCluster, remove_leftovers
+from kafkalab.curriculum.lab import Armed, Lab, SideCluster, remove_leftovers
 from kafkalab.curriculum.manifest import Lesson, ManifestError
 from kafkalab.settings import Settings, settings_env
 from kafkalab.verdict import Check, passed
@@ -110,6 +114,14 @@ class Program:
             text=True,
             env={**os.environ, **self.env} if self.env is not None else None,
         )
+
+    def twin(self, file: Path, groups: dict[str, str]) -> Program:
+        """Another program on this run's topics, with its own consumer groups (same names, other
+        ids): e.g. the reference solution beside the learner's file, as a measured comparison."""
+        spec = self.spec.with_name(f"{self.spec.stem}-twin{self.spec.suffix}")
+        mine = kit.read_spec(self.spec)
+        kit.write_spec(spec, replace(mine, groups={**mine.groups, **groups}))
+        return Program(file, spec, self.lesson, self.timeout, self.quiet, env=self.env)
 
     def run(self, **params: Any) -> None:
         """Start it and wait for it to end; ProgramFailed when it crashes or overruns."""
@@ -210,6 +222,8 @@ class ExerciseResult:
     seconds: float
     predictions: list[predictions.Scored]
     output: str
+    truths: dict[str, Any] = field(default_factory=dict)
+    """What the grader computed from the run (the questions' answers, and any other)."""
 
 
 def grade_module(lesson: Lesson) -> ModuleType:
@@ -220,6 +234,13 @@ def grade_module(lesson: Lesson) -> ModuleType:
         if not callable(getattr(module, name, None)):
             raise ManifestError(f"lesson {lesson.number}'s grade.py does not define {name}()")
     return module
+
+
+def _grader(module: ModuleType, breaking: Armed | None) -> Any:
+    """`grade`, or on a break run `grade_break` when the lesson has one."""
+    if breaking is not None and callable(getattr(module, "grade_break", None)):
+        return module.grade_break
+    return module.grade
 
 
 def _where(lab: Lab, needs: tuple[str, ...], stack: ExitStack) -> Lab:
@@ -245,8 +266,13 @@ def run(
     answers: list[str] | None = None,
     shared: dict[tuple[int, bool], SideCluster] | None = None,
     record: bool = True,
+    breaking: Armed | None = None,
 ) -> ExerciseResult:
-    """Prepare the lesson's topics, run `file`, grade its effect, score the predictions."""
+    """Prepare the lesson's topics, run `file`, grade its effect, score the predictions.
+
+    `breaking`: the file is the learner's exercise broken on purpose (`--break`): graded by
+    `grade_break` when grade.py has one, scored against the break's questions, and never
+    recorded as the exercise's result (the learner's pass stands)."""
     info = lesson.exercise
     if info is None:
         raise ManifestError(f"lesson {lesson.number} has no exercise")
@@ -257,7 +283,13 @@ def run(
         )
     module = grade_module(lesson)
     started = time.monotonic()
-    base = Lab(settings=settings, lesson=lesson, quiet=quiet, shared=dict(shared or {}))
+    base = Lab(
+        settings=settings,
+        lesson=lesson,
+        quiet=quiet,
+        shared=dict(shared or {}),
+        breaking=breaking,
+    )
     with ExitStack() as stack:
         lab = _where(base, info.needs, stack)
         remove_leftovers(lab.conn, lesson)
@@ -277,7 +309,7 @@ def run(
         env = settings_env(lab.settings)
         program = Program(file, spec, lesson, info.timeout, quiet, env=env)
         try:
-            graded: Graded = module.grade(lab, task, program)
+            graded: Graded = _grader(module, breaking)(lab, task, program)
             checks = [Check(Program.RAN, True, f"{file.name} finished in {program.seconds:.1f} s")]
             checks += graded.checks
             truths = graded.truths
@@ -286,9 +318,10 @@ def run(
         finally:
             program.close()
     ok = passed(checks)
-    scored = predictions.score(info.questions, answers, truths)
+    questions = info.questions if breaking is None else breaking.info.questions
+    scored = predictions.score(questions, answers, truths)
     seconds = time.monotonic() - started
-    if record:
+    if record and breaking is None:
         progress.record_exercise(settings, lesson.number, ok, seconds)
         asked = [s for s in scored if s.right is not None]
         if asked:
@@ -304,4 +337,5 @@ def run(
         seconds=seconds,
         predictions=scored,
         output=program.output,
+        truths=truths,
     )

@@ -21,7 +21,7 @@ from confluent_kafka.admin import AdminClient, NewTopic
 from kafkalab import clients, ui
 from kafkalab.cluster import connect, lifecycle, ports
 from kafkalab.connection import Connection
-from kafkalab.curriculum.manifest import Lesson
+from kafkalab.curriculum.manifest import BreakInfo, Lesson
 from kafkalab.errors import KafkalabError
 from kafkalab.settings import Settings
 
@@ -47,6 +47,17 @@ class SideCluster:
     """As admin on a secure side cluster."""
 
 
+@dataclass(frozen=True)
+class Armed:
+    """The break a `kafkalab lesson N --break` run grades: its stanza, the learner's own
+    settings (where `kafkalab chaos` notes the commands they type, even when the lab runs on a
+    side cluster) and when the run began (epoch seconds)."""
+
+    info: BreakInfo
+    home: Settings
+    since: float
+
+
 @dataclass
 class Lab:
     settings: Settings
@@ -56,6 +67,9 @@ class Lab:
     shared: dict[tuple[int, bool], SideCluster] = field(default_factory=dict)
     """Side clusters that already run, by (brokers, secure): `side_cluster` lends one of these
     instead of starting its own (the test suite shares one per shape)."""
+    breaking: Armed | None = None
+    """Set on a `--break` run: the grader's `grade_break` (or `grade`) runs a file the learner
+    broke on purpose."""
     _conn: Connection | None = field(default=None, repr=False)
 
     @property

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
@@ -51,6 +52,33 @@ class ExerciseInfo:
 
 
 @dataclass(frozen=True)
+class BreakInfo:
+    """`[lesson.break]`: the learner breaks their working exercise on purpose and predicts what
+    the failure will cost (`kafkalab lesson N --break`).
+
+    `do` is the one instruction (the setting to flip in exercise.py, or the command to type in a
+    second terminal). kafkalab recognises the flip in the learner's file (comments and the
+    docstring left out): `flip` must match it, `remove` must no longer match it; `command` is a
+    `kafkalab chaos …` line the lesson's grader waits for while it watches. `fails` names the
+    check that must ✘ for the break to show, `also` the checks the same break fails on its way;
+    `shows` is the sentence that says what the failure teaches (`{key}` is filled from the run's
+    truths); `undo` says how to put it back.
+    """
+
+    do: str
+    fails: str
+    shows: str
+    undo: str
+    questions: tuple[Question, ...] = ()
+    also: tuple[str, ...] = ()
+    flip: str = ""
+    remove: str = ""
+    command: str = ""
+    wait: float = 120.0
+    """How long a `command` break waits for the learner to type it (s)."""
+
+
+@dataclass(frozen=True)
 class Lesson:
     """One stanza of lessons.toml.
 
@@ -69,6 +97,8 @@ class Lesson:
     needs: tuple[str, ...]
     slow: bool
     exercise: ExerciseInfo | None = None
+    breaking: BreakInfo | None = None
+    """`[lesson.break]` (`break` is a Python keyword)."""
 
     @property
     def directory(self) -> Path:
@@ -98,6 +128,7 @@ def load(path: Path = MANIFEST) -> list[Lesson]:
                     needs=tuple(entry.get("needs", ["cluster"])),
                     slow=bool(entry.get("slow", False)),
                     exercise=_exercise(entry.get("exercise")),
+                    breaking=_break(entry.get("break"), int(entry["number"])),
                 )
             )
         except (KeyError, ValueError, TypeError) as exc:
@@ -105,10 +136,8 @@ def load(path: Path = MANIFEST) -> list[Lesson]:
     return sorted(lessons, key=lambda lesson: lesson.number)
 
 
-def _exercise(raw: dict[str, Any] | None) -> ExerciseInfo | None:
-    if raw is None:
-        return None
-    questions = tuple(
+def _questions(raw: dict[str, Any]) -> tuple[Question, ...]:
+    return tuple(
         Question(
             key=str(q["key"]),
             ask=str(q["ask"]),
@@ -117,12 +146,49 @@ def _exercise(raw: dict[str, Any] | None) -> ExerciseInfo | None:
         )
         for q in raw.get("predict", [])
     )
+
+
+def _exercise(raw: dict[str, Any] | None) -> ExerciseInfo | None:
+    if raw is None:
+        return None
     return ExerciseInfo(
         hints=tuple(str(h).strip() for h in raw.get("hints", [])),
         timeout=float(raw.get("timeout", 60)),
-        questions=questions,
+        questions=_questions(raw),
         needs=tuple(raw.get("needs", ["cluster"])),
     )
+
+
+def _break(raw: dict[str, Any] | None, number: int) -> BreakInfo | None:
+    """`[lesson.break]`, checked here so that a broken stanza is one sentence, not a crash in
+    the middle of a learner's run."""
+    if raw is None:
+        return None
+    for key in ("flip", "remove"):
+        try:
+            re.compile(str(raw.get(key, "")), re.MULTILINE)
+        except re.error as exc:
+            raise ManifestError(
+                f"lesson {number}'s [lesson.break] {key} is not a valid regular expression: {exc}"
+            ) from exc
+    info = BreakInfo(
+        do=" ".join(str(raw["do"]).split()),
+        fails=str(raw["fails"]).strip(),
+        shows=" ".join(str(raw["shows"]).split()),
+        undo=" ".join(str(raw["undo"]).split()),
+        questions=_questions(raw),
+        also=tuple(str(name) for name in raw.get("also", [])),
+        flip=str(raw.get("flip", "")),
+        remove=str(raw.get("remove", "")),
+        command=" ".join(str(raw.get("command", "")).split()),
+        wait=float(raw.get("wait", 120)),
+    )
+    if not (info.flip or info.remove or info.command):
+        raise ManifestError(
+            f"lesson {number}'s [lesson.break] says neither how to recognise the flip (flip, "
+            "remove) nor the command to type (command)"
+        )
+    return info
 
 
 def find(number: int, lessons: list[Lesson] | None = None) -> Lesson:

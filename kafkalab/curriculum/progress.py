@@ -1,5 +1,5 @@
 """What the learner has done per lesson, kept in the data dir between runs: the demo watched,
-the exercise passed, predictions right, hints taken.
+the exercise passed, the break seen, predictions right, hints taken.
 
 Watching the demo and passing the exercise are recorded apart: a ✔ demo proves kafkalab works,
 a ✔ exercise proves the learner did the thing.
@@ -36,6 +36,9 @@ class LessonProgress:
     predicted_right: int = 0
     hints: int = 0
     """How many of the graded hints the learner has seen."""
+    broke: str | None = None
+    """When the learner last broke the exercise on purpose and saw the failure it causes
+    (`kafkalab lesson N --break`); None: not yet. A file from before breaks has none."""
 
 
 def _path(settings: Settings) -> Path:
@@ -55,6 +58,7 @@ def _entry(raw: dict[str, Any]) -> LessonProgress:
         predicted=int(raw.get("predicted", 0)),
         predicted_right=int(raw.get("predicted_right", 0)),
         hints=int(raw.get("hints", 0)),
+        broke=str(raw["broke"]) if raw.get("broke") else None,
     )
 
 
@@ -85,12 +89,12 @@ def _update(settings: Settings, number: int, **changes: Any) -> LessonProgress:
     return updated
 
 
+def _stamp() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
 def _now(ok: bool, seconds: float) -> Attempt:
-    return Attempt(
-        status=PASSED if ok else FAILED,
-        at=datetime.now(UTC).isoformat(timespec="seconds"),
-        seconds=round(seconds, 1),
-    )
+    return Attempt(status=PASSED if ok else FAILED, at=_stamp(), seconds=round(seconds, 1))
 
 
 def record(settings: Settings, number: int, ok: bool, seconds: float) -> None:
@@ -100,6 +104,16 @@ def record(settings: Settings, number: int, ok: bool, seconds: float) -> None:
 
 def record_exercise(settings: Settings, number: int, ok: bool, seconds: float) -> None:
     _update(settings, number, exercise=_now(ok, seconds))
+
+
+def record_break(settings: Settings, number: int) -> None:
+    """The break showed its failure. A break that did not show leaves the mark as it was, and
+    neither touches the exercise's own status: the learner's pass stands."""
+    _update(settings, number, broke=_stamp())
+
+
+def broke(every: dict[int, LessonProgress], number: int) -> bool:
+    return every.get(number, LessonProgress()).broke is not None
 
 
 def record_predictions(settings: Settings, number: int, asked: int, right: int) -> None:

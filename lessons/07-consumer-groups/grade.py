@@ -7,6 +7,9 @@ the group's state and each member's group.instance.id and partitions. A static m
 back within session.timeout.ms takes its old place: the group stays Stable and the observer
 hears nothing. A dynamic one is a new member: the group rebalances, and the dead member's
 partitions wait for its session to run out.
+
+The break (`kafkalab lesson 7 --break`: no group.instance.id) kills the worker every 3 s beside
+the static reference worker: see kills.py.
 """
 
 from __future__ import annotations
@@ -51,7 +54,8 @@ def prepare(lab: Lab) -> Task:
         topics={"jobs": jobs},
         groups={"workers": lab.group("workers")},
         params={"seconds": FIRST_RUN},
-        private={"spares": lab.group("spares")},
+        # the break's group for the reference (static) worker, killed beside the learner's
+        private={"spares": lab.group("spares"), "static": lab.group("static")},
     )
 
 
@@ -359,6 +363,12 @@ def _spares(lab: Lab, topic: str, group: str, strategy: str) -> int | None:
     finally:
         for consumer in consumers:
             consumer.close()
+
+
+def grade_break(lab: Lab, task: Task, program: Program) -> Graded:
+    from .kills import grade_break as under_kills  # imports this module's helpers
+
+    return under_kills(lab, task, program)
 
 
 def grade(lab: Lab, task: Task, program: Program) -> Graded:

@@ -1,7 +1,12 @@
 """Lesson 8's grader: each mode's job is SIGKILLed right after it charges order 7, run again to
 finish, then judged by what reached its charges topic (no order twice for at-most-once, none
 missing for at-least-once) and by the offsets its group committed, all read back from the
-broker. Where the group's committed offset stood at the crash explains either outcome."""
+broker. Where the group's committed offset stood at the crash explains either outcome.
+
+The break (`kafkalab lesson 8 --break`: `enable.auto.commit` on) runs the same crash, except
+that the job stays stuck after charging order 7 until its group's committed offset moves past
+it or LINGER passes, as a job stuck on a slow payment call would: long enough for librdkafka's
+auto commit to fire in the background, which is what loses the rest of the batch."""
 
 from __future__ import annotations
 
@@ -21,6 +26,7 @@ ORDERS = 20
 CRASH_AFTER = 7  # mid-batch (5–9): the crash cuts a batch in two
 AT_MOST_ONCE, AT_LEAST_ONCE = "at-most-once", "at-least-once"
 MODES = (AT_MOST_ONCE, AT_LEAST_ONCE)
+LINGER = 8.0  # break: how long the stuck job may live on (auto.commit.interval.ms is 5 s)
 
 
 def prepare(lab: Lab) -> Task:
@@ -48,6 +54,7 @@ class Run:
     at_crash: int | None  # the group's committed offset when the job died (None: nothing yet)
     charged: Counter[int]  # order offset → how many charges reached the charges topic
     committed: int | None  # the group's committed offset once the finishing run ended
+    stuck: float = 0.0  # how long the job lived on after charging order 7
 
     @property
     def twice(self) -> list[int]:
@@ -67,7 +74,6 @@ def _crashed(lab: Lab, program: Program, topic: str, timeout: float = 30) -> boo
     try:
         while time.monotonic() < deadline and program.running():
             if reader.get_watermark_offsets(end, timeout=10, cached=False)[1] > CRASH_AFTER:
-                program.kill()  # SIGKILL: no commit, no close(), as a crash
                 return True
             time.sleep(0.05)
     finally:
@@ -77,17 +83,32 @@ def _crashed(lab: Lab, program: Program, topic: str, timeout: float = 30) -> boo
     return False
 
 
+def _linger(lab: Lab, group: str, orders: str) -> float:
+    """Break only: let the stuck job live until its group's committed offset is past order
+    CRASH_AFTER (an auto commit did it) or LINGER passes; how long it lived on."""
+    started = time.monotonic()
+    while time.monotonic() - started < LINGER:
+        at = committed(lab.conn, group, orders).get(0)
+        if at is not None and at > CRASH_AFTER:
+            break
+        time.sleep(0.25)
+    return time.monotonic() - started
+
+
 def _run(lab: Lab, task: Task, program: Program, mode: str) -> Run | None:
     topic, group = task.topics[f"charges.{mode}"], task.groups[mode]
     program.start(mode=mode, crash_after=CRASH_AFTER)
     if not _crashed(lab, program, topic):
         return None
+    stuck = _linger(lab, group, task.topics["orders"]) if lab.breaking else 0.0
+    program.kill()  # SIGKILL: no commit, no close(), as a crash
     at_crash = committed(lab.conn, group, task.topics["orders"]).get(0)
     program.start(mode=mode, crash_after=None)
     program.wait()
     offset = {r.text_key: r.offset for r in read_all(lab.conn, task.topics["orders"])}
     charged = Counter(offset[r.text_key] for r in read_all(lab.conn, topic) if r.text_key in offset)
-    return Run(mode, at_crash, charged, committed(lab.conn, group, task.topics["orders"]).get(0))
+    after = committed(lab.conn, group, task.topics["orders"]).get(0)
+    return Run(mode, at_crash, charged, after, stuck)
 
 
 def _span(offsets: list[int]) -> str:
@@ -99,7 +120,8 @@ def _span(offsets: list[int]) -> str:
 
 
 def _at_crash(run: Run) -> str:
-    died = f"when the job died right after charging order {CRASH_AFTER}, its group had"
+    when = f"{run.stuck:.1f} s" if run.stuck >= 0.5 else "right"
+    died = f"when the job died {when} after charging order {CRASH_AFTER}, its group had"
     if run.at_crash is None:
         return f"{died} committed nothing"
     return f"{died} committed offset {run.at_crash}"
@@ -129,7 +151,8 @@ def _at_least_once(run: Run) -> Check:
             False,
             f"orders {_span(run.lost)} were never charged: {_at_crash(run)}, so the restart "
             "skipped them",
-            fix="in at_least_once(), commit the batch only after the loop that charges it",
+            fix="in at_least_once(), commit the batch only after the loop that charges it, "
+            "with enable.auto.commit False: an auto commit does not wait for your loop",
         )
     again = f"the crash charged orders {_span(run.twice)} twice" if run.twice else "none twice"
     return Check(name, True, f"every order charged; {again} ({_at_crash(run)})")
@@ -173,4 +196,7 @@ def grade(lab: Lab, task: Task, program: Program) -> Graded:
         runs.append(run)
     amo, alo = runs
     checks = [_at_most_once(amo), _at_least_once(alo), _all_committed(runs)]
-    return Graded(checks, truths={"lost": len(amo.lost), "twice": len(alo.twice)})
+    truths = {"lost": len(amo.lost), "twice": len(alo.twice), "auto_lost": len(alo.lost)}
+    if alo.at_crash is not None:
+        truths["auto_at_crash"] = alo.at_crash
+    return Graded(checks, truths)

@@ -30,6 +30,11 @@ ABORTED = 3  # orders of the upstream transaction that aborted
 CRASH_AFTER = 8  # the first run is killed once it produced this many labels (batches of 5)
 ITEMS = ("pens", "mugs", "socks", "lamps", "books", "plants")
 OFFSETS_TOPIC = "__consumer_offsets"
+# Where the restart begins reading (the group's committed offset at the crash): the break's
+# question (`kafkalab lesson 10 --break` removes send_offsets_to_transaction).
+FROM_START = "at offset 0: nothing committed the input offsets"
+AFTER_BATCH = "after the last batch whose transaction committed"
+WHERE_KILLED = "where the killed run stopped reading"
 
 
 def _order() -> tuple[str, str]:
@@ -349,6 +354,7 @@ def grade(lab: Lab, task: Task, program: Program) -> Graded:
     labels = task.topics["labels"]
     _crash(lab, labels, program)
     while_open = len(read_all(lab.conn, labels, "read_committed"))
+    at_crash = committed(lab.conn, task.groups["labeller"], task.topics["orders"]).get(0)
     program.run(crash_after=0)  # the restart (and a run by hand after it) does not crash
     seen = _look(lab, task)
     checks = [
@@ -363,5 +369,13 @@ def grade(lab: Lab, task: Task, program: Program) -> Graded:
         "open": while_open,
         "uncommitted": seen.everything,
         "committed": sum(seen.visible.values()),
+        "twice": sum(1 for key in seen.orders if seen.visible[key] > 1),
+        # the first half of the orders sit at offsets 0.. before the aborted ones: a count of
+        # committed labels up to there is also the offset after them
+        "restart_from": FROM_START
+        if at_crash is None
+        else AFTER_BATCH
+        if at_crash <= while_open
+        else WHERE_KILLED,
     }
     return Graded([c for c in checks if c is not None], truths)

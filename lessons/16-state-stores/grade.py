@@ -186,11 +186,15 @@ def grade(lab: Lab, task: Task, program: Program) -> Graded:
     _produce(lab, source, task.private["sales"][HALF:])
     program.run()
     changelog = f"changelog__{group}--{source}--default"
-    exists = changelog in lab.admin().list_topics(timeout=10).topics
+    topics = lab.admin().list_topics(timeout=10).topics
+    exists = changelog in topics
     got = _outputs(read_all(lab.conn, task.topics["totals"]))
     sales = task.private["sales"]
     checks = [_first_run(got, sales, task.topics["totals"]), _carried(got, task, had_store, exists)]
-    truths: dict[str, Any] = {}
+    # the break's question (`kafkalab lesson 16 --break`: use_changelog_topics=False)
+    truths: dict[str, Any] = {
+        "changelogs": sum(1 for t in topics if t.startswith(f"changelog__{group}"))
+    }
     if exists:
         checks.append(_changelog_holds(read_all(lab.conn, changelog), task, changelog))
         truths["partitions"] = partition_count(lab.conn, changelog)

@@ -2,19 +2,23 @@
 for the right reason (it ran, and the grader found its effect missing), the reference solution
 must ✔ with every prediction's truth computed from the run, and each planted wrong answer in
 tests/exercises/NN-slug/*.toml (the solution with a few `[[edit]]`s: one realistic mistake) must
-✘ with the message its `expect` names.
+✘ with the message its `expect` names. A lesson's break (`[lesson.break]`) must show the
+failure it teaches, made as tests/breaks/NN-slug.toml says a learner would make it.
 
 The lesson list comes from lessons.toml, so a new exercise is tested without touching this file.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import threading
+import time
 import tomllib
 from pathlib import Path
 
 import pytest
 
-from kafkalab.curriculum import exercises, manifest, workspace
+from kafkalab.curriculum import breaks, exercises, manifest, workspace
 from kafkalab.curriculum.exercises import ExerciseResult, Program
 from kafkalab.curriculum.lab import SideCluster
 from kafkalab.curriculum.manifest import Lesson
@@ -199,3 +203,101 @@ if _params("brokers3"):
         three_brokers: Running, lesson: Lesson, path: Path, tmp_path: Path
     ) -> None:
         _wrong(three_brokers.settings, lesson, path, tmp_path, _lent(three_brokers, 3, False))
+
+
+# --- breaks: `kafkalab lesson N --break` --------------------------------------------------
+# Each lesson's [lesson.break], made the way a learner would make it: tests/breaks/NN-slug.toml
+# holds the `[[edit]]`s that flip solution.py (the same format as a plant) and `expect`, part of
+# the named check's "name: detail (fix)". The break must show (its named check ✘, nothing else
+# unexpected), with every prediction's truth computed from the run. These tests live here so
+# that a lesson's exercise runs and break runs share one xdist group (they share topic names).
+BROKEN = Path(__file__).resolve().parents[1] / "breaks"
+
+
+def _breaks(kind: str) -> list[object]:
+    return [pytest.param(x, id=_id(x)) for x in LESSONS if x.breaking and _kind(x) == kind]
+
+
+def _typed(settings: Settings, command: str) -> threading.Thread:
+    """A learner in a second terminal: once the break waits for `command`, run it (noted in the
+    journal as `kafkalab chaos` notes it)."""
+    from kafkalab.chaos import journal, runner
+    from kafkalab.cluster import connect
+
+    wanted = journal.parse(command)
+
+    def type_it() -> None:
+        deadline = time.monotonic() + 120
+        while journal.awaited(settings) != command and time.monotonic() < deadline:
+            time.sleep(0.1)
+        journal.note(settings, dataclasses.replace(wanted, at=time.time()))
+        runner.run(
+            settings,
+            connect.resolve(settings),
+            wanted.action,
+            wanted.target,
+            wanted.replica,
+            wanted.during_load,
+            wanted.every,
+        )
+
+    thread = threading.Thread(target=type_it, daemon=True)
+    thread.start()
+    return thread
+
+
+def _broken(settings: Settings, lesson: Lesson, folder: Path, shared: Shared = None) -> None:
+    info = lesson.breaking
+    assert info is not None
+    flip = BROKEN / f"{lesson.directory.name}.toml"
+    assert flip.is_file(), f"lesson {lesson.number} has a break but no {flip}"
+    file = planted(lesson, flip, folder)
+    answers = ["0" if not q.choices else q.choices[0] for q in info.questions]
+    typed = _typed(settings, info.command) if info.command else None
+    result = breaks.run(
+        settings, lesson, file, quiet=True, answers=answers, shared=shared, record=False
+    )
+    if typed is not None:
+        typed.join(timeout=180)
+    failed = [f"{c.name}: {c.detail}" for c in result.checks if c.ok is False]
+    assert result.broke and result.failed is not None, f"the break did not show: {failed}"
+    named = f"{result.failed.name}: {result.failed.detail} ({result.failed.fix})"
+    assert tomllib.loads(flip.read_text())["expect"] in named
+    assert not result.also, f"failed beyond the break: {[c.name for c in result.also]}"
+    unseen = [s.question.key for s in result.predictions if s.truth is None]
+    assert not unseen, f"the run computed no truth for {unseen}"
+    assert "{" not in result.shows, f"a {{key}} the run did not compute: {result.shows}"
+
+
+@pytest.mark.parametrize("lesson", _breaks("cluster"))
+def test_a_break_shows_the_failure_it_teaches(
+    cluster: Settings, lesson: Lesson, tmp_path: Path
+) -> None:
+    _broken(cluster, lesson, tmp_path)
+
+
+if _breaks("platform"):
+
+    @pytest.mark.parametrize("lesson", _breaks("platform"))
+    def test_a_break_on_the_platform_shows_its_failure(
+        platform: Running, lesson: Lesson, tmp_path: Path
+    ) -> None:
+        _broken(platform.settings, lesson, tmp_path)
+
+
+if _breaks("secure"):
+
+    @pytest.mark.parametrize("lesson", _breaks("secure"))
+    def test_a_break_on_a_secure_cluster_shows_its_failure(
+        secure_platform: Running, lesson: Lesson, tmp_path: Path
+    ) -> None:
+        _broken(secure_platform.settings, lesson, tmp_path, _lent(secure_platform, 1, True))
+
+
+if _breaks("brokers3"):
+
+    @pytest.mark.parametrize("lesson", _breaks("brokers3"))
+    def test_a_break_on_three_brokers_shows_its_failure(
+        three_brokers: Running, lesson: Lesson, tmp_path: Path
+    ) -> None:
+        _broken(three_brokers.settings, lesson, tmp_path, _lent(three_brokers, 3, False))
