@@ -30,8 +30,8 @@ def demo(lab: Lab) -> Seen:
     lab.say(
         "Starting the reference refund service (solution.py). Every 3 s, once it has begun "
         f"refunding, it is SIGKILLed and started again, {grade.KILLS} times — the fault "
-        "`kafkalab chaos kill SERVICE --every 3` injects. Then a second wave arrives for one "
-        "undisturbed start, whose /metrics are read before Ctrl-C stops it."
+        "`kafkalab chaos kill SERVICE --every 3` injects. Then a second wave arrives for the "
+        "last start, which runs undisturbed; its /metrics are read before Ctrl-C stops it."
     )
     with tempfile.TemporaryDirectory(prefix="kafkalab-lesson22-") as folder:
         spec = Path(folder) / "spec.json"

@@ -8,9 +8,9 @@ not decode (its reason in the headers), pin the refund schema's subject to BACKW
 the refunds you commit on /metrics.
 
 `kafkalab lesson 22` seeds cancelled orders (some never paid, some confirmed, and one poison
-record), starts this file, SIGKILLs and restarts it every 3 s (the fault `kafkalab chaos kill
-SERVICE --every 3` injects into the shop), then sends a last wave of cancellations, reads your
-/metrics and stops the service with Ctrl-C (SIGINT). It grades what the broker and the registry
+record), starts this file, SIGKILLs it 3 s into a start and restarts it, twice (the fault
+`kafkalab chaos kill SERVICE --every 3` injects into the shop), then sends a last wave of
+cancellations, reads your /metrics and stops the service with Ctrl-C (SIGINT). It grades what the broker and the registry
 hold: the refunds under read_committed, the dead letters, who committed your group's offsets,
 the subject's compatibility level.
 """
