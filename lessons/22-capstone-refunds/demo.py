@@ -28,8 +28,9 @@ def demo(lab: Lab) -> Seen:
         "that is not Avro at all."
     )
     lab.say(
-        "Starting the reference refund service (solution.py). Every 3 s, once it has begun "
-        f"refunding, it is SIGKILLed and started again, {grade.KILLS} times — the fault "
+        "Starting the reference refund service (solution.py). 3 s or more into a start, while "
+        f"a transaction of it holds refunds, it is SIGKILLed and started again, {grade.KILLS} "
+        "times — the fault "
         "`kafkalab chaos kill SERVICE --every 3` injects. Then a second wave arrives for the "
         "last start, which runs undisturbed; its /metrics are read before Ctrl-C stops it."
     )

@@ -46,7 +46,7 @@ FIRST = {"refund": 10, "unpaid": 4, "confirmed": 4}  # the wave refunded under t
 SECOND = {"refund": 3, "unpaid": 1}  # the wave the last, undisturbed start refunds
 KILLS = 2
 EVERY = 3.0  # seconds a start lives before its SIGKILL (`chaos kill … --every 3`)
-BANK_SECONDS = 0.25  # per refund: the kills land in the middle of a batch
+BANK_SECONDS = 0.2  # per refund: the kills land in the middle of a batch
 OFFSETS_TOPIC = "__consumer_offsets"
 PATHS = {
     "refund": ["RESERVED", "PAID", "CANCELLED"],
@@ -124,11 +124,11 @@ def prepare(lab: Lab) -> Task:
 # -- driving the service --------------------------------------------------------------------------
 
 
-def _end(lab: Lab, topic: str, partition: int = 0) -> int:
-    """The high watermark: what is in the log, open transactions included (a read_committed
-    reader would be told the last stable offset instead)."""
+def _end(lab: Lab, topic: str, partition: int = 0, isolation: str = "read_uncommitted") -> int:
+    """The end of the log as a reader with `isolation` is told it: read_uncommitted, the high
+    watermark (open transactions included); read_committed, the last stable offset."""
     reader = lab.consumer(
-        lab.group("grader"), **{"enable.auto.commit": False, "isolation.level": "read_uncommitted"}
+        lab.group("grader"), **{"enable.auto.commit": False, "isolation.level": isolation}
     )
     try:
         return int(reader.get_watermark_offsets(TopicPartition(topic, partition), timeout=10)[1])
@@ -144,20 +144,30 @@ def _alive(program: Program) -> bool:
     return False
 
 
+def _due(lab: Lab, refunds: str, high: int, lived: float) -> bool:
+    """Time for the SIGKILL: EVERY seconds into a start, at a moment a transaction of it holds
+    refunds still open (the log's end is past the last stable offset), so the kill lands mid-
+    batch; a service that writes no transactions is killed 1 s later, once it has refunded
+    something, and any start at 10 s."""
+    if lived < EVERY:
+        return False
+    end = _end(lab, refunds)
+    stable = _end(lab, refunds, isolation="read_committed")
+    return end > stable or (end > high and lived >= EVERY + 1) or lived >= 10
+
+
 def _chaos(lab: Lab, task: Task, program: Program) -> tuple[int, int]:
-    """Start, SIGKILL after EVERY seconds (once the start has begun refunding, or after 10 s),
-    restart at once; KILLS times. Returns the kills done and the refunds read_committed saw
-    before the last start, which goes on running."""
+    """Start, SIGKILL when due (see _due), restart at once; KILLS times. Returns the kills done
+    and the refunds read_committed saw before the last start, which goes on running."""
     refunds = task.topics["refunds"]
     kills, before = 0, 0
     program.start()
     while kills < KILLS:
         started, high = time.monotonic(), _end(lab, refunds)
         while _alive(program):
-            lived = time.monotonic() - started
-            if lived >= EVERY and (_end(lab, refunds) > high or lived >= 10):
+            if _due(lab, refunds, high, time.monotonic() - started):
                 break
-            time.sleep(0.2)
+            time.sleep(0.1)
         else:
             return kills, sum(_refunded(lab, refunds).values())  # it ended on its own, cleanly
         program.kill()
@@ -175,8 +185,8 @@ def _refunded(lab: Lab, topic: str) -> Counter[str]:
 
 def _settle(lab: Lab, task: Task, program: Program, owed: set[str], timeout: float) -> None:
     """Until every owed order has a committed refund (or `timeout`), then until the group's
-    offsets reach the feed's end too, for 3 s at most (a service that never commits them is not
-    waited for longer)."""
+    offsets reach the feed's end too: for 3 s at most, 1 s if the group has committed nothing
+    at all (a service that never commits them is not waited for longer)."""
     deadline = time.monotonic() + timeout
     while _alive(program) and time.monotonic() < deadline:
         if owed <= set(_refunded(lab, task.topics["refunds"])):
@@ -184,9 +194,12 @@ def _settle(lab: Lab, task: Task, program: Program, owed: set[str], timeout: flo
         time.sleep(0.3)
     feed = task.topics["order-events"]
     ends = {p: _end(lab, feed, p) for p in (0, 1)}
-    quiet = time.monotonic() + 3
-    while _alive(program) and time.monotonic() < min(quiet, deadline):
-        if committed(lab.conn, task.groups["refund"], feed) == {p: e for p, e in ends.items() if e}:
+    started = time.monotonic()
+    while _alive(program) and time.monotonic() < min(started + 3, deadline):
+        offsets = committed(lab.conn, task.groups["refund"], feed)
+        if offsets == {p: e for p, e in ends.items() if e}:
+            return
+        if not offsets and time.monotonic() > started + 1:
             return
         time.sleep(0.3)
 
