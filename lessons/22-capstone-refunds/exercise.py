@@ -107,14 +107,14 @@ def refundable(change: dict) -> bool:
 
 def refund(change: dict) -> None:
     time.sleep(BANK_SECONDS)  # the bank's refund call
-    refund = {
+    record = {
         "refund_id": str(uuid.uuid4()),
         "order_id": change["order_id"],
         "user_id": change["user_id"],
         "amount_cents": paid.get(change["order_id"], 0),
         "reason": change.get("reason"),
     }
-    value = write_refund(refund, SerializationContext(REFUNDS, MessageField.VALUE))
+    value = write_refund(record, SerializationContext(REFUNDS, MessageField.VALUE))
     producer.produce(REFUNDS, key=change["order_id"].encode(), value=value)
 
 
