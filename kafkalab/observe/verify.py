@@ -17,6 +17,10 @@ the window:
                     on `order-events` (all of them: the running totals count since the analytics
                     app started, which is the whole topic when it starts with the platform)
 
+A seventh rule, `refunds_invariant` ("every refund once, none for an unpaid order"), judges a
+refund service (lesson 22's capstone) over `refund_cases()`: the shop runs no refund service
+yet, so `evaluate()` leaves it out and lesson 22's grader calls it on its own topics.
+
 `evaluate()` is pure (events in, report out) so each rule is unit-tested on synthetic events;
 `verify()` reads the topics and calls it; `verify_orders()` waits for a run to settle.
 """
@@ -415,6 +419,71 @@ def _analytics(orders: dict[str, _Order], windows: list[Event]) -> Invariant:
         f"{want['orders_total']} orders / {_money(want['revenue_total_cents'])} on "
         f"{t.ORDER_EVENTS} = the latest running totals"
     )
+
+
+# -- refunds ------------------------------------------------------------------------------------
+
+REFUNDS = "every refund once, none for an unpaid order"
+
+
+@dataclass
+class RefundCase:
+    """One order as a refund service must see it: paid (PaymentCompleted amounts), cancelled
+    (an OrderStatusChanged to CANCELLED), and the refunds issued for it (RefundIssued amounts)."""
+
+    order_id: str
+    paid: list[int] = field(default_factory=list)
+    cancelled: bool = False
+    refunds: list[int] = field(default_factory=list)
+
+    @property
+    def owed(self) -> bool:
+        """Paid and then cancelled: exactly one refund of the payment is owed."""
+        return self.cancelled and bool(self.paid)
+
+    def problem(self) -> str | None:
+        if self.owed:
+            if len(self.refunds) != 1:
+                return (
+                    f"paid {_money(self.paid[0])} and cancelled, refunded {len(self.refunds)} times"
+                )
+            if self.refunds[0] != self.paid[0]:
+                return f"refunded {_money(self.refunds[0])} of a {_money(self.paid[0])} payment"
+            return None
+        if self.refunds and not self.paid:
+            return f"refunded {len(self.refunds)} time(s), but never paid"
+        if self.refunds:
+            return f"refunded {len(self.refunds)} time(s), but not cancelled"
+        return None
+
+
+def refund_cases(
+    events: Iterable[Event], orders_topic: str, payments_topic: str, refunds_topic: str
+) -> dict[str, RefundCase]:
+    """Every order that was paid, cancelled or refunded, from the three topics' events (the
+    platform's `order-events` and `payments`, or a lesson's copies of them)."""
+    cases: dict[str, RefundCase] = {}
+    for event in events:
+        oid = str(event.value.get("order_id") or "")
+        if not oid:
+            continue
+        case = cases.setdefault(oid, RefundCase(oid))
+        if event.topic == payments_topic and event.type == "PaymentCompleted":
+            case.paid.append(int(event.value.get("amount_cents", 0)))
+        elif event.topic == orders_topic and event.type == "OrderStatusChanged":
+            case.cancelled |= event.value.get("to_status") == "CANCELLED"
+        elif event.topic == refunds_topic and event.type == "RefundIssued":
+            case.refunds.append(int(event.value.get("amount_cents", 0)))
+    return {oid: c for oid, c in cases.items() if c.paid or c.cancelled or c.refunds}
+
+
+def refunds_invariant(cases: Iterable[RefundCase]) -> Invariant:
+    """Each order paid and then cancelled is refunded once, for what it paid; an order never
+    paid (or not cancelled) is never refunded."""
+    tally = _Tally(REFUNDS)
+    for case in sorted(cases, key=lambda c: c.order_id):
+        tally.check(case.problem(), case.order_id)
+    return tally.result("one RefundIssued of the payment per order paid and then cancelled")
 
 
 def _money(cents: Any) -> str:

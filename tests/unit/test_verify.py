@@ -23,12 +23,15 @@ from kafkalab.observe.verify import (
     MAX_EXAMPLES,
     NOTIFICATIONS,
     ONE_PAYMENT,
+    REFUNDS,
     STOCK_BALANCED,
     TERMINAL_STATE,
     BadSince,
     VerifyReport,
     evaluate,
     parse_since,
+    refund_cases,
+    refunds_invariant,
 )
 
 ITEMS = [{"sku": "KAFKA-MUG", "quantity": 2, "unit_price_cents": 1250}]
@@ -576,3 +579,48 @@ def test_bad_since_is_one_sentence_with_an_example(text: str) -> None:
         parse_since(text, NOW)
     assert "neither a duration nor an ISO time" in caught.value.message
     assert "10m" in caught.value.hint
+
+
+# -- the refund rule (lesson 22's capstone) ---------------------------------------------------
+
+
+def _refund_story(refunds: dict[str, list[int]]) -> list[Event]:
+    """o-paid: paid 1250 and cancelled; o-unpaid: cancelled after a failed payment;
+    o-kept: paid and confirmed; plus the RefundIssued records given per order."""
+    story = Story()
+    story.emit(t.PAYMENTS, "PaymentCompleted", {"order_id": "o-paid", "amount_cents": 1250})
+    story.emit(t.PAYMENTS, "PaymentFailed", {"order_id": "o-unpaid", "amount_cents": 900})
+    story.emit(t.PAYMENTS, "PaymentCompleted", {"order_id": "o-kept", "amount_cents": 700})
+    for oid, end in (("o-paid", "CANCELLED"), ("o-unpaid", "CANCELLED"), ("o-kept", "CONFIRMED")):
+        value = {"order_id": oid, "from_status": "X", "to_status": end}
+        story.emit(t.ORDER_EVENTS, "OrderStatusChanged", value)
+    for oid, amounts in refunds.items():
+        for amount in amounts:
+            story.emit("refunds", "RefundIssued", {"order_id": oid, "amount_cents": amount})
+    return story.events
+
+
+def _refunds(refunds: dict[str, list[int]]) -> Any:
+    cases = refund_cases(_refund_story(refunds), t.ORDER_EVENTS, t.PAYMENTS, "refunds")
+    return refunds_invariant(cases.values())
+
+
+def test_one_refund_of_the_payment_per_paid_cancelled_order_passes() -> None:
+    verdict_ = _refunds({"o-paid": [1250]})
+    assert verdict_.name == REFUNDS and verdict_.ok and verdict_.checked == 3
+
+
+@pytest.mark.parametrize(
+    ("refunds", "example"),
+    [
+        ({}, "o-paid: paid 12.50 and cancelled, refunded 0 times"),
+        ({"o-paid": [1250, 1250]}, "o-paid: paid 12.50 and cancelled, refunded 2 times"),
+        ({"o-paid": [1250], "o-unpaid": [900]}, "o-unpaid: refunded 1 time(s), but never paid"),
+        ({"o-paid": [1250], "o-kept": [700]}, "o-kept: refunded 1 time(s), but not cancelled"),
+        ({"o-paid": [125]}, "o-paid: refunded 1.25 of a 12.50 payment"),
+    ],
+)
+def test_each_wrong_refund_is_named(refunds: dict[str, list[int]], example: str) -> None:
+    verdict_ = _refunds(refunds)
+    assert verdict_.ok is False and verdict_.violations == 1
+    assert verdict_.examples == [example]

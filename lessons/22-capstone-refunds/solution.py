@@ -1,0 +1,169 @@
+"""Lesson 22 exercise — the capstone: the shop's seventh service, refunds (reference solution).
+
+Goal: finish this refund service. It reads the shop's order status changes and refunds every
+order that was paid and then cancelled, exactly once, although it is SIGKILLed every 3 s: make
+each batch one Kafka transaction that holds its refunds, its dead letters and the input offsets
+it consumed. Refund only an order that `payments` shows as paid, dead-letter a record that does
+not decode (its reason in the headers), pin the refund schema's subject to BACKWARD, and count
+the refunds you commit on /metrics.
+
+`kafkalab lesson 22` seeds cancelled orders (some never paid, some confirmed, and one poison
+record), starts this file, SIGKILLs it 3 s into a start and restarts it, twice (the fault
+`kafkalab chaos kill SERVICE --every 3` injects into the shop), then sends a last wave of
+cancellations, reads your /metrics and stops the service with Ctrl-C (SIGINT). It grades what the broker and the registry
+hold: the refunds under read_committed, the dead letters, who committed your group's offsets,
+the subject's compatibility level.
+"""
+
+import time
+import uuid
+
+from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaException, Producer, TopicPartition
+from confluent_kafka.schema_registry import SchemaRegistryClient
+from confluent_kafka.schema_registry.avro import AvroDeserializer, AvroSerializer
+from confluent_kafka.serialization import MessageField, SerializationContext, SerializationError
+from prometheus_client import Counter, start_http_server
+
+from kafkalab.exercise import setup
+
+lab = setup()
+ORDER_EVENTS = lab.topic("order-events")  # OrderStatusChanged, keyed by order id (Avro)
+PAYMENTS = lab.topic("payments")  # PaymentCompleted / PaymentFailed (Avro)
+REFUNDS = lab.topic("refunds")
+DLT = lab.topic("refunds.DLT")
+BANK_SECONDS: float = lab.params["bank_seconds"]  # what the bank takes to pay one refund back
+BATCH = 5  # records per transaction
+
+REFUND_SCHEMA = """
+{"type": "record", "name": "RefundIssued", "namespace": "dev.kafkalab.events",
+ "fields": [
+   {"name": "refund_id", "type": "string"},
+   {"name": "order_id", "type": "string"},
+   {"name": "user_id", "type": "string"},
+   {"name": "amount_cents", "type": "long"},
+   {"name": "reason", "type": ["null", "string"], "default": null}]}
+"""
+
+registry = SchemaRegistryClient(lab.registry)
+# The subject's own compatibility level: the registry refuses a later version of RefundIssued
+# that a consumer using it could not read old refunds with (a field added without a default).
+registry.set_compatibility(subject_name=f"{REFUNDS}-value", level="BACKWARD")
+read_event = AvroDeserializer(registry)  # the writer's schema, by the id in each record
+# Registers REFUND_SCHEMA under "<topic>-value" at the first refund (auto.register.schemas).
+write_refund = AvroSerializer(registry, REFUND_SCHEMA)
+
+# A counter only goes up; Prometheus sees a restart as a reset to 0 and rate() allows for it.
+refunds_issued = Counter("refunds_issued", "Refunds committed to the refunds topic")
+start_http_server(lab.params["metrics_port"], addr="127.0.0.1")
+
+# What payments says was paid: a table read with assign(), no group, from the first offset.
+table = Consumer(
+    {**lab.config, "group.id": lab.group("payments-table"), "enable.auto.commit": False}
+)
+table.assign([TopicPartition(PAYMENTS, 0, OFFSET_BEGINNING)])
+paid: dict[str, int] = {}  # order id → amount charged
+
+
+def catch_up(wait: float) -> None:
+    """Add what payments gained since the last call. PaymentFailed is on the same topic."""
+    for msg in table.consume(500, timeout=wait):
+        if msg.error() or dict(msg.headers() or []).get("event_type") != b"PaymentCompleted":
+            continue
+        payment = read_event(msg.value(), SerializationContext(PAYMENTS, MessageField.VALUE))
+        paid[payment["order_id"]] = payment["amount_cents"]
+
+
+end = table.get_watermark_offsets(TopicPartition(PAYMENTS, 0), timeout=10)[1]
+while table.position([TopicPartition(PAYMENTS, 0)])[0].offset < end:
+    catch_up(0.5)  # the whole table before the first refund decision
+
+consumer = Consumer(
+    {
+        **lab.config,
+        "group.id": lab.group("refund"),
+        "auto.offset.reset": "earliest",
+        "enable.auto.commit": False,  # the transaction commits the offsets
+        "isolation.level": "read_committed",  # skip aborted upstream writes
+        # Static membership: a restart takes its partitions back at once (lesson 7).
+        "group.instance.id": "refund-1",
+        "session.timeout.ms": 10000,
+    }
+)
+producer = Producer(
+    {
+        **lab.config,
+        # The same id on every start: init_transactions() fences the killed instance and
+        # aborts the transaction it left open.
+        "transactional.id": "refund-1",
+        "transaction.timeout.ms": 10000,
+    }
+)
+producer.init_transactions()
+
+
+def refundable(change: dict) -> bool:
+    """Cancelled after payment: a CANCELLED order that payments shows as paid."""
+    return change.get("to_status") == "CANCELLED" and change["order_id"] in paid
+
+
+def refund(change: dict) -> None:
+    time.sleep(BANK_SECONDS)  # the bank's refund call
+    record = {
+        "refund_id": str(uuid.uuid4()),
+        "order_id": change["order_id"],
+        "user_id": change["user_id"],
+        "amount_cents": paid.get(change["order_id"], 0),
+        "reason": change.get("reason"),
+    }
+    value = write_refund(record, SerializationContext(REFUNDS, MessageField.VALUE))
+    producer.produce(REFUNDS, key=change["order_id"].encode(), value=value)
+
+
+def dead_letter(msg, error: Exception) -> None:
+    """Park a record that can never be handled, unchanged, with why and where it came from."""
+    headers = list(msg.headers() or [])
+    headers += [
+        ("error.type", type(error).__name__.encode()),
+        ("error.message", str(error).encode()),
+        ("original.topic", msg.topic().encode()),
+        ("original.partition", str(msg.partition()).encode()),
+        ("original.offset", str(msg.offset()).encode()),
+    ]
+    producer.produce(DLT, key=msg.key(), value=msg.value(), headers=headers)
+
+
+consumer.subscribe([ORDER_EVENTS])
+try:
+    while True:
+        messages = [m for m in consumer.consume(BATCH, timeout=0.5) if not m.error()]
+        if not messages:
+            continue
+        catch_up(0)
+        producer.begin_transaction()
+        issued = 0
+        for msg in messages:
+            try:
+                change = read_event(
+                    msg.value(), SerializationContext(ORDER_EVENTS, MessageField.VALUE)
+                )
+            except SerializationError as exc:  # poison: no retry will ever decode it
+                dead_letter(msg, exc)
+                continue
+            if refundable(change):
+                refund(change)
+                issued += 1
+        # The input offsets join the transaction: refunds and offsets commit together, or neither.
+        producer.send_offsets_to_transaction(
+            consumer.position(consumer.assignment()), consumer.consumer_group_metadata()
+        )
+        producer.commit_transaction()
+        refunds_issued.inc(issued)  # counted once the broker holds them
+except KeyboardInterrupt:
+    pass  # Ctrl-C (or the grader) stops the service
+except KafkaException as exc:
+    if exc.args[0].txn_requires_abort():
+        producer.abort_transaction()
+    raise
+finally:
+    consumer.close()
+    table.close()
