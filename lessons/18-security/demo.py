@@ -244,14 +244,16 @@ def _knock(conf: dict[str, str], audit: AuditLog, label: str) -> str:
     heard = _Heard()  # librdkafka's own account of each refused connection
     stranger = AdminClient({**conf, "logger": heard.logger})
     why = ""  # stays empty only if metadata came back: the stranger got in
-    for _ in range(10):
+    for attempt in range(10):
         try:
             stranger.list_topics(timeout=1)
             break
         except Exception as exc:  # noqa: BLE001 - no metadata is the refusal
             stranger.poll(0.2)  # serves the log queue
             why = heard.cause() or _reason(exc)
-            if heard.cause():
+            # librdkafka logs why a TLS or SASL login failed; a plaintext client on a TLS port
+            # hears nothing but a closed connection, twice is enough to say so.
+            if heard.cause() or attempt >= 2:
                 break
     if why:
         where = f"listener {conf['bootstrap.servers']}"
