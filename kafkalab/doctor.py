@@ -125,9 +125,11 @@ def _maven(settings: Settings) -> Check:
 def _ports(settings: Settings, status: lifecycle.ClusterStatus) -> list[Check]:
     state = ClusterState.load(settings)
     nodes = config.node_specs(settings, state.brokers if state else 1)
+    running = {b.name for b in status.brokers if b.running}
     ours = {b.port for b in status.brokers if b.running} | {
         b.controller_port for b in status.brokers if b.running
     }
+    ours |= {n.port for n in nodes if n.name in running}  # in secure mode, the mTLS listener
     if status.registry and status.registry.pid:
         ours.add(settings.registry_port)
     wanted = [(n.port, f"{n.name} client") for n in nodes]

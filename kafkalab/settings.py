@@ -36,7 +36,10 @@ class Settings(BaseSettings):
         "(bootstrap.servers, security.protocol, sasl.*, ssl.*; schema.registry.url too).",
     )
     host: str = Field(default="127.0.0.1", description="Loopback address every port binds to.")
-    broker_port: int = Field(default=9092, description="Client port of broker 1 (+1 per broker).")
+    broker_port: int = Field(
+        default=9092,
+        description="Client port of broker 1 (+1 per broker); in secure mode, its mTLS listener.",
+    )
     controller_port: int = Field(default=19092, description="KRaft controller port of node 1.")
     secure_port: int = Field(
         default=9192, description="SASL_SSL port of broker 1 (+1 per broker), used in secure mode."
@@ -124,7 +127,7 @@ class Settings(BaseSettings):
 
     def bootstrap_servers(self, brokers: int = 1, secure: bool = False) -> str:
         """The bootstrap list clients use: the override, or every local broker's address
-        (the SASL_SSL ports in secure mode, where the plaintext ports are closed)."""
+        (the SASL_SSL ports in secure mode, where no port speaks plaintext)."""
         if self.bootstrap:
             return self.bootstrap
         first = self.secure_port if secure else self.broker_port

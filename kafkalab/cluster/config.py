@@ -135,10 +135,20 @@ def _plain_listeners(host: str, node: NodeSpec) -> dict[str, object]:
     }
 
 
+MTLS = "MTLS"
+"""Secure mode's second client listener, on the node's plain client port (`broker_port` + i,
+which secure mode does not otherwise open): TLS with a client certificate (mutual TLS)."""
+
+MTLS_PRINCIPAL_RULE = "RULE:^CN=([^,]+),OU=kafkalab$/$1/,DEFAULT"
+"""`ssl.principal.mapping.rules` of the mTLS listener: a certificate's subject (RFC 2253 form)
+`CN=name,OU=kafkalab` logs in as User:name; any other subject as User:<the whole subject>."""
+
+
 def _secure_listeners(host: str, node: NodeSpec, secure: SecureListener) -> dict[str, object]:
     """Secure mode: no PLAINTEXT client port at all. Clients and brokers use SASL_SSL (SCRAM,
-    TLS from kafkalab's CA); the controller port is SASL_PLAINTEXT with PLAIN for admin only
-    (KRaft cannot use SCRAM there: SCRAM users live in the metadata the controller serves).
+    TLS from kafkalab's CA); clients may instead log in with a certificate from kafkalab's CA on
+    the MTLS listener (lesson 18); the controller port is SASL_PLAINTEXT with PLAIN for admin
+    only (KRaft cannot use SCRAM there: SCRAM users live in the metadata the controller serves).
     So no principal is anonymous anywhere, and ANONYMOUS needs no super-user grant."""
     scram = (
         "org.apache.kafka.common.security.scram.ScramLoginModule required "
@@ -149,12 +159,13 @@ def _secure_listeners(host: str, node: NodeSpec, secure: SecureListener) -> dict
         f'username="{secure.admin_user}" password="{secure.admin_password}" '
         f'user_{secure.admin_user}="{secure.admin_password}";'
     )
+    listeners = f"SASL_SSL://{host}:{node.secure_port},{MTLS}://{host}:{node.port}"
     return {
-        "listeners": f"SASL_SSL://{host}:{node.secure_port},CONTROLLER://{host}:{node.controller_port}",
-        "advertised.listeners": f"SASL_SSL://{host}:{node.secure_port}",
+        "listeners": f"{listeners},CONTROLLER://{host}:{node.controller_port}",
+        "advertised.listeners": listeners,
         "controller.listener.names": "CONTROLLER",
         "inter.broker.listener.name": "SASL_SSL",
-        "listener.security.protocol.map": "CONTROLLER:SASL_PLAINTEXT,SASL_SSL:SASL_SSL",
+        "listener.security.protocol.map": f"CONTROLLER:SASL_PLAINTEXT,SASL_SSL:SASL_SSL,{MTLS}:SSL",
         "sasl.enabled.mechanisms": "SCRAM-SHA-512",
         "sasl.mechanism.inter.broker.protocol": "SCRAM-SHA-512",
         "sasl.mechanism.controller.protocol": "PLAIN",
@@ -166,6 +177,11 @@ def _secure_listeners(host: str, node: NodeSpec, secure: SecureListener) -> dict
         "ssl.keystore.location": secure.keystore_pem,
         "ssl.truststore.type": "PEM",
         "ssl.truststore.location": secure.truststore_pem,
+        # The mTLS listener: TLS alone, and the client must present a certificate kafkalab's CA
+        # signed (the handshake fails without one). Its subject is the login: the rule turns
+        # `CN=dashboard,OU=kafkalab` into User:dashboard; any other subject stays whole.
+        f"listener.name.{MTLS.lower()}.ssl.client.auth": "required",
+        f"listener.name.{MTLS.lower()}.ssl.principal.mapping.rules": MTLS_PRINCIPAL_RULE,
         "authorizer.class.name": "org.apache.kafka.metadata.authorizer.StandardAuthorizer",
         "super.users": f"User:{secure.admin_user}",
         "allow.everyone.if.no.acl.found": "false",

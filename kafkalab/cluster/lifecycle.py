@@ -223,6 +223,8 @@ def _check_ports(
     settings: Settings, nodes: list[config.NodeSpec], registry: bool, secure: bool = False
 ) -> None:
     wanted = [(f"{n.name} client", n.secure_port if secure else n.port) for n in nodes]
+    if secure:  # the mTLS listener takes the plain client port
+        wanted += [(f"{n.name} mTLS client", n.port) for n in nodes]
     wanted += [(f"{n.name} controller", n.controller_port) for n in nodes]
     if registry:
         wanted.append(("schema registry", settings.registry_port))

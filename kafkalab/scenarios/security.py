@@ -97,7 +97,7 @@ def order_without_token(settings: Settings, http: httpx.Client) -> Check:
 
 def no_credentials(conn: Connection, audit: AuditLog | None = None) -> Check:
     """Plaintext, TLS without SASL, and a wrong password must all fail to get metadata from the
-    client listener (in secure mode the SASL_SSL one: the plaintext port is not even open)."""
+    client listener (in secure mode the SASL_SSL one: no port speaks plaintext there)."""
     name = "no credentials, no connection to the secure listener"
     target = conn.bootstrap_servers
     ca = conn.ssl_ca_location

@@ -32,6 +32,8 @@ FIELD_KEYS = ("card", "contact")
 """card: sealed by order, opened only by payment. contact: sealed by user, opened by notification."""
 
 CERT_DAYS = 825
+CLIENT_OU = "kafkalab"
+"""The OU of the client certificates kafkalab issues (the mTLS listener's mapping rule wants it)."""
 
 
 class SecurityMaterialMissing(KafkalabError):
@@ -64,6 +66,13 @@ class SecurityFiles:
     @property
     def passwords(self) -> Path:
         return self.folder / "passwords.json"
+
+    def client_cert(self, name: str) -> Path:
+        """The certificate (and CA chain) a client presents on the mTLS listener as `name`."""
+        return self.folder / f"client-{name}.pem"
+
+    def client_key(self, name: str) -> Path:
+        return self.folder / f"client-{name}-key.pem"
 
     def private_key(self, purpose: str) -> Path:
         return self.folder / f"{purpose}-field.key"
@@ -117,6 +126,23 @@ def ensure_material(settings: Settings, extra_principals: tuple[str, ...] = ()) 
     return files
 
 
+def client_certificate(settings: Settings, name: str) -> tuple[Path, Path]:
+    """A client certificate from the data dir's CA for `name` (subject `CN=name,OU=kafkalab`,
+    which the mTLS listener's mapping rule turns into User:name), issued once and kept:
+    (certificate file, key file), both 0600."""
+    files = ensure_material(settings)
+    cert_file, key_file = files.client_cert(name), files.client_key(name)
+    if not cert_file.exists() or not key_file.exists():
+        ca_key = serialization.load_pem_private_key(files.ca_key.read_bytes(), None)
+        if not isinstance(ca_key, ec.EllipticCurvePrivateKey):
+            raise SecurityMaterialMissing(f"{files.ca_key} is not kafkalab's EC CA key")
+        ca_cert = x509.load_pem_x509_certificate(files.ca_cert.read_bytes())
+        key, cert = make_client_cert(ca_key, ca_cert, name)
+        write_secret(key_file, _pkcs8(key))
+        write_secret(cert_file, cert.public_bytes(serialization.Encoding.PEM))
+    return cert_file, key_file
+
+
 def read_passwords(files: SecurityFiles) -> dict[str, str]:
     try:
         raw = json.loads(files.passwords.read_text())
@@ -135,7 +161,8 @@ def password(settings: Settings, principal: str) -> str:
 
 
 def make_ca() -> tuple[ec.EllipticCurvePrivateKey, x509.Certificate]:
-    """A self-signed CA certificate (P-256) that may sign server certificates only."""
+    """A self-signed CA certificate (P-256) that signs only end-entity certificates (the
+    broker's, and clients' for mutual TLS): path length 0."""
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "kafkalab local CA")])
     now = datetime.datetime.now(datetime.UTC)
@@ -195,6 +222,38 @@ def make_server_cert(
             ),
             critical=False,
         )
+        .add_extension(
+            x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), critical=False
+        )
+        .sign(ca_key, hashes.SHA256())
+    )
+    return key, cert
+
+
+def make_client_cert(
+    ca_key: ec.EllipticCurvePrivateKey, ca_cert: x509.Certificate, name: str
+) -> tuple[ec.EllipticCurvePrivateKey, x509.Certificate]:
+    """A certificate for TLS client authentication only, subject `CN=name,OU=kafkalab`."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    # x509.Name lists the attributes in ASN.1 order; Kafka reads the subject in RFC 2253 form,
+    # which reverses it: CN=name,OU=kafkalab.
+    subject = x509.Name(
+        [
+            x509.NameAttribute(NameOID.ORGANIZATIONAL_UNIT_NAME, CLIENT_OU),
+            x509.NameAttribute(NameOID.COMMON_NAME, name),
+        ]
+    )
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(ca_cert.subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(days=CERT_DAYS))
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CLIENT_AUTH]), critical=False)
         .add_extension(
             x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), critical=False
         )

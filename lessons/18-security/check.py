@@ -1,5 +1,6 @@
-"""Lesson 18's check: the broker, not our code, turned the intruders away, and the card never
-reached the topic (or the broker's disk) in clear."""
+"""Lesson 18's check: the broker, not our code, turned the intruders away, a client certificate
+logged in as the principal its subject maps to, and the card never reached the topic (or the
+broker's disk) in clear."""
 
 from __future__ import annotations
 
@@ -32,6 +33,13 @@ class Seen:
     sealed_value: str  # the card field as it sits on the topic
     opened: str  # what the holder of the private key reads from it
     moved_refused: bool  # opening it as another order's card failed (GCM's associated data)
+    mtls_client_auth: str  # the MTLS listener's ssl.client.auth, as the broker runs it
+    mtls_no_cert_refused: str  # why a TLS client without a certificate got in nowhere ("" = it did)
+    cert_subject: str  # the client certificate's subject (RFC 4514)
+    cert_allowed_read: int  # records the certificate's client read where its principal has an ACL
+    cert_error_code: int | None  # what Kafka answered it on payments, where it has none
+    cert_read_payments: int  # records it got from payments (must be 0)
+    cert_broker_denial: str  # the authorizer's log line naming the principal it logged in as
     audit: list[dict[str, str]] = field(default_factory=list)  # this run's records on `audit`
 
 
@@ -71,6 +79,7 @@ def check(seen: Seen) -> list[Check]:
             "User:rogue" in seen.broker_log_denial and "Denied" in seen.broker_log_denial,
             seen.broker_log_denial[:160] or "no 'Denied' line for User:rogue in server.log",
         ),
+        *_mutual_tls(seen),
         expect(
             "ciphertext on the topic",
             seen.sealed_value.startswith("enc:v1:") and not seen.card_in_record,
@@ -119,3 +128,38 @@ def _scram_over_tls(seen: Seen) -> Check:
         "the broker's listener is SASL_SSL with SCRAM-SHA-512 only; admin's login there "
         "got metadata back",
     )
+
+
+CERT_PRINCIPAL = "User:dashboard"
+"""What the MTLS listener's mapping rule makes of the demo's certificate, CN=dashboard,OU=kafkalab."""
+
+
+def _mutual_tls(seen: Seen) -> list[Check]:
+    """The certificate is the login: without one the TLS handshake fails; with one, the broker's
+    own authorizer names the mapped principal, whose ACL (and no other) lets it read."""
+    named = f"{CERT_PRINCIPAL} is Denied" in seen.cert_broker_denial
+    return [
+        expect(
+            "no client certificate, no TLS session",
+            seen.mtls_client_auth == "required" and bool(seen.mtls_no_cert_refused),
+            f"ssl.client.auth={seen.mtls_client_auth or 'not set'}; without a certificate: "
+            + (seen.mtls_no_cert_refused or "it got in"),
+        ),
+        expect(
+            f"the certificate logs in as {CERT_PRINCIPAL}",
+            seen.cert_allowed_read > 0 and named,
+            f"{seen.cert_subject}: read {seen.cert_allowed_read} record(s) with the ACL of "
+            f"{CERT_PRINCIPAL}; "
+            + (
+                f"the authorizer logged {CERT_PRINCIPAL}"
+                if named
+                else f"no 'Denied' line for {CERT_PRINCIPAL} in server.log"
+            ),
+        ),
+        expect(
+            "the certificate gets nothing its principal was not granted",
+            seen.cert_error_code == TOPIC_AUTHORIZATION_FAILED and seen.cert_read_payments == 0,
+            f"on payments: Kafka error {seen.cert_error_code}, "
+            f"{seen.cert_read_payments} record(s) read",
+        ),
+    ]

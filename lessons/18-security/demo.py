@@ -1,5 +1,6 @@
-"""Lesson 18: SASL/SCRAM over TLS, strangers refused, a rogue denied by the broker's ACLs, a card
-sealed before it reaches the topic, and the audit trail of it all — on a secure side cluster."""
+"""Lesson 18: SASL/SCRAM over TLS, strangers refused, a rogue denied by the broker's ACLs, a
+certificate as a login (mutual TLS), a card sealed before it reaches the topic, and the audit
+trail of it all — on a secure side cluster."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import ssl
 import time
 from typing import Any
 
-from confluent_kafka import OFFSET_BEGINNING, KafkaError, KafkaException, TopicPartition
+from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaException, TopicPartition
 from confluent_kafka.admin import (
     AclBinding,
     AclOperation,
@@ -24,7 +25,7 @@ from cryptography import x509
 from cryptography.x509.oid import NameOID
 
 from kafkalab import clients
-from kafkalab.cluster.config import node_specs
+from kafkalab.cluster.config import MTLS, node_specs
 from kafkalab.connection import Connection
 from kafkalab.curriculum.lab import Lab, LessonSetupFailed, group_prefix
 from kafkalab.events import topics as t
@@ -39,6 +40,8 @@ from kafkalab.settings import Settings
 from .check import Seen
 
 QUIET = {"log_level": 0}  # the refusals are the point: librdkafka's complaints about them are not
+CERT_USER = "dashboard"
+"""The mTLS client: its certificate says CN=dashboard,OU=kafkalab, the broker maps it to this."""
 
 
 def demo(lab: Lab) -> Seen:
@@ -124,7 +127,7 @@ def demo(lab: Lab) -> Seen:
             audit.record(
                 AuditEntry(f"User:{ROGUE}", "kafka read", f"topic:{payments}", False, name)
             )
-        log_line = _broker_denial(side.settings, payments)
+        log_line = _broker_denial(side.settings, payments, f"User:{ROGUE}")
         lab.show(
             f"{ROGUE} reading {payments}",
             [
@@ -132,6 +135,8 @@ def demo(lab: Lab) -> Seen:
                 ("broker log", log_line[log_line.find("Principal") :][:100] + "…"),
             ],
         )
+
+        mtls = _certificate_login(lab, side.settings, admin, catalogue, payments, audit)
 
         audit.flush()
         trail = [
@@ -162,6 +167,7 @@ def demo(lab: Lab) -> Seen:
             sealed_value=str(json.loads(raw)["card_number"]),
             opened=opened,
             moved_refused=moved_refused,
+            **mtls,
             audit=trail,
         )
 
@@ -229,26 +235,107 @@ def _strangers(side: Connection, audit: AuditLog) -> dict[str, str]:
     target = side.bootstrap_servers
     answers: dict[str, str] = {}
     for label, conf in attempts.items():
-        heard = _Heard()  # librdkafka's own account of each refused connection
-        stranger = AdminClient({"bootstrap.servers": target, "logger": heard.logger, **conf})
-        why = ""  # stays empty only if metadata came back: the stranger got in
-        for _ in range(10):
-            try:
-                stranger.list_topics(timeout=1)
-                break
-            except Exception as exc:  # noqa: BLE001 - no metadata is the refusal
-                stranger.poll(0.2)  # serves the log queue
-                why = heard.cause() or _reason(exc)
-                if heard.cause():
-                    break
-        answers[label] = why[:90]
-        if why:
-            audit.record(
-                AuditEntry(
-                    "anonymous", "kafka connect", f"listener {target}", False, f"{label}: {why}"
-                )
-            )
+        answers[label] = _knock({"bootstrap.servers": target, **conf}, audit, label)
     return answers
+
+
+def _knock(conf: dict[str, str], audit: AuditLog, label: str) -> str:
+    """Why a client with `conf` got no metadata ("" = it got in); a refusal is audited."""
+    heard = _Heard()  # librdkafka's own account of each refused connection
+    stranger = AdminClient({**conf, "logger": heard.logger})
+    why = ""  # stays empty only if metadata came back: the stranger got in
+    for attempt in range(10):
+        try:
+            stranger.list_topics(timeout=1)
+            break
+        except Exception as exc:  # noqa: BLE001 - no metadata is the refusal
+            stranger.poll(0.2)  # serves the log queue
+            why = heard.cause() or _reason(exc)
+            # librdkafka logs why a TLS or SASL login failed; a plaintext client on a TLS port
+            # hears nothing but a closed connection, twice is enough to say so.
+            if heard.cause() or attempt >= 2:
+                break
+    if why:
+        where = f"listener {conf['bootstrap.servers']}"
+        audit.record(AuditEntry("anonymous", "kafka connect", where, False, f"{label}: {why}"))
+    return why[:90]
+
+
+def _certificate_login(
+    lab: Lab, side: Settings, admin: AdminClient, catalogue: str, payments: str, audit: AuditLog
+) -> dict[str, Any]:
+    """Mutual TLS on the broker's MTLS listener: refused without a client certificate, logged in
+    as the principal its subject maps to with one, and allowed only what that principal's ACLs
+    grant. Returns the Seen fields of this step."""
+    node = node_specs(side, 1)[0]
+    address = f"{side.host}:{node.port}"
+    config = _broker_config(admin)
+    prefix = f"listener.name.{MTLS.lower()}."
+    client_auth = config.get(prefix + "ssl.client.auth", "")
+    rule = config.get(prefix + "ssl.principal.mapping.rules", "")
+    ca = str(material.SecurityFiles.of(side).ca_cert)
+    tls_only = {"bootstrap.servers": address, "security.protocol": "SSL", "ssl.ca.location": ca}
+    lab.say(
+        f"The MTLS listener (:{node.port}) takes no password: the client's certificate is its "
+        "login. First a client with none."
+    )
+    no_cert = _knock(tls_only, audit, "mTLS, no certificate")
+    # kafkalab's CA issues a certificate for CN=dashboard,OU=kafkalab; the listener's
+    # ssl.principal.mapping.rules turns that subject into User:dashboard.
+    cert, key = material.client_certificate(side, CERT_USER)
+    subject = x509.load_pem_x509_certificate(cert.read_bytes()).subject.rfc4514_string()
+    principal = f"User:{CERT_USER}"
+    grant = AclBinding(
+        ResourceType.TOPIC,
+        catalogue,
+        ResourcePatternType.LITERAL,
+        principal,
+        "*",
+        AclOperation.READ,
+        AclPermissionType.ALLOW,
+    )
+    for future in admin.create_acls([grant], request_timeout=30).values():
+        future.result(timeout=30)
+    with_cert = {
+        **tls_only,
+        "ssl.certificate.location": str(cert),  # presented in the TLS handshake
+        "ssl.key.location": str(key),  # proves the client holds the certificate's key
+        # assign() alone, and no commit: User:dashboard has no ACL on any group.
+        "enable.auto.commit": False,
+        **QUIET,
+    }
+    allowed = _read(Consumer({**with_cert, "group.id": lab.group(CERT_USER)}), catalogue, 1)
+    code, name, leaked = _try_read(
+        Consumer({**with_cert, "group.id": lab.group(f"{CERT_USER}-b")}), payments
+    )
+    denial = _broker_denial(side, payments, principal)
+    lab.show(
+        f"mutual TLS on :{node.port}",
+        [
+            ("ssl.client.auth (broker)", client_auth or "not set"),
+            ("ssl.principal.mapping.rules", rule or "not set"),
+            ("no certificate", f"refused: {no_cert}" if no_cert else "got in"),
+            ("certificate subject", subject),
+            (f"READ {catalogue} (ACL for {principal})", f"{len(allowed)} record(s)"),
+            (f"READ {payments} (no ACL)", f"{code} {name}"),
+            ("broker log", denial[denial.find("Principal") :][:100] + "…"),
+        ],
+    )
+    return {
+        "mtls_client_auth": client_auth,
+        "mtls_no_cert_refused": no_cert,
+        "cert_subject": subject,
+        "cert_allowed_read": len(allowed),
+        "cert_error_code": code,
+        "cert_read_payments": leaked,
+        "cert_broker_denial": denial,
+    }
+
+
+def _broker_config(admin: AdminClient) -> dict[str, str]:
+    """Broker 1's configuration as it runs (describe_configs), listener-prefixed keys too."""
+    found = admin.describe_configs([ConfigResource("broker", "1")])
+    return {k: v.value or "" for k, v in next(iter(found.values())).result(30).items()}
 
 
 class _Heard(logging.Handler):
@@ -345,13 +432,13 @@ def _try_read(consumer: Any, topic: str, timeout: float = 30.0) -> tuple[int | N
     return None, "no answer", leaked
 
 
-def _broker_denial(side: Settings, topic: str, timeout: float = 15.0) -> str:
+def _broker_denial(side: Settings, topic: str, principal: str, timeout: float = 15.0) -> str:
     """StandardAuthorizer logs every denied request (logger kafka.authorizer.logger, INFO)."""
     log = node_specs(side, 1)[0].logs / "server.log"
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         for line in log.read_text(errors="replace").splitlines():
-            if f"User:{ROGUE}" in line and "Denied" in line and topic in line:
+            if f"{principal} is Denied" in line and topic in line:
                 return line.strip()
         time.sleep(0.5)
     return ""

@@ -148,4 +148,11 @@ def _lesson18_seen(check: Any, protocol: str, mechanisms: list[str], scram: list
         sealed_value="",
         opened="",
         moved_refused=False,
+        mtls_client_auth="",
+        mtls_no_cert_refused="",
+        cert_subject="",
+        cert_allowed_read=0,
+        cert_error_code=None,
+        cert_read_payments=0,
+        cert_broker_denial="",
     )

@@ -55,8 +55,15 @@ def test_secure_mode_closes_plaintext_and_enforces_acls(tmp_path: Path) -> None:
     assert "authorizer.class.name" not in plain
     secure = config.SecureListener(tmp_path / "k.pem", tmp_path / "ca.pem", "admin", "s3cret")
     props = parse(config.render_properties(settings, nodes[0], nodes, secure))
-    assert props["listeners"] == "SASL_SSL://127.0.0.1:9192,CONTROLLER://127.0.0.1:19092"
+    assert props["listeners"] == (
+        "SASL_SSL://127.0.0.1:9192,MTLS://127.0.0.1:9092,CONTROLLER://127.0.0.1:19092"
+    )
     assert "PLAINTEXT:" not in props["listener.security.protocol.map"]
+    # The plain client port speaks TLS with a required client certificate (lesson 18's mTLS).
+    assert "MTLS:SSL" in props["listener.security.protocol.map"]
+    assert props["listener.name.mtls.ssl.client.auth"] == "required"
+    assert "ssl.client.auth" not in props  # SASL_SSL clients need no certificate
+    assert props["listener.name.mtls.ssl.principal.mapping.rules"].endswith(",DEFAULT")
     assert props["inter.broker.listener.name"] == "SASL_SSL"
     assert props["ssl.keystore.type"] == "PEM"
     assert props["sasl.enabled.mechanisms"] == "SCRAM-SHA-512"

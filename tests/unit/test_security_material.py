@@ -9,6 +9,7 @@ from pathlib import Path
 
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import ExtendedKeyUsageOID
 
 from kafkalab.catalogue.services import SERVICES
 from kafkalab.security import material
@@ -67,3 +68,22 @@ def test_make_ca_key_is_ec(tmp_path: Path) -> None:
     key, cert = material.make_ca()
     assert isinstance(key, ec.EllipticCurvePrivateKey)
     assert cert.subject == cert.issuer
+
+
+def test_client_certificate_is_for_client_auth_from_the_ca(tmp_path: Path) -> None:
+    settings = load_settings(data_dir=tmp_path)
+    cert_file, key_file = material.client_certificate(settings, "dashboard")
+    files = material.SecurityFiles.of(settings)
+    ca = x509.load_pem_x509_certificate(files.ca_cert.read_bytes())
+    cert = x509.load_pem_x509_certificate(cert_file.read_bytes())
+    cert.verify_directly_issued_by(ca)
+    # The RFC 2253/4514 form Kafka's ssl.principal.mapping.rules match against.
+    assert cert.subject.rfc4514_string() == "CN=dashboard,OU=kafkalab"
+    usage = cert.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
+    assert list(usage) == [ExtendedKeyUsageOID.CLIENT_AUTH]
+    assert key_file.read_bytes().startswith(b"-----BEGIN PRIVATE KEY-----")
+    for path in (cert_file, key_file):
+        assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    again = material.client_certificate(settings, "dashboard")
+    assert again == (cert_file, key_file)
+    assert x509.load_pem_x509_certificate(cert_file.read_bytes()) == cert  # issued once

@@ -1,6 +1,7 @@
 """Lesson 18's check says ✘ for each way security can fail: a stranger gets in, the rogue reads
-payments (or is stopped by something other than the broker), the card travels in clear, the
-audit trail misses a denial."""
+payments (or is stopped by something other than the broker), a client without a certificate
+gets through the mTLS listener or one with a certificate is not who its ACLs name, the card
+travels in clear, the audit trail misses a denial."""
 
 from __future__ import annotations
 
@@ -28,6 +29,10 @@ DENIAL = (
     "[2026-01-01 00:00:00,000] INFO Principal = User:rogue is Denied operation = DESCRIBE from "
     "host = 127.0.0.1 on resource = Topic:LITERAL:lesson18.payments.abc (kafka.authorizer.logger)"
 )
+
+
+CERT_DENIAL = DENIAL.replace("User:rogue", "User:dashboard")
+NO_CERT = "Receive failed: error:0A000412:SSL routines::sslv3 alert bad certificate"
 
 
 def _audit(principal: str, action: str, reason: str) -> dict[str, str]:
@@ -59,6 +64,13 @@ def good() -> Any:
         sealed_value="enc:v1:9T7jgZkwLbxo8t1bVJYQX",
         opened=CARD,
         moved_refused=True,
+        mtls_client_auth="required",
+        mtls_no_cert_refused=NO_CERT,
+        cert_subject="CN=dashboard,OU=kafkalab",
+        cert_allowed_read=1,
+        cert_error_code=29,
+        cert_read_payments=0,
+        cert_broker_denial=CERT_DENIAL,
         audit=list(AUDIT),
     )
 
@@ -96,6 +108,17 @@ def test_the_right_outcome_passes() -> None:
         ({"segment_bytes": 0}, "no clear card number on the broker's disk"),
         ({"opened": "garbage"}, "only the key holder reads it, and only for its order"),
         ({"moved_refused": False}, "only the key holder reads it, and only for its order"),
+        ({"mtls_client_auth": "requested"}, "no client certificate, no TLS session"),
+        ({"mtls_no_cert_refused": ""}, "no client certificate, no TLS session"),
+        ({"cert_allowed_read": 0}, "the certificate logs in as User:dashboard"),
+        # The broker named another principal: the mapping rule did not apply.
+        (
+            {"cert_broker_denial": DENIAL.replace("User:rogue", "User:CN=dashboard,OU=kafkalab")},
+            "the certificate logs in as User:dashboard",
+        ),
+        ({"cert_broker_denial": ""}, "the certificate logs in as User:dashboard"),
+        ({"cert_error_code": None}, "the certificate gets nothing its principal was not granted"),
+        ({"cert_read_payments": 2}, "the certificate gets nothing its principal was not granted"),
         ({"audit": AUDIT[:3]}, "the audit trail holds the denied attempts"),
         ({"audit": AUDIT[2:]}, "the audit trail holds the denied attempts"),
         (
