@@ -14,6 +14,7 @@ from tests.unit.lessons.helpers import failing
 
 m = load_module(find(19), "check")
 Sample, Scraped, Seen, check = m.Sample, m.Scraped, m.Seen, m.check
+BrokerView = m.BrokerView
 
 
 def good() -> Any:
@@ -26,7 +27,8 @@ def good() -> Any:
         Sample("resumed", 28.0, "pending", 12.0, 19.0, 12, True),
         Sample("resumed", 31.0, "inactive", None, 0.0, 0, True),
     ]
-    return Seen(scraped=scraped, threshold=50.0, for_seconds=15.0, samples=samples)
+    broker = BrokerView(0.0, 0.0, 1.0, 42.0, 0.004)
+    return Seen(scraped, broker, threshold=50.0, for_seconds=15.0, samples=samples)
 
 
 def replace(seen: Any, index: int, **changes: Any) -> Any:
@@ -51,6 +53,31 @@ def test_a_missing_metric_fails() -> None:
     seen = good()
     seen.scraped[1] = Scraped("order", True, ["kafkalab_orders_created_total"])
     assert failing(check(seen)) == {"every catalogue metric exported with its type"}
+
+
+def test_a_silent_broker_fails() -> None:
+    seen = good()
+    seen.scraped = [s for s in seen.scraped if s.endpoint != "broker"]
+    seen.broker = None
+    assert failing(check(seen)) == {
+        "every endpoint answered /metrics",
+        "every catalogue metric exported with its type",
+        "the broker reports every partition led and in sync",
+        "the broker timed Produce requests",
+    }
+
+
+def test_an_unhealthy_broker_fails() -> None:
+    for change in ({"under_replicated": 3.0}, {"offline": 1.0}, {"active_controllers": 0.0}):
+        seen = good()
+        seen.broker = dataclasses.replace(seen.broker, **change)
+        assert failing(check(seen)) == {"the broker reports every partition led and in sync"}
+
+
+def test_no_produce_request_timed_fails() -> None:
+    seen = good()
+    seen.broker = dataclasses.replace(seen.broker, produce_requests=0.0)
+    assert failing(check(seen)) == {"the broker timed Produce requests"}
 
 
 def test_firing_without_pending_fails() -> None:
