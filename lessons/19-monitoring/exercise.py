@@ -36,7 +36,7 @@ groups:
       - alert: ConsumerGroupBehind
         # TODO: an expression that returns one sample per consumer group that is behind,
         # labelled with its group.
-        expr: kafkalab_consumergroup_lag < 0
+        expr: ""
         # TODO: how long must the expression hold before the alert fires? Until then it is
         # only pending.
         for: 10m

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
+import yaml
 
 from kafkalab.catalogue.services import group_id
 from kafkalab.chaos import faults
@@ -75,9 +76,33 @@ def prepare(lab: Lab) -> Task:
 
 def grade(lab: Lab, task: Task, program: Program) -> Graded:
     program.run()
-    rule_file = task.params["rule_file"]
+    rule_file = Path(task.params["rule_file"])
+    if not rule_file.is_file():
+        return Graded(
+            [
+                Check(
+                    "your program wrote its rule file",
+                    False,
+                    f"nothing at {rule_file}",
+                    "keep the line that writes RULES to `lab.params['rule_file']`",
+                )
+            ]
+        )
+    blank = _blank_expressions(rule_file)
+    if blank:
+        return Graded(
+            [
+                Check(
+                    "your rule has an expression",
+                    False,
+                    f"`expr:` of {', '.join(blank)} is empty: it cannot say who is behind yet",
+                    "write a PromQL expression that returns one sample per group that is "
+                    "behind: the broker-side lag, summed by group, compared with a threshold",
+                )
+            ]
+        )
     try:
-        rules = load_rules(Path(rule_file))
+        rules = load_rules(rule_file)
     except RuleFileError as error:
         return Graded([Check("your rule file loads", False, str(error), _LOADS_FIX)])
     if not rules:
@@ -85,7 +110,7 @@ def grade(lab: Lab, task: Task, program: Program) -> Graded:
             [Check("your rule file loads", False, "it holds no alerting rule", _LOADS_FIX)]
         )
     checks = [Check("your rule file loads", True, f"{len(rules)} alerting rule(s)")]
-    live = LiveAlerts(control.scrape_targets(lab.settings), Path(rule_file))
+    live = LiveAlerts(control.scrape_targets(lab.settings), rule_file)
     shipped = AlertEngine(load_rules())  # alerts.yml, evaluated on the same scrapes
     orders = shop.OrderClient(lab.settings)
     buyers: list[shop.Customer] = task.private["buyers"]
@@ -100,6 +125,20 @@ def grade(lab: Lab, task: Task, program: Program) -> Graded:
         orders.close()
     checks.append(_fired(paused))
     return Graded(checks, _truths(paused))
+
+
+def _blank_expressions(rule_file: Path) -> list[str]:
+    """The alerts whose `expr:` is left empty (the untouched file's); load_rules judges the rest."""
+    try:
+        document = yaml.safe_load(rule_file.read_text())
+        return [
+            str(rule.get("alert"))
+            for group in document["groups"]
+            for rule in group["rules"]
+            if rule.get("alert") and not str(rule.get("expr") or "").strip()
+        ]
+    except (OSError, yaml.YAMLError, KeyError, TypeError, AttributeError):
+        return []  # load_rules says what is wrong with the file
 
 
 def _healthy(

@@ -13,6 +13,7 @@ from kafkalab.verdict import passed
 from tests.unit.lessons.helpers import failing
 
 m = load_module(find(19), "check")
+g = load_module(find(19), "grade")
 Sample, Scraped, Seen, check = m.Sample, m.Scraped, m.Seen, m.check
 BrokerView = m.BrokerView
 
@@ -133,3 +134,41 @@ def test_no_evaluation_after_resume_fails() -> None:
         "paused service answers again after resume",
         "lag alert cleared after resume",
     }
+
+
+# -- the exercise's grader: its verdicts on what the evaluations showed ---------------------------
+
+
+def alert(state: str, group: str = "kafkalab-notification", value: float = 144.0) -> Any:
+    labels = {"group": group} if group else {"endpoint": "notification"}
+    return g.Alert("ConsumerGroupBehind", state, labels, value, "", "warning", 6.0, 5.0)
+
+
+def phase(states: list[str], fired: list[Any] | None = None) -> Any:
+    return g.Phase(states=states, fired=fired or [], lag=[40, 96, 144], seconds=20.0)
+
+
+def test_the_grader_passes_an_alert_that_fires_for_the_paused_group() -> None:
+    assert g._fired(phase(["inactive", "pending", "firing"], [alert("firing")])).ok
+    assert g._quiet(phase(["inactive"] * 6)).ok
+
+
+def test_the_grader_fails_an_alert_firing_on_a_healthy_platform() -> None:
+    check = g._quiet(phase(["firing"], [alert("firing", "kafkalab-analytics", 15.0)]))
+    assert not check.ok and "fired on a healthy platform" in check.detail and check.fix
+
+
+def test_the_grader_fails_an_alert_that_never_goes_active() -> None:
+    check = g._fired(phase(["inactive"] * 8))
+    assert not check.ok and "never active" in check.detail and "sum by (group)" in check.fix
+
+
+def test_the_grader_blames_for_when_the_alert_stays_pending() -> None:
+    check = g._fired(phase(["inactive", "pending", "pending", "pending"]))
+    assert not check.ok and "`for:` outlasted the pause" in check.detail
+    assert "shorter than the pause" in check.fix
+
+
+def test_the_grader_wants_the_group_named() -> None:
+    check = g._fired(phase(["inactive"] * 3, [alert("firing", group="", value=0.0)]))
+    assert not check.ok and "no alert named the group" in check.detail and "by (group)" in check.fix
