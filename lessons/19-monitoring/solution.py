@@ -13,7 +13,7 @@ paused (SIGSTOP, what `kafkalab chaos pause notification` does) while orders kee
 its group `kafkalab-notification` is 100 records behind, and for 15 s more. Your alert must fire
 for that group before the pause ends; then notification is resumed.
 
-What the scrape finds (`kafkalab lesson 19 --explain`, “Lag: who reports it”):
+What the scrape finds (`kafkalab lesson 19 --explain`, “Lag: who can report it”):
 - `kafkalab_consumergroup_lag{group, topic, partition}`: the platform endpoint's, read from the
   broker (committed offset to end offset), one series per partition a group has committed on;
 - `kafkalab_consumer_lag{topic, partition}`: each service's own view, from its /metrics;
