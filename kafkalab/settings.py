@@ -49,6 +49,11 @@ class Settings(BaseSettings):
         description="SCRAM user this process connects as in secure mode (default: admin; "
         "each service gets its own name from the supervisor).",
     )
+    broker_metrics_port: int = Field(
+        default=9404,
+        description="Prometheus /metrics of broker 1's JMX exporter agent (+1 per broker); 0 "
+        "starts the brokers without the agent.",
+    )
     registry_port: int = Field(default=8081, description="Schema registry HTTP port.")
     registry_url: str | None = Field(
         default=None, description="Use an existing Confluent-compatible schema registry."

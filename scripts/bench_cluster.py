@@ -34,6 +34,7 @@ def cli(settings: Settings, *args: str) -> float:
         "KAFKALAB_CONTROLLER_PORT": str(settings.controller_port),
         "KAFKALAB_REGISTRY_PORT": str(settings.registry_port),
         "KAFKALAB_SECURE_PORT": str(settings.secure_port),
+        "KAFKALAB_BROKER_METRICS_PORT": str(settings.broker_metrics_port),
     }
     started = time.monotonic()
     subprocess.run(
@@ -73,7 +74,7 @@ def main() -> None:
     parser.add_argument("--size", type=int, default=200)
     args = parser.parse_args()
 
-    base = free_port_block(4)
+    base = free_port_block(5)
     with tempfile.TemporaryDirectory(prefix="kafkalab-bench-") as data:
         settings = load_settings(
             data_dir=Path(data),
@@ -81,6 +82,7 @@ def main() -> None:
             controller_port=base + 1,
             registry_port=base + 2,
             secure_port=base + 3,
+            broker_metrics_port=base + 4,
         )
         provision.ensure_jars(settings)
         first = cli(settings, "cluster", "up")  # formats storage, then starts

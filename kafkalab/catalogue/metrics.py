@@ -30,6 +30,9 @@ ALL_SERVICES: tuple[str, ...] = (
     "analytics",
 )
 PLATFORM = "platform"
+#: Each broker's JMX exporter agent (kafkalab/cluster/config.py `render_jmx_exporter`): the
+#: broker's own metrics, named `kafka_…` after the MBeans they come from, not `kafkalab_…`.
+BROKER = "broker"
 
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
 
@@ -40,7 +43,7 @@ class MetricSpec:
     type: MetricType
     labels: tuple[str, ...]
     help: str
-    exported_by: tuple[str, ...]  # service names, or (PLATFORM,)
+    exported_by: tuple[str, ...]  # service names, or (PLATFORM,), or (BROKER,)
 
 
 def _common(name: str, type_: MetricType, labels: tuple[str, ...], help_: str) -> MetricSpec:
@@ -255,6 +258,45 @@ SERVICE_REPLICAS = MetricSpec(
     (PLATFORM,),
 )
 
+# -- each broker's JMX exporter agent -------------------------------------------------------------
+
+UNDER_REPLICATED = MetricSpec(
+    "kafka_server_replicamanager_underreplicatedpartitions",
+    "gauge",
+    (),
+    "Partitions led by this broker with fewer in-sync replicas than replicas",
+    (BROKER,),
+)
+OFFLINE_PARTITIONS = MetricSpec(
+    "kafka_controller_kafkacontroller_offlinepartitionscount",
+    "gauge",
+    (),
+    "Partitions with no leader, so no reads or writes, as this controller sees them",
+    (BROKER,),
+)
+ACTIVE_CONTROLLER = MetricSpec(
+    "kafka_controller_kafkacontroller_activecontrollercount",
+    "gauge",
+    (),
+    "1 on the active KRaft controller, 0 elsewhere",
+    (BROKER,),
+)
+REQUEST_TIME = MetricSpec(
+    "kafka_network_requestmetrics_totaltime_seconds",
+    "gauge",
+    ("request", "quantile"),
+    "Time from receiving a request to sending its response, by request type (Produce, "
+    "FetchConsumer), as quantiles of Kafka's own histogram",
+    (BROKER,),
+)
+REQUESTS = MetricSpec(
+    "kafka_network_requestmetrics_requests_total",
+    "counter",
+    ("request",),
+    "Requests handled, by request type",
+    (BROKER,),
+)
+
 CATALOGUE: tuple[MetricSpec, ...] = (
     EVENTS_CONSUMED,
     EVENTS_PRODUCED,
@@ -287,11 +329,16 @@ CATALOGUE: tuple[MetricSpec, ...] = (
     ANALYTICS_SKIPPED,
     GROUP_LAG,
     SERVICE_REPLICAS,
+    UNDER_REPLICATED,
+    OFFLINE_PARTITIONS,
+    ACTIVE_CONTROLLER,
+    REQUEST_TIME,
+    REQUESTS,
 )
 
 
 def exported_by(endpoint: str) -> list[MetricSpec]:
-    """The specs one endpoint (a service name or PLATFORM) must expose."""
+    """The specs one endpoint (a service name, PLATFORM or BROKER) must expose."""
     return [spec for spec in CATALOGUE if endpoint in spec.exported_by]
 
 

@@ -2,7 +2,9 @@
 
 Pure functions from Settings to text, so the rendering is unit-tested without a JVM. One node
 runs in combined mode (`process.roles=broker,controller`); three nodes form a static
-controller quorum with replication factor 3 and min.insync.replicas 2.
+controller quorum with replication factor 3 and min.insync.replicas 2. Each node's JVM also
+starts Prometheus' JMX exporter as a Java agent (`render_jmx_exporter`), which serves a few of
+the broker's own JMX metrics on its /metrics port.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from kafkalab.cluster import provision
 from kafkalab.settings import Settings
 
 
@@ -22,6 +25,7 @@ class NodeSpec:
     controller_port: int
     secure_port: int
     home: Path
+    metrics_port: int = 0  # the JMX exporter agent's /metrics; 0: no agent
 
     @property
     def log_dir(self) -> Path:
@@ -38,6 +42,10 @@ class NodeSpec:
     @property
     def log4j_file(self) -> Path:
         return self.home / "log4j2.properties"
+
+    @property
+    def jmx_exporter_file(self) -> Path:
+        return self.home / "jmx-exporter.yml"
 
     @property
     def pid_file(self) -> Path:
@@ -66,6 +74,7 @@ def node_specs(settings: Settings, brokers: int) -> list[NodeSpec]:
             controller_port=settings.controller_port + i,
             secure_port=settings.secure_port + i,
             home=settings.data_dir / f"broker-{i + 1}",
+            metrics_port=settings.broker_metrics_port + i if settings.broker_metrics_port else 0,
         )
         for i in range(brokers)
     ]
@@ -214,14 +223,74 @@ def render_log4j(node: NodeSpec) -> str:
     )
 
 
+# The broker MBeans lesson 19 shows, and nothing else: the agent reads only these at each
+# scrape (a broker has thousands of MBeans; reading them all costs CPU on a 2-core machine).
+JMX_OBJECT_NAMES = (
+    "kafka.server:type=ReplicaManager,name=UnderReplicatedPartitions",
+    "kafka.controller:type=KafkaController,name=OfflinePartitionsCount",
+    "kafka.controller:type=KafkaController,name=ActiveControllerCount",
+    "kafka.network:type=RequestMetrics,name=TotalTimeMs,request=Produce",
+    "kafka.network:type=RequestMetrics,name=TotalTimeMs,request=FetchConsumer",
+)
+
+
+def render_jmx_exporter() -> str:
+    """The JMX exporter agent's rules: each MBean's value under a Prometheus name, and request
+    latency as quantiles in seconds (Kafka's own histograms are in milliseconds)."""
+    names = "\n".join(f'  - "{name}"' for name in JMX_OBJECT_NAMES)
+    return f"""# Prometheus' JMX exporter (java agent), written by kafkalab: the broker's own metrics.
+lowercaseOutputName: true
+lowercaseOutputLabelNames: true
+includeObjectNames:
+{names}
+rules:
+  - pattern: 'kafka.server<type=ReplicaManager, name=UnderReplicatedPartitions><>Value'
+    name: kafka_server_replicamanager_underreplicatedpartitions
+    help: Partitions led by this broker with fewer in-sync replicas than replicas
+    type: GAUGE
+  - pattern: 'kafka.controller<type=KafkaController, name=OfflinePartitionsCount><>Value'
+    name: kafka_controller_kafkacontroller_offlinepartitionscount
+    help: Partitions with no leader, so no reads or writes, as this controller sees them
+    type: GAUGE
+  - pattern: 'kafka.controller<type=KafkaController, name=ActiveControllerCount><>Value'
+    name: kafka_controller_kafkacontroller_activecontrollercount
+    help: 1 on the active KRaft controller, 0 elsewhere
+    type: GAUGE
+  - pattern: 'kafka.network<type=RequestMetrics, name=TotalTimeMs, request=(\\w+)><>(\\d+)thPercentile'
+    name: kafka_network_requestmetrics_totaltime_seconds
+    help: Time from receiving a request to sending its response, by request type
+    type: GAUGE
+    valueFactor: 0.001
+    labels:
+      request: "$1"
+      quantile: "0.$2"
+  - pattern: 'kafka.network<type=RequestMetrics, name=TotalTimeMs, request=(\\w+)><>Count'
+    name: kafka_network_requestmetrics_requests_total
+    help: Requests handled, by request type
+    type: COUNTER
+    labels:
+      request: "$1"
+"""
+
+
 def jvm_command(java: str, classpath: Path, settings: Settings, node: NodeSpec) -> list[str]:
-    """`java … kafka.Kafka server.properties` with a heap and GC fit for a 2-core laptop."""
+    """`java … kafka.Kafka server.properties` with a heap and GC fit for a 2-core laptop, and
+    the JMX exporter agent serving the broker's metrics on `node.metrics_port` (unless 0)."""
+    agent = (
+        [
+            f"-javaagent:{classpath / provision.JMX_EXPORTER_JAR}="
+            f"{settings.host}:{node.metrics_port}:{node.jmx_exporter_file}"
+        ]
+        if node.metrics_port
+        else []
+    )
     return [
         java,
         *settings.heap.split(),
         "-XX:+UseSerialGC",
         "-XX:+ExitOnOutOfMemoryError",
         "-Djava.awt.headless=true",
+        *agent,
         f"-Dlog4j2.configurationFile={node.log4j_file}",
         f"-Dkafka.logs.dir={node.logs}",
         "-cp",

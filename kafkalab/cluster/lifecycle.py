@@ -226,6 +226,7 @@ def _check_ports(
     if secure:  # the mTLS listener takes the plain client port
         wanted += [(f"{n.name} mTLS client", n.port) for n in nodes]
     wanted += [(f"{n.name} controller", n.controller_port) for n in nodes]
+    wanted += [(f"{n.name} metrics", n.metrics_port) for n in nodes if n.metrics_port]
     if registry:
         wanted.append(("schema registry", settings.registry_port))
     for what, port in wanted:
@@ -248,6 +249,7 @@ def _write_node_config(
         node.properties_file, config.render_properties(settings, node, nodes, secure).encode()
     )
     node.log4j_file.write_text(config.render_log4j(node))
+    node.jmx_exporter_file.write_text(config.render_jmx_exporter())
 
 
 def _formatted(node: config.NodeSpec) -> bool:

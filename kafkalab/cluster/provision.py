@@ -23,6 +23,7 @@ from kafkalab.settings import Settings
 
 KAFKA_VERSION = "4.3.1"
 SCALA_VERSION = "2.13"
+JMX_EXPORTER_JAR = "jmx_prometheus_javaagent-1.0.1.jar"  # in kafka-pom.xml; the brokers' agent
 POM_FILE = "kafka-pom.xml"
 LOCK_FILE = "kafka-jars.sha256"
 STAMP_FILE = ".verified"

@@ -117,7 +117,7 @@ class Lab:
         if lent is not None:
             yield lent
             return
-        base = ports.free_block(self.settings.host, 10, start=self.settings.broker_port + 300)
+        base = ports.free_block(self.settings.host, 13, start=self.settings.broker_port + 300)
         side = self.settings.model_copy(
             update={
                 "data_dir": self.settings.data_dir / f"lesson{self.lesson.number:02d}-cluster",
@@ -125,6 +125,7 @@ class Lab:
                 "controller_port": base + 3,
                 "secure_port": base + 6,
                 "registry_port": base + 9,
+                "broker_metrics_port": base + 10 if self.settings.broker_metrics_port else 0,
                 "heap": "-Xms64m -Xmx384m",
                 "bootstrap": None,
                 "registry_url": None,

@@ -9,6 +9,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+from kafkalab.catalogue.metrics import BROKER
 from kafkalab.errors import KafkalabError
 from kafkalab.monitoring.rules import Alert, AlertEngine, load_rules
 from kafkalab.monitoring.scrape import History, Target, scrape_all
@@ -32,10 +33,11 @@ class LiveAlerts:
     def sample(self) -> list[Alert]:
         scrape = scrape_all(self.targets)
         if not self.history.scrapes and not any(v for _, v in scrape.series.get("up", [])):
-            first, last = self.targets[0], self.targets[-1]
+            ours = [t for t in self.targets if t.endpoint != BROKER] or self.targets
+            first, last = ours[0], ours[-1]
             raise NothingAnswers(
                 f"no kafkalab endpoint answers /metrics on {first.host}:"
-                f"{min(t.port for t in self.targets)}–{max(t.port for t in self.targets)}"
+                f"{min(t.port for t in ours)}–{max(t.port for t in ours)}"
                 f" ({first.endpoint} … {last.endpoint})"
             )
         self.history.add(scrape)

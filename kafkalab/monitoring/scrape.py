@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
-from kafkalab.catalogue.metrics import PLATFORM
+from kafkalab.catalogue.metrics import BROKER, PLATFORM
 from kafkalab.catalogue.services import SERVICES, service_port
 from kafkalab.monitoring.exporter import platform_port
 from kafkalab.monitoring.promql import Labels, parse_duration
@@ -25,12 +25,13 @@ from kafkalab.settings import Settings
 
 SERVICES_JOB = "kafkalab"
 PLATFORM_JOB = "kafkalab-platform"
+BROKERS_JOB = "kafka"
 SCRAPE_TIMEOUT = 2.0
 
 
 @dataclass(frozen=True)
 class Target:
-    endpoint: str  # a service name, or "platform"
+    endpoint: str  # a service name, "platform" or "broker"
     host: str
     port: int
 
@@ -40,21 +41,28 @@ class Target:
 
     @property
     def job(self) -> str:
-        return PLATFORM_JOB if self.endpoint == PLATFORM else SERVICES_JOB
+        return {PLATFORM: PLATFORM_JOB, BROKER: BROKERS_JOB}.get(self.endpoint, SERVICES_JOB)
 
     @property
     def labels(self) -> dict[str, str]:
         return {"job": self.job, "instance": self.instance, "endpoint": self.endpoint}
 
 
-def targets(settings: Settings, replicas: dict[str, int] | None = None) -> list[Target]:
-    """Replica 0 of each service (or `replicas[name]` of them) and the platform endpoint."""
+def targets(
+    settings: Settings, replicas: dict[str, int] | None = None, brokers: int = 0
+) -> list[Target]:
+    """Replica 0 of each service (or `replicas[name]` of them), the platform endpoint, and the
+    JMX exporter agent of each of `brokers` brokers (none when `broker_metrics_port` is 0)."""
     found = [
         Target(name, settings.host, service_port(settings, name, replica))
         for name in SERVICES
         for replica in range((replicas or {}).get(name, 1))
     ]
-    return [*found, Target(PLATFORM, settings.host, platform_port(settings))]
+    agents = [
+        Target(BROKER, settings.host, settings.broker_metrics_port + i)
+        for i in range(brokers if settings.broker_metrics_port else 0)
+    ]
+    return [*found, Target(PLATFORM, settings.host, platform_port(settings)), *agents]
 
 
 @dataclass

@@ -16,6 +16,7 @@ import httpx
 from kafkalab import clients, processes
 from kafkalab.catalogue.services import SERVICES, group_id
 from kafkalab.cluster import connect, lifecycle
+from kafkalab.cluster.state import ClusterState
 from kafkalab.connection import Connection
 from kafkalab.errors import InvalidChoice, KafkalabError
 from kafkalab.events.topics import apply_catalogue
@@ -146,11 +147,13 @@ def wait_ready(
 
 def scrape_targets(settings: Settings) -> list[Target]:
     """The /metrics endpoints of every replica the supervisor runs, and its own (replica 0 of
-    each service when it reports none): what `kafkalab alerts` and the dashboard scrape."""
+    each service when it reports none), and each local broker's JMX exporter agent: what
+    `kafkalab alerts` and the dashboard scrape."""
     counts: dict[str, int] = {}
     for replica in files.read_status(settings).replicas:
         counts[replica.service] = max(counts.get(replica.service, 0), replica.replica + 1)
-    return targets(settings, counts or None)
+    state = None if settings.external else ClusterState.load(settings)
+    return targets(settings, counts or None, state.brokers if state else 0)
 
 
 def resume_command(service: str, replica: int) -> str:

@@ -1,5 +1,6 @@
-"""Lesson 19's check: every endpoint was scraped with its catalogue metrics, and the consumer-lag
-alert went pending → firing while notification was paused, then inactive once it caught up.
+"""Lesson 19's check: every endpoint was scraped with its catalogue metrics (the broker's own
+too, from its JMX exporter agent, which must show a healthy broker), and the consumer-lag alert
+went pending → firing while notification was paused, then inactive once it caught up.
 
 The demo records each evaluation of the rule file (alerts.yml) as a `Sample`: what the
 KafkalabConsumerLag alert said about notification's group, and the group's lag and `up` as the
@@ -12,10 +13,10 @@ from dataclasses import dataclass, field
 from itertools import groupby
 from typing import Literal
 
-from kafkalab.catalogue.metrics import ALL_SERVICES, PLATFORM
+from kafkalab.catalogue.metrics import ALL_SERVICES, BROKER, PLATFORM
 from kafkalab.verdict import Check, expect
 
-ENDPOINTS = (*ALL_SERVICES, PLATFORM)
+ENDPOINTS = (*ALL_SERVICES, PLATFORM, BROKER)
 
 
 @dataclass(frozen=True)
@@ -25,6 +26,17 @@ class Scraped:
     endpoint: str  # a service name, or "platform"
     answered: bool
     missing: list[str] = field(default_factory=list)  # catalogue metrics absent or mistyped
+
+
+@dataclass(frozen=True)
+class BrokerView:
+    """What the broker's own /metrics said, summed over its brokers (the JMX exporter agent)."""
+
+    under_replicated: float  # kafka_server_replicamanager_underreplicatedpartitions
+    offline: float  # kafka_controller_kafkacontroller_offlinepartitionscount (max)
+    active_controllers: float  # kafka_controller_kafkacontroller_activecontrollercount
+    produce_requests: float  # kafka_network_requestmetrics_requests_total{request="Produce"}
+    produce_p99: float  # seconds, kafka_network_requestmetrics_totaltime_seconds 0.99
 
 
 @dataclass(frozen=True)
@@ -43,6 +55,7 @@ class Sample:
 @dataclass
 class Seen:
     scraped: list[Scraped]
+    broker: BrokerView | None  # None: no broker endpoint answered
     threshold: float  # the rule's `> N`
     for_seconds: float  # the rule's `for:`
     samples: list[Sample]
@@ -70,6 +83,15 @@ def check(seen: Seen) -> list[Check]:
             "every catalogue metric exported with its type",
             not missing and not silent,
             "; ".join(missing[:4]) if missing else "none missing",
+        ),
+        _broker_healthy(seen.broker),
+        expect(
+            "the broker timed Produce requests",
+            seen.broker is not None and seen.broker.produce_requests > 0,
+            f"{seen.broker.produce_requests:g} Produce requests, p99 "
+            f"{seen.broker.produce_p99 * 1000:.0f} ms"
+            if seen.broker
+            else "no broker metrics",
         ),
         expect(
             "lag alert pending before firing",
@@ -100,6 +122,20 @@ def check(seen: Seen) -> list[Check]:
             f"{last.state}, lag {last.lag} at {last.at:.0f} s" if last else "not evaluated",
         ),
     ]
+
+
+def _broker_healthy(broker: BrokerView | None) -> Check:
+    return expect(
+        "the broker reports every partition led and in sync",
+        broker is not None
+        and broker.under_replicated == 0
+        and broker.offline == 0
+        and broker.active_controllers == 1,
+        f"under-replicated {broker.under_replicated:g}, offline {broker.offline:g}, active "
+        f"controllers {broker.active_controllers:g}"
+        if broker
+        else "no broker metrics",
+    )
 
 
 def _runs(states: list[str]) -> list[str]:

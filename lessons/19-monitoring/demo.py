@@ -1,10 +1,11 @@
-"""Lesson 19: scrape every /metrics like Prometheus, then pause notification while orders flow
-and evaluate the shipped rule file until the consumer-lag alert fires; resume; see it clear."""
+"""Lesson 19: scrape every /metrics like Prometheus (the six services, the platform's group lag
+and the broker's own JMX metrics), then pause notification while orders flow and evaluate the
+shipped rule file until the consumer-lag alert fires; resume; see it clear."""
 
 from __future__ import annotations
 
 import time
-from typing import Literal
+from typing import Any, Literal
 
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
@@ -23,7 +24,7 @@ from kafkalab.monitoring.scrape import scrape_one
 from kafkalab.observe.lag import group_lag
 from kafkalab.platform import control
 
-from .check import Sample, Scraped, Seen
+from .check import BrokerView, Sample, Scraped, Seen
 
 PAUSED = "notification"
 GROUP = group_id(PAUSED)  # kafkalab-notification: reads order-events and users
@@ -40,6 +41,7 @@ KEY: dict[str, tuple[str, dict[str, str]]] = {
     "notification": ("kafkalab_notifications_sent_total", {}),
     "analytics": ("kafkalab_analytics_value", {"metric": "orders_total"}),
     "platform": ("kafkalab_consumergroup_lag", {}),
+    "broker": ("kafka_network_requestmetrics_totaltime_seconds", {"quantile": "0.99"}),
 }
 
 
@@ -54,7 +56,7 @@ def demo(lab: Lab) -> Seen:
         # its partitions: the broker computes lag from a *committed* offset.
         place(orders, buyers, 6)
         wait_caught_up(lab)
-        scraped = scrape_everything(lab)
+        scraped, broker = scrape_everything(lab)
 
         live = LiveAlerts(
             control.scrape_targets(lab.settings)
@@ -95,7 +97,7 @@ def demo(lab: Lab) -> Seen:
     finally:
         orders.close()
     timeline(lab, samples, rule.for_seconds)
-    return Seen(scraped, threshold, rule.for_seconds, samples)
+    return Seen(scraped, broker, threshold, rule.for_seconds, samples)
 
 
 def evaluate(
@@ -166,9 +168,10 @@ def wait_caught_up(lab: Lab, timeout: float = 90) -> None:
     raise LessonSetupFailed(f"{GROUP} did not catch up within {timeout:g} s")
 
 
-def scrape_everything(lab: Lab) -> list[Scraped]:
-    """Each endpoint's /metrics, checked against the catalogue; a few key series shown."""
-    scraped, rows = [], []
+def scrape_everything(lab: Lab) -> tuple[list[Scraped], BrokerView | None]:
+    """Each endpoint's /metrics, checked against the catalogue; a few key series shown; what the
+    brokers' JMX exporter agents say, in a table of its own."""
+    scraped, rows, brokers = [], [], []
     for target in control.scrape_targets(lab.settings):
         text = scrape_one(target, timeout=10)
         families = {f.name: f for f in text_string_to_metric_families(text or "")}
@@ -179,6 +182,8 @@ def scrape_everything(lab: Lab) -> list[Scraped]:
         ]
         scraped.append(Scraped(target.endpoint, text is not None, missing))
         samples = [s for f in families.values() for s in f.samples]
+        if target.endpoint == "broker" and text is not None:
+            brokers.append((target.instance, samples))
         key, wanted = KEY[target.endpoint]
         value = sum(
             s.value for s in samples if s.name == key and wanted.items() <= s.labels.items()
@@ -198,7 +203,49 @@ def scrape_everything(lab: Lab) -> list[Scraped]:
         ["instance", "endpoint", "families", "key series (summed)", "events consumed", "missing"],
         rows,
     )
-    return scraped
+    return scraped, broker_metrics(lab, brokers)
+
+
+def broker_metrics(lab: Lab, brokers: list[tuple[str, list[Any]]]) -> BrokerView | None:
+    """The broker's own health and latency, from its JMX exporter agent (one per broker)."""
+    if not brokers:
+        return None
+
+    def value(samples: list[Any], name: str, **labels: str) -> float:
+        return sum(
+            s.value for s in samples if s.name == name and labels.items() <= s.labels.items()
+        )
+
+    latency = specs.REQUEST_TIME.name
+    shown: list[tuple[str, str, dict[str, str], float]] = [  # (what, series, labels, scale)
+        ("under-replicated partitions", specs.UNDER_REPLICATED.name, {}, 1),
+        ("offline partitions", specs.OFFLINE_PARTITIONS.name, {}, 1),
+        ("active controller", specs.ACTIVE_CONTROLLER.name, {}, 1),
+        ("Produce requests", specs.REQUESTS.name, {"request": "Produce"}, 1),
+        ("Produce p99 (ms)", latency, {"request": "Produce", "quantile": "0.99"}, 1000),
+        ("Fetch p99 (ms)", latency, {"request": "FetchConsumer", "quantile": "0.99"}, 1000),
+    ]
+    lab.table(
+        "The broker's own metrics: Prometheus' JMX exporter, a java agent in the broker's JVM",
+        ["series", *[f"broker :{instance.rsplit(':', 1)[-1]}" for instance, _ in brokers]],
+        [
+            [
+                f"{what}: {series}",
+                *[f"{value(s, series, **labels) * scale:.4g}" for _, s in brokers],
+            ]
+            for what, series, labels, scale in shown
+        ],
+    )
+    everything = [s for _, samples in brokers for s in samples]
+    return BrokerView(
+        under_replicated=value(everything, specs.UNDER_REPLICATED.name),
+        offline=max(value(samples, specs.OFFLINE_PARTITIONS.name) for _, samples in brokers),
+        active_controllers=value(everything, specs.ACTIVE_CONTROLLER.name),
+        produce_requests=value(everything, specs.REQUESTS.name, request="Produce"),
+        produce_p99=max(
+            value(samples, latency, request="Produce", quantile="0.99") for _, samples in brokers
+        ),
+    )
 
 
 def _labels(labels: dict[str, str]) -> str:

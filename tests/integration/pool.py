@@ -105,7 +105,8 @@ class Pool:
 def local_settings(data_dir: Path, **overrides: Any) -> Settings:
     """Settings for a cluster (and platform) of the tests' own, on free ports below the
     ephemeral range: brokers, controllers and secure ports for up to three nodes, the registry,
-    then the services (6, the platform endpoint, and 10 more per extra replica, up to six)."""
+    then the services (6, the platform endpoint, and 10 more per extra replica, up to six), and
+    last the brokers' JMX exporter agents (up to three)."""
     base = free_port_block(80)
     return load_settings(
         data_dir=data_dir,
@@ -114,6 +115,7 @@ def local_settings(data_dir: Path, **overrides: Any) -> Settings:
         secure_port=base + 6,
         registry_port=base + 9,
         service_port=base + 10,
+        broker_metrics_port=base + 77,
         **overrides,
     )
 

@@ -81,7 +81,9 @@ def test_every_catalogue_metric_is_exported_with_its_type(
         "order exports kafkalab_orders",
     )
     missing = []
-    for target in targets(settings):
+    found = control.scrape_targets(settings)  # the brokers' JMX exporter agents too
+    assert specs.BROKER in {t.endpoint for t in found}
+    for target in found:
         exposed = families(target)
         for spec in specs.exported_by(target.endpoint):
             if exposed.get(specs.family_name(spec)) != spec.type:

@@ -113,6 +113,19 @@ def up(value: float) -> Plant:
     }
 
 
+def broker_gauge(name: str, values: list[float]) -> Plant:
+    """One gauge per broker agent (instances 9404, 9405, ...)."""
+    return lambda t: {
+        name: [
+            ({"job": "kafka", "instance": f"127.0.0.1:{9404 + i}", "endpoint": "broker"}, v)
+            for i, v in enumerate(values)
+        ]
+    }
+
+
+UNDER_REPLICATED = "kafka_server_replicamanager_underreplicatedpartitions"
+OFFLINE = "kafka_controller_kafkacontroller_offlinepartitionscount"
+
 CASES = [
     ("KafkalabConsumerLag", lag(40, 30), lag(20, 10), {"group": "kafkalab-notification"}, 70.0),
     ("KafkalabHighErrorRate", errors(1.0, 9.0), errors(0.1, 99.9), {"service": "payment"}, 0.1),
@@ -121,6 +134,20 @@ CASES = [
     ("KafkalabPaymentCircuitOpen", circuit(1), circuit(2), {}, 1.0),
     ("KafkalabThroughputDrop", throughput(10.0, 0.0), throughput(10.0, 10.0), {}, 0.0),
     ("KafkalabServiceDown", up(0), up(1), {"endpoint": "notification"}, 0.0),
+    (
+        "KafkaUnderReplicatedPartitions",
+        broker_gauge(UNDER_REPLICATED, [4, 0, 3]),
+        broker_gauge(UNDER_REPLICATED, [0, 0, 0]),
+        {},
+        7.0,
+    ),
+    (
+        "KafkaOfflinePartitions",
+        broker_gauge(OFFLINE, [2, 2, 2]),
+        broker_gauge(OFFLINE, [0, 0]),
+        {},
+        2.0,
+    ),
 ]
 
 

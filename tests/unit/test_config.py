@@ -1,6 +1,10 @@
+import re
 from pathlib import Path
 
-from kafkalab.cluster import config
+import yaml
+
+from kafkalab.catalogue import metrics
+from kafkalab.cluster import config, provision
 from kafkalab.settings import load_settings
 
 
@@ -93,6 +97,35 @@ def test_jvm_command_runs_kafka_main_with_a_small_heap(tmp_path: Path) -> None:
     assert "-Xmx512m" in cmd
     assert cmd[-2:] == ["kafka.Kafka", str(node.properties_file)]
     assert f"{tmp_path / 'libs'}/*" in cmd
+
+
+def test_each_broker_starts_the_jmx_exporter_agent_on_its_own_port(tmp_path: Path) -> None:
+    settings = load_settings(data_dir=tmp_path, broker_metrics_port=39404)
+    nodes = config.node_specs(settings, 3)
+    assert [n.metrics_port for n in nodes] == [39404, 39405, 39406]
+    cmd = config.jvm_command("java", tmp_path / "libs", settings, nodes[1])
+    agent = f"-javaagent:{tmp_path / 'libs' / provision.JMX_EXPORTER_JAR}"
+    assert f"{agent}=127.0.0.1:39405:{nodes[1].jmx_exporter_file}" in cmd
+    assert cmd.index(f"{agent}=127.0.0.1:39405:{nodes[1].jmx_exporter_file}") < cmd.index("-cp")
+    assert provision.JMX_EXPORTER_JAR in provision.pinned_checksums()  # fetched with the jars
+
+
+def test_metrics_port_zero_starts_the_broker_without_the_agent(tmp_path: Path) -> None:
+    settings = load_settings(data_dir=tmp_path, broker_metrics_port=0)
+    node = config.node_specs(settings, 1)[0]
+    assert node.metrics_port == 0
+    assert not any(
+        arg.startswith("-javaagent") for arg in config.jvm_command("java", tmp_path, settings, node)
+    )
+
+
+def test_the_agent_reads_only_the_mbeans_its_rules_name() -> None:
+    exporter = yaml.safe_load(config.render_jmx_exporter())
+    assert exporter["includeObjectNames"] == list(config.JMX_OBJECT_NAMES)
+    names = {rule["name"] for rule in exporter["rules"]}
+    broker = {spec.name for spec in metrics.exported_by(metrics.BROKER)}
+    assert names == broker  # the catalogue lists what the agent exports, and nothing more
+    assert all(re.compile(rule["pattern"]) for rule in exporter["rules"])
 
 
 def test_log4j_writes_to_the_node_log_dir(tmp_path: Path) -> None:

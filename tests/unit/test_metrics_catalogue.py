@@ -16,7 +16,10 @@ SNAKE = re.compile(r"^[a-z][a-z0-9_]*$")
 
 @pytest.mark.parametrize("spec", CATALOGUE, ids=lambda s: s.name)
 def test_names_follow_prometheus_conventions(spec: MetricSpec) -> None:
-    assert spec.name.startswith("kafkalab_")
+    # the brokers' metrics are named after their MBeans, as Kafka's JMX exporter users know them
+    assert spec.name.startswith(
+        "kafka_" if spec.exported_by == (catalogue.BROKER,) else "kafkalab_"
+    )
     assert SNAKE.match(spec.name)
     assert spec.name.endswith("_total") == (spec.type == "counter")
     assert all(SNAKE.match(label) for label in spec.labels)
