@@ -26,6 +26,9 @@ from kafkalab.errors import KafkalabError
 from kafkalab.settings import Settings
 
 HEAP = "-Xmx128m"
+LOG_CONFIG = Path(__file__).with_name("tools-log4j2.properties")
+"""Kafka's scripts log their tools' warnings to stderr; without a config log4j2 prints errors
+on stdout, between a console consumer's records."""
 
 
 @dataclass(frozen=True)
@@ -53,6 +56,11 @@ TOOLS = {
             "console-consumer",
             "org.apache.kafka.tools.consumer.ConsoleConsumer",
             "print a topic's records",
+        ),
+        Tool(
+            "console-share-consumer",
+            "org.apache.kafka.tools.consumer.ConsoleShareConsumer",
+            "print a topic's records as a member of a share group (KIP-932)",
         ),
         Tool(
             "console-producer",
@@ -239,6 +247,7 @@ def tool_command(
         "-XX:+UseSerialGC",
         "-XX:TieredStopAtLevel=1",  # a short-lived tool: start fast rather than run fast
         "-Djava.awt.headless=true",
+        f"-Dlog4j2.configurationFile={LOG_CONFIG}",
         "-cp",
         f"{classpath}/*",
         tool.main_class,
