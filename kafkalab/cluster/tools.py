@@ -288,6 +288,34 @@ def run_tool(
 
 
 @contextlib.contextmanager
+def open_tool(
+    settings: Settings, conn: Connection, name: str, args: Sequence[str]
+) -> Iterator[subprocess.Popen[str]]:
+    """Start Kafka's tool `name` and hand back its running process, stdout and stderr piped
+    together as text: for a tool that runs until it is stopped, such as a console consumer
+    read line by line. Leaving the block stops it as Ctrl-C does (SIGTERM: the tool's shutdown
+    hook closes its client, which leaves its group) and waits for it to end."""
+    tool = find_tool(name)
+    java = find_java(settings)
+    classpath = provision.ensure_jars(settings)
+    with _config_file(java_client_properties(conn)) as config_file:
+        cmd = tool_command(java.path, classpath, tool, args, conn.bootstrap_servers, config_file)
+        process = subprocess.Popen(
+            cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, errors="replace"
+        )
+        try:
+            yield process
+        finally:
+            if process.poll() is None:
+                process.terminate()
+            try:
+                process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+
+@contextlib.contextmanager
 def _config_file(props: dict[str, str]) -> Iterator[Path | None]:
     """A 0600 properties file for `--command-config` (it may hold a password), or None."""
     if not props:

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from confluent_kafka import (
+    OFFSET_BEGINNING,
     Consumer,
     ConsumerGroupTopicPartitions,
     TopicCollection,
@@ -56,7 +57,7 @@ def read_all(
                 ends[partition] = high
         if not ends:
             return []
-        consumer.assign([TopicPartition(topic, p, 0) for p in ends])
+        consumer.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in ends])
         records: list[Record] = []
         done: set[int] = set()
         deadline = time.monotonic() + timeout
