@@ -69,10 +69,11 @@ def describe(lab: Lab, group: str, *extra: str) -> list[list[str]]:
     return [line.split() for line in done.stdout.splitlines() if line.split()[:1] == [group]]
 
 
-def lag(lab: Lab, group: str, partition: int = 0) -> str:
-    """LAG of the group's partition (GROUP TOPIC PARTITION START-OFFSET LAG), "" if absent."""
+def offsets(lab: Lab, group: str, partition: int = 0) -> tuple[str, str]:
+    """(START-OFFSET, LAG) of the group's partition in `kafka-share-groups --describe`
+    (GROUP TOPIC PARTITION START-OFFSET LAG); ("", "") when it is not listed."""
     rows = [r for r in describe(lab, group) if len(r) >= 5 and r[2] == str(partition)]
-    return rows[0][4] if rows else ""
+    return (rows[0][3], rows[0][4]) if rows else ("", "")
 
 
 def _collect(process: subprocess.Popen[str], into: list[str]) -> None:
@@ -138,6 +139,10 @@ def demo(lab: Lab) -> Seen:
     # Redelivery: one more record. A consumer that --release's it gives it back at once (a
     # RELEASE acknowledgement); the next consumer gets it again with its delivery count at 2,
     # and --reject's it (REJECT: archived, never delivered again).
+    lab.say(
+        "One more record: a consumer run with --release hands it back, the next one (--reject) "
+        "gets it again."
+    )
     producer.produce(topic, value=b"order-retry")
     producer.flush(30)
     one = ["--max-messages", "1", "--timeout-ms", "15000"]
@@ -154,7 +159,7 @@ def demo(lab: Lab) -> Seen:
     )
 
     state = readback.share_state(lab.conn, group, topic)
-    lagging = lag(lab, group)
+    start, lagging = offsets(lab, group)
     lab.table(
         "what the share coordinator wrote (__share_group_state)",
         ["offset", "states, oldest first"],
@@ -163,7 +168,11 @@ def demo(lab: Lab) -> Seen:
             for o, h in sorted(state.records.items())
         ],
     )
-    lab.show("kafka-share-groups --describe", [("LAG", lagging or "-")])
+    lab.table(
+        "kafka-share-groups --describe",
+        ["START-OFFSET (SPSO)", "LAG (not yet done)"],
+        [[start or "-", lagging or "-"]],
+    )
     return Seen(
         partitions=readback.partition_count(lab.conn, topic),
         sent=SENT,

@@ -7,8 +7,8 @@ done once, and the broker gives the poison up after its second delivery, instead
 crash workers for ever.
 
 `kafkalab lesson 21` runs this file, then reads back what the broker's share coordinator wrote
-for every job (acknowledged or archived, after how many deliveries), the `done` topic your
-workers' output is copied to, and `kafkalab kafka share-groups --describe`.
+for every job (acknowledged or archived, after how many deliveries) and the `done` topic your
+workers' output is copied to.
 """
 
 import shlex
