@@ -111,6 +111,17 @@ def render_properties(
         "transaction.state.log.num.partitions": 10,
         "share.coordinator.state.topic.replication.factor": rf,
         "share.coordinator.state.topic.min.isr": min_isr,
+        # Share groups (KIP-932, lesson 21) are on by default in 4.3 (share.version=1). Their
+        # state topic gets 10 partitions like the offsets topic (50 by default, created when the
+        # first share group starts). Members heartbeat every second, as KIP-848 members do below:
+        # at the 5 s default a new share consumer waits up to 5 s for its first assignment.
+        # The minimum record lock drops to 1 s so a lesson's group can ask for a lock of a few
+        # seconds (share.record.lock.duration.ms) and show a lost record coming back; the 30 s
+        # default lock stays for every other group.
+        "share.coordinator.state.topic.num.partitions": 10,
+        "group.share.heartbeat.interval.ms": 1000,
+        "group.share.min.heartbeat.interval.ms": 1000,
+        "group.share.min.record.lock.duration.ms": 1000,
         # A learner's consumer should join at once, not after the 3 s production default.
         "group.initial.rebalance.delay.ms": 0,
         # KIP-848 groups (group.protocol=consumer) heartbeat at the broker's pace, 5 s by

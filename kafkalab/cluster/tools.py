@@ -26,6 +26,9 @@ from kafkalab.errors import KafkalabError
 from kafkalab.settings import Settings
 
 HEAP = "-Xmx128m"
+LOG_CONFIG = Path(__file__).with_name("tools-log4j2.properties")
+"""Kafka's scripts log their tools' warnings to stderr; without a config log4j2 prints errors
+on stdout, between a console consumer's records."""
 
 
 @dataclass(frozen=True)
@@ -53,6 +56,11 @@ TOOLS = {
             "console-consumer",
             "org.apache.kafka.tools.consumer.ConsoleConsumer",
             "print a topic's records",
+        ),
+        Tool(
+            "console-share-consumer",
+            "org.apache.kafka.tools.consumer.ConsoleShareConsumer",
+            "print a topic's records as a member of a share group (KIP-932)",
         ),
         Tool(
             "console-producer",
@@ -239,6 +247,7 @@ def tool_command(
         "-XX:+UseSerialGC",
         "-XX:TieredStopAtLevel=1",  # a short-lived tool: start fast rather than run fast
         "-Djava.awt.headless=true",
+        f"-Dlog4j2.configurationFile={LOG_CONFIG}",
         "-cp",
         f"{classpath}/*",
         tool.main_class,
@@ -276,6 +285,34 @@ def run_tool(
                 process.kill()
                 code = process.wait()
         return subprocess.CompletedProcess(cmd, code)
+
+
+@contextlib.contextmanager
+def open_tool(
+    settings: Settings, conn: Connection, name: str, args: Sequence[str]
+) -> Iterator[subprocess.Popen[str]]:
+    """Start Kafka's tool `name` and hand back its running process, stdout and stderr piped
+    together as text: for a tool that runs until it is stopped, such as a console consumer
+    read line by line. Leaving the block stops it as Ctrl-C does (SIGTERM: the tool's shutdown
+    hook closes its client, which leaves its group) and waits for it to end."""
+    tool = find_tool(name)
+    java = find_java(settings)
+    classpath = provision.ensure_jars(settings)
+    with _config_file(java_client_properties(conn)) as config_file:
+        cmd = tool_command(java.path, classpath, tool, args, conn.bootstrap_servers, config_file)
+        process = subprocess.Popen(
+            cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, errors="replace"
+        )
+        try:
+            yield process
+        finally:
+            if process.poll() is None:
+                process.terminate()
+            try:
+                process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
 
 
 @contextlib.contextmanager

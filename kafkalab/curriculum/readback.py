@@ -7,10 +7,16 @@ what the learner's group did; reads stop at the end offsets taken when the read 
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
-from confluent_kafka import Consumer, ConsumerGroupTopicPartitions, TopicPartition
+from confluent_kafka import (
+    OFFSET_BEGINNING,
+    Consumer,
+    ConsumerGroupTopicPartitions,
+    TopicCollection,
+    TopicPartition,
+)
 from confluent_kafka.admin import AdminClient
 
 from kafkalab import clients
@@ -51,7 +57,7 @@ def read_all(
                 ends[partition] = high
         if not ends:
             return []
-        consumer.assign([TopicPartition(topic, p, 0) for p in ends])
+        consumer.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in ends])
         records: list[Record] = []
         done: set[int] = set()
         deadline = time.monotonic() + timeout
@@ -194,3 +200,123 @@ def _kafka_python_admin(conn: Connection) -> Any:
     }
     conf.update({key: value for key, value in optional.items() if value is not None})
     return KafkaAdminClient(**conf)
+
+
+SHARE_STATE_TOPIC = "__share_group_state"
+DELIVERY_STATES = {0: "available", 1: "acquired", 2: "acknowledged", 4: "archived"}
+"""A share-group record's states as the share coordinator writes them (KIP-932): available
+(again), acknowledged (accepted), archived (rejected, or given up at the delivery count limit)."""
+
+
+@dataclass(frozen=True)
+class ShareDelivery:
+    """One state the share coordinator wrote for a record: what became of it, after how many
+    deliveries."""
+
+    state: str
+    deliveries: int
+
+
+@dataclass
+class ShareState:
+    """A share group's durable state for one partition, as the broker's share coordinator wrote
+    it to `__share_group_state`: every state change of every record, oldest first."""
+
+    start_offset: int = -1
+    """The last share-partition start offset (SPSO) written; -1 before the first delivery."""
+    records: dict[int, list[ShareDelivery]] = field(default_factory=dict)
+
+    def final(self, offset: int) -> ShareDelivery | None:
+        history = self.records.get(offset)
+        return history[-1] if history else None
+
+
+def share_state(conn: Connection, group: str, topic: str, partition: int = 0) -> ShareState:
+    """What the broker recorded of `group`'s deliveries of `topic`[`partition`]: read from the
+    share coordinator's own log, `__share_group_state` (assign-only, like read_all). A record is
+    there once it was acknowledged, released, rejected or archived; a record still only acquired
+    (or never delivered) is not. Each ShareSnapshot/ShareUpdate record is decoded as Kafka 4.3
+    writes it (a 2-byte type and the key's group, topic id and partition; a flexible value)."""
+    admin: AdminClient = clients.admin(conn)
+    described = admin.describe_topics(TopicCollection([topic]))[topic].result(timeout=15)
+    uuid = described.topic_id
+    topic_id = uuid.get_most_significant_bits().to_bytes(
+        8, "big", signed=True
+    ) + uuid.get_least_significant_bits().to_bytes(8, "big", signed=True)
+    state = ShareState()
+    if SHARE_STATE_TOPIC not in admin.list_topics(timeout=10).topics:
+        return state  # no share group has ever delivered a record on this cluster
+    for record in read_all(conn, SHARE_STATE_TOPIC, isolation="read_uncommitted"):
+        decoded = decode_share_record(record.key or b"", record.value)
+        if decoded is None or decoded[0:3] != (group, topic_id, partition):
+            continue
+        _, _, _, start, batches = decoded
+        if start >= 0:
+            state.start_offset = start
+        for first, last, code, count in batches:
+            for offset in range(first, last + 1):
+                delivery = ShareDelivery(DELIVERY_STATES.get(code, str(code)), count)
+                state.records.setdefault(offset, []).append(delivery)
+    return state
+
+
+def decode_share_record(
+    key: bytes, value: bytes | None
+) -> tuple[str, bytes, int, int, list[tuple[int, int, int, int]]] | None:
+    """(group, topic id, partition, start offset, [(first, last, state, deliveries)]) of one
+    `__share_group_state` record; None for a tombstone or a record of another kind."""
+    if value is None or len(key) < 2:
+        return None
+    kind = int.from_bytes(key[:2], "big")
+    if kind not in (0, 1):  # 0 ShareSnapshot, 1 ShareUpdate
+        return None
+    size = int.from_bytes(key[2:4], "big")
+    group = key[4 : 4 + size].decode()
+    topic_id = key[4 + size : 20 + size]
+    partition = int.from_bytes(key[20 + size : 24 + size], "big", signed=True)
+    reader = _Bytes(value[2:])  # after the value's version
+    if kind == 0:  # snapshot epoch, state epoch, leader epoch
+        reader.take(12)
+    else:  # snapshot epoch, leader epoch
+        reader.take(8)
+    start = reader.number(8)
+    if kind == 0:  # create and write timestamps
+        reader.take(16)
+    batches = []
+    for _ in range(reader.varint() - 1):  # a compact array: its length + 1
+        first, last = reader.number(8), reader.number(8)
+        code, count = reader.number(1), reader.number(2)
+        reader.skip_tags()
+        batches.append((first, last, code, count))
+    return group, topic_id, partition, start, batches
+
+
+class _Bytes:
+    """Kafka's wire encoding, read front to back: big-endian ints, unsigned varints."""
+
+    def __init__(self, data: bytes) -> None:
+        self.data, self.at = data, 0
+
+    def take(self, n: int) -> bytes:
+        chunk = self.data[self.at : self.at + n]
+        if len(chunk) < n:
+            raise ValueError("a __share_group_state record ended early")
+        self.at += n
+        return chunk
+
+    def number(self, n: int) -> int:
+        return int.from_bytes(self.take(n), "big", signed=True)
+
+    def varint(self) -> int:
+        value, shift = 0, 0
+        while True:
+            byte = self.take(1)[0]
+            value |= (byte & 0x7F) << shift
+            if byte < 0x80:
+                return value
+            shift += 7
+
+    def skip_tags(self) -> None:
+        for _ in range(self.varint()):
+            self.varint()  # the tag
+            self.take(self.varint())  # its size, then its bytes

@@ -18,6 +18,7 @@ from confluent_kafka.schema_registry import Schema
 
 from kafkalab import clients
 from kafkalab.connection import Connection
+from kafkalab.curriculum import readback
 from kafkalab.curriculum.lab import Lab
 from kafkalab.curriculum.manifest import find
 from kafkalab.curriculum.runner import load_module
@@ -113,6 +114,37 @@ def test_lesson11_a_table_topic_never_compacted_fails(cluster: Settings) -> None
     assert not result.ok
     assert "u-2 'Grace Hopper' at offset 1" in result.detail
     assert result.detail.startswith("still on the log after")
+
+
+def test_lesson21_a_record_rejected_at_once_was_never_redelivered(cluster: Settings) -> None:
+    """The demo's --reject consumer without the --release one before it: the share coordinator
+    writes the record archived at its first delivery, and the check says so."""
+    demo, check = load_module(find(21), "demo"), load_module(find(21), "check")
+    lab = lab_for(cluster, 21)
+    topic, group = lab.topic("orders"), lab.group("pickers")
+    demo.configure_group(lab, group, {"share.auto.offset.reset": "earliest"})
+    producer = lab.producer()
+    producer.produce(topic, value=b"order-retry")
+    producer.flush(30)
+    one = ["--topic", topic, "--group", group, *demo.SHOW, "--max-messages", "1"]
+    run = demo.kafka(lab, "console-share-consumer", *one, "--timeout-ms", "15000", "--reject")
+    state = readback.share_state(lab.conn, group, topic)
+    seen = check.Seen(
+        partitions=1,
+        sent=0,
+        consumers={},
+        members={},
+        retry_offset=0,
+        released=[],
+        rejected=demo.printed(run.stdout),
+        history={o: [(d.state, d.deliveries) for d in h] for o, h in state.records.items()},
+    )
+    result = judged(
+        check.check(seen), "a released record came back, delivery count 2, then was rejected"
+    )
+    assert not result.ok
+    assert "--reject printed [(0, 1)]" in result.detail
+    assert "the share coordinator wrote [('archived', 1)]" in result.detail
 
 
 def test_lesson18_a_plaintext_listener_fails(conn: Connection) -> None:

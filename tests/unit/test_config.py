@@ -131,3 +131,13 @@ def test_the_agent_reads_only_the_mbeans_its_rules_name() -> None:
 def test_log4j_writes_to_the_node_log_dir(tmp_path: Path) -> None:
     node = config.node_specs(load_settings(data_dir=tmp_path), 1)[0]
     assert f"fileName = {node.logs / 'server.log'}" in config.render_log4j(node)
+
+
+def test_share_groups_heartbeat_every_second_and_may_lock_briefly(tmp_path: Path) -> None:
+    settings = load_settings(data_dir=tmp_path)
+    nodes = config.node_specs(settings, 1)
+    props = parse(config.render_properties(settings, nodes[0], nodes))
+    assert props["group.share.heartbeat.interval.ms"] == "1000"
+    assert props["group.share.min.heartbeat.interval.ms"] == "1000"
+    assert props["group.share.min.record.lock.duration.ms"] == "1000"
+    assert props["share.coordinator.state.topic.num.partitions"] == "10"

@@ -144,3 +144,12 @@ def test_a_tool_runs_with_the_java_and_jars_kafkalab_uses(
     assert cmd[0] == "/bin/java" and "/jars/*" in cmd
     config = cmd[cmd.index("--command-config") + 1]
     assert not Path(config).exists()  # removed once the tool ended
+
+
+def test_tools_log_to_stderr_as_kafkas_scripts_do() -> None:
+    """A console consumer's stdout then carries records only, not its log lines."""
+    tool = tools.find_tool("kafka-console-share-consumer.sh")
+    assert tool.main_class == "org.apache.kafka.tools.consumer.ConsoleShareConsumer"
+    cmd = tools.tool_command("java", Path("/libs"), tool, ["--topic", "t"], "127.0.0.1:9092")
+    assert f"-Dlog4j2.configurationFile={tools.LOG_CONFIG}" in cmd
+    assert "appender.stderr.target = SYSTEM_ERR" in tools.LOG_CONFIG.read_text()
