@@ -49,7 +49,7 @@ def _predicted(entry: progress.LessonProgress | None) -> str:
 def lessons(
     json: Annotated[bool, typer.Option("--json", help="Print the list as JSON.")] = False,
 ) -> None:
-    """The twenty lessons in four parts, with your progress: demo watched, exercise passed,
+    """The 22 lessons in four parts, with your progress: demo watched, exercise passed,
     predictions right (kept in the data dir)."""
     settings = load_settings()
     every = manifest.load()
@@ -264,7 +264,7 @@ def introduce(settings: Settings, lesson: Lesson) -> Path:
 def lesson(
     which: Annotated[
         str,
-        typer.Argument(help="Lesson number (1–20), or 'next' for the first one not done yet."),
+        typer.Argument(help="Lesson number (1–22), or 'next' for the first one not done yet."),
     ],
     demo: Annotated[
         bool,
