@@ -31,7 +31,7 @@ topic = NewTopic(
     TOPIC,
     num_partitions=1,
     replication_factor=3,  # a leader and two followers, each on its own broker
-    # TODO: how many replicas must hold a record before the leader accepts an acks=all write?
+    # TODO: how many replicas must be in sync before the leader accepts an acks=all write?
     #       (kafkalab's three-broker cluster defaults to 2; this topic overrides it)
     config={"min.insync.replicas": "1"},
 )

@@ -322,7 +322,8 @@ def _min_insync(lab: Lab, topic: str) -> Check:
             "the topic holds min.insync.replicas=1: when the ISR shrinks to the leader alone (a "
             "follower more than replica.lag.time.max.ms behind, or on a fenced broker), the "
             "leader takes an acks=all write on its own — acks=1 in disguise. This run's "
-            "followers were stopped too briefly to leave the ISR; a longer outage would",
+            "followers were stopped too briefly to leave the ISR; one 30 s behind, or on a "
+            "fenced broker, does",
             fix="create the topic with min.insync.replicas=2: with three replicas, writes go on "
             "while one broker is down, and each acknowledged one is on two brokers",
         )

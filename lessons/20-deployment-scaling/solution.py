@@ -42,7 +42,7 @@ producer = Producer(
         **lab.config,
         # The leader answers once every replica in the ISR has the record: a follower that
         # takes over has it too. What a dead leader never answered is retried on the new one,
-        # with sequence numbers, so a batch it had already stored is not stored twice.
+        # with sequence numbers, so a batch the new leader already has is not stored twice.
         "acks": "all",
         "enable.idempotence": True,
         "linger.ms": 5,
