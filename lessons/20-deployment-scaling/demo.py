@@ -1,4 +1,6 @@
-"""Lesson 20: three brokers, replication factor 3 — kill a partition leader under load and lose nothing."""
+"""Lesson 20: three brokers, replication factor 3 — kill a partition leader under load and lose
+nothing; see the dead broker kept as an Eligible Leader Replica, then move a topic's replicas
+onto another broker with kafka-reassign-partitions."""
 
 from __future__ import annotations
 
@@ -260,6 +262,14 @@ def _move(lab: Lab, side: SideCluster) -> Moved:
             if verified.count("is completed") == len(proposed):
                 break
             time.sleep(1)
+    # Any broker answers metadata: wait until the one asked has heard of the new placement.
+    _wait(
+        lambda: all(
+            v[1] == proposed.get(p) and v[2] == v[1]
+            for p, v in _partitions(side.conn, name).items()
+        ),
+        30,
+    )
     after = _partitions(side.conn, name)
     lab.table(
         f"{name} after the move (AdminClient)",
