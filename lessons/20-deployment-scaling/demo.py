@@ -104,6 +104,8 @@ def demo(lab: Lab) -> Seen:
                 f"{len(acked)} records acknowledged. SIGKILL → broker-{victim}, the leader of partition 0."
             )
             acked_before = len(acked)
+            # Asked of broker 1 now: a broker's own settings are described by that broker.
+            session = _broker_config(side.conn, "broker.session.timeout.ms")
             faults.inject(side.settings, "kill", faults.resolve(side.settings, f"broker-{victim}"))
             killed_at = time.monotonic()
             # The controller hears nothing from a SIGKILLed broker: it still lists it as leader
@@ -116,7 +118,6 @@ def demo(lab: Lab) -> Seen:
                 60,
             )
             after = _partitions(side.conn, topic)
-            session = _broker_config(side.conn, "broker.session.timeout.ms")
             lab.say(
                 f"Right after the kill the metadata still named broker-{leader_after_kill} as leader. "
                 f"The controller elected new leaders {time.monotonic() - killed_at:.1f} s after it: "
