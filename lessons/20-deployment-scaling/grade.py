@@ -190,8 +190,8 @@ def grade(lab: Lab, task: Task, program: Program) -> Graded:
     finally:
         program.stop()
         rejoined = whole(lab)  # whatever went wrong, the next user finds three brokers
-    claims = _claims(acked)
-    acked.unlink(missing_ok=True)
+        claims = _claims(acked)
+        acked.unlink(missing_ok=True)
     if seen["killed"] is None:
         return Graded(
             [
