@@ -8,6 +8,17 @@ from kafkalab.verdict import Check, equal, expect
 
 
 @dataclass
+class Moved:
+    """A topic moved off broker 1 onto broker 3 with kafka-reassign-partitions."""
+
+    before: dict[int, list[int]]  # partition → replicas (AdminClient), before
+    proposed: dict[int, list[int]]  # … in the plan --generate printed
+    verified: int  # partitions --verify called completed
+    after: dict[int, list[int]]  # … read back with the AdminClient afterwards
+    isr_after: dict[int, list[int]]
+
+
+@dataclass
 class Seen:
     brokers: list[int]
     replicas: dict[int, list[int]]  # partition → replica broker ids
@@ -25,6 +36,11 @@ class Seen:
     short_isr: list[int] = field(default_factory=list)  # its ISR with the victim down
     short_write: str = ""  # the broker's answer to acks=all then ("" = written)
     whole_write: str = ""  # … and once the victim rejoined
+    session_timeout: str = ""  # broker.session.timeout.ms as broker 1 runs with it
+    leader_after_kill: int = -1  # partition 0's leader in the metadata right after the kill
+    elr_while_down: list[int] = field(default_factory=list)  # the strict topic's ELR then
+    elr_after_rejoin: list[int] = field(default_factory=list)
+    moved: Moved | None = None
 
 
 def check(seen: Seen) -> list[Check]:
@@ -51,6 +67,7 @@ def check(seen: Seen) -> list[Check]:
             bool(victim_led),
             f"broker {seen.victim} led partition(s) {victim_led}",
         ),
+        _session(seen),
         expect(
             "new leaders elected",
             bool(seen.leaders_after) and not orphaned,
@@ -77,7 +94,53 @@ def check(seen: Seen) -> list[Check]:
             and all(len(i) == 3 for i in seen.isr_after_rejoin.values()),
             f"ISR {seen.isr_after_rejoin}",
         ),
+        _elr(seen),
+        _moved(seen.moved),
     ]
+
+
+def _session(seen: Seen) -> Check:
+    """A SIGKILLed broker says nothing: the controller finds out when its heartbeats stop for
+    broker.session.timeout.ms, and until then the metadata still names it leader."""
+    return expect(
+        "the controller waited for the dead broker's session to run out",
+        seen.session_timeout == "9000" and seen.leader_after_kill == seen.victim,
+        f"right after the kill partition 0's leader was still broker {seen.leader_after_kill}; "
+        f"broker.session.timeout.ms={seen.session_timeout or '?'}",
+    )
+
+
+def _elr(seen: Seen) -> Check:
+    """KIP-966: the strict topic (min.insync.replicas=3) had an ISR of 2 while the victim was
+    down, so the victim's replica — fenced, but holding every committed record — was kept as
+    an Eligible Leader Replica, and left the ELR when it rejoined the ISR."""
+    ok = seen.elr_while_down == [seen.victim] and not seen.elr_after_rejoin
+    return expect(
+        "the strict topic kept the dead broker as an eligible leader replica",
+        ok,
+        f"ELR {seen.elr_while_down} while broker {seen.victim} was down (ISR {seen.short_isr} "
+        f"< min.insync.replicas {seen.strict_min_insync}), {seen.elr_after_rejoin} once it "
+        "rejoined",
+    )
+
+
+def _moved(moved: Moved | None) -> Check:
+    name = "kafka-reassign-partitions moved the topic onto broker 3"
+    if moved is None:
+        return expect(name, False, "the demo did not get to the reassignment")
+    on_two = all(set(r) == {1, 2} for r in moved.before.values())
+    placed = all(moved.after.get(p) == r and set(r) == {2, 3} for p, r in moved.proposed.items())
+    whole = all(sorted(i) == sorted(moved.after[p]) for p, i in moved.isr_after.items())
+    return expect(
+        name,
+        bool(moved.proposed)
+        and on_two
+        and placed
+        and whole
+        and moved.verified == len(moved.proposed),
+        f"replicas {moved.before} → plan {moved.proposed}, --verify completed "
+        f"{moved.verified}, read back {moved.after} (ISR {moved.isr_after})",
+    )
 
 
 def _min_insync(seen: Seen) -> Check:

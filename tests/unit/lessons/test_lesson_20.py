@@ -13,7 +13,7 @@ from kafkalab.verdict import passed
 from tests.unit.lessons.helpers import failing
 
 check_module = load_module(find(20), "check")
-Seen, check = check_module.Seen, check_module.check
+Seen, Moved, check = check_module.Seen, check_module.Moved, check_module.check
 
 THREE = [1, 2, 3]
 
@@ -35,10 +35,28 @@ def good() -> Any:
         short_isr=[1, 2],
         short_write="NOT_ENOUGH_REPLICAS",
         whole_write="",
+        session_timeout="9000",
+        leader_after_kill=3,
+        elr_while_down=[3],
+        elr_after_rejoin=[],
+        moved=Moved(
+            before={0: [1, 2], 1: [1, 2]},
+            proposed={0: [2, 3], 1: [2, 3]},
+            verified=2,
+            after={0: [2, 3], 1: [2, 3]},
+            isr_after={0: [2, 3], 1: [2, 3]},
+        ),
     )
 
 
+def moved(**change: Any) -> dict[str, Any]:
+    return {"moved": replace(good().moved, **change)}
+
+
 MIN_ISR = "min.insync.replicas enforced by the broker"
+SESSION = "the controller waited for the dead broker's session to run out"
+ELR = "the strict topic kept the dead broker as an eligible leader replica"
+MOVED = "kafka-reassign-partitions moved the topic onto broker 3"
 
 
 def test_the_right_outcome_passes() -> None:
@@ -70,6 +88,17 @@ def test_the_right_outcome_passes() -> None:
             "no record written twice (idempotence)",
         ),
         ({"isr_after_rejoin": {0: [1, 2], 1: THREE, 2: THREE}}, "the broker rejoined the ISR"),
+        ({"session_timeout": "3000"}, SESSION),
+        ({"leader_after_kill": 1}, SESSION),  # an instant failover: no kill, a clean shutdown
+        ({"elr_while_down": []}, ELR),
+        ({"elr_while_down": [1]}, ELR),
+        ({"elr_after_rejoin": [3]}, ELR),
+        ({"moved": None}, MOVED),
+        (moved(before={0: [2, 3], 1: [1, 2]}), MOVED),
+        (moved(after={0: [1, 2], 1: [2, 3]}), MOVED),
+        (moved(proposed={0: [1, 3], 1: [2, 3]}, after={0: [1, 3], 1: [2, 3]}), MOVED),
+        (moved(verified=1), MOVED),
+        (moved(isr_after={0: [3], 1: [2, 3]}), MOVED),
     ],
 )
 def test_each_wrong_outcome_fails(change: dict[str, Any], name: str) -> None:
