@@ -16,9 +16,6 @@ from kafkalab.settings import Settings
 
 EXPLAIN_LINES = (60, 150)
 MAIN_WORDS = (500, 700)
-# Chapters 18 and later are being moved to the main-part-then-`## More` shape: until one has its
-# `## More`, its main part is not sized. Delete this once every chapter has one.
-SIZED_WITHOUT_MORE_THROUGH = 17
 REQUIRED = {"demo.py": "demo", "check.py": "check"}
 EXERCISE_REQUIRED = {"grade.py": ("prepare", "grade")}
 HINTS = (2, 3)
@@ -139,8 +136,6 @@ def _main_part(label: str, number: int, text: str) -> list[Problem]:
             )
         ]
     parts = chapter.split(text)
-    if not parts.more and number > SIZED_WITHOUT_MORE_THROUGH:
-        return []
     words = chapter.prose_words(parts.main)
     low, high = MAIN_WORDS
     if low <= words <= high:

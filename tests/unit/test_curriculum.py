@@ -201,15 +201,13 @@ def test_the_main_part_must_be_read_in_one_sitting() -> None:
     assert "499 words" in short[0].problem and "between 500 and 700" in short[0].problem
 
 
-def test_a_chapter_without_more_is_sized_through_lesson_17_only() -> None:
-    from kafkalab.curriculum.devcheck import SIZED_WITHOUT_MORE_THROUGH, _main_part
+def test_a_chapter_without_more_is_sized_to_its_questions() -> None:
+    from kafkalab.curriculum.devcheck import _main_part
 
-    without = _sized(900, more=False)
-    sized = _main_part("NN", SIZED_WITHOUT_MORE_THROUGH, without)
+    sized = _main_part("NN", 22, _sized(900, more=False))
     assert "900 words" in sized[0].problem and "top to `## Check your understanding`" in (
         sized[0].problem
     )
-    assert _main_part("NN", SIZED_WITHOUT_MORE_THROUGH + 1, without) == []
 
 
 def test_more_after_the_questions_is_a_problem() -> None:
