@@ -226,7 +226,7 @@ def grade(lab: Lab, task: Task, program: Program) -> Graded:
             else "some partition's ISR was still short after 120 s",
         ),
     ]
-    truths: dict[str, Any] = {}
+    truths: dict[str, Any] = {"lost": _lost(claims, records, seen.get("acked_alone", 0))}
     if "isr_after" in seen:
         truths["isr"] = len(seen["isr_after"])
     new_leader = seen.get("new_leader", -1)
@@ -234,6 +234,18 @@ def grade(lab: Lab, task: Task, program: Program) -> Graded:
         NONE if new_leader in (-1, None) else CLEAN if new_leader in seen["isr_before"] else UNCLEAN
     )
     return Graded(checks, truths)
+
+
+LOST_NONE = "none"
+LOST_ALONE = "every one the leader acknowledged on its own"
+LOST_SOME = "some of those"
+
+
+def _lost(claims: dict[str, int], records: list[Any], alone: int) -> str:
+    """The break's truth: which acknowledged payments the failover took (lesson 20 --break)."""
+    there = {r.text_key for r in records}
+    lost = sum(1 for key in claims if key not in there)
+    return LOST_NONE if lost == 0 else LOST_ALONE if lost >= alone else LOST_SOME
 
 
 def _survived(claims: dict[str, int], records: list[Any], topic: str) -> Check:
