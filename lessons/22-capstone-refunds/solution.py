@@ -67,8 +67,9 @@ refunds_issued = Counter("refunds_issued", "Refunds committed to the refunds top
 dead_letters = Counter("refunds_dead_letters", "Poison records committed to the refunds DLT")
 start_http_server(lab.params["metrics_port"], addr="127.0.0.1")
 
-# The alert a person is paged by, in Prometheus' rule format (kafkalab/monitoring/alerts.yml):
-# `kafkalab alerts` evaluates it, as a Prometheus server would, over this service's /metrics.
+# The alert a person is paged by, in Prometheus' rule format (kafkalab/monitoring/alerts.yml).
+# The grader evaluates it over this service's /metrics with the evaluator behind `kafkalab
+# alerts`, as a Prometheus server would.
 ALERT_RULE = """
 groups:
   - name: refunds
@@ -80,7 +81,7 @@ groups:
           severity: warning
         annotations:
           summary: "{{ $value }} poison record(s) parked on the refunds DLT"
-          description: "Read the reason in its error.* headers: `kafkalab tail <the DLT>`."
+          description: "The dead letter's error.type and error.message headers say why."
 """
 
 # What payments says was paid: a table read with assign(), no group, from the first offset.
