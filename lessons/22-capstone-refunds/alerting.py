@@ -170,6 +170,9 @@ def judge(rules: list[Rule] | str, watch: Watch | None, poisoned: bool, quiet_va
         {n for r in rules for n in promql.metric_names(r.expr)} - watch.exposed - {"up"}
     )
     why = f"; /metrics has no {', '.join(missing)}" if missing else ""
+    if not missing and any("{" in r.expr_text for r in rules):
+        labels = ", ".join(f'{k}="{v}"' for k, v in sorted(watch.target.labels.items()))
+        why = f"; the scraped series carry {labels}"
     exprs = "; ".join(f"{r.name}: {r.expr_text}" for r in rules)
     return Check(
         NAME,

@@ -486,7 +486,7 @@ def _watch(
             alarm.poisoned = True
             if alarm.watch is None or alarm.watch.poisoned():
                 break
-            if now - since > alerting.waits(alarm.rules) + 2:
+            if now - since > alerting.waits(alarm.rules) + 3:
                 break
         elif now - waited > 15:
             break

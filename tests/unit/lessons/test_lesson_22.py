@@ -123,6 +123,12 @@ def test_a_metric_the_service_does_not_expose_is_named(tmp_path: Path) -> None:
     assert "/metrics has no kafkalab_dead_letters_total" in check.detail
 
 
+def test_a_label_the_scrape_does_not_carry_is_named(tmp_path: Path) -> None:
+    check = tried(rules_of(tmp_path, 'refunds_dead_letters_total{job="refund"} > 0'))
+    assert check.ok is False
+    assert 'endpoint="refund"' in check.detail
+
+
 def test_a_threshold_one_poison_never_trips_fails(tmp_path: Path) -> None:
     check = tried(rules_of(tmp_path, "refunds_dead_letters_total > 1"))
     assert check.ok is False
