@@ -1,5 +1,6 @@
 """Lesson 22: the reference refund service under the exercise's own fault — SIGKILL every 3 s
-and a restart — then the broker read back with the invariant checker's refund rule."""
+and a restart — on a secure cluster, as its own SCRAM user; then the broker read back with the
+invariant checker's refund rule, and its alert rule tried against a poison record."""
 
 from __future__ import annotations
 
@@ -18,6 +19,12 @@ SOLUTION = Path(__file__).with_name("solution.py")
 
 
 def demo(lab: Lab) -> Seen:
+    lab.say("Starting a secure cluster of the lesson's own (your cluster is left alone): ~15 s.")
+    with lab.side_cluster(secure=True) as side:
+        return _on(lab.on(side))
+
+
+def _on(lab: Lab) -> Seen:
     task = grade.prepare(lab)
     first: dict[str, str] = task.private["first"]
     owed = sorted(oid for oid, kind in first.items() if kind == "refund")
@@ -27,12 +34,23 @@ def demo(lab: Lab) -> Seen:
         f"their payment failed, {grade.FIRST['confirmed']} confirmed, and one poison record "
         "that is not Avro at all."
     )
+    user = task.private["user"]
+    lab.show(
+        f"the service's own login: SCRAM user {user}, with these ACLs (nothing else)",
+        [
+            (f"{b.operation.name} on {b.restype.name}", b.name)
+            for b in grade.service_bindings(
+                user, task.topics, task.groups, task.params["transactional_id"]
+            )
+        ],
+    )
     lab.say(
         "Starting the reference refund service (solution.py). 3 s or more into a start, while "
         f"a transaction of it holds refunds, it is SIGKILLed and started again, {grade.KILLS} "
         "times — the fault "
         "`kafkalab chaos kill SERVICE --every 3` injects. Then a second wave arrives for the "
-        "last start, which runs undisturbed; its /metrics are read before Ctrl-C stops it."
+        "last start, which runs undisturbed; its /metrics are read, then a second poison "
+        "record is sent and its alert rule (ALERT_RULE) evaluated, before Ctrl-C stops it."
     )
     with tempfile.TemporaryDirectory(prefix="kafkalab-lesson22-") as folder:
         spec = Path(folder) / "spec.json"

@@ -4,15 +4,19 @@ Goal: finish this refund service. It reads the shop's order status changes and r
 order that was paid and then cancelled, exactly once, although it is SIGKILLed every 3 s: make
 each batch one Kafka transaction that holds its refunds, its dead letters and the input offsets
 it consumed. Refund only an order that `payments` shows as paid, dead-letter a record that does
-not decode (its reason in the headers), pin the refund schema's subject to BACKWARD, and count
-the refunds you commit on /metrics.
+not decode (its reason in the headers), pin the refund schema's subject to BACKWARD, count the
+refunds you commit on /metrics, and write ALERT_RULE: an alert that fires once a poison record
+reaches the DLT, and not before.
 
-`kafkalab lesson 22` seeds cancelled orders (some never paid, some confirmed, and one poison
-record), starts this file, SIGKILLs it 3 s into a start and restarts it, twice (the fault
-`kafkalab chaos kill SERVICE --every 3` injects into the shop), then sends a last wave of
-cancellations, reads your /metrics and stops the service with Ctrl-C (SIGINT). It grades what the broker and the registry
-hold: the refunds under read_committed, the dead letters, who committed your group's offsets,
-the subject's compatibility level.
+`kafkalab lesson 22` runs this on a secure cluster of its own, where the service logs in as its
+own SCRAM user (SERVICE below) with the least ACLs a refund service needs. It seeds cancelled
+orders (some never paid, some confirmed, and one poison record), starts this file, SIGKILLs it
+3 s into a start and restarts it, twice (the fault `kafkalab chaos kill SERVICE --every 3`
+injects into the shop), then sends a last wave of cancellations and a second poison record,
+scraping your /metrics and evaluating ALERT_RULE with `kafkalab alerts`' own evaluator, and
+stops the service with Ctrl-C (SIGINT). It grades what the broker and the registry hold: the
+refunds under read_committed, the dead letters, who committed your group's offsets, who wrote
+(the broker's authorizer log), the subject's compatibility level.
 """
 
 import time
@@ -27,6 +31,11 @@ from prometheus_client import Counter, start_http_server
 from kafkalab.exercise import setup
 
 lab = setup()
+# The service's own login on the secure cluster: SASL_SSL with SCRAM-SHA-512 as refund-<run>,
+# whose ACLs allow READ on the two input topics and the two groups, WRITE on refunds, the DLT
+# and one transactional id. lab.config is admin's: a super user, for tools, not for services.
+SERVICE: dict = lab.params["service"]
+TRANSACTIONAL_ID: str = lab.params["transactional_id"]  # the one id its ACLs let it use
 ORDER_EVENTS = lab.topic("order-events")  # OrderStatusChanged, keyed by order id (Avro)
 PAYMENTS = lab.topic("payments")  # PaymentCompleted / PaymentFailed (Avro)
 REFUNDS = lab.topic("refunds")
@@ -52,13 +61,31 @@ read_event = AvroDeserializer(registry)  # the writer's schema, by the id in eac
 write_refund = AvroSerializer(registry, REFUND_SCHEMA)
 
 # A counter only goes up; Prometheus sees a restart as a reset to 0 and rate() allows for it.
+# /metrics shows each with a _total suffix: refunds_issued_total, refunds_dead_letters_total.
 refunds_issued = Counter("refunds_issued", "Refunds committed to the refunds topic")
+dead_letters = Counter("refunds_dead_letters", "Poison records committed to the refunds DLT")
 start_http_server(lab.params["metrics_port"], addr="127.0.0.1")
 
+# The alert a person is paged by, in Prometheus' rule format (kafkalab/monitoring/alerts.yml).
+# The grader evaluates it over this service's /metrics with the evaluator behind `kafkalab
+# alerts`, as a Prometheus server would.
+# TODO: make it fire once a poison record reaches the DLT, and not before: which counter above
+#       rises then, and what expression is true once it rose?
+ALERT_RULE = """
+groups:
+  - name: refunds
+    rules:
+      - alert: RefundPoisonRecord
+        expr: refunds_issued_total < 0
+        labels:
+          severity: warning
+        annotations:
+          summary: "{{ $value }} poison record(s) parked on the refunds DLT"
+          description: "The dead letter's error.type and error.message headers say why."
+"""
+
 # What payments says was paid: a table read with assign(), no group, from the first offset.
-table = Consumer(
-    {**lab.config, "group.id": lab.group("payments-table"), "enable.auto.commit": False}
-)
+table = Consumer({**SERVICE, "group.id": lab.group("payments-table"), "enable.auto.commit": False})
 table.assign([TopicPartition(PAYMENTS, 0, OFFSET_BEGINNING)])
 paid: dict[str, int] = {}  # order id → amount charged
 
@@ -78,7 +105,7 @@ while table.position([TopicPartition(PAYMENTS, 0)])[0].offset < end:
 
 consumer = Consumer(
     {
-        **lab.config,
+        **SERVICE,
         "group.id": lab.group("refund"),
         "auto.offset.reset": "earliest",
         "enable.auto.commit": False,  # the transaction commits the offsets
@@ -90,8 +117,8 @@ consumer = Consumer(
 )
 producer = Producer(
     {
-        **lab.config,
-        # TODO: make this producer transactional, with an id that stays the same across restarts.
+        **SERVICE,
+        # TODO: make this producer transactional, with TRANSACTIONAL_ID: the same on every start.
         "transaction.timeout.ms": 10000,
     }
 )
@@ -133,7 +160,7 @@ try:
             continue
         catch_up(0)
         # TODO: begin this batch's transaction.
-        issued = 0
+        issued = parked = 0
         for msg in messages:
             try:
                 change = read_event(
@@ -141,6 +168,7 @@ try:
                 )
             except SerializationError as exc:  # poison: no retry will ever decode it
                 dead_letter(msg, exc)
+                parked += 1
                 continue
             if refundable(change):
                 refund(change)
@@ -148,6 +176,7 @@ try:
         # TODO: add the consumer's positions and group metadata to the transaction, then
         #       commit it: the refunds, the dead letters and the offsets become visible together.
         # TODO: count the batch's refunds on refunds_issued, once the broker holds them.
+        dead_letters.inc(parked)  # its dead letters, like the refunds: once the broker holds them
 except KeyboardInterrupt:
     pass  # Ctrl-C (or the grader) stops the service
 except KafkaException as exc:

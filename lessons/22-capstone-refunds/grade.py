@@ -3,12 +3,19 @@
 invariant checker's refund rule (kafkalab/observe/verify.py: "every refund once, none for an
 unpaid order"), read back under read_committed.
 
+It runs on a secure side cluster (`needs = ["secure"]`): the service logs in as its own SCRAM
+user, `refund-<run>`, made here with the least ACLs a refund service needs; the grader reads
+back as admin. The broker's authorizer log (turned to DEBUG for the run) says who wrote the
+refunds.
+
 The feed is the shop's own events (its Avro schemas, its `event_type` headers) on this run's
 copies of `order-events` and `payments`: orders paid and then cancelled (each owed one refund),
 orders cancelled before any payment went through (a PaymentFailed on `payments`: owed nothing),
 confirmed orders (owed nothing) and one poison record that is not Avro at all. A first wave is
-refunded under the kills; a second, smaller wave arrives for the last start, which runs
-undisturbed: its /metrics counter must then equal the refunds it added to the topic.
+refunded under the kills; the last start runs undisturbed: once it is quiet the learner's alert
+rule must be inactive, then a second, smaller wave with a second poison record arrives, after
+which the rule must fire and the /metrics refund counter must equal the refunds that start
+added to the topic.
 
 `kafkalab chaos kill SERVICE --every 3` hurts the supervisor's services; the learner's service
 is not one of them, so the grader injects the same fault (SIGKILL, restart at once) itself.
@@ -16,31 +23,48 @@ is not one of them, so the grader injects the same fault (SIGKILL, restart at on
 
 from __future__ import annotations
 
+import re
 import secrets
 import time
 import urllib.request
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Any
 
-from confluent_kafka import Producer, TopicPartition
+from confluent_kafka import Consumer, KafkaException, Producer, TopicPartition
+from confluent_kafka.admin import (
+    AclBinding,
+    AclBindingFilter,
+    AclOperation,
+    AclPermissionType,
+    ResourcePatternType,
+    ResourceType,
+)
 from confluent_kafka.schema_registry.error import SchemaRegistryError
 from prometheus_client.parser import text_string_to_metric_families
 
 from kafkalab import clients
 from kafkalab.cluster import ports
+from kafkalab.connection import Connection
 from kafkalab.curriculum.exercises import Graded, Program, Task
-from kafkalab.curriculum.lab import Lab
+from kafkalab.curriculum.lab import Lab, LessonSetupFailed
 from kafkalab.curriculum.readback import (
     active_producers,
     committed,
     read_all,
+    set_broker_logger,
     transactional_ids,
 )
 from kafkalab.events.serde import Event, EventSerde
+from kafkalab.monitoring.rules import AlertEngine
+from kafkalab.monitoring.scrape import Target
 from kafkalab.observe.trace import read_events
 from kafkalab.observe.verify import RefundCase, refund_cases, refunds_invariant
+from kafkalab.security.provision import upsert_users
 from kafkalab.verdict import Check
+
+from . import alerting
 
 FIRST = {"refund": 10, "unpaid": 4, "confirmed": 4}  # the wave refunded under the kills
 SECOND = {"refund": 3, "unpaid": 1}  # the wave the last, undisturbed start refunds
@@ -110,30 +134,160 @@ def prepare(lab: Lab) -> Task:
         "refunds": lab.topic("refunds"),
         "refunds.DLT": lab.topic("refunds.DLT"),
     }
-    poison = b"refund me! " + secrets.token_hex(4).encode()  # no magic byte: not Avro
-    first = _wave(lab, topics, FIRST, poison)
+    groups = {"refund": lab.group("refund"), "payments-table": lab.group("payments-table")}
+    poisons = [b"refund me! " + secrets.token_hex(4).encode() for _ in range(2)]  # not Avro
+    first = _wave(lab, topics, FIRST, poisons[0])
     port = ports.free_block(lab.settings.host, 1, start=lab.settings.broker_port + 60)
+    user, service, txn_id = _service_user(lab, topics, groups)
+    # From here on, the brokers' logs name who made each allowed request (see log_writers).
+    audit = _audit(lab, "DEBUG")
     return Task(
         topics=topics,
-        groups={"refund": lab.group("refund"), "payments-table": lab.group("payments-table")},
-        params={"metrics_port": port, "bank_seconds": BANK_SECONDS},
-        private={"first": first, "poison": poison},
+        groups=groups,
+        params={
+            "metrics_port": port,
+            "bank_seconds": BANK_SECONDS,
+            "service": service,
+            "transactional_id": txn_id,
+        },
+        private={"first": first, "poisons": poisons, "user": user, "audit": audit},
     )
+
+
+def _service_user(
+    lab: Lab, topics: dict[str, str], groups: dict[str, str]
+) -> tuple[str, dict[str, str], str]:
+    """A SCRAM user for this run's refund service with the least ACLs it needs; returns its
+    name, its librdkafka login and the transactional.id it may use."""
+    user, password = f"refund-{lab.run_id}", secrets.token_urlsafe(18)
+    txn_id = user  # one literal id: the only one its ACL allows
+    admin = lab.admin()
+    upsert_users(admin, {user: password})
+    bindings = service_bindings(user, topics, groups, txn_id)
+    for binding, future in admin.create_acls(bindings, request_timeout=30).items():
+        try:
+            future.result(timeout=30)
+        except KafkaException as exc:
+            raise LessonSetupFailed(f"could not create the ACL {binding}: {exc}") from exc
+    _wait_until_enforced(lab, user, len(bindings))
+    return user, lab.conn.as_user(user, password).librdkafka(), txn_id
+
+
+def service_bindings(
+    user: str, topics: dict[str, str], groups: dict[str, str], txn_id: str
+) -> list[AclBinding]:
+    """What a refund service does, and nothing else: READ its two input topics (READ implies
+    DESCRIBE) and the groups it names (the refund group commits through the transaction, and
+    librdkafka looks up the table reader's group coordinator too), WRITE refunds and the DLT,
+    WRITE its one transactional id (InitProducerId, AddPartitionsToTxn, EndTxn)."""
+
+    def allow(kind: ResourceType, name: str, operation: AclOperation) -> AclBinding:
+        return AclBinding(
+            kind,
+            name,
+            ResourcePatternType.LITERAL,
+            f"User:{user}",
+            "*",
+            operation,
+            AclPermissionType.ALLOW,
+        )
+
+    read, write = AclOperation.READ, AclOperation.WRITE
+    return [
+        allow(ResourceType.TOPIC, topics["order-events"], read),
+        allow(ResourceType.TOPIC, topics["payments"], read),
+        allow(ResourceType.TOPIC, topics["refunds"], write),
+        allow(ResourceType.TOPIC, topics["refunds.DLT"], write),
+        allow(ResourceType.GROUP, groups["refund"], read),
+        allow(ResourceType.GROUP, groups["payments-table"], read),
+        allow(ResourceType.TRANSACTIONAL_ID, txn_id, write),
+    ]
+
+
+def _wait_until_enforced(lab: Lab, user: str, count: int, timeout: float = 20.0) -> None:
+    """The SCRAM login and the ACLs reach the broker through the metadata log, a moment after
+    the admin calls return: wait until the broker lists them (then it enforces them)."""
+    admin = lab.admin()
+    wanted = AclBindingFilter(
+        ResourceType.ANY,
+        None,
+        ResourcePatternType.ANY,
+        f"User:{user}",
+        None,
+        AclOperation.ANY,
+        AclPermissionType.ANY,
+    )
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            admin.describe_user_scram_credentials([user])[user].result(10)
+            if len(admin.describe_acls(wanted, request_timeout=10).result()) >= count:
+                return
+        except KafkaException:
+            pass
+        time.sleep(0.2)
+    raise LessonSetupFailed(f"the broker does not list {user}'s login and ACLs after {timeout:g} s")
+
+
+AUDIT_LOGGER = "kafka.authorizer.logger"
+_ALLOWED_WRITE = re.compile(
+    r"Principal = (\S+) is Allowed operation = WRITE from host = \S+ on resource = "
+    r"Topic:LITERAL:(\S+) for request"
+)
+
+
+def _audit(lab: Lab, level: str | None) -> str:
+    """Turn the brokers' authorizer audit log to `level` (None: back to the broker's own);
+    returns why it could not ("" when it could)."""
+    try:
+        set_broker_logger(lab.conn, AUDIT_LOGGER, level)
+    except Exception as exc:  # kafka-python's errors, or a broker that refused the change
+        return f"{type(exc).__name__}: {exc}"
+    return ""
+
+
+def log_writers(data_dir: Path, topics: set[str]) -> Counter[str]:
+    """Per principal, the writes to `topics` the brokers of the cluster in `data_dir` allowed,
+    from their logs' authorizer lines (each topic name holds this run's id, so only this run's
+    writes match)."""
+    found: Counter[str] = Counter()
+    for log in sorted(data_dir.glob("broker-*/logs/server.log*")):
+        try:
+            text = log.read_text(errors="replace")
+        except OSError:
+            continue
+        for line in text.splitlines():
+            if "is Allowed operation = WRITE" not in line:
+                continue
+            match = _ALLOWED_WRITE.search(line)
+            if match and match.group(2) in topics:
+                found[match.group(1)] += 1
+    return found
 
 
 # -- driving the service --------------------------------------------------------------------------
 
 
+_READERS: dict[tuple[Connection, str], Consumer] = {}
+"""One reader per cluster and isolation level for the whole grading (a new one per question
+would log in again each time: a TLS handshake and a SCRAM exchange)."""
+
+
 def _end(lab: Lab, topic: str, partition: int = 0, isolation: str = "read_uncommitted") -> int:
     """The end of the log as a reader with `isolation` is told it: read_uncommitted, the high
     watermark (open transactions included); read_committed, the last stable offset."""
-    reader = lab.consumer(
-        lab.group("grader"), **{"enable.auto.commit": False, "isolation.level": isolation}
-    )
-    try:
-        return int(reader.get_watermark_offsets(TopicPartition(topic, partition), timeout=10)[1])
-    finally:
-        reader.close()
+    reader = _READERS.get((lab.conn, isolation))
+    if reader is None:
+        reader = lab.consumer(
+            lab.group("grader"), **{"enable.auto.commit": False, "isolation.level": isolation}
+        )
+        _READERS[(lab.conn, isolation)] = reader
+    return int(reader.get_watermark_offsets(TopicPartition(topic, partition), timeout=10)[1])
+
+
+def _close_readers() -> None:
+    while _READERS:
+        _READERS.popitem()[1].close()
 
 
 def _alive(program: Program) -> bool:
@@ -156,11 +310,12 @@ def _due(lab: Lab, refunds: str, high: int, lived: float) -> bool:
     return end > stable or (end > high and lived >= EVERY + 1) or lived >= 10
 
 
-def _chaos(lab: Lab, task: Task, program: Program) -> tuple[int, int]:
-    """Start, SIGKILL when due (see _due), restart at once; KILLS times. Returns the kills done
-    and the refunds read_committed saw before the last start, which goes on running."""
-    refunds = task.topics["refunds"]
-    kills, before = 0, 0
+def _chaos(lab: Lab, task: Task, program: Program) -> tuple[int, int, int]:
+    """Start, SIGKILL when due (see _due), restart at once; KILLS times. Returns the kills done,
+    the refunds read_committed saw before the last start, which goes on running, and the DLT's
+    end (read_uncommitted) then: what the DLT gains beyond it, that start wrote."""
+    refunds, dlt = task.topics["refunds"], task.topics["refunds.DLT"]
+    kills, before, mark = 0, 0, 0
     program.start()
     while kills < KILLS:
         started, high = time.monotonic(), _end(lab, refunds)
@@ -168,15 +323,15 @@ def _chaos(lab: Lab, task: Task, program: Program) -> tuple[int, int]:
             if _due(lab, refunds, high, time.monotonic() - started):
                 break
             time.sleep(0.1)
-        else:
-            return kills, sum(_refunded(lab, refunds).values())  # it ended on its own, cleanly
+        else:  # it ended on its own, cleanly
+            return kills, sum(_refunded(lab, refunds).values()), _end(lab, dlt)
         program.kill()
         kills += 1
         # The killed start's open transaction is invisible to read_committed, and nothing else
         # writes refunds until the next start commits: what it adds is counted from here.
-        before = sum(_refunded(lab, refunds).values())
+        before, mark = sum(_refunded(lab, refunds).values()), _end(lab, dlt)
         program.start()
-    return kills, before
+    return kills, before, mark
 
 
 def _refunded(lab: Lab, topic: str) -> Counter[str]:
@@ -191,7 +346,7 @@ def _settle(lab: Lab, task: Task, program: Program, owed: set[str], timeout: flo
     while _alive(program) and time.monotonic() < deadline:
         if owed <= set(_refunded(lab, task.topics["refunds"])):
             break
-        time.sleep(0.3)
+        time.sleep(0.2)
     feed = task.topics["order-events"]
     ends = {p: _end(lab, feed, p) for p in (0, 1)}
     started = time.monotonic()
@@ -234,7 +389,7 @@ class Seen:
     first: dict[str, str]
     events: list[Event]
     uncommitted: Counter[str]  # order id → refunds read_uncommitted sees
-    dead: list[dict[str, bytes]]  # headers of each dead letter holding the poison
+    dead: list[list[dict[str, bytes]]]  # per poison record sent: its dead letters' headers
     stray: int  # other records on the DLT
     offsets: dict[int, int]
     ends: dict[int, int]
@@ -246,6 +401,11 @@ class Seen:
     added: int  # refunds the undisturbed start added to the topic
     kills: int
     unknown: str = ""
+    user: str = ""  # the service's SCRAM user
+    who: Counter[str] = field(default_factory=Counter)  # principal → writes the broker allowed
+    audit_error: str = ""  # why the authorizer log could not be turned up
+    rules: list[alerting.Rule] | str = ""
+    alarm: Alarm | None = None
     notes: list[str] = field(default_factory=list)
 
 
@@ -277,21 +437,119 @@ def _registry(lab: Lab, subject: str) -> tuple[str | None, str]:
     return level, schema
 
 
+def _watch(
+    lab: Lab, task: Task, program: Program, rules: list[alerting.Rule] | str, at: tuple[int, int]
+) -> Alarm:
+    """The alert phase, on the last start (undisturbed) once the first wave is done: scraped
+    while idle, again after the second wave's refunds (the rule must stay inactive: no poison
+    yet), then after a poison record the broker holds on the DLT (the rule must fire).
+
+    `at`: the refunds read_committed saw and the DLT's end when the last start began. If that
+    start dead-lettered the first poison again (its first dead letter was in a killed batch),
+    its counter already moved: it is stopped with Ctrl-C and started afresh, once."""
+    refunds, dlt = task.topics["refunds"], task.topics["refunds.DLT"]
+    target = Target("refund", lab.settings.host, task.params["metrics_port"])
+    alarm = Alarm(rules if isinstance(rules, list) else [], target, *at)
+    alarm.sent.append(task.private["poisons"][0])  # in the first wave
+    first: dict[str, str] = task.private["first"]
+    _settle(lab, task, program, {o for o, kind in first.items() if kind == "refund"}, 20)
+    if _alive(program) and _dead_since(lab, dlt, alarm.mark):
+        program.stop()
+        program.wait(5)
+        alarm.before, alarm.mark = sum(_refunded(lab, refunds).values()), _end(lab, dlt)
+        alarm.restarted = True
+        program.start()
+    alarm.quiet(program)
+    second = _wave(lab, task.topics, SECOND, None)
+    owed = {o for o, kind in {**first, **second}.items() if kind == "refund"}
+    _settle(lab, task, program, owed, 30)
+    alarm.quiet(program)
+    alarm.counter = _scrape(task.params["metrics_port"])
+    alarm.quiet_valid = not _dead_since(lab, dlt, alarm.mark)
+    quiet_end = _end(lab, dlt)
+    # The second poison, alone: nothing but it can move the rule now.
+    poison: bytes = task.private["poisons"][1]
+    producer = lab.producer()
+    producer.produce(task.topics["order-events"], key=b"poison", value=poison)
+    producer.flush(30)
+    alarm.sent.append(poison)
+    if quiet_end == 0:  # not one dead letter so far: the poison will not reach the DLT either
+        return alarm
+    waited, since = time.monotonic(), None
+    while _alive(program):
+        now = time.monotonic()
+        if since is None and _end(lab, dlt, isolation="read_committed") > quiet_end:
+            since = now  # the broker holds the poison on the DLT (committed)
+        if alarm.watch is not None:
+            alarm.watch.scrape()
+        if since is not None:
+            alarm.poisoned = True
+            if alarm.watch is None or alarm.watch.poisoned():
+                break
+            if now - since > alerting.waits(alarm.rules) + 3:
+                break
+        elif now - waited > 15:
+            break
+        time.sleep(0.25)
+    return alarm
+
+
+def _dead_since(lab: Lab, dlt: str, mark: int) -> bool:
+    """A record at `mark` or later on the DLT (aborted ones too; markers are not records)."""
+    return any(r.offset >= mark for r in read_all(lab.conn, dlt, "read_uncommitted"))
+
+
+@dataclass
+class Alarm:
+    rules: list[alerting.Rule]
+    target: Target
+    before: int  # the refunds read_committed saw when the watched start began
+    mark: int  # the DLT's end then
+    restarted: bool = False
+    watch: alerting.Watch | None = None
+    sent: list[bytes] = field(default_factory=list)  # poison records sent so far
+    counter: dict[str, float] | str = ""
+    quiet_valid: bool = False
+    poisoned: bool = False
+
+    def __post_init__(self) -> None:
+        if self.rules:
+            self.watch = alerting.Watch(self.target, AlertEngine(self.rules))
+
+    def quiet(self, program: Program, timeout: float = 15.0) -> None:
+        """One scrape and evaluation, once /metrics answers (a fresh start takes a moment to
+        serve it)."""
+        if self.watch is None:
+            return
+        deadline = time.monotonic() + timeout
+        while not self.watch.scrape() and _alive(program) and time.monotonic() < deadline:
+            time.sleep(0.3)
+        self.watch.quiet()
+
+
 def grade(lab: Lab, task: Task, program: Program) -> Graded:
+    try:
+        return _graded(lab, task, program)
+    finally:
+        _close_readers()
+
+
+def _graded(lab: Lab, task: Task, program: Program) -> Graded:
     refunds, dlt = task.topics["refunds"], task.topics["refunds.DLT"]
     first: dict[str, str] = task.private["first"]
-    # The last start runs undisturbed: what it adds to the topic, its counter counts.
-    kills, before = _chaos(lab, task, program)
-    second = _wave(lab, task.topics, SECOND, None)
-    owed = {oid for oid, kind in {**first, **second}.items() if kind == "refund"}
-    _settle(lab, task, program, owed, 30)
-    counter = _scrape(task.params["metrics_port"])
-    program.stop()
-    program.wait(5)  # Ctrl-C ends the service cleanly: anything else is reported here
+    rules = alerting.load(program.file)
+    try:
+        kills, before, mark = _chaos(lab, task, program)
+        # The last start runs undisturbed: what it adds to the topic, its counter counts.
+        alarm = _watch(lab, task, program, rules, (before, mark))
+        program.stop()
+        program.wait(5)  # Ctrl-C ends the service cleanly: anything else is reported here
+    finally:
+        _audit(lab, None)
+    who = log_writers(lab.settings.data_dir, {refunds, dlt})
 
     topics = (task.topics["order-events"], task.topics["payments"], refunds)
     events = read_events(lab.conn, topics, strict=True)
-    poison: bytes = task.private["poison"]
     letters = read_all(lab.conn, dlt, "read_committed")
     txn_ids, in_txn, unknown = None, False, ""
     try:
@@ -305,18 +563,23 @@ def grade(lab: Lab, task: Task, program: Program) -> Graded:
         first=first,
         events=events,
         uncommitted=Counter(r.text_key for r in read_all(lab.conn, refunds, "read_uncommitted")),
-        dead=[r.headers for r in letters if r.value == poison],
-        stray=sum(1 for r in letters if r.value != poison),
+        dead=[[r.headers for r in letters if r.value == p] for p in alarm.sent],
+        stray=sum(1 for r in letters if r.value not in alarm.sent),
         offsets=committed(lab.conn, task.groups["refund"], feed),
         ends={p: _end(lab, feed, p) for p in (0, 1)},
         txn_ids=txn_ids,
         offsets_in_txn=in_txn,
         compatibility=level,
         schema=schema,
-        counter=counter,
-        added=sum(_refunded(lab, refunds).values()) - before,
+        counter=alarm.counter,
+        added=sum(_refunded(lab, refunds).values()) - alarm.before,
         kills=kills,
         unknown=unknown,
+        user=task.private["user"],
+        who=who,
+        audit_error=task.private["audit"],
+        rules=rules,
+        alarm=alarm,
     )
     checks = [
         _reached(seen),
@@ -324,8 +587,10 @@ def grade(lab: Lab, task: Task, program: Program) -> Graded:
         _dead_lettered(seen),
         _offsets(seen),
         _through_transaction(seen),
+        _as_the_service(seen),
         _compatibility(seen),
         _metrics(seen),
+        _alert(seen),
     ]
     first_refunds = [
         e for e in events if e.type == "RefundIssued" and e.value.get("order_id") in first
@@ -419,37 +684,46 @@ def _diagnose(seen: Seen) -> str:
 
 
 def _dead_lettered(seen: Seen) -> Check:
-    name = "the poison record was dead-lettered once, with its reason"
-    if not seen.dead:
-        return Check(
-            name,
-            False,
-            "the record on order-events that is not Avro is not on the DLT"
-            + (f" ({seen.stray} other records are)" if seen.stray else ""),
-            fix="in dead_letter(), produce msg's key and value unchanged to DLT, with "
-            "error.type / error.message headers",
-        )
-    if len(seen.dead) > 1:
-        return Check(
-            name,
-            False,
-            f"the poison record is on the DLT {len(seen.dead)} times",
-            fix="produce the dead letter inside the batch's transaction, so a killed batch's "
-            "dead letter is aborted with it",
-        )
-    reason = {
-        k: v for k, v in seen.dead[0].items() if ("error" in k or "reason" in k) and v.strip()
-    }
-    if not reason:
-        names = ", ".join(sorted(seen.dead[0])) or "none"
-        return Check(
-            name,
-            False,
-            f"the dead letter carries no header saying why (its headers: {names})",
-            fix='add headers such as ("error.type", ...) and ("error.message", str(error).encode())',
-        )
-    said = ", ".join(f"{k}={v.decode(errors='replace')[:40]}" for k, v in sorted(reason.items()))
-    return Check(name, True, f"once, with {said}")
+    name = "each poison record was dead-lettered once, with its reason"
+    count = len(seen.dead)
+    for i, dead in enumerate(seen.dead):
+        which = "the first poison record" if i == 0 else "the poison record sent to the last start"
+        if not dead:
+            return Check(
+                name,
+                False,
+                f"{which} (on order-events, not Avro) is not on the DLT"
+                + (f" ({seen.stray} other records are)" if seen.stray else ""),
+                fix="in dead_letter(), produce msg's key and value unchanged to DLT, with "
+                "error.type / error.message headers",
+            )
+        if len(dead) > 1:
+            return Check(
+                name,
+                False,
+                f"{which} is on the DLT {len(dead)} times",
+                fix="produce the dead letter inside the batch's transaction, so a killed "
+                "batch's dead letter is aborted with it",
+            )
+        reason = {k: v for k, v in dead[0].items() if ("error" in k or "reason" in k) and v.strip()}
+        if not reason:
+            names = ", ".join(sorted(dead[0])) or "none"
+            return Check(
+                name,
+                False,
+                f"the dead letter carries no header saying why (its headers: {names})",
+                fix='add headers such as ("error.type", ...) and '
+                '("error.message", str(error).encode())',
+            )
+    if not count:
+        return Check(name, False, "no poison record was sent: the service stopped too early")
+    headers = seen.dead[0][0]
+    said = ", ".join(
+        f"{k}={v.decode(errors='replace')[:40]}"
+        for k, v in sorted(headers.items())
+        if ("error" in k or "reason" in k) and v.strip()
+    )
+    return Check(name, True, f"{count} poison record(s), each once, with {said}")
 
 
 def _offsets(seen: Seen) -> Check:
@@ -512,7 +786,7 @@ def _metrics(seen: Seen) -> Check:
     name = "/metrics counts the refunds the broker holds"
     if isinstance(seen.counter, str):
         return Check(name, False, seen.counter, fix="keep start_http_server(...) in the service")
-    counters = {k: v for k, v in seen.counter.items() if "refund" in k}
+    counters = {k: v for k, v in seen.counter.items() if "refund" in k and "dead" not in k}
     if not counters:
         return Check(
             name,
@@ -529,3 +803,44 @@ def _metrics(seen: Seen) -> Check:
         f"{metric} = {value:g}, but this start added {seen.added} refunds to the topic",
         fix="refunds_issued.inc(n) with the batch's refunds, right after commit_transaction()",
     )
+
+
+def _as_the_service(seen: Seen) -> Check | None:
+    """Who wrote the refunds and dead letters, as the broker's authorizer logged each allowed
+    write: the service's own SCRAM user, and nobody else (admin, a super user, passes every
+    ACL: a service logged in as admin would work, with nothing to stop its mistakes)."""
+    name = "the service wrote as its own SCRAM user, not admin"
+    principal = f"User:{seen.user}"
+    if seen.audit_error:
+        return Check(name, None, f"could not turn the authorizer log up: {seen.audit_error}")
+    others = sorted(p for p in seen.who if p != principal)
+    if others:
+        return Check(
+            name,
+            False,
+            f"the broker's authorizer log shows {', '.join(others)} writing refunds or dead "
+            f"letters ({sum(seen.who[p] for p in others)} writes), not only {principal}",
+            fix="build every client from SERVICE, the refund user's login ({**SERVICE, ...}), "
+            "never from lab.config (admin)",
+        )
+    if not seen.who:
+        if not _refund_events(seen) and not any(seen.dead):
+            return None  # nothing was written: the checks above say why
+        return Check(name, None, "the authorizer log holds no write to refunds or the DLT")
+    return Check(
+        name,
+        True,
+        f"the authorizer log: {principal} wrote refunds and dead letters "
+        f"({seen.who[principal]} writes allowed by its ACLs), nobody else",
+    )
+
+
+def _alert(seen: Seen) -> Check:
+    alarm = seen.alarm
+    if alarm is None:
+        return alerting.judge(seen.rules, None, False, False)
+    check = alerting.judge(seen.rules, alarm.watch, alarm.poisoned, alarm.quiet_valid)
+    if alarm.restarted and check.ok:
+        fresh = " (on a fresh start: the last one had dead-lettered the first poison again)"
+        return replace(check, detail=check.detail + fresh)
+    return check
