@@ -375,6 +375,7 @@ def down(settings: Settings, notify: Notify | None = None) -> list[str]:
     running = {node.name: pid for node in nodes if (pid := read_pid(node.pid_file))}
     if running:
         say(f"stopping {', '.join(running)} (controlled shutdown)")
+        held = _held_ports(settings, [n for n in nodes if n.name in running])
         # All at once, as kafka-server-stop does: nodes then shut down together.
         processes.signal_pids(list(running.values()), signal.SIGTERM)
         if not processes.wait_gone(list(running.values()), timeout=45):
@@ -383,7 +384,23 @@ def down(settings: Settings, notify: Notify | None = None) -> list[str]:
         for node in nodes:
             node.pid_file.unlink(missing_ok=True)
         stopped += list(running)
+        _wait_ports_released(settings, held)
     return stopped
+
+
+def _held_ports(settings: Settings, nodes: list[config.NodeSpec]) -> list[int]:
+    """The ports the running nodes hold (listeners, controller, JMX agent)."""
+    ports = [p for n in nodes for p in (n.port, n.secure_port, n.controller_port, n.metrics_port)]
+    return [p for p in ports if p and not port_free(settings.host, p)]
+
+
+def _wait_ports_released(settings: Settings, ports: list[int], timeout: float = 15.0) -> None:
+    """Wait (bounded) until the stopped nodes' ports are free again, so an `up` right after
+    `down` does not refuse a port its own broker still held: seen once in CI on a very busy
+    machine, the broker-1 metrics port still taken when `up` checked it."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and not all(port_free(settings.host, p) for p in ports):
+        time.sleep(0.2)
 
 
 def reset(settings: Settings, jars: bool = False) -> list[str]:

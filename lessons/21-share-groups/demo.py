@@ -105,7 +105,9 @@ def demo(lab: Lab) -> Seen:
                 )
             )
             threading.Thread(target=_collect, args=(process, lines[name]), daemon=True).start()
-        deadline = time.monotonic() + 30
+        # Each console is a JVM: on a busy machine joining takes a while (the loop ends as
+        # soon as both are members).
+        deadline = time.monotonic() + 90
         while len(members) < 2 and time.monotonic() < deadline:
             # GROUP CONSUMER-ID HOST CLIENT-ID #PARTITIONS ASSIGNMENT
             rows = describe(lab, group, "--members")
@@ -115,7 +117,7 @@ def demo(lab: Lab) -> Seen:
         for n in range(1, SENT + 1):
             producer.produce(topic, value=f"order-{n}".encode())
         producer.flush(30)
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + 60
         while sum(len(printed("\n".join(x))) for x in lines.values()) < SENT:
             if time.monotonic() > deadline:
                 break
