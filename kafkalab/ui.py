@@ -273,6 +273,12 @@ def dashboard_view(snap: DashboardSnapshot) -> Group:
                 + " %",
             ),
             ("orders since start", num(snap.orders_total, ".0f")),
+            ("inventory turnover this minute", num(snap.inventory_turnover, ".3f")),
+            (
+                "delivered / requested",
+                "  ".join(f"{c} {rate * 100:.0f} %" for c, rate in snap.delivery_rate.items())
+                or "—",
+            ),
         ],
     )
     services = Table(title="services", title_justify="left", header_style="bold")
