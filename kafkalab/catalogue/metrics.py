@@ -260,8 +260,10 @@ NOTIFICATION_DELIVERY_RATE = MetricSpec(
     "kafkalab_notification_delivery_rate",
     "gauge",
     ("channel", "window"),
-    "NotificationSent ÷ NotificationRequested per channel, by window kind (tumbling-60s or "
-    "running); a channel a user opted out of is never requested, so it does not lower the rate",
+    "NotificationSent ÷ NotificationRequested per channel, by window kind: running (since "
+    "analytics first started) or tumbling-60s (a minute's, which reads above 1 when requests of "
+    "the minute before are delivered in it); an opted-out channel is never requested, so it "
+    "does not lower the rate",
     ("analytics",),
 )
 ANALYTICS_SKIPPED = MetricSpec(
