@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import signal
 import subprocess
@@ -13,7 +14,7 @@ from typing import Any
 
 import httpx
 import pytest
-from confluent_kafka import OFFSET_BEGINNING, KafkaError, Message, TopicPartition
+from confluent_kafka import OFFSET_BEGINNING, KafkaError, Message, Producer, TopicPartition
 from confluent_kafka.admin import NewTopic
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -49,9 +50,8 @@ def produce(
 ) -> None:
     """One event as a kafkalab service would write it, with an explicit record timestamp
     (the event time the windows use)."""
-    serde = EventSerde(conn)
+    serde, producer = _writer(conn)
     full, headers = serde.envelope(record_type, value, "test")
-    producer = clients.producer(conn)
     producer.produce(
         topic,
         key=key.encode(),
@@ -60,6 +60,12 @@ def produce(
         timestamp=timestamp,
     )
     assert producer.flush(10) == 0
+
+
+@functools.cache
+def _writer(conn: Connection) -> tuple[EventSerde, Producer]:
+    """One serde (its serializers cache their schema ids) and one producer for every event."""
+    return EventSerde(conn), clients.producer(conn)
 
 
 def raw_to_end(conn: Connection, topic: str) -> list[Message]:

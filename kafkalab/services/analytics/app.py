@@ -74,6 +74,7 @@ from quixstreams.models.serializers import (
     SerializationError,
 )
 from quixstreams.models.serializers.avro import AvroDeserializer, AvroSerializer
+from quixstreams.models.topics import TopicManager
 
 from kafkalab import clients
 from kafkalab.catalogue import metrics as specs
@@ -91,6 +92,7 @@ from kafkalab.events.topics import (
     dlt_topic,
 )
 from kafkalab.services.analytics import aggregate
+from kafkalab.services.analytics.admin import PromptTopicAdmin
 from kafkalab.services.analytics.aggregate import WindowResult
 from kafkalab.services.http import Request, Response, Route, ServiceHttpServer
 from kafkalab.services.runtime import Metrics, consumer_lag, log_json
@@ -225,9 +227,11 @@ class AnalyticsService:
         # the catalogue as admin before starting it.
         if not self.conn.secure_mode:
             apply_catalogue(clients.admin(self.conn))
+        broker = clients.quix_connection(self.conn)
         app = Application(
-            broker_address=clients.quix_connection(self.conn),
+            broker_address=broker,
             consumer_group=self.group_id,
+            topic_manager=TopicManager(PromptTopicAdmin(broker), self.group_id),
             auto_offset_reset="earliest",
             state_dir=str(self.state_dir),
             loglevel=None,  # quixstreams logs through our handlers (JSON lines) instead of its own
