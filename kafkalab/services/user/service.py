@@ -170,7 +170,8 @@ class UserService(Service):
         """Apply `change` to the preferences of `user_id`, publish them, and return the whole
         new set. Kafka acknowledges UserPreferencesUpdated (on `user-events`) and the profile
         with them (on `users`) before the change is stored, so a 200 means notification will
-        see it; otherwise HttpError 503 and nothing changed."""
+        see it; otherwise HttpError 503 and the change is not stored (a record still queued may
+        yet arrive: the client's retry publishes the same set again, latest wins)."""
         record = self._own_account(caller, user_id)
 
         def apply(current: dict[str, Any] | None) -> dict[str, Any]:
