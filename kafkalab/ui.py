@@ -205,12 +205,13 @@ def trace(lines: Sequence[TraceLine], title: str = "event trace (causal order)")
     """
     out.print(f"[bold]{title}[/]")
     width = max((len(f"{x.topic}[{x.partition}]@{x.offset}") for x in lines), default=0)
+    kind = max((len(x.event_type) for x in lines), default=0)
     for line in lines:
         colour = SERVICE_COLOURS.get(line.service, "white")
         where = f"{line.topic}[{line.partition}]@{line.offset}".ljust(width)
         out.print(
             f"[dim]+{line.at_ms:>6} ms[/] [{colour}]{(line.service or '?'):<12}[/] {where} "
-            f"[bold]{line.event_type:<21}[/] {_escape(line.summary)}",
+            f"[bold]{line.event_type:<{kind}}[/] {_escape(line.summary)}",
             soft_wrap=True,
         )
 
@@ -273,6 +274,12 @@ def dashboard_view(snap: DashboardSnapshot) -> Group:
                 + " %",
             ),
             ("orders since start", num(snap.orders_total, ".0f")),
+            ("inventory turnover this minute", num(snap.inventory_turnover, ".3f")),
+            (
+                "delivered / requested",
+                "  ".join(f"{c} {rate * 100:.0f} %" for c, rate in snap.delivery_rate.items())
+                or "—",
+            ),
         ],
     )
     services = Table(title="services", title_justify="left", header_style="bold")

@@ -107,6 +107,13 @@ LOGINS = MetricSpec(
     "Login attempts by outcome (ok, refused)",
     ("user",),
 )
+PREFERENCE_CHANGES = MetricSpec(
+    "kafkalab_preference_changes_total",
+    "counter",
+    (),
+    "Preference changes published (PUT /users/{id}/preferences)",
+    ("user",),
+)
 ORDERS_CREATED = MetricSpec(
     "kafkalab_orders_created_total", "counter", (), "Orders accepted (OrderCreated)", ("order",)
 )
@@ -219,6 +226,14 @@ NOTIFICATIONS_SENT = MetricSpec(
     "Notifications delivered by a channel worker, by channel and template",
     ("notification",),
 )
+NOTIFICATIONS_SKIPPED = MetricSpec(
+    "kafkalab_notifications_skipped_total",
+    "counter",
+    ("channel", "reason"),
+    "Channels not requested for a notifiable transition, by reason (opted_out: the user's "
+    "preferences; unreachable: no address, e.g. no phone for sms)",
+    ("notification",),
+)
 NOTIFICATIONS_DUPLICATES = MetricSpec(
     "kafkalab_notifications_duplicates_total",
     "counter",
@@ -231,6 +246,24 @@ ANALYTICS_VALUE = MetricSpec(
     "gauge",
     ("metric", "window"),
     "Latest value emitted per analytics metric and window kind",
+    ("analytics",),
+)
+INVENTORY_TURNOVER = MetricSpec(
+    "kafkalab_inventory_turnover",
+    "gauge",
+    ("window",),
+    "Units committed (sold) ÷ average on-hand stock (available + reserved, all SKUs), by "
+    "window kind: tumbling-60s (the latest minute) or running (since analytics first started)",
+    ("analytics",),
+)
+NOTIFICATION_DELIVERY_RATE = MetricSpec(
+    "kafkalab_notification_delivery_rate",
+    "gauge",
+    ("channel", "window"),
+    "NotificationSent ÷ NotificationRequested per channel, by window kind: running (since "
+    "analytics first started) or tumbling-60s (a minute's, which reads above 1 when requests of "
+    "the minute before are delivered in it); an opted-out channel is never requested, so it "
+    "does not lower the rate",
     ("analytics",),
 )
 ANALYTICS_SKIPPED = MetricSpec(
@@ -307,6 +340,7 @@ CATALOGUE: tuple[MetricSpec, ...] = (
     CONSUMER_LAG,
     USERS_REGISTERED,
     LOGINS,
+    PREFERENCE_CHANGES,
     ORDERS_CREATED,
     ORDER_REVENUE,
     ORDER_STOCK_CHECKS,
@@ -324,8 +358,11 @@ CATALOGUE: tuple[MetricSpec, ...] = (
     PAYMENT_CIRCUIT_TRANSITIONS,
     NOTIFICATIONS_REQUESTED,
     NOTIFICATIONS_SENT,
+    NOTIFICATIONS_SKIPPED,
     NOTIFICATIONS_DUPLICATES,
     ANALYTICS_VALUE,
+    INVENTORY_TURNOVER,
+    NOTIFICATION_DELIVERY_RATE,
     ANALYTICS_SKIPPED,
     GROUP_LAG,
     SERVICE_REPLICAS,

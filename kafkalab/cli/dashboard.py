@@ -23,8 +23,9 @@ def dashboard(
         bool, typer.Option("--json", help="With --once: the snapshot as JSON.")
     ] = False,
 ) -> None:
-    """Orders and revenue per minute, payment success rate, per-service throughput, lag per group
-    with its history, dead letters and alerts — refreshed live until Ctrl-C."""
+    """Orders and revenue per minute, payment success rate, inventory turnover, each channel's
+    delivery rate, per-service throughput, lag per group with its history, dead letters and
+    alerts — refreshed live until Ctrl-C."""
     settings = load_settings()
     conn = connect.resolve(settings)
     reach.topic_names(conn)  # one sentence, not a stack of timeouts, when nothing runs

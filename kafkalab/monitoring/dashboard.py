@@ -1,7 +1,8 @@
 """The numbers behind `kafkalab dashboard`, gathered without any store but Kafka and /metrics.
 
 Each refresh takes a `DashboardSnapshot`: analytics windows (read incrementally from the
-`analytics` topic), per-service event rates (from each service's Prometheus counters, as the
+`analytics` topic: orders and revenue this minute, payment success, inventory turnover, each
+notification channel's delivery rate), per-service event rates (from each service's Prometheus counters, as the
 difference between two scrapes), group lag with its recent history, dead-letter counts (the
 DLT topics' end offsets), stock levels (inventory's /stock), and the alerts of the shipped rule
 file (kafkalab/monitoring/alerts.yml), evaluated from /metrics exactly as `kafkalab alerts --watch`
@@ -19,7 +20,7 @@ from confluent_kafka import OFFSET_BEGINNING, TopicPartition
 from prometheus_client.parser import text_string_to_metric_families
 
 from kafkalab import clients
-from kafkalab.catalogue.services import SERVICES, group_id, service_port
+from kafkalab.catalogue.services import CHANNELS, SERVICES, group_id, service_port
 from kafkalab.connection import Connection
 from kafkalab.events.serde import EventSerde, UndecodableEvent
 from kafkalab.events.topics import ANALYTICS, CATALOGUE
@@ -49,6 +50,8 @@ class DashboardSnapshot:
     revenue_per_min_cents: float | None
     payment_success_rate: float | None
     orders_total: float | None
+    inventory_turnover: float | None = None  # units committed ÷ average stock, this minute
+    delivery_rate: dict[str, float] = field(default_factory=dict)  # channel → sent ÷ requested
     services: list[ServiceRate] = field(default_factory=list)
     lag: dict[str, int] = field(default_factory=dict)
     lag_history: dict[str, list[int]] = field(default_factory=dict)
@@ -87,7 +90,12 @@ class Dashboard:
             revenue_per_min_cents=self._latest("revenue_cents", "tumbling-60s"),
             payment_success_rate=self._latest("payment_success_rate", "tumbling-60s"),
             orders_total=self._latest("orders_total", "running"),
+            inventory_turnover=self._latest("inventory_turnover", "tumbling-60s"),
         )
+        for channel in CHANNELS:  # since analytics started: a minute's rate jumps at boundaries
+            rate = self._latest(f"notification_delivery_rate.{channel}", "running")
+            if rate is not None:
+                snap.delivery_rate[channel] = rate
         snap.services = [self._rates(name) for name in SERVICES]
         for group in group_lag(self.conn, [group_id(name) for name in SERVICES]):
             snap.lag[group.group] = group.total

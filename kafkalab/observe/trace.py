@@ -31,7 +31,7 @@ TRACE_TOPICS = (
     t.PAYMENTS,
     t.NOTIFICATIONS,
 )
-USER_TYPES = {"UserRegistered", "UserLoggedIn"}
+USER_TYPES = {"UserRegistered", "UserLoggedIn", "UserPreferencesUpdated"}
 
 
 @dataclass
@@ -165,6 +165,10 @@ def summarize(event: Event) -> str:
     match event.type:
         case "UserRegistered" | "UserLoggedIn":
             return f"user={_short(v.get('user_id'))}"
+        case "UserPreferencesUpdated":
+            channels = (v.get("preferences") or {}).get("channels") or {}
+            off = ", ".join(c for c, on in channels.items() if on is False) or "none"
+            return f"user={_short(v.get('user_id'))} opted out: {off}"
         case "OrderCreated":
             return f"order={_short(v.get('order_id'))} total={_money(v.get('total_cents'))} card={v.get('card_masked')}"
         case "OrderStatusChanged":

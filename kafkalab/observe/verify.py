@@ -11,7 +11,9 @@ the window:
                     (no InventoryReserved → no StockCommitted/StockReleased)
 4. notifications  — one NotificationSent per channel per notifiable transition (→ CONFIRMED,
                     PENDING_PAYMENT, CANCELLED); the channels are those the notification service
-                    requested (a user without a phone gets no sms)
+                    requested (a user without a phone gets no sms), and only opted-in ones
+                    count: a channel the user had opted out of (UserPreferencesUpdated on
+                    `user-events`) when the order was created must get nothing
 5. causes         — every causation_id names an event that is on the topics
 6. analytics      — the latest running `orders_total` / `revenue_total_cents` equal the orders
                     on `order-events` (all of them: the running totals count since the analytics
@@ -36,7 +38,7 @@ from datetime import datetime
 from typing import Any
 
 from kafkalab import verdict
-from kafkalab.catalogue.services import TEMPLATES
+from kafkalab.catalogue.services import CHANNELS, TEMPLATES
 from kafkalab.connection import Connection
 from kafkalab.errors import KafkalabError
 from kafkalab.events import topics as t
@@ -200,6 +202,7 @@ def evaluate(
     events = list(events)
     orders: dict[str, _Order] = {}
     analytics: list[Event] = []
+    choices = Choices()
     for event in events:
         kind = _KINDS.get((event.topic, event.type))
         if kind is not None and event.value.get("order_id"):
@@ -207,6 +210,8 @@ def evaluate(
             getattr(orders.setdefault(oid, _Order(oid)), kind).append(event)
         elif event.topic == t.ANALYTICS and event.type == "AnalyticsWindow":
             analytics.append(event)
+        elif event.topic == t.USER_EVENTS and event.type == "UserPreferencesUpdated":
+            choices.add(event)
 
     if order_ids is not None:
         scope = [orders.get(oid) or _Order(oid) for oid in dict.fromkeys(order_ids)]
@@ -223,7 +228,7 @@ def evaluate(
         _terminal(scope),
         _one_payment(scope),
         _stock(scope),
-        _notifications(scope),
+        _notifications(scope, choices),
         _causes(events, _scoped_events(in_window, scope) if order_ids is not None else in_window),
         _analytics(orders, analytics),
     ]
@@ -308,29 +313,74 @@ def _describe(items: Counter[str]) -> str:
     return ", ".join(f"{qty}×{sku}" for sku, qty in sorted(items.items())) or "nothing"
 
 
-def _notifications(scope: list[_Order]) -> Invariant:
+class Choices:
+    """Each user's channel opt-outs over time, from their UserPreferencesUpdated events."""
+
+    def __init__(self) -> None:
+        self._history: dict[str, list[tuple[int, int, frozenset[str]]]] = {}
+
+    def add(self, event: Event) -> None:
+        channels = (event.value.get("preferences") or {}).get("channels") or {}
+        out = frozenset(str(c) for c, wanted in channels.items() if wanted is False)
+        history = self._history.setdefault(str(event.value.get("user_id")), [])
+        history.append((event.timestamp_ms, event.offset, out))
+        history.sort(key=lambda h: (h[0], h[1]))
+
+    def opted_out(self, user_id: str, since_ms: int, until_ms: int) -> frozenset[str]:
+        """The channels the user had turned off at `since_ms` (the order's creation) and kept
+        off through every change up to `until_ms` (the notification's request): those must get
+        nothing. A channel switched in between may have been seen either way, so it is not
+        judged."""
+        history = self._history.get(user_id, [])
+        before = [out for at, _, out in history if at <= since_ms]
+        out = before[-1] if before else frozenset()
+        for at, _, changed in history:
+            if since_ms < at <= until_ms:
+                out &= changed
+        return out
+
+
+def _notifications(scope: list[_Order], choices: Choices | None = None) -> Invariant:
     """Per notifiable transition: the requests it caused (by causation_id) name the channels;
-    each requested notification_id must be sent exactly once; a send nobody requested is an
-    extra message."""
+    only the channels the user had not opted out of count — a request on an opted-out one is a
+    message the user said no to; each requested notification_id must be sent exactly once; a
+    send nobody requested is an extra message."""
+    choices = choices or Choices()
     tally = _Tally(NOTIFICATIONS)
     for order in scope:
         sent = Counter(str(e.value.get("notification_id")) for e in order.sent)
         requested_ids: set[str] = set()
+        created = order.created[0].timestamp_ms if order.created else 0
+        user_id = str(order.created[0].value.get("user_id")) if order.created else ""
         for change in sorted(order.changes, key=lambda e: (e.timestamp_ms, e.offset)):
             template = TEMPLATES.get(str(change.value.get("to_status")))
             if template is None:
                 continue
             requests = [e for e in order.requested if e.causation_id == change.event_id]
             requested_ids |= {str(e.value.get("notification_id")) for e in requests}
-            tally.check(_notification_problem(template, requests, sent), order.order_id)
+            asked = max((e.timestamp_ms for e in requests), default=change.timestamp_ms)
+            refused = choices.opted_out(user_id, created, asked)
+            tally.check(_notification_problem(template, requests, sent, refused), order.order_id)
         extra = sum(n for nid, n in sent.items() if nid not in requested_ids)
         if extra:
             tally.flag(f"{extra} NotificationSent never requested", order.order_id)
-    return tally.result("one NotificationSent per requested channel of each notifiable transition")
+    return tally.result(
+        "one NotificationSent per requested, opted-in channel of each notifiable transition"
+    )
 
 
-def _notification_problem(template: str, requests: list[Event], sent: Counter[str]) -> str | None:
+def _notification_problem(
+    template: str,
+    requests: list[Event],
+    sent: Counter[str],
+    opted_out: Collection[str] = frozenset(),
+) -> str | None:
+    unwanted = sorted({str(e.value.get("channel")) for e in requests} & set(opted_out))
+    if unwanted:
+        return f"{template}: {', '.join(unwanted)} requested though the user opted out"
     if not requests:
+        if set(opted_out) >= set(CHANNELS):
+            return None  # the user turned every channel off: nothing is what they asked for
         return f"{template}: nothing requested"
     wrong = sorted({str(e.value.get("template")) for e in requests} - {template})
     if wrong:

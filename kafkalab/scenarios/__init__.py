@@ -19,7 +19,7 @@ from kafkalab import content
 from kafkalab.errors import InvalidChoice, KafkalabError
 from kafkalab.settings import Settings
 
-KNOWN_ACTIONS = {"register", "login", "order"}
+KNOWN_ACTIONS = {"register", "login", "preferences", "order"}
 KNOWN_EXPECTATIONS = {
     "order_status",
     "status_path",
@@ -29,6 +29,8 @@ KNOWN_EXPECTATIONS = {
     "stock_released",
     "notifications_sent",
     "notification_template",
+    "notification_channels",
+    "channels_opted_out",
     "analytics_updated",
     "order_http_status",
 }

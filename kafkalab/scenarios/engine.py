@@ -92,7 +92,7 @@ def run(
     while True:
         events = read_events(conn, (*TRACE_TOPICS, t.ANALYTICS))
         result.checks = evaluate(
-            scenario.expect, events, ctx.order_id, ctx.order_status, ctx.started_ms
+            scenario.expect, events, ctx.order_id, ctx.order_status, ctx.started_ms, ctx.user_id
         )
         if result.passed or time.monotonic() > deadline:
             break
@@ -110,6 +110,12 @@ def run(
     result.lags = group_lag(conn, [group_id(name) for name in SERVICES])
     result.seconds = time.monotonic() - started
     return result
+
+
+def _opted_out(event: Event) -> list[str]:
+    """The channels a UserPreferencesUpdated turns off."""
+    channels = (event.value.get("preferences") or {}).get("channels") or {}
+    return sorted(str(c) for c, on in channels.items() if on is False)
 
 
 def _url(settings: Settings, service: str, path: str) -> str:
@@ -155,6 +161,24 @@ def _login(
     return StepResult("login", 200, "token issued")
 
 
+def _preferences(
+    settings: Settings, http: httpx.Client, ctx: _Context, step: dict[str, Any]
+) -> StepResult:
+    """PUT /users/{id}/preferences with the step's fields (channels, language,
+    marketing_consent), as the logged-in user."""
+    body = {k: v for k, v in step.items() if k != "action"}
+    headers = {"Authorization": f"Bearer {ctx.token}"} if ctx.token else {}
+    path = f"/users/{ctx.user_id}/preferences"
+    response = _call(http, "PUT", _url(settings, "user", path), json=body, headers=headers)
+    if response.status_code != 200:
+        raise ScenarioStepFailed(
+            f"preferences answered {response.status_code}: {response.text[:200]}"
+        )
+    channels = response.json()["channels"]
+    off = ", ".join(c for c, on in channels.items() if not on) or "none"
+    return StepResult("preferences", 200, f"channels opted out: {off}")
+
+
 def _order(
     settings: Settings, http: httpx.Client, ctx: _Context, step: dict[str, Any]
 ) -> StepResult:
@@ -175,7 +199,12 @@ def _order(
     return StepResult("order", response.status_code, response.text[:200])
 
 
-_STEPS = {"register": _register, "login": _login, "order": _order}
+_STEPS = {
+    "register": _register,
+    "login": _login,
+    "preferences": _preferences,
+    "order": _order,
+}
 
 
 def evaluate(
@@ -184,8 +213,9 @@ def evaluate(
     order_id: str | None,
     http_status: int | None,
     started_ms: int,
+    user_id: str | None = None,
 ) -> list[Check]:
-    """Each expectation against what the topics hold for this order."""
+    """Each expectation against what the topics hold for this order (and its user)."""
     mine = [e for e in events if order_id and e.value.get("order_id") == order_id]
     statuses = [
         e.value["to_status"]
@@ -199,6 +229,14 @@ def evaluate(
         {str(e.value.get("template")) for e in mine if e.type == "NotificationRequested"}
     )
     channels = sorted({str(e.value.get("channel")) for e in mine if e.type == "NotificationSent"})
+    requested_channels = sorted(
+        {str(e.value.get("channel")) for e in mine if e.type == "NotificationRequested"}
+    )
+    choices = [
+        e
+        for e in events
+        if user_id and e.type == "UserPreferencesUpdated" and e.value.get("user_id") == user_id
+    ]
     windows = [
         e
         for e in events
@@ -235,6 +273,23 @@ def evaluate(
                 wanted = sorted([want] if isinstance(want, str) else want)
                 detail = f"templates: {', '.join(templates) or 'none'}"
                 checks.append(Check(name, templates == wanted, detail))
+            case "notification_channels":
+                wanted = sorted(want)
+                detail = (
+                    f"requested on {', '.join(requested_channels) or 'none'}, "
+                    f"sent on {', '.join(channels) or 'none'}"
+                )
+                ok = requested_channels == wanted and channels == wanted
+                checks.append(Check(name, ok, detail))
+            case "channels_opted_out":
+                got = _opted_out(choices[-1]) if choices else None
+                detail = (
+                    f"the latest of {len(choices)} UserPreferencesUpdated on {t.USER_EVENTS} "
+                    f"opts out of {', '.join(got) or 'nothing'}"
+                    if got is not None
+                    else f"no UserPreferencesUpdated on {t.USER_EVENTS} for this user"
+                )
+                checks.append(Check(name, got == sorted(want), detail))
             case "analytics_updated":
                 metrics = sorted({str(e.value.get("metric")) for e in windows})
                 checks.append(

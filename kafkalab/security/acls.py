@@ -84,7 +84,7 @@ SERVICE_ACCESS: dict[str, Access] = {
     ),
     "analytics": _access(
         "analytics",
-        {t.ORDER_EVENTS, t.PAYMENTS},
+        {t.ORDER_EVENTS, t.PAYMENTS, t.STOCK, t.NOTIFICATIONS},
         {t.ANALYTICS},
         # quixstreams names its state and repartition topics after the consumer group.
         describe_configs=True,

@@ -145,6 +145,21 @@ class TokenSigner:
         return _b64(hmac.new(self._key, body.encode(), hashlib.sha256).digest())
 
 
+class NotLoggedIn(InvalidToken):
+    """The request carries no `Authorization: Bearer <token>` header at all."""
+
+
+def authenticated_user(signer: TokenSigner, headers: dict[str, str]) -> str:
+    """The user id the request's bearer token was issued to (headers keyed in lower case).
+
+    Raises NotLoggedIn without a token, InvalidToken for a forged, tampered or expired one.
+    """
+    token = bearer_token(headers)
+    if token is None:
+        raise NotLoggedIn("no bearer token")
+    return signer.verify(token).user_id
+
+
 def bearer_token(headers: dict[str, str]) -> str | None:
     """The token of an `Authorization: Bearer <token>` header (headers keyed in lower case)."""
     scheme, _, token = headers.get("authorization", "").strip().partition(" ")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import signal
 import subprocess
@@ -13,8 +14,9 @@ from typing import Any
 
 import httpx
 import pytest
-from confluent_kafka import OFFSET_BEGINNING, KafkaError, Message, TopicPartition
+from confluent_kafka import OFFSET_BEGINNING, KafkaError, Message, Producer, TopicPartition
 from confluent_kafka.admin import NewTopic
+from prometheus_client.parser import text_string_to_metric_families
 
 from kafkalab import clients
 from kafkalab.connection import Connection
@@ -30,6 +32,13 @@ pytestmark = pytest.mark.integration
 TOTALS = [100, 200, 400, 800, 1600]  # powers of two: no other mix of five sums to 3100
 CONFIRMED = 2
 COMPLETED, FAILED = 3, 1
+# One SKU's on-hand levels, in order: where it starts, 2 sold, 10 restocked.
+LEVELS = [(10, 0), (8, 0), (18, 0)]  # (available, reserved)
+TURNOVER = 2 / ((10 + 8 + 18) / 3)  # units committed ÷ average on hand
+# (channel, requested, sent): email has one request still undelivered.
+DELIVERIES = [("email", 2, 1), ("sms", 1, 1)]
+
+DELIVERY_RATE_GAUGE = "kafkalab_notification_delivery_rate"
 
 # (metric, window, window_start); a running total has one "window" whose start is simply the
 # earliest event time seen so far, so it is keyed without it.
@@ -41,9 +50,8 @@ def produce(
 ) -> None:
     """One event as a kafkalab service would write it, with an explicit record timestamp
     (the event time the windows use)."""
-    serde = EventSerde(conn)
+    serde, producer = _writer(conn)
     full, headers = serde.envelope(record_type, value, "test")
-    producer = clients.producer(conn)
     producer.produce(
         topic,
         key=key.encode(),
@@ -52,6 +60,12 @@ def produce(
         timestamp=timestamp,
     )
     assert producer.flush(10) == 0
+
+
+@functools.cache
+def _writer(conn: Connection) -> tuple[EventSerde, Producer]:
+    """One serde (its serializers cache their schema ids) and one producer for every event."""
+    return EventSerde(conn), clients.producer(conn)
 
 
 def raw_to_end(conn: Connection, topic: str) -> list[Message]:
@@ -85,11 +99,16 @@ def own_topics(
     conn: Connection, cluster: Settings, unique: Callable[[str], str]
 ) -> AnalyticsTopics:
     """Topics of this test alone, so every count in them is ours."""
-    topics = AnalyticsTopics(unique("orders"), unique("payments"), unique("analytics"))
-    admin = clients.admin(conn)
-    created = admin.create_topics(
-        [NewTopic(t, 3, 1) for t in (topics.orders, topics.payments, topics.output)]
+    topics = AnalyticsTopics(
+        unique("orders"),
+        unique("payments"),
+        unique("analytics"),
+        unique("stock"),
+        unique("notifications"),
     )
+    admin = clients.admin(conn)
+    names = (topics.orders, topics.payments, topics.output, topics.stock, topics.notifications)
+    created = admin.create_topics([NewTopic(t, 3, 1) for t in names])
     for future in created.values():
         future.result(30)
     return topics
@@ -182,6 +201,33 @@ def test_windows_and_running_totals_count_exactly_what_was_sent(
             },
             stamp + 200,
         )
+    sku = unique("SKU")  # one key: one partition, so the levels are read in this order
+    for i, (available, reserved) in enumerate(LEVELS):
+        level = {"sku": sku, "available": available, "reserved": reserved, "updated_at": stamp}
+        produce(conn, own_topics.stock, sku, "StockLevel", level, stamp + 300 + i)
+    for channel, requested, sent in DELIVERIES:
+        for i in range(requested):
+            request = {
+                "notification_id": f"{channel}-{i}",
+                "order_id": orders[i],
+                "user_id": "u",
+                "channel": channel,
+                "template": "order-confirmed",
+                "recipient_masked": "***",
+                "user_name": "U",
+            }
+            produce(
+                conn, own_topics.notifications, "u", "NotificationRequested", request, stamp + 400
+            )
+        for i in range(sent):
+            delivered = {
+                "notification_id": f"{channel}-{i}",
+                "order_id": orders[i],
+                "user_id": "u",
+                "channel": channel,
+            }
+            produce(conn, own_topics.notifications, "u", "NotificationSent", delivered, stamp + 500)
+
     poison_key = unique("poison")
     producer = clients.producer(conn)
     producer.produce(own_topics.orders, key=poison_key.encode(), value=b"not avro")
@@ -203,6 +249,13 @@ def test_windows_and_running_totals_count_exactly_what_was_sent(
         ("revenue_total_cents", "running", None): (revenue, n, stamp + 100),
         ("conversion_rate", "running", None): (CONFIRMED / n, n, stamp + 100),
     }
+    last_level = stamp + 300 + len(LEVELS) - 1
+    expected[("inventory_turnover", "tumbling-60s", start)] = (TURNOVER, 2, end)
+    expected[("inventory_turnover", "running", None)] = (TURNOVER, 2, last_level)
+    for channel, requested, sent in DELIVERIES:
+        metric = f"notification_delivery_rate.{channel}"
+        expected[(metric, "tumbling-60s", start)] = (sent / requested, requested, end)
+        expected[(metric, "running", None)] = (sent / requested, requested, stamp + 500)
     for hop in range(6):  # the six 60 s windows, 10 s apart, that contain `stamp`
         hop_start = start - 50_000 + hop * 10_000
         expected[("orders_count", "hopping-60s/10s", hop_start)] = (n, n, hop_start + 60_000)
@@ -228,10 +281,20 @@ def test_windows_and_running_totals_count_exactly_what_was_sent(
         seen.add(key_of(event))
         return True
 
+    exported: dict[tuple[str, ...], float] = {}
+
     def watch() -> None:
-        """Wait (on another thread) until every expected final value was emitted, then stop."""
+        """Wait (on another thread) until every expected final value was emitted, read the
+        app's /metrics, then stop it."""
         try:
             read_events(conn, own_topics.output, len(expected), timeout=90, where=first_final)
+            text = httpx.get(f"http://127.0.0.1:{service.port}/metrics", timeout=10).text
+            for family in text_string_to_metric_families(text):
+                if family.name in ("kafkalab_inventory_turnover", DELIVERY_RATE_GAUGE):
+                    for sample in family.samples:
+                        labels = sample.labels
+                        where = (labels.get("channel", ""), labels["window"])
+                        exported[(sample.name, *where)] = sample.value
         finally:
             service.stop()
 
@@ -240,6 +303,13 @@ def test_windows_and_running_totals_count_exactly_what_was_sent(
     assert service.run() == 0  # quixstreams wants the main thread; returns after stop()
     watcher.join(30)
     assert seen == set(expected), f"never emitted: {set(expected) - seen}"
+    # The two new figures on /metrics, as their own gauges (what Prometheus and the console read).
+    assert exported[("kafkalab_inventory_turnover", "", "tumbling-60s")] == pytest.approx(TURNOVER)
+    assert exported[("kafkalab_inventory_turnover", "", "running")] == pytest.approx(TURNOVER)
+    for channel, requested, sent in DELIVERIES:
+        for window in ("running", "tumbling-60s"):
+            got = exported[(DELIVERY_RATE_GAUGE, channel, window)]
+            assert got == pytest.approx(sent / requested), (channel, window)
 
     # The app has stopped: the output topic is complete. The last record per window is its
     # answer, and no update ever went past it (nothing was counted twice).

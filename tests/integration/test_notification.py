@@ -9,7 +9,13 @@ from typing import Any
 
 import httpx
 import pytest
-from confluent_kafka import OFFSET_BEGINNING, KafkaError, Message, TopicPartition
+from confluent_kafka import (
+    OFFSET_BEGINNING,
+    ConsumerGroupTopicPartitions,
+    KafkaError,
+    Message,
+    TopicPartition,
+)
 
 from kafkalab import clients
 from kafkalab.connection import Connection
@@ -33,7 +39,9 @@ def service(conn: Connection, cluster: Settings) -> Iterator[NotificationService
         yield svc
 
 
-def register(conn: Connection, service: NotificationService, user_id: str) -> dict[str, Any]:
+def register(
+    conn: Connection, service: NotificationService, user_id: str, **extra: Any
+) -> dict[str, Any]:
     """Publish a UserProfile on `users` and wait until the service's table holds it."""
     profile = {
         "user_id": user_id,
@@ -42,6 +50,7 @@ def register(conn: Connection, service: NotificationService, user_id: str) -> di
         "phone": f"+44 7700 {PHONE_TAIL}",
         "balance_cents": 10_000,
         "registered_at": 1_700_000_000_000,
+        **extra,
     }
     publish(conn, USERS, user_id, "UserProfile", profile, service="user")
     until(lambda: service.profiles.get(user_id) is not None)
@@ -124,6 +133,15 @@ def read_to_end(conn: Connection, *topics: str, where: Callable[[Event], bool]) 
     return [e for e in map(serde.decode, raw_to_end(conn, *topics)) if where(e)]
 
 
+def committed(conn: Connection, group: str, event: Event) -> int:
+    """The offset `group` has committed on the partition of `event` (-1: none yet)."""
+    admin = clients.admin(conn)
+    request = ConsumerGroupTopicPartitions(group, [TopicPartition(event.topic, event.partition)])
+    [future] = admin.list_consumer_group_offsets([request]).values()
+    [found] = future.result(10).topic_partitions
+    return int(found.offset)
+
+
 def of_order(order_id: str, record_type: str) -> Callable[[Event], bool]:
     return lambda e: e.type == record_type and e.value.get("order_id") == order_id
 
@@ -195,6 +213,48 @@ class TestOneRunningService:
             # PII: the raw bytes on a channel topic hold neither the email nor the phone number.
             assert profile["email"].encode() not in raw.value()
             assert PHONE_TAIL.encode() not in raw.value() and b"7700" not in raw.value()
+
+    def test_a_channel_the_user_opted_out_of_gets_nothing(
+        self,
+        conn: Connection,
+        cluster: Settings,
+        service: NotificationService,
+        unique: Callable[[str], str],
+    ) -> None:
+        user_id, order_id = unique("user"), unique("order")
+        preferences = {
+            "channels": {"email": True, "sms": False, "push": True},
+            "language": "en",
+            "marketing_consent": False,
+        }
+        register(conn, service, user_id, preferences=preferences)
+        profile = service.profiles.get(user_id)
+        assert profile is not None and profile.opted_out == {"sms"}
+        publish(
+            conn,
+            ORDER_EVENTS,
+            order_id,
+            "OrderStatusChanged",
+            status_changed(order_id, user_id, "PAID", "CONFIRMED"),
+            service="order",
+        )
+        sent = read_events(conn, NOTIFICATIONS, 2, where=of_order(order_id, "NotificationSent"))
+        assert sorted(e.value["channel"] for e in sent) == ["email", "push"]
+        # The event's offset is committed only after its whole fan-out was flushed: from then
+        # on the topics hold everything it will ever request.
+        [changed] = read_to_end(conn, ORDER_EVENTS, where=of_order(order_id, "OrderStatusChanged"))
+        until(lambda: committed(conn, service.group_id, changed) > changed.offset)
+
+        requested = read_to_end(
+            conn, NOTIFICATIONS, where=of_order(order_id, "NotificationRequested")
+        )
+        assert sorted(e.value["channel"] for e in requested) == ["email", "push"]
+        mine = [
+            m for m in raw_to_end(conn, *CHANNEL_TOPICS.values()) if m.key() == user_id.encode()
+        ]
+        assert sorted(m.topic() for m in mine) == ["notifications.email", "notifications.push"]
+        sent = read_to_end(conn, NOTIFICATIONS, where=of_order(order_id, "NotificationSent"))
+        assert sorted(e.value["channel"] for e in sent) == ["email", "push"]  # and no third
 
     def test_a_redelivered_event_is_sent_once_per_channel(
         self,

@@ -19,7 +19,7 @@ from tests.integration.pool import Running
 pytestmark = pytest.mark.integration
 
 
-@pytest.mark.parametrize("name", ["happy-path", "payment-failure"])
+@pytest.mark.parametrize("name", ["happy-path", "payment-failure", "preferences"])
 def test_scenario_verdict_is_green(short_ttl_platform: Running, name: str) -> None:
     settings = short_ttl_platform.settings
     run = run_cli("scenario", name, "--json", env=settings_env(settings))

@@ -140,3 +140,73 @@ def test_accounts_survive_a_restart(
         )
         assert response.status_code == 200 and response.json()["user_id"] == user_id
         assert register(restarted, email).status_code == 409
+
+
+def test_preferences_round_trip_through_kafka(
+    conn: Connection, cluster: Settings, user_service: UserService, unique: Callable[[str], str]
+) -> None:
+    email = f"{unique('prefs')}@example.com"
+    user_id = register(user_service, email, phone="+44 7700 900321").json()["user_id"]
+    token, _ = TokenSigner(token_key(cluster)).issue(user_id)
+    auth = {"Authorization": f"Bearer {token}"}
+    path = url(user_service, f"/users/{user_id}/preferences")
+
+    before = httpx.get(path, headers=auth, timeout=30)
+    assert before.status_code == 200, before.text
+    assert before.json()["channels"] == {"email": True, "sms": True, "push": True}
+
+    change = {"channels": {"sms": False}, "language": "fr"}
+    put = httpx.put(path, json=change, headers=auth, timeout=30)
+    assert put.status_code == 200, put.text
+    wanted = {
+        "channels": {"email": True, "sms": False, "push": True},
+        "language": "fr",
+        "marketing_consent": False,
+    }
+    assert put.json() == wanted
+
+    # What Kafka holds: the event on user-events, and the table row with the preferences.
+    [updated] = read_events(
+        conn,
+        USER_EVENTS,
+        1,
+        where=lambda e: e.key == user_id and e.type == "UserPreferencesUpdated",
+    )
+    assert updated.value["user_id"] == user_id and updated.value["preferences"] == wanted
+    assert updated.service == "user"
+    [profile] = read_events(
+        conn, USERS, 1, where=lambda e: e.key == user_id and e.value.get("preferences")
+    )
+    assert profile.type == "UserProfile" and profile.value["preferences"] == wanted
+    assert profile.value["email"] == email and profile.value["phone"] == "+44 7700 900321"
+    assert profile.trace_id == updated.trace_id  # one user action, one trace
+
+    # GET answers what was published, from this replica and from a restarted one.
+    assert httpx.get(path, headers=auth, timeout=30).json() == wanted
+    with running(UserService, cluster, conn) as restarted:
+        again = url(restarted, f"/users/{user_id}/preferences")
+        assert httpx.get(again, headers=auth, timeout=30).json() == wanted
+
+
+def test_preferences_are_the_logged_in_user_s_own(
+    cluster: Settings, user_service: UserService, unique: Callable[[str], str]
+) -> None:
+    user_id = register(user_service, f"{unique('own')}@example.com").json()["user_id"]
+    path = url(user_service, f"/users/{user_id}/preferences")
+    signer = TokenSigner(token_key(cluster))
+    mine = {"Authorization": f"Bearer {signer.issue(user_id)[0]}"}
+    theirs = {"Authorization": f"Bearer {signer.issue('someone-else')[0]}"}
+
+    anonymous = httpx.get(path, timeout=30)
+    assert anonymous.status_code == 401
+    assert anonymous.json()["error"].startswith("log in first (POST /login)")
+    forged = httpx.get(path, headers={"Authorization": "Bearer x.y"}, timeout=30)
+    assert forged.status_code == 401 and "log in again" in forged.json()["error"]
+    other = httpx.put(path, json={"channels": {"sms": False}}, headers=theirs, timeout=30)
+    assert other.status_code == 403
+    assert other.json() == {"error": "a user may read and change only their own preferences"}
+    bad = httpx.put(path, json={"channels": {"fax": False}}, headers=mine, timeout=30)
+    assert bad.status_code == 422
+    assert bad.json() == {"error": "unknown channel 'fax' (channels are email, sms, push)"}
+    # Nothing above changed anything.
+    assert httpx.get(path, headers=mine, timeout=30).json()["channels"]["sms"] is True

@@ -56,3 +56,10 @@ def test_the_rule_engine_s_alerts_are_shown_with_state_and_summary() -> None:
     )
     assert "pending KafkalabServiceDown: payment does not answer /metrics" in text
     assert "none" not in text.split("alerts")[-1]
+
+
+def test_turnover_and_each_channel_s_delivery_rate_are_shown() -> None:
+    text = rendered(snapshot(inventory_turnover=0.125, delivery_rate={"email": 1.0, "push": 0.5}))
+    assert "inventory turnover this minute" in text and "0.125" in text
+    assert "email 100 %" in text and "push 50 %" in text
+    assert "delivered / requested" in rendered(snapshot())  # "—" until analytics has one

@@ -6,12 +6,15 @@ import pytest
 
 from kafkalab.services.notification.messages import (
     CHANNELS,
+    OPTED_OUT,
+    UNREACHABLE,
     Profile,
     build_requests,
     mask_email,
     mask_phone,
     notification_id,
     recipient_for,
+    skipped_channels,
     template_for,
 )
 
@@ -127,3 +130,28 @@ def test_profile_from_a_user_profile_value() -> None:
         "registered_at": 0,
     }
     assert Profile.from_value(value) == Profile("u-3", "c@example.com", "Carol", None)
+
+
+def test_an_opted_out_channel_is_not_requested_even_with_an_address() -> None:
+    no_sms = Profile("u-1", "alice@example.com", "Alice", "+44 7700 901234", frozenset({"sms"}))
+    requests = build_requests("e", "o", "order-confirmed", no_sms)
+    assert [r.channel for r in requests] == ["email", "push"]
+    assert skipped_channels(no_sms) == {"sms": OPTED_OUT}
+    assert skipped_channels(Profile("u-2", "b@example.com", "Bob")) == {"sms": UNREACHABLE}
+    assert skipped_channels(ALICE) == {}
+
+
+def test_profile_reads_the_channels_turned_off_from_the_preferences() -> None:
+    value = {
+        "user_id": "u-3",
+        "email": "c@example.com",
+        "name": "Carol",
+        "phone": "+44 7700 900000",
+        "preferences": {
+            "channels": {"email": True, "sms": False, "push": False},
+            "language": "fr",
+            "marketing_consent": False,
+        },
+    }
+    assert Profile.from_value(value).opted_out == {"sms", "push"}
+    assert Profile.from_value({**value, "preferences": None}).opted_out == frozenset()

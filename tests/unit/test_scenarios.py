@@ -159,3 +159,43 @@ def test_high_load_is_listed_as_a_load_driven_scenario() -> None:
     found = scenarios.load_all(load_settings())
     assert found["high-load"].runner == "load"
     assert found["happy-path"].runner == "steps"
+
+
+def test_preferences_scenario_judges_the_channels_the_user_kept() -> None:
+    scenario = scenarios.get(load_settings(), "preferences")
+    assert [s["action"] for s in scenario.steps] == ["register", "login", "preferences", "order"]
+    choice = ev(
+        "UserPreferencesUpdated",
+        5,
+        "p1",
+        topic="user-events",
+        user_id="u1",
+        preferences={"channels": {"email": True, "sms": False, "push": True}},
+    )
+    kept = [
+        e for e in happy_events() if e.value.get("channel") != "sms" and e.type != "AnalyticsWindow"
+    ]
+    checks = {c.name: c for c in evaluate(scenario.expect, [choice, *kept], "o1", 201, 0, "u1")}
+    assert all(c.ok for c in checks.values()), [c for c in checks.values() if not c.ok]
+    assert checks["notification_channels"].detail == (
+        "requested on email, push, sent on email, push"
+    )
+    # sms fanned out anyway, or the choice never reached the topic: both are named
+    wrong = {c.name: c for c in evaluate(scenario.expect, happy_events(), "o1", 201, 0, "u1")}
+    assert not wrong["notification_channels"].ok and not wrong["notifications_sent"].ok
+    assert not wrong["channels_opted_out"].ok
+    assert "no UserPreferencesUpdated" in wrong["channels_opted_out"].detail
+
+
+def test_a_preferences_update_shows_in_the_trace_of_the_user_s_order() -> None:
+    choice = ev(
+        "UserPreferencesUpdated",
+        5,
+        "p1",
+        topic="user-events",
+        user_id="u1",
+        preferences={"channels": {"email": True, "sms": False, "push": True}},
+    )
+    lines = trace_lines(order_events([*happy_events(), choice], "o1"))
+    [line] = [line for line in lines if line.event_type == "UserPreferencesUpdated"]
+    assert line.summary == "user=u1 opted out: sms"

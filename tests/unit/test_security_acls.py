@@ -19,6 +19,15 @@ def test_every_subscription_is_granted() -> None:
             assert acls.may_read(cls.name, topic), (cls.name, topic)
 
 
+def test_analytics_may_read_every_topic_its_pipeline_reads() -> None:
+    from kafkalab.services.analytics.app import AnalyticsTopics
+
+    topics = AnalyticsTopics()
+    for topic in (topics.orders, topics.payments, topics.stock, topics.notifications):
+        assert acls.may_read("analytics", topic), topic
+    assert acls.may_write("analytics", topics.output)
+
+
 def test_only_payment_reads_nothing_it_should_not() -> None:
     readers_of_payments = {s for s in SERVICES if acls.may_read(s, t.PAYMENTS)}
     assert readers_of_payments == {"order", "inventory", "payment", "analytics"}

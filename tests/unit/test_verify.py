@@ -410,6 +410,61 @@ def test_a_user_without_a_phone_needs_no_sms() -> None:
     assert by_name(evaluate(story.events), NOTIFICATIONS).ok is True
 
 
+def prefer(story: Story, *off: str, user_id: str = "u1") -> Event:
+    """The user service's UserPreferencesUpdated: every channel on but `off`."""
+    channels = {c: c not in off for c in ("email", "sms", "push")}
+    value = {"user_id": user_id, "preferences": {"channels": channels, "language": "en"}}
+    return story.emit(t.USER_EVENTS, "UserPreferencesUpdated", value, None, "user")
+
+
+def test_only_opted_in_channels_count() -> None:
+    story = Story()
+    prefer(story, "sms")
+    story.confirmed("o-1", channels=("email", "push"))
+    inv = by_name(evaluate(story.events), NOTIFICATIONS)
+    assert (inv.ok, inv.checked) == (True, 1)
+    assert "opted-in" in inv.detail
+
+
+def test_a_channel_requested_after_the_user_opted_out_is_named() -> None:
+    story = Story()
+    prefer(story, "sms")
+    story.confirmed("o-1")  # notification ignored the choice: sms requested and sent
+    assert_only_violated(evaluate(story.events), NOTIFICATIONS, "o-1")
+    inv = by_name(evaluate(story.events), NOTIFICATIONS)
+    assert inv.examples == ["o-1: order-confirmed: sms requested though the user opted out"]
+
+
+def test_another_user_s_choice_or_a_later_one_does_not_count() -> None:
+    story = Story()
+    prefer(story, "sms", user_id="someone-else")
+    story.confirmed("o-1")
+    prefer(story, "sms")  # after the notifications: the next order's business
+    assert by_name(evaluate(story.events), NOTIFICATIONS).ok is True
+
+
+def test_a_choice_changed_while_the_order_was_in_flight_is_not_judged() -> None:
+    story = Story()
+    prefer(story, "sms")
+    created = story.created("o-1")
+    prefer(story)  # sms back on before the confirmation: either outcome is right
+    reserved = story.reserve("o-1", created)
+    story.change("o-1", "CREATED", "RESERVED", reserved)
+    payment = story.pay("o-1", reserved)
+    story.change("o-1", "RESERVED", "PAID", payment)
+    committed = story.stock("StockCommitted", "o-1", payment)
+    done = story.change("o-1", "PAID", "CONFIRMED", committed)
+    story.notify("o-1", done, "order-confirmed", ("email", "sms", "push"))
+    assert by_name(evaluate(story.events), NOTIFICATIONS).ok is True
+
+
+def test_a_user_who_turned_every_channel_off_is_sent_nothing() -> None:
+    story = Story()
+    prefer(story, "email", "sms", "push")
+    story.confirmed("o-1", channels=())
+    assert by_name(evaluate(story.events), NOTIFICATIONS).ok is True
+
+
 def test_a_send_nobody_requested_is_an_extra_message() -> None:
     story = Story()
     story.confirmed("o-1")

@@ -68,7 +68,7 @@ def test_lesson_1_explain_from_the_wheel(installed: Path, tmp_path: Path) -> Non
 
 def test_scenarios_listed_from_the_wheel(installed: Path, tmp_path: Path) -> None:
     text = run(installed, "-m", "kafkalab", "scenario", cwd=tmp_path)
-    for name in ("happy-path", "payment-failure", "high-load"):
+    for name in ("happy-path", "payment-failure", "preferences", "high-load"):
         assert name in text
 
 

@@ -189,3 +189,165 @@ class RunningTotals:
         if conversion is not None:
             out.append(WindowResult(CONVERSION_RATE, RUNNING, start, end, conversion, self.created))
         return out
+
+
+# -- inventory turnover (from the `stock` table) ------------------------------------------------
+
+INVENTORY_TURNOVER = "inventory_turnover"
+
+
+def stock_level(record_type: str, value: dict[str, Any] | None) -> dict[str, Any] | None:
+    """A StockLevel as {sku, on_hand}; on hand is available + reserved (reserved units are still
+    on the shelf). None for anything else."""
+    if value is None or record_type != "StockLevel":
+        return None
+    return {"sku": str(value["sku"]), "on_hand": int(value["available"]) + int(value["reserved"])}
+
+
+def turnover(committed: int, stock_units: int, samples: int) -> float | None:
+    """Units committed ÷ average stock, the average being `stock_units` / `samples` (the shop's
+    on-hand total after each stock change); None when there is no stock to divide by."""
+    if samples <= 0 or stock_units <= 0:
+        return None
+    return committed / (stock_units / samples)
+
+
+@dataclass(frozen=True)
+class StockBook:
+    """Every SKU's latest on-hand units, and the turnover since the app first started: the value
+    of the stock state store.
+
+    Why the `stock` table alone is enough: on-hand stock falls only when reserved units are
+    committed (sold). A reservation moves units from available to reserved and a release moves
+    them back, so on hand stays put; a restock raises it. So each fall of a SKU's on-hand level
+    is units committed, and the levels themselves give the average — one input topic, no join
+    of `inventory-events` with `stock` (which quixstreams would have to align in time).
+    """
+
+    levels: dict[str, int] | None = None
+    committed: int = 0
+    stock_units: int = 0
+    samples: int = 0
+    first_ms: int | None = None
+    last_ms: int | None = None
+
+    @classmethod
+    def from_state(cls, stored: dict[str, Any] | None) -> StockBook:
+        return cls(**stored) if stored else cls()
+
+    def to_state(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def add(self, level: dict[str, Any], timestamp_ms: int) -> tuple[StockBook, dict[str, int]]:
+        """The book after `level` (from `stock_level`), and its fact for the windows:
+        {committed: units sold by this change, stock_units: on-hand total after it, samples: 1}.
+        The first level seen of a SKU is where it starts, not a sale."""
+        levels = dict(self.levels or {})
+        before = levels.get(level["sku"])
+        levels[level["sku"]] = int(level["on_hand"])
+        sold = max(0, before - int(level["on_hand"])) if before is not None else 0
+        total = sum(levels.values())
+        fact = {"committed": sold, "stock_units": total, "samples": 1}
+        book = StockBook(
+            levels=levels,
+            committed=self.committed + sold,
+            stock_units=self.stock_units + total,
+            samples=self.samples + 1,
+            first_ms=timestamp_ms if self.first_ms is None else min(self.first_ms, timestamp_ms),
+            last_ms=timestamp_ms if self.last_ms is None else max(self.last_ms, timestamp_ms),
+        )
+        return book, fact
+
+    def results(self) -> list[WindowResult]:
+        """The running turnover (count: units committed since the start)."""
+        value = turnover(self.committed, self.stock_units, self.samples)
+        if value is None:
+            return []
+        start, end = self.first_ms or 0, self.last_ms or 0
+        return [WindowResult(INVENTORY_TURNOVER, RUNNING, start, end, value, self.committed)]
+
+
+def turnover_window_results(window: dict[str, Any]) -> list[WindowResult]:
+    """A tumbling window of stock facts (`committed`, `stock_units`, `samples`) as one
+    inventory_turnover record, whose count is the units committed in the window."""
+    committed = int(window["committed"])
+    value = turnover(committed, int(window["stock_units"]), int(window["samples"]))
+    if value is None:
+        return []
+    start, end = int(window["start"]), int(window["end"])
+    return [WindowResult(INVENTORY_TURNOVER, TUMBLING, start, end, value, committed)]
+
+
+# -- notification delivery rate, per channel ---------------------------------------------------
+
+DELIVERY_RATE = "notification_delivery_rate"
+
+
+def delivery_metric(channel: str) -> str:
+    """The AnalyticsWindow metric of one channel's rate: "notification_delivery_rate.sms"."""
+    return f"{DELIVERY_RATE}.{channel}"
+
+
+def channel_of(metric: str) -> str | None:
+    """The channel a delivery-rate metric is about; None for any other metric."""
+    prefix = f"{DELIVERY_RATE}."
+    return metric[len(prefix) :] if metric.startswith(prefix) else None
+
+
+def notification_fact(record_type: str, value: dict[str, Any] | None) -> dict[str, Any] | None:
+    """{channel, requested, sent} for a NotificationRequested or NotificationSent on
+    `notifications`; None for anything else."""
+    if value is None or record_type not in ("NotificationRequested", "NotificationSent"):
+        return None
+    requested = record_type == "NotificationRequested"
+    return {
+        "channel": str(value["channel"]),
+        "requested": int(requested),
+        "sent": int(not requested),
+    }
+
+
+def delivery_window_results(window: dict[str, Any], channel: str) -> list[WindowResult]:
+    """A tumbling window of one channel's facts as its delivery rate (count: requests).
+
+    Sent ÷ requested within the window: a message requested just before a boundary and sent
+    just after it makes one window read low and the next high (even above 1); the running rate
+    is the steadier number. Nothing is emitted for a window without requests."""
+    requested, sent = int(window["requested"]), int(window["sent"])
+    rate = ratio(sent, requested)
+    if rate is None:
+        return []
+    start, end = int(window["start"]), int(window["end"])
+    return [WindowResult(delivery_metric(channel), TUMBLING, start, end, rate, requested)]
+
+
+@dataclass(frozen=True)
+class DeliveryTotals:
+    """One channel's requests and deliveries since the app first started (its state entry)."""
+
+    requested: int = 0
+    sent: int = 0
+    first_ms: int | None = None
+    last_ms: int | None = None
+
+    @classmethod
+    def from_state(cls, stored: dict[str, Any] | None) -> DeliveryTotals:
+        return cls(**stored) if stored else cls()
+
+    def to_state(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def add(self, fact: dict[str, Any], timestamp_ms: int) -> DeliveryTotals:
+        return DeliveryTotals(
+            requested=self.requested + int(fact["requested"]),
+            sent=self.sent + int(fact["sent"]),
+            first_ms=timestamp_ms if self.first_ms is None else min(self.first_ms, timestamp_ms),
+            last_ms=timestamp_ms if self.last_ms is None else max(self.last_ms, timestamp_ms),
+        )
+
+    def results(self, channel: str) -> list[WindowResult]:
+        rate = ratio(self.sent, self.requested)
+        if rate is None:
+            return []
+        start, end = self.first_ms or 0, self.last_ms or 0
+        return [WindowResult(delivery_metric(channel), RUNNING, start, end, rate, self.requested)]

@@ -1,4 +1,4 @@
-"""The analytics service: a quixstreams Application computing windows over orders and payments.
+"""The analytics service: a quixstreams Application computing the shop's figures as windows.
 
 Pipeline (consumer group `kafkalab-analytics`, reading from the earliest offset):
 
@@ -8,6 +8,10 @@ Pipeline (consumer group `kafkalab-analytics`, reading from the earliest offset)
                                             └─ state store: orders_total, revenue_total_cents,
                                                              conversion_rate (running)
     payments ───── fact ─ group_by("all") ─── tumbling 60 s: payment_success_rate
+    stock ──────── level ─ group_by("all") ─ state store (on hand per SKU) ─┬─ tumbling 60 s:
+                                            inventory_turnover             └─ running: the same
+    notifications ─ fact ─ group_by(channel) ─┬─ tumbling 60 s: notification_delivery_rate.<ch>
+                                               └─ state store: the same, running
                                             ⇒ AnalyticsWindow on `analytics`, keyed by metric
 
 Choices, and why:
@@ -25,6 +29,10 @@ Choices, and why:
   grace. The topic is therefore an upsert stream: the latest record per (metric, window,
   window_start) is the answer. `.final()` would emit each window once, only after later events
   pushed event time past its end.
+- Inventory turnover is units committed ÷ average on-hand stock, both read from the `stock`
+  table (aggregate.StockBook says why that is enough); the delivery rate is NotificationSent ÷
+  NotificationRequested per channel on `notifications` (a channel a user opted out of is never
+  requested, so it is not a failed delivery). Both are also exported as their own gauges.
 - Event time is the record timestamp Kafka stores (set by the producer when the event is
   emitted). A 5 min grace lets records that arrive out of order still count: re-keying merges
   6 partitions into one stream, and on a backlog they are not read in step (a record later
@@ -66,6 +74,7 @@ from quixstreams.models.serializers import (
     SerializationError,
 )
 from quixstreams.models.serializers.avro import AvroDeserializer, AvroSerializer
+from quixstreams.models.topics import TopicManager
 
 from kafkalab import clients
 from kafkalab.catalogue import metrics as specs
@@ -73,8 +82,17 @@ from kafkalab.catalogue.services import group_id, service_port
 from kafkalab.cluster import connect
 from kafkalab.connection import Connection
 from kafkalab.events.schemas import schema_text
-from kafkalab.events.topics import ANALYTICS, ORDER_EVENTS, PAYMENTS, apply_catalogue, dlt_topic
+from kafkalab.events.topics import (
+    ANALYTICS,
+    NOTIFICATIONS,
+    ORDER_EVENTS,
+    PAYMENTS,
+    STOCK,
+    apply_catalogue,
+    dlt_topic,
+)
 from kafkalab.services.analytics import aggregate
+from kafkalab.services.analytics.admin import PromptTopicAdmin
 from kafkalab.services.analytics.aggregate import WindowResult
 from kafkalab.services.http import Request, Response, Route, ServiceHttpServer
 from kafkalab.services.runtime import Metrics, consumer_lag, log_json
@@ -85,6 +103,8 @@ log = logging.getLogger("kafkalab.service.analytics")
 NAME = "analytics"
 ALL = "all"  # the one key every fact is re-keyed to: windows over the whole shop
 RUNNING_KEY = "orders"  # the state-store entry holding RunningTotals
+STOCK_KEY = "stock"  # the state-store entry holding the StockBook
+DELIVERY_KEY = "delivery"  # per channel (the key), the state-store entry of DeliveryTotals
 OUTPUT_HEADERS = [("event_type", b"AnalyticsWindow"), ("service", NAME.encode())]
 
 
@@ -95,6 +115,8 @@ class AnalyticsTopics:
     orders: str = ORDER_EVENTS
     payments: str = PAYMENTS
     output: str = ANALYTICS
+    stock: str = STOCK
+    notifications: str = NOTIFICATIONS
 
 
 class AnalyticsService:
@@ -122,6 +144,8 @@ class AnalyticsService:
         self.metrics = Metrics(NAME)
         self.latest = specs.gauge(specs.ANALYTICS_VALUE, self.metrics.registry)
         self.skipped = specs.counter(specs.ANALYTICS_SKIPPED, self.metrics.registry)
+        self.turnover = specs.gauge(specs.INVENTORY_TURNOVER, self.metrics.registry)
+        self.delivery = specs.gauge(specs.NOTIFICATION_DELIVERY_RATE, self.metrics.registry)
         self.metrics.watch_lag(self._lag)
         self.stopping = threading.Event()
         self._finished = threading.Event()
@@ -203,9 +227,11 @@ class AnalyticsService:
         # the catalogue as admin before starting it.
         if not self.conn.secure_mode:
             apply_catalogue(clients.admin(self.conn))
+        broker = clients.quix_connection(self.conn)
         app = Application(
-            broker_address=clients.quix_connection(self.conn),
+            broker_address=broker,
             consumer_group=self.group_id,
+            topic_manager=TopicManager(PromptTopicAdmin(broker), self.group_id),
             auto_offset_reset="earliest",
             state_dir=str(self.state_dir),
             loglevel=None,  # quixstreams logs through our handlers (JSON lines) instead of its own
@@ -274,17 +300,51 @@ class AnalyticsService:
             .current()
         )
         self._publish(payment_windows.apply(aggregate.payment_window_results, expand=True), output)
+
+        stock = app.topic(self.topics.stock, key_deserializer="str", value_deserializer=avro_in)
+        stock_facts = self._facts(app, stock, aggregate.stock_level).apply(
+            _stock_book, stateful=True, metadata=True
+        )
+        turnover = (
+            stock_facts.tumbling_window(aggregate.WINDOW_MS, grace_ms=aggregate.GRACE_MS)
+            .agg(
+                committed=Sum("committed"),
+                stock_units=Sum("stock_units"),
+                samples=Sum("samples"),
+            )
+            .current()
+        )
+        self._publish(turnover.apply(aggregate.turnover_window_results, expand=True), output)
+        self._publish(stock_facts.apply(_running_turnover, expand=True), output)
+
+        notifications = app.topic(
+            self.topics.notifications, key_deserializer="str", value_deserializer=avro_in
+        )
+        deliveries = self._facts(
+            app, notifications, aggregate.notification_fact, key=lambda fact: fact["channel"]
+        )
+        delivery_windows = (
+            deliveries.tumbling_window(aggregate.WINDOW_MS, grace_ms=aggregate.GRACE_MS)
+            .agg(requested=Sum("requested"), sent=Sum("sent"))
+            .current()
+        )
+        self._publish(delivery_windows.apply(_delivery_window, metadata=True, expand=True), output)
+        self._publish(
+            deliveries.apply(_running_delivery, stateful=True, metadata=True, expand=True), output
+        )
         return app
 
     def _facts(
         self,
         app: Application,
         topic: Topic,
-        to_fact: Callable[[str, dict[str, Any] | None], dict[str, int] | None],
+        to_fact: Callable[[str, dict[str, Any] | None], dict[str, Any] | None],
+        key: Callable[[dict[str, Any]], str] = lambda _: ALL,
     ) -> StreamingDataFrame:
-        """Decoded events of `topic` → facts, re-keyed to ALL (one shop-wide window)."""
+        """Decoded events of `topic` → facts, re-keyed by `key`: ALL by default (one
+        shop-wide window), or e.g. the channel (one window per channel)."""
 
-        def fact(value: Any, key: Any, timestamp: int, headers: Any) -> dict[str, int] | None:
+        def fact(value: Any, key: Any, timestamp: int, headers: Any) -> dict[str, Any] | None:
             record_type = aggregate.event_type(headers, value)
             self.metrics.consumed.labels(NAME, topic.name, record_type).inc()
             return to_fact(record_type, value)
@@ -293,7 +353,7 @@ class AnalyticsService:
             app.dataframe(topic)
             .apply(fact, metadata=True)
             .filter(lambda value: value is not None)
-            .group_by(lambda _: ALL, name=ALL)
+            .group_by(key, name=ALL)
         )
 
     def _lag(self) -> list[tuple[str, int, int]]:
@@ -308,6 +368,11 @@ class AnalyticsService:
         def record(result: WindowResult) -> dict[str, Any]:
             self.metrics.produced.labels(NAME, output.name, "AnalyticsWindow").inc()
             self.latest.labels(result.metric, result.window).set(result.value)
+            channel = aggregate.channel_of(result.metric)
+            if result.metric == aggregate.INVENTORY_TURNOVER:
+                self.turnover.labels(result.window).set(result.value)
+            elif channel is not None:
+                self.delivery.labels(channel, result.window).set(result.value)
             return result.as_value()
 
         (
@@ -372,6 +437,8 @@ class AnalyticsService:
             "topics": {
                 "orders": self.topics.orders,
                 "payments": self.topics.payments,
+                "stock": self.topics.stock,
+                "notifications": self.topics.notifications,
                 "output": self.topics.output,
             },
         }
@@ -388,6 +455,36 @@ def _running_totals(
     totals = aggregate.RunningTotals.from_state(state.get(RUNNING_KEY)).add(fact, timestamp)
     state.set(RUNNING_KEY, totals.to_state())
     return totals.results()
+
+
+def _stock_book(
+    level: dict[str, Any], key: Any, timestamp: int, headers: Any, state: State
+) -> dict[str, Any]:
+    """Apply one StockLevel to the book in the state store: the window fact, and the running
+    turnover after it."""
+    book, fact = aggregate.StockBook.from_state(state.get(STOCK_KEY)).add(level, timestamp)
+    state.set(STOCK_KEY, book.to_state())
+    return {**fact, "running": [r.as_value() for r in book.results()]}
+
+
+def _running_turnover(fact: dict[str, Any]) -> list[WindowResult]:
+    return [WindowResult(**result) for result in fact["running"]]
+
+
+def _delivery_window(
+    window: dict[str, Any], key: Any, timestamp: int, headers: Any
+) -> list[WindowResult]:
+    """The key of a per-channel window is its channel."""
+    return aggregate.delivery_window_results(window, str(key))
+
+
+def _running_delivery(
+    fact: dict[str, Any], key: Any, timestamp: int, headers: Any, state: State
+) -> list[WindowResult]:
+    """Add `fact` to its channel's totals (the state is per key, and the key is the channel)."""
+    totals = aggregate.DeliveryTotals.from_state(state.get(DELIVERY_KEY)).add(fact, timestamp)
+    state.set(DELIVERY_KEY, totals.to_state())
+    return totals.results(str(key))
 
 
 def main() -> None:

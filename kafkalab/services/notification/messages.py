@@ -1,7 +1,8 @@
 """What the notification service says, to whom, and how it hides the address: pure functions.
 
-Nothing here touches Kafka, so the rules (which status changes notify, how a notification id is
-derived, how an address is masked) are unit-tested on their own.
+Nothing here touches Kafka, so the rules (which status changes notify, which channels a user is
+sent on, how a notification id is derived, how an address is masked) are unit-tested on their
+own.
 """
 
 from __future__ import annotations
@@ -25,14 +26,20 @@ class Profile:
     email: str
     name: str
     phone: str | None = None
+    opted_out: frozenset[str] = frozenset()
+    """Channels the user turned off (their preferences, PUT /users/{id}/preferences)."""
 
     @classmethod
     def from_value(cls, value: dict[str, Any]) -> Profile:
+        """A UserProfile's fields; a profile without preferences (null, or one written before
+        they existed) has every channel on."""
+        channels = (value.get("preferences") or {}).get("channels") or {}
         return cls(
             user_id=str(value["user_id"]),
             email=str(value["email"]),
             name=str(value["name"]),
             phone=value.get("phone"),
+            opted_out=frozenset(c for c in CHANNELS if channels.get(c) is False),
         )
 
 
@@ -120,13 +127,29 @@ def recipient_for(channel: str, profile: Profile) -> str | None:
     raise ValueError(f"unknown channel {channel!r}")
 
 
+OPTED_OUT = "opted_out"
+UNREACHABLE = "unreachable"
+
+
+def skipped_channels(profile: Profile) -> dict[str, str]:
+    """The channels `build_requests` leaves out for `profile`, each with why: OPTED_OUT (the
+    user's choice wins, even with an address) or UNREACHABLE (no address, e.g. no phone)."""
+    skipped = {}
+    for channel in CHANNELS:
+        if channel in profile.opted_out:
+            skipped[channel] = OPTED_OUT
+        elif recipient_for(channel, profile) is None:
+            skipped[channel] = UNREACHABLE
+    return skipped
+
+
 def build_requests(
     event_id: str, order_id: str, template: str, profile: Profile
 ) -> list[NotificationRequest]:
-    """One request per channel the user can be reached on (in CHANNELS order)."""
+    """One request per channel the user wants and can be reached on (in CHANNELS order)."""
     requests = []
     for channel in CHANNELS:
-        recipient = recipient_for(channel, profile)
+        recipient = None if channel in profile.opted_out else recipient_for(channel, profile)
         if recipient is None:
             continue
         requests.append(

@@ -5,9 +5,11 @@ acts on OrderStatusChanged to CONFIRMED ("order-confirmed"), PENDING_PAYMENT ("p
 and CANCELLED ("order-cancelled"). It *enriches* the event with the user's profile from a table
 built from the compacted `users` topic, then *fans out*: for each channel one
 NotificationRequested goes to `notifications` (the record of everything requested) and to the
-channel topic `notifications.email/.sms/.push`. Three channel workers in the same process, each
-in its own consumer group (`kafkalab-notification-email`, `-sms`, `-push`), deliver them
-(simulated) exactly once per notification_id and emit NotificationSent on `notifications`.
+channel topic `notifications.email/.sms/.push` — every channel the user can be reached on,
+except those they opted out of in their preferences (carried by the profile). Three channel
+workers in the same process, each in its own consumer group (`kafkalab-notification-email`,
+`-sms`, `-push`), deliver them (simulated) exactly once per notification_id and emit
+NotificationSent on `notifications`.
 
 PII: only masked addresses ("a***@example.com", "+44 ******1234") leave the `users` topic.
 
@@ -31,6 +33,7 @@ from kafkalab.services.notification.messages import (
     CHANNELS,
     Profile,
     build_requests,
+    skipped_channels,
     template_for,
 )
 from kafkalab.services.notification.workers import ChannelWorker, DeliveredIds
@@ -116,6 +119,7 @@ class NotificationService(Service):
         self.requested = specs.counter(specs.NOTIFICATIONS_REQUESTED, registry)
         self.sent = specs.counter(specs.NOTIFICATIONS_SENT, registry)
         self.duplicates = specs.counter(specs.NOTIFICATIONS_DUPLICATES, registry)
+        self.skipped = specs.counter(specs.NOTIFICATIONS_SKIPPED, registry)
 
     def run(self) -> int:
         """The tables and channel workers run beside the runtime's loop and stop with it."""
@@ -153,6 +157,9 @@ class NotificationService(Service):
                 cause=event,
             )
             self.requested.labels(request.channel, template).inc()
+        skipped = skipped_channels(profile)
+        for channel, reason in skipped.items():
+            self.skipped.labels(channel, reason).inc()
         log.info(
             "notifications requested",
             extra={
@@ -160,6 +167,7 @@ class NotificationService(Service):
                     "order_id": event.value["order_id"],
                     "template": template,
                     "channels": [r.channel for r in requests],
+                    "skipped": skipped,
                 }
             },
         )

@@ -7,6 +7,9 @@ every hash. So the profile goes to Kafka and the credentials stay here, like a s
 database. The file is append-only (one JSON object per line, 0600 in a 0700 folder) and guarded
 by an exclusive `flock`, so several user replicas on one machine share it safely and agree on
 which email was taken first.
+
+Preferences are kept in the same file (a `{"preferences": user_id, "value": {...}}` line per
+change, the latest wins), so every replica answers GET /users/{id}/preferences alike.
 """
 
 from __future__ import annotations
@@ -16,9 +19,10 @@ import json
 import logging
 import os
 import threading
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 log = logging.getLogger("kafkalab.user.store")
 
@@ -50,6 +54,8 @@ class UserStore:
         os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600))
         self.path = path
         self._by_email: dict[str, UserRecord] = {}
+        self._by_id: dict[str, UserRecord] = {}
+        self._preferences: dict[str, dict[str, Any]] = {}
         self._offset = 0
         self._lock = threading.Lock()
         with self._lock, open(self.path, "rb") as handle:
@@ -98,6 +104,46 @@ class UserStore:
                 self._read_new(handle)
             return self._by_email.get(email)
 
+    def by_id(self, user_id: str) -> UserRecord | None:
+        """The account `user_id`, read from the file first (another replica may have made it)."""
+        with self._lock, open(self.path, "rb") as handle:
+            fcntl.flock(handle, fcntl.LOCK_SH)
+            self._read_new(handle)
+            return self._by_id.get(user_id)
+
+    def preferences(self, user_id: str) -> dict[str, Any] | None:
+        """The latest preferences stored for `user_id` (None: never set), as written by
+        `update_preferences` — through this replica or another one."""
+        with self._lock, open(self.path, "rb") as handle:
+            fcntl.flock(handle, fcntl.LOCK_SH)
+            self._read_new(handle)
+            return self._preferences.get(user_id)
+
+    def update_preferences(
+        self,
+        user_id: str,
+        change: Callable[[dict[str, Any] | None], dict[str, Any]],
+        publish: Callable[[dict[str, Any]], None],
+    ) -> dict[str, Any]:
+        """Store `change(current)` as the user's preferences and return it.
+
+        Under the exclusive lock, so two changes through two replicas apply one after the
+        other; `publish(new)` runs before the line is written and its exception leaves the file
+        as it was — the file and the topics never disagree about what the user chose.
+        """
+        with self._lock, open(self.path, "a+b") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            torn = self._read_new(handle)
+            new = change(self._preferences.get(user_id))
+            publish(new)
+            entry = {"preferences": user_id, "value": new}
+            line = json.dumps(entry, separators=(",", ":")) + "\n"
+            handle.write(("\n" if torn else "").encode() + line.encode())
+            handle.flush()
+            os.fsync(handle.fileno())
+            self._read_new(handle)
+            return new
+
     def _read_new(self, handle: IO[bytes]) -> bool:
         """Apply the lines appended since the last read (complete lines only); True when an
         unfinished line is left at the end."""
@@ -116,8 +162,12 @@ class UserStore:
                 current = self._by_email.get(entry["email"])
                 if current is not None and current.user_id == entry["deleted"]:
                     del self._by_email[entry["email"]]
+                    self._by_id.pop(current.user_id, None)
+            elif "preferences" in entry:
+                self._preferences[str(entry["preferences"])] = dict(entry["value"])
             else:
                 record = UserRecord(**entry)
                 self._by_email[record.email] = record
+                self._by_id[record.user_id] = record
         self._offset += end
         return end < len(data)
