@@ -33,6 +33,9 @@ POLL = 0.5
 JOIN_WAIT = 30.0
 """How long a fault waits for its target replica to join its consumer group first."""
 DEFAULT_LOAD = 200
+LOAD_RATE = 25.0
+"""Orders per second of the background load: 200 of them span a restart (~8 s), so orders keep
+arriving while the replica is down and after it is back."""
 LOAD_USERS = 10
 """Customers of the background load: few, as registering them delays the first order."""
 LOAD_START_WAIT = 60.0
@@ -170,6 +173,11 @@ def run(
     if checked == "resume" and local:
         # Judge everything since the pause: that is the window whose events were held up.
         since = paused.forget(settings, target.label) or since
+    if during_load and local and checked != "resume":
+        # Join first, load second: a fault that waits for its replica to join would otherwise
+        # land after a short load has finished, with nothing in flight.
+        group = group_id(target.name)
+        _await_member(scene, group, watch.group_snapshot(conn, group))
     load_thread = (
         _start_load(settings, conn, during_load, report, clock, flight) if during_load else None
     )
@@ -365,6 +373,7 @@ def _start_load(
                 settings,
                 conn,
                 orders=orders,
+                rate=LOAD_RATE,
                 users=min(LOAD_USERS, orders),
                 progress=flight.update,
             )

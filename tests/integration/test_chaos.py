@@ -65,16 +65,16 @@ def test_a_pause_under_load_is_resumed_judged_and_survived(short_ttl_platform: R
 
 def test_a_bare_kill_runs_a_load_and_judges_its_orders(short_ttl_platform: Running) -> None:
     """`kafkalab chaos kill payment` with no load option runs one in the background (a small
-    one here, --orders 20, where a user gets 200): orders are in flight when the fault lands,
+    one here, --orders 30, where a user gets 200): orders are in flight when the fault lands,
     their counts are printed, and the checker judges them."""
     shop = short_ttl_platform
     env = settings_env(shop.settings)
-    run = run_cli("chaos", "kill", "payment", "--orders", "20", "--json", env=env)
+    run = run_cli("chaos", "kill", "payment", "--orders", "30", "--json", env=env)
     assert run.code == 0, run.stdout + run.stderr
     report = json.loads(run.stdout)
     tally = report["tally"]
     assert tally is not None, report["timeline"]
-    assert tally["planned"] == 20 and tally["accepted"] + tally["refused"] == 20, tally
+    assert tally["planned"] == 30 and tally["accepted"] + tally["refused"] == 30, tally
     assert tally["accepted"] > 0 and tally["lost"] == 0, tally
     assert tally["confirmed"] + tally["cancelled"] + tally["rejected"] == tally["accepted"]
     fault = next(e for e in report["timeline"] if e["kind"] == "fault")
