@@ -55,6 +55,7 @@ def diagnose(settings: Settings) -> DoctorReport:
         _java(settings),
         _jars(settings),
         _maven(settings),
+        _prometheus(settings),
         *_ports(settings, status),
         _cluster(status),
         _registry(status),
@@ -119,6 +120,20 @@ def _maven(settings: Settings) -> Check:
         False,
         "Maven is not installed and the jars are not cached",
         "install Maven, e.g. `apt-get install maven`",
+    )
+
+
+def _prometheus(settings: Settings) -> Check:
+    """Only `kafkalab up --monitoring` needs it: missing is a warning, not a failure."""
+    found = shutil.which(settings.prometheus)
+    if found:
+        return Check("prometheus", True, f"{found} (`kafkalab up --monitoring` runs it)")
+    return Check(
+        "prometheus",
+        WARN,
+        f"{settings.prometheus} not found: `kafkalab up --monitoring` cannot start Prometheus",
+        "install it, e.g. `apt-get install prometheus` (scripts/bootstrap does as root), or set "
+        "KAFKALAB_PROMETHEUS",
     )
 
 

@@ -55,6 +55,15 @@ class Settings(BaseSettings):
         "starts the brokers without the agent.",
     )
     registry_port: int = Field(default=8081, description="Schema registry HTTP port.")
+    prometheus_port: int = Field(
+        default=9090,
+        description="Port of the Prometheus server `kafkalab monitoring up` (or `up "
+        "--monitoring`) runs.",
+    )
+    prometheus: str = Field(
+        default="prometheus",
+        description="The Prometheus server binary (Debian's `prometheus` package installs it).",
+    )
     registry_url: str | None = Field(
         default=None, description="Use an existing Confluent-compatible schema registry."
     )

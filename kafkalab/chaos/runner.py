@@ -1,5 +1,9 @@
 """Inject a fault (once, or every S seconds under load), watch Kafka react, time the recovery,
-and end with the invariant checker: nothing lost, nothing doubled."""
+and end with the invariant checker: nothing lost, nothing doubled.
+
+A fault on an idle shop shows a rebalance and judges no order at all, so a kill, pause or
+restart of a service runs a short load in the background by default (`planned_load`): the
+timeline then shows orders in flight when the fault lands, and the checker judges them."""
 
 from __future__ import annotations
 
@@ -7,23 +11,88 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 
 from kafkalab.catalogue.services import group_id
 from kafkalab.chaos import containers, faults, paused, watch
 from kafkalab.connection import Connection
-from kafkalab.errors import InvalidChoice
+from kafkalab.errors import InvalidChoice, KafkalabError
 from kafkalab.events.serde import now_ms
 from kafkalab.events.topics import CATALOGUE
 from kafkalab.platform import files
 from kafkalab.settings import Settings
 
+if TYPE_CHECKING:
+    from kafkalab.load.driver import Progress
+    from kafkalab.load.report import LoadReport
+
 Notify = Callable[[str], None]
 POLL = 0.5
 JOIN_WAIT = 30.0
 """How long a fault waits for its target replica to join its consumer group first."""
+DEFAULT_LOAD = 200
+LOAD_RATE = 25.0
+"""Orders per second of the background load: 200 of them span a restart (~8 s), so orders keep
+arriving while the replica is down and after it is back."""
+LOAD_USERS = 10
+"""Customers of the background load: few, as registering them delays the first order."""
+LOAD_START_WAIT = 60.0
+"""How long the first fault waits for the load's first accepted order."""
+"""Orders of the background load a service fault runs unless told otherwise (`--no-load`)."""
+LOADED_ACTIONS = ("kill", "pause", "restart")
+
+
+def planned_load(
+    action: str, target: str, during_load: int | None, no_load: bool, docker: bool = False
+) -> int | None:
+    """How many orders run meanwhile: `--during-load N`, none with `--no-load`, else
+    DEFAULT_LOAD for a kill, pause or restart of a local service (a resume judges the pause's
+    own window; a broker fault or a container runs bare unless a load is asked for)."""
+    if no_load and during_load is not None:
+        raise InvalidChoice(
+            "--no-load and --during-load ask for opposite things",
+            hint="keep one: --during-load N runs N orders meanwhile, --no-load none",
+        )
+    if no_load or during_load is not None:
+        return during_load
+    if action in LOADED_ACTIONS and not target.startswith("broker-") and not docker:
+        return DEFAULT_LOAD
+    return None
+
+
+@dataclass
+class LoadTally:
+    """What became of the background load's orders, as the timeline and the CLI print it."""
+
+    planned: int
+    accepted: int
+    refused: int
+    confirmed: int
+    cancelled: int
+    rejected: int
+    lost: int
+
+    @classmethod
+    def of(cls, load: LoadReport) -> LoadTally:
+        both = (load.orders, load.failing)
+        return cls(
+            load.plan.orders,
+            sum(o.accepted for o in both),
+            sum(load.refused.values()),
+            sum(o.confirmed for o in both),
+            sum(o.cancelled for o in both),
+            sum(o.rejected for o in both),
+            load.lost,
+        )
+
+    def __str__(self) -> str:
+        return (
+            f"{self.planned} planned, {self.accepted} accepted, {self.refused} refused, "
+            f"{self.confirmed} confirmed, {self.cancelled} cancelled, {self.rejected} rejected, "
+            f"{self.lost} lost"
+        )
 
 
 @dataclass
@@ -41,6 +110,8 @@ class ChaosReport:
     timeline: list[TimelineEntry] = field(default_factory=list)
     recovery_seconds: list[float] = field(default_factory=list)
     load: Any = None
+    tally: LoadTally | None = None
+    """The background load's orders, counted once it finished (None without a load)."""
     verify: Any = None
     # Why the invariant checker did not run (a pause without a load: judged on resume).
     unchecked: str | None = None
@@ -72,14 +143,21 @@ def run(
     notify: Notify | None = None,
     recover_timeout: float = 60.0,
     docker: bool = False,
+    start_missing: bool = True,
 ) -> ChaosReport:
+    """The fault (every `every` seconds while a load of `during_load` orders runs), its
+    timeline and the checker's verdict. With `start_missing`, a load on a platform that is not
+    running starts it first, as `kafkalab load` does."""
     checked = faults.check_action(action)
     if every is not None and not during_load:
-        raise InvalidChoice("--every repeats a fault while a load runs", hint="add --during-load N")
+        raise InvalidChoice(
+            "--every repeats a fault while a load runs",
+            hint="drop --no-load, or add --during-load N",
+        )
     try:
         target = faults.resolve(settings, target_name, replica, docker=docker)
     except faults.NothingRunning:
-        if not during_load or docker:
+        if not during_load or docker or not start_missing:
             raise
         # A load needs the platform anyway: start what is missing, as `kafkalab load` does.
         from kafkalab.platform import control
@@ -88,13 +166,21 @@ def run(
         target = faults.resolve(settings, target_name, replica, docker=docker)
     report = ChaosReport(checked, target.label)
     clock = _Clock(report, notify or (lambda _m: None))
-    scene = _Scene(settings, conn, target, clock, recover_timeout)
+    flight = _InFlight()
+    scene = _Scene(settings, conn, target, clock, recover_timeout, flight)
     since = now_ms()
     local = target.kind == "service" and target.container is None
     if checked == "resume" and local:
         # Judge everything since the pause: that is the window whose events were held up.
         since = paused.forget(settings, target.label) or since
-    load_thread = _start_load(settings, conn, during_load, report, clock) if during_load else None
+    if during_load and local and checked != "resume":
+        # Join first, load second: a fault that waits for its replica to join would otherwise
+        # land after a short load has finished, with nothing in flight.
+        group = group_id(target.name)
+        _await_member(scene, group, watch.group_snapshot(conn, group))
+    load_thread = (
+        _start_load(settings, conn, during_load, report, clock, flight) if during_load else None
+    )
     while True:
         recovered_in = _one_fault(scene, checked)
         report.faults += 1
@@ -139,6 +225,23 @@ class _Scene:
     target: faults.Target
     clock: _Clock
     timeout: float
+    flight: _InFlight
+
+
+class _InFlight:
+    """The background load's latest progress, so a fault's line says how many orders it hit."""
+
+    def __init__(self) -> None:
+        self.latest: Progress | None = None
+
+    def update(self, progress: Progress) -> None:
+        self.latest = progress
+
+    def describe(self) -> str:
+        latest = self.latest
+        if latest is None or latest.phase not in ("sending", "draining"):
+            return ""
+        return f" — {latest.in_flight} order(s) in flight, {latest.accepted} accepted so far"
 
 
 def _one_fault(scene: _Scene, action: faults.Action) -> float | None:
@@ -151,7 +254,8 @@ def _one_fault(scene: _Scene, action: faults.Action) -> float | None:
         before = _await_member(scene, group, before)
     old_pid = faults.service_pid(scene.settings, scene.target)
     injected = time.monotonic()
-    scene.clock.note("fault", faults.inject(scene.settings, action, scene.target))
+    done = faults.inject(scene.settings, action, scene.target)
+    scene.clock.note("fault", done + scene.flight.describe())
     deadline = injected + scene.timeout
     evicted = False
     while time.monotonic() < deadline:
@@ -226,7 +330,8 @@ def _broker_fault(scene: _Scene, action: faults.Action) -> float | None:
     topics = tuple(spec.name for spec in CATALOGUE)
     before = watch.leader_snapshot(scene.conn, topics)
     injected = time.monotonic()
-    scene.clock.note("fault", faults.inject(scene.settings, action, scene.target))
+    done = faults.inject(scene.settings, action, scene.target)
+    scene.clock.note("fault", done + scene.flight.describe())
     deadline = injected + scene.timeout
     while time.monotonic() < deadline:
         after = watch.leader_snapshot(scene.conn, topics)
@@ -253,16 +358,39 @@ def _broker_fault(scene: _Scene, action: faults.Action) -> float | None:
 
 
 def _start_load(
-    settings: Settings, conn: Connection, orders: int, report: ChaosReport, clock: _Clock
+    settings: Settings,
+    conn: Connection,
+    orders: int,
+    report: ChaosReport,
+    clock: _Clock,
+    flight: _InFlight,
 ) -> threading.Thread:
     from kafkalab.load.driver import run_load  # the load driver: imported on use
 
     def work() -> None:
-        report.load = run_load(settings, conn, orders=orders)
-        clock.note("load", f"load of {orders} orders finished")
+        try:
+            report.load = run_load(
+                settings,
+                conn,
+                orders=orders,
+                rate=LOAD_RATE,
+                users=min(LOAD_USERS, orders),
+                progress=flight.update,
+            )
+        except KafkalabError as exc:  # said in the timeline; the fault's verdict still stands
+            clock.note("load", f"the load stopped: {exc.message}")
+            return
+        report.tally = LoadTally.of(report.load)
+        clock.note("load", f"load finished: {report.tally}")
 
     thread = threading.Thread(target=work, name="chaos-load", daemon=True)
     thread.start()
-    clock.note("load", f"load of {orders} orders started")
-    time.sleep(2.0)  # let the load reach a steady flow before the first fault
+    clock.note("load", f"load of {orders} orders started (users, stock, then the orders)")
+    # The fault lands once orders flow (users are registered first), so it hits some in flight.
+    deadline = time.monotonic() + LOAD_START_WAIT
+    while thread.is_alive() and time.monotonic() < deadline:
+        latest = flight.latest
+        if latest is not None and latest.phase == "sending" and latest.accepted:
+            break
+        time.sleep(0.1)
     return thread

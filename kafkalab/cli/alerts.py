@@ -1,4 +1,5 @@
-"""`kafkalab alerts`: the alert rules (kafkalab/monitoring/alerts.yml) evaluated live from /metrics."""
+"""`kafkalab alerts`: the alert rules (kafkalab/monitoring/alerts.yml) as kafkalab's Prometheus
+holds them when it runs, else evaluated live from /metrics in-process; it says which."""
 
 from __future__ import annotations
 
@@ -8,8 +9,7 @@ from typing import Annotated
 import typer
 
 from kafkalab import ui
-from kafkalab.monitoring.live import LiveAlerts
-from kafkalab.platform import control
+from kafkalab.platform import monitoring
 from kafkalab.settings import load_settings
 
 
@@ -30,17 +30,22 @@ def alerts(
         typer.Option("--rules", help="Another Prometheus rule file (default: the shipped one)."),
     ] = None,
 ) -> None:
-    """Evaluate the alert rules live, like Prometheus would: firing, pending or inactive.
+    """The alert rules' verdicts: firing, pending (true, but not yet for its `for:`) or inactive.
 
-    Scrapes every service's /metrics and the platform's group lag, then shows each alert
-    firing, pending (true, but not yet for its `for:`) or inactive, with its value. Without
-    --watch: two scrapes `--interval` apart, so a rule with `for:` shows as pending at most."""
+    When kafkalab's Prometheus runs (`kafkalab monitoring up`), its own rule evaluation is
+    asked (/api/v1/rules). Otherwise the same rule file is evaluated in-process, like
+    Prometheus would: every service's /metrics, the platform's group lag and the brokers'
+    agents scraped; without --watch two scrapes `--interval` apart, so a rule with `for:` shows
+    as pending at most. A line on stderr says which source answered."""
     settings = load_settings()
-    live = LiveAlerts(control.scrape_targets(settings), rules)
+    source = monitoring.alert_source(settings, rules)
     if watch:
-        ui.live_view(lambda: ui.alerts_view(live.sample()), interval)
+        source.sample()  # a platform that is not there is one line, before the live view
+        ui.step(f"alerts from {source.name}")
+        ui.live_view(lambda: ui.alerts_view(source.sample()), interval)
         return
-    found = live.once(interval)
+    found = source.once(interval)
+    ui.step(f"alerts from {source.name}")
     if json:
         ui.print_json(found)
     else:

@@ -23,8 +23,19 @@ def chaos(
         int, typer.Option("--replica", "-r", help="Which replica of the service.")
     ] = 0,
     during_load: Annotated[
-        int | None, typer.Option("--during-load", help="Run a load of N orders meanwhile.", min=1)
+        int | None,
+        typer.Option(
+            "--during-load",
+            "--orders",
+            help=f"Run a load of N orders meanwhile (a service's kill, pause or restart runs "
+            f"{runner.DEFAULT_LOAD} unless --no-load).",
+            min=1,
+        ),
     ] = None,
+    no_load: Annotated[
+        bool,
+        typer.Option("--no-load", help="A bare fault: no orders run meanwhile."),
+    ] = False,
     every: Annotated[
         float | None,
         typer.Option(
@@ -46,9 +57,13 @@ def chaos(
 
     kill = SIGKILL (the supervisor restarts it), pause/resume = SIGSTOP/SIGCONT (the group
     evicts a paused member after its session timeout), restart = SIGTERM. broker-N faults need
-    a 3-broker cluster. Ends with the invariant checker; exit 1 if an invariant breaks. A pause
-    is judged on resume (its events wait, they are not lost); under --during-load each pause is
-    resumed once the group has evicted the member.
+    a 3-broker cluster. Ends with the invariant checker; exit 1 if an invariant breaks.
+
+    A kill, pause or restart of a service runs a load of 200 orders in the background
+    (--during-load N for another count): the timeline shows the orders in flight when the
+    fault lands, and the checker judges them. Under a load each pause is resumed once the group
+    has evicted the member. With --no-load the fault is bare: a pause then leaves the replica
+    paused, and `resume` judges the window since the pause (its events wait, they are not lost).
 
     With --docker the same faults hit the docker stack's containers (kill, docker pause/unpause,
     docker restart).
@@ -57,8 +72,9 @@ def chaos(
     the circuit breaker open, then close through its half-open probe.
     """
     settings = load_settings()
+    orders = runner.planned_load(action, target, during_load, no_load, docker)
     # A lesson's break (`kafkalab lesson N --break`) may be waiting for this very command.
-    journal.note(settings, journal.Entry(time.time(), action, target, replica, every, during_load))
+    journal.note(settings, journal.Entry(time.time(), action, target, replica, every, orders))
     if journal.awaited(settings) and not json:
         ui.step("`kafkalab lesson N --break` is watching: it measures what this does")
     if action == "fail-burst":
@@ -70,10 +86,11 @@ def chaos(
         action,
         target,
         replica,
-        during_load,
+        orders,
         every,
         notify=None if json else ui.step,
         docker=docker,
+        start_missing=during_load is not None,
     )
     if json:
         ui.print_json({**ui.to_jsonable(report), "passed": report.passed})
@@ -83,6 +100,8 @@ def chaos(
             ["+s", "what", "detail"],
             [[f"{e.at_s:.2f}", e.kind, e.detail] for e in report.timeline],
         )
+        if report.tally is not None:
+            ui.out.print(f"load: {report.tally}")
         if report.recovery_seconds:
             worst = max(report.recovery_seconds)
             ui.out.print(

@@ -18,6 +18,7 @@ from kafkalab.cli import doctor as doctor_cli
 from kafkalab.cli import kafka as kafka_cli
 from kafkalab.cli import lesson as lesson_cli
 from kafkalab.cli import load as load_cli
+from kafkalab.cli import monitoring as monitoring_cli
 from kafkalab.cli import observe as observe_cli
 from kafkalab.cli import platform as platform_cli
 from kafkalab.cli import scenario as scenario_cli
@@ -102,6 +103,7 @@ app.command("lag", rich_help_panel=OBSERVE)(observe_cli.lag)
 app.command("verify", rich_help_panel=OBSERVE)(observe_cli.verify)
 app.command("dashboard", rich_help_panel=OBSERVE)(dashboard_cli.dashboard)
 app.command("alerts", rich_help_panel=OBSERVE)(alerts_cli.alerts)
+app.add_typer(monitoring_cli.app, name="monitoring", rich_help_panel=OBSERVE)
 
 app.command("chaos", rich_help_panel=BREAK)(chaos_cli.chaos)
 

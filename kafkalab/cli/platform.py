@@ -11,7 +11,7 @@ from kafkalab import ui
 from kafkalab.catalogue.services import SERVICES
 from kafkalab.cluster import connect, lifecycle
 from kafkalab.errors import InvalidChoice
-from kafkalab.platform import compose, control, files
+from kafkalab.platform import compose, control, files, monitoring
 from kafkalab.platform.scaling import MAX_REPLICAS, Policy
 from kafkalab.settings import Settings, load_settings
 
@@ -71,6 +71,14 @@ def up(
             min=0,
         ),
     ] = Policy.idle_seconds,
+    with_monitoring: Annotated[
+        bool,
+        typer.Option(
+            "--monitoring",
+            help="Also start a real Prometheus on 127.0.0.1:9090 over every service and broker, "
+            "with kafkalab's alert rules (`kafkalab monitoring status`).",
+        ),
+    ] = False,
 ) -> None:
     """Start everything: the cluster if needed, the topics, and all six services (healthy).
 
@@ -99,6 +107,12 @@ def up(
     )
     if policy is not None:
         ui.success(f"autoscaler on: {_policy_text(policy)}")
+    if with_monitoring:
+        found = monitoring.up(settings, notify=ui.step)
+        ui.success(
+            f"Prometheus at {found.url}: {found.targets_up}/{len(found.targets)} targets up so "
+            f"far, {len(found.rules)} alert rules loaded (`kafkalab monitoring status`)"
+        )
 
 
 def _policy_text(policy: Policy) -> str:
@@ -120,7 +134,7 @@ def down(
         bool, typer.Option("--volumes", help="With --docker: also delete the stack's data.")
     ] = False,
 ) -> None:
-    """Stop the six services (the cluster keeps running unless --all).
+    """Stop the six services and kafkalab's Prometheus (the cluster keeps running unless --all).
 
     With --docker: remove the compose stack's containers (the data volumes stay unless --volumes).
     """
@@ -130,10 +144,12 @@ def down(
         return
     settings = load_settings()
     stopped = control.down(settings, notify=ui.step)
+    watched = monitoring.down(settings)
     if all_:
         lifecycle.down(settings, notify=ui.step)
     ui.success(
         ("services stopped" if stopped else "no services were running")
+        + ("; Prometheus stopped" if watched else "")
         + ("; cluster stopped" if all_ else "")
     )
 

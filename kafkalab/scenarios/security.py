@@ -3,6 +3,12 @@ broker and the topics, never against what our own code believes.
 
 Each check is a function of its own that returns a Check, so the tests can run the same
 check against a cluster without security and see it report ✘ — proof that it can fail.
+
+On a secure platform (`kafkalab up --secure`) every check runs there (`run`). On a plain one
+the broker's claims are checked on a side secure cluster started for the scenario and deleted
+after it (`run_on_side`, as lesson 18 does), so the user's cluster is never wiped: the 401 is
+the plain platform's order service's, and the card is sealed by the order service's own code,
+since no service runs on the side cluster.
 """
 
 from __future__ import annotations
@@ -32,6 +38,7 @@ from kafkalab.catalogue.services import service_port
 from kafkalab.connection import Connection
 from kafkalab.events import topics as t
 from kafkalab.events.serde import Event, now_ms
+from kafkalab.events.topics import apply_catalogue
 from kafkalab.observe.trace import read_events
 from kafkalab.security import fields, material
 from kafkalab.security.audit import AuditEntry, AuditLog
@@ -52,6 +59,8 @@ ORDER_BODY: dict[str, Any] = {"items": [{"sku": "SKU-BOOK", "quantity": 1}], "ca
 class SecurityResult:
     checks: list[Check] = field(default_factory=list)
     seconds: float = 0.0
+    where: str = "the secure platform"
+    """Where the broker's claims were checked: this platform, or a side secure cluster."""
 
     @property
     def passed(self) -> bool:
@@ -81,6 +90,86 @@ def run(
     result.checks.append(audit_holds_denials(conn, since, timeout))
     result.seconds = time.monotonic() - started
     return result
+
+
+SIDE_FOLDER = "scenario-security-cluster"
+
+
+def run_on_side(
+    settings: Settings, conn: Connection, notify: Notify | None = None, timeout: float = 60.0
+) -> SecurityResult:
+    """The checks for a plain platform (`conn`, its services running): the 401 from its order
+    service, audited on its own `audit` topic; the broker's claims (no credentials, the rogue
+    denied, a sealed card on `payments`, their audit records) on a side secure cluster that
+    holds the shop's topics and is deleted afterwards."""
+    from kafkalab.cluster.side import side_cluster  # a JVM start: only on this path
+
+    say = notify or (lambda _m: None)
+    started, since = time.monotonic(), now_ms()
+    result = SecurityResult()
+    with httpx.Client(timeout=30) as http:
+        say("POST /orders without a token (this platform's order service)")
+        result.checks.append(order_without_token(settings, http))
+    say("starting a side secure cluster for the broker's claims (your cluster is left alone)")
+    with side_cluster(settings, SIDE_FOLDER, secure=True, notify=notify) as side:
+        result.where = (
+            f"a side secure cluster at {side.conn.bootstrap_servers} (SASL_SSL, SCRAM, ACLs), "
+            "started for this run and deleted after it"
+        )
+        apply_catalogue(clients.admin(side.conn))
+        audit = AuditLog(side.conn, REPORTER)
+        say("connecting to the side cluster's SASL_SSL listener without credentials")
+        result.checks.append(no_credentials(side.conn, audit))
+        say(f"reading {t.PAYMENTS} as '{ROGUE}', a valid user without topic ACLs")
+        result.checks.append(rogue_denied(side.settings, side.conn, audit))
+        say("sealing a card as the order service does and reading it back from the topic")
+        result.checks.append(card_sealed_on_the_topic(side.settings, side.conn))
+        audit.flush()
+        say("reading the audit trails")
+        result.checks.append(
+            audit_holds_denials(side.conn, since, timeout, only=_BROKER_DENIALS, where="side")
+        )
+    result.checks.append(
+        audit_holds_denials(conn, since, timeout, only=(_ORDER_401,), where="this platform")
+    )
+    result.seconds = time.monotonic() - started
+    return result
+
+
+def card_sealed_on_the_topic(settings: Settings, conn: Connection) -> Check:
+    """Without services on the cluster: a PaymentCompleted-like record whose card is sealed by
+    `fields.seal` with payment's public key, bound to the order (what the order service does),
+    must hold ciphertext on `payments` — read back from the broker — and open with the key."""
+    name = f"a card sealed as the order service seals it is ciphertext on {t.PAYMENTS}"
+    key, private = fields.sealer(settings, "card"), fields.opener(settings, "card")
+    if key is None or private is None:
+        return Check(name, False, "the cluster has no card key pair (not secure)")
+    order_id = f"order-sec-{uuid.uuid4().hex[:8]}"
+    sealed = fields.seal(key, CARD, purpose="card", binding=order_id)
+    record = {"order_id": order_id, "amount_cents": 1299, "card_number": sealed}
+    producer = clients.producer(conn)
+    producer.produce(t.PAYMENTS, key=order_id, value=json.dumps(record).encode())
+    if producer.flush(30):
+        return Check(name, False, f"the record was not written to {t.PAYMENTS}")
+    consumer = clients.consumer(conn, f"kafkalab-scenario-{uuid.uuid4().hex[:8]}")
+    raw = b""
+    try:
+        consumer.assign([TopicPartition(t.PAYMENTS, p, OFFSET_BEGINNING) for p in range(6)])
+        deadline = time.monotonic() + 30
+        while not raw and time.monotonic() < deadline:
+            msg = consumer.poll(1.0)
+            if msg is not None and msg.error() is None and msg.key() == order_id.encode():
+                raw = msg.value() or b""
+    finally:
+        consumer.close()
+    if not raw:
+        return Check(name, False, f"the record did not come back from {t.PAYMENTS}")
+    if CARD.encode() in raw:
+        return Check(name, False, "the clear card number is in the record")
+    on_topic = str(json.loads(raw)["card_number"])
+    if fields.open_sealed(private, on_topic, "card", order_id) != CARD:
+        return Check(name, False, "payment's key does not open the sealed card")
+    return Check(name, True, f"card_number = {on_topic[:24]}… ({len(on_topic)} chars)")
 
 
 def order_without_token(settings: Settings, http: httpx.Client) -> Check:
@@ -232,17 +321,28 @@ def _judge_card(name: str, event: Event) -> Check:
     return Check(name, True, f"card_number = {sealed[:24]}… ({len(sealed)} chars)")
 
 
-def audit_holds_denials(conn: Connection, since_ms: int, timeout: float = 60.0) -> Check:
+_ORDER_401 = "401 on /orders (order)"
+_BROKER_DENIALS = ("connection without credentials", f"{ROGUE} reading {t.PAYMENTS}")
+_DENIALS: dict[str, Callable[[dict[str, Any]], bool]] = {
+    _ORDER_401: lambda v: v["resource"] == "/orders" and v["reporter"] == "order",
+    _BROKER_DENIALS[0]: lambda v: v["action"] == "kafka connect",
+    _BROKER_DENIALS[1]: lambda v: (
+        v["principal"] == f"User:{ROGUE}" and v["resource"] == f"topic:{t.PAYMENTS}"
+    ),
+}
+
+
+def audit_holds_denials(
+    conn: Connection,
+    since_ms: int,
+    timeout: float = 60.0,
+    only: tuple[str, ...] | None = None,
+    where: str = "",
+) -> Check:
     """The `audit` topic holds, since the scenario began: the 401 (written by the order
-    service), the refused connection and the rogue's denied read."""
-    name = "the audit trail holds the denied attempts"
-    wanted = {
-        "401 on /orders (order)": lambda v: v["resource"] == "/orders" and v["reporter"] == "order",
-        "connection without credentials": lambda v: v["action"] == "kafka connect",
-        f"{ROGUE} reading {t.PAYMENTS}": lambda v: (
-            v["principal"] == f"User:{ROGUE}" and v["resource"] == f"topic:{t.PAYMENTS}"
-        ),
-    }
+    service), the refused connection and the rogue's denied read (or `only` those named)."""
+    name = "the audit trail holds the denied attempts" + (f" ({where})" if where else "")
+    wanted = {label: match for label, match in _DENIALS.items() if only is None or label in only}
     deadline = time.monotonic() + timeout
     missing = list(wanted)
     while time.monotonic() < deadline:

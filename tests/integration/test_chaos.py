@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from kafkalab.chaos import runner
 from kafkalab.platform import control, files
-from kafkalab.settings import Settings
+from kafkalab.settings import Settings, settings_env
+from tests.helpers import run_cli
 from tests.integration.pool import Running
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -58,3 +61,24 @@ def test_a_pause_under_load_is_resumed_judged_and_survived(short_ttl_platform: R
     assert report.unchecked is None and report.verify is not None
     assert report.passed, [i for i in report.verify.invariants if not i.ok]
     assert _restarts(shop.settings, "notification", 0) == before
+
+
+def test_a_bare_kill_runs_a_load_and_judges_its_orders(short_ttl_platform: Running) -> None:
+    """`kafkalab chaos kill payment` with no load option runs one in the background (a small
+    one here, --orders 30, where a user gets 200): orders are in flight when the fault lands,
+    their counts are printed, and the checker judges them."""
+    shop = short_ttl_platform
+    env = settings_env(shop.settings)
+    run = run_cli("chaos", "kill", "payment", "--orders", "30", "--json", env=env)
+    assert run.code == 0, run.stdout + run.stderr
+    report = json.loads(run.stdout)
+    tally = report["tally"]
+    assert tally is not None, report["timeline"]
+    assert tally["planned"] == 30 and tally["accepted"] + tally["refused"] == 30, tally
+    assert tally["accepted"] > 0 and tally["lost"] == 0, tally
+    assert tally["confirmed"] + tally["cancelled"] + tally["rejected"] == tally["accepted"]
+    fault = next(e for e in report["timeline"] if e["kind"] == "fault")
+    assert "order(s) in flight" in fault["detail"], fault
+    assert any(e["kind"] == "recovered" for e in report["timeline"]), report["timeline"]
+    assert report["verify"]["orders"] >= tally["accepted"], report["verify"]
+    assert report["passed"] is True

@@ -1,29 +1,29 @@
-"""Monitoring on a running platform of its own: the metric catalogue against a live scrape, and
-the consumer-lag alert for a paused consumer — from `kafkalab alerts` and, when the binary is
-installed, from a real Prometheus loading the same rule file."""
+"""Monitoring on the shared platform: the metric catalogue against a live scrape; kafkalab's
+real Prometheus (`kafkalab monitoring up`) scraping every target with the shipped rules; and the
+consumer-lag alert for a paused consumer — from `kafkalab alerts`' in-process evaluator and from
+Prometheus loading the same rule file."""
 
 from __future__ import annotations
 
 import json
 import shutil
-import subprocess
 import time
 from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import pytest
-import yaml
 
 from kafkalab.catalogue import metrics as specs
+from kafkalab.catalogue.services import SERVICES
 from kafkalab.connection import Connection
 from kafkalab.load import plan as load_plan
 from kafkalab.load import shop
 from kafkalab.monitoring.live import LiveAlerts
-from kafkalab.monitoring.rules import default_rule_file
-from kafkalab.monitoring.scrape import Target, prometheus_config, scrape_one, targets
+from kafkalab.monitoring.rules import load_rules
+from kafkalab.monitoring.scrape import Target, scrape_one, targets
 from kafkalab.observe.lag import group_lag
-from kafkalab.platform import control
+from kafkalab.platform import control, monitoring
 from kafkalab.settings import Settings, settings_env
 from tests.helpers import free_port, run_cli
 from tests.integration.pool import Running
@@ -95,52 +95,51 @@ def test_every_catalogue_metric_is_exported_with_its_type(
 
 
 @pytest.fixture(scope="module")
-def prometheus(platform: Running, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str | None]:
-    """A real Prometheus on loopback scraping the platform every 2 s with the shipped rules
-    (None when the binary is not installed). Started before the pause so it sees the change."""
+def prometheus(platform: Running) -> Iterator[str | None]:
+    """kafkalab's real Prometheus over the platform, started as a user starts it (`kafkalab
+    monitoring up`) on the platform's own port; None when the binary is not installed. Started
+    before the pause so it sees the change."""
     settings = platform.settings
-    binary = shutil.which("prometheus")
-    if binary is None:
+    if shutil.which(settings.prometheus) is None:
         yield None
         return
-    workdir = tmp_path_factory.mktemp("prometheus")
-    rules = workdir / "alerts.yml"
-    rules.write_text(default_rule_file().read_text())
-    config = prometheus_config(settings, str(rules), interval="2s")
-    (workdir / "prometheus.yml").write_text(yaml.safe_dump(config))
-    port = free_port()
-    log = (workdir / "prometheus.log").open("w")
-    proc = subprocess.Popen(
-        [
-            binary,
-            f"--config.file={workdir / 'prometheus.yml'}",
-            f"--storage.tsdb.path={workdir / 'data'}",
-            f"--web.listen-address=127.0.0.1:{port}",
-            "--storage.tsdb.retention.time=1h",
-        ],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    url = f"http://127.0.0.1:{port}"
+    env = settings_env(settings)
+    started = run_cli("monitoring", "up", "--json", env=env)
     try:
-        wait_for(lambda: proc.poll() is not None or _ready(url), 60, "Prometheus ready")
-        assert proc.poll() is None, (workdir / "prometheus.log").read_text()[-2000:]
-        yield url
+        assert started.code == 0, started.stdout + started.stderr
+        assert json.loads(started.stdout)["running"] is True
+        yield monitoring.url(settings)
     finally:
-        proc.terminate()
-        try:
-            proc.wait(20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(5)
-        log.close()
+        stopped = run_cli("monitoring", "down", env=env)
+        assert stopped.code == 0 and "Prometheus stopped" in stopped.stdout, stopped.stderr
 
 
-def _ready(url: str) -> bool:
-    try:
-        return httpx.get(f"{url}/-/ready", timeout=2).status_code == 200
-    except httpx.HTTPError:
-        return False
+def test_prometheus_scrapes_every_target_and_loaded_the_rules(
+    platform: Running, prometheus: str | None
+) -> None:
+    """Every service, the platform's lag endpoint and the broker's agent up, as Prometheus
+    itself reports them; the shipped rules loaded and evaluating; `kafkalab alerts` asks it."""
+    if prometheus is None:
+        pytest.skip("the prometheus binary is not installed (Debian package `prometheus`)")
+    settings = platform.settings
+    wanted = {t.instance: t.endpoint for t in control.scrape_targets(settings)}
+    assert {specs.BROKER, "platform", *SERVICES} == set(wanted.values())
+    answer = httpx.get(f"{prometheus}/api/v1/targets", timeout=5).json()["data"]
+    health = {t["labels"]["instance"]: t["health"] for t in answer["activeTargets"]}
+    assert health == {instance: "up" for instance in wanted}, answer
+    groups = httpx.get(f"{prometheus}/api/v1/rules", timeout=5).json()["data"]["groups"]
+    loaded = {r["name"]: r["health"] for g in groups for r in g["rules"]}
+    assert loaded == {rule.name: "ok" for rule in load_rules()}
+    run = run_cli("alerts", "--json", env=settings_env(settings))
+    assert run.code == 0, run.stderr
+    assert f"alerts from Prometheus at {prometheus}" in run.stderr
+    assert {a["rule"] for a in json.loads(run.stdout)} == set(loaded)
+
+
+def evaluator_env(settings: Settings) -> dict[str, str]:
+    """The platform's settings with kafkalab's Prometheus looked for where none listens:
+    `kafkalab alerts` falls back to its in-process evaluator."""
+    return {**settings_env(settings), "KAFKALAB_PROMETHEUS_PORT": str(free_port())}
 
 
 @pytest.fixture(scope="module")
@@ -159,7 +158,7 @@ def paused(
         90,
         "notification caught up on several partitions",
     )
-    pause = run_cli("chaos", "pause", "notification", env=env)
+    pause = run_cli("chaos", "pause", "notification", "--no-load", env=env)
     assert pause.code == 0, pause.stdout + pause.stderr
     try:
         accepted = place(settings, customers, 60)
@@ -193,13 +192,14 @@ def lag_alerts(found: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 def test_kafkalab_alerts_shows_the_lag_of_a_paused_consumer(platform: Running, paused: int) -> None:
     settings = platform.settings
-    run = run_cli("alerts", "--json", "--interval", "2", env=settings_env(settings))
+    run = run_cli("alerts", "--json", "--interval", "2", env=evaluator_env(settings))
     assert run.code == 0, run.stderr
+    assert "alerts from kafkalab's in-process evaluator" in run.stderr
     found = lag_alerts(json.loads(run.stdout))
     assert len(found) == 1, run.stdout
     assert found[0]["state"] in ("pending", "firing")  # one run has not held it for 15 s
     assert found[0]["value"] > LAG_THRESHOLD
-    table = run_cli("alerts", "--interval", "1", env={**settings_env(settings), "COLUMNS": "200"})
+    table = run_cli("alerts", "--interval", "1", env={**evaluator_env(settings), "COLUMNS": "200"})
     assert "ConsumerLag" in table.stdout and NOTIFICATION_GROUP in table.stdout, table.stdout
 
 
@@ -223,7 +223,9 @@ def _plain(alert: Any) -> dict[str, Any]:
     return dict(vars(alert))
 
 
-def test_prometheus_fires_the_same_lag_alert(prometheus: str | None, paused: int) -> None:
+def test_prometheus_fires_the_same_lag_alert(
+    platform: Running, prometheus: str | None, paused: int
+) -> None:
     if prometheus is None:
         pytest.skip("the prometheus binary is not installed (Debian package `prometheus`)")
     url = prometheus
@@ -240,5 +242,6 @@ def test_prometheus_fires_the_same_lag_alert(prometheus: str | None, paused: int
 
     found = wait_for(firing, 120, "Prometheus firing KafkalabConsumerLag", every=2.0)
     assert float(found[0]["value"]) > LAG_THRESHOLD
-    targets_up = httpx.get(f"{url}/api/v1/targets", timeout=5).json()["data"]["activeTargets"]
-    assert len(targets_up) == 7  # six services and the platform endpoint
+    run = run_cli("alerts", "--json", env=settings_env(platform.settings))
+    from_prometheus = lag_alerts(json.loads(run.stdout))
+    assert from_prometheus and from_prometheus[0]["state"] == "firing", run.stdout

@@ -117,7 +117,14 @@ def test_chaos_bad_targets_are_one_sentence(tmp_path: Path) -> None:
         run_cli("chaos", "kill", "payment", env=env), 1, "the services are not running"
     )
     assert_one_line_error(
-        run_cli("chaos", "kill", "payment", "--every", "3", env=env), 1, "--every repeats a fault"
+        run_cli("chaos", "kill", "payment", "--every", "3", "--no-load", env=env),
+        1,
+        "--every repeats a fault",
+    )
+    assert_one_line_error(
+        run_cli("chaos", "kill", "payment", "--no-load", "--during-load", "5", env=env),
+        1,
+        "--no-load and --during-load ask for opposite things",
     )
 
 
