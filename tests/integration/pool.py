@@ -105,9 +105,9 @@ class Pool:
 def local_settings(data_dir: Path, **overrides: Any) -> Settings:
     """Settings for a cluster (and platform) of the tests' own, on free ports below the
     ephemeral range: brokers, controllers and secure ports for up to three nodes, the registry,
-    then the services (6, the platform endpoint, and 10 more per extra replica, up to six), and
-    last the brokers' JMX exporter agents (up to three)."""
-    base = free_port_block(80)
+    then the services (6, the platform endpoint, and 10 more per extra replica, up to six), the
+    brokers' JMX exporter agents (up to three), and last the web console."""
+    base = free_port_block(81)
     return load_settings(
         data_dir=data_dir,
         broker_port=base,
@@ -116,6 +116,7 @@ def local_settings(data_dir: Path, **overrides: Any) -> Settings:
         registry_port=base + 9,
         service_port=base + 10,
         broker_metrics_port=base + 77,
+        console_port=base + 80,
         **overrides,
     )
 
