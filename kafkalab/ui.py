@@ -273,6 +273,19 @@ def dashboard_view(snap: DashboardSnapshot) -> Group:
                 + " %",
             ),
             ("orders since start", num(snap.orders_total, ".0f")),
+            (
+                "conversion",
+                num(None if snap.conversion_rate is None else snap.conversion_rate * 100, ".0f")
+                + " %",
+            ),
+            (
+                "notifications sent",
+                " · ".join(
+                    f"{channel} {num(None if d.rate is None else d.rate * 100, '.0f')} %"
+                    for channel, d in snap.delivery.items()
+                )
+                or "—",
+            ),
         ],
     )
     services = Table(title="services", title_justify="left", header_style="bold")

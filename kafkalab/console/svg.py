@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from kafkalab.console.html import esc
 
 WIDTH, HEIGHT, PAD = 320, 90, 4
+GAP_S = 15.0
 
 
 def line_chart(
@@ -33,15 +34,34 @@ def line_chart(
     def y(v: float) -> float:
         return HEIGHT - PAD - v / top * (HEIGHT - 2 * PAD - 12)
 
-    path = " ".join(f"{x(t):.1f},{y(v):.1f}" for t, v in known)
+    lines = "".join(
+        f'<polyline fill=none stroke="{color}" stroke-width=2 points="{points}" />'
+        for points in (
+            " ".join(f"{x(t):.1f},{y(v):.1f}" for t, v in run) for run in segments(known)
+        )
+    )
     latest = known[-1][1]
     return (
         f"<figure class=chart><figcaption>{esc(title)} <b>{latest:,.4g}{esc(unit)}</b>"
         f" <small>max {top:,.4g} · last {span / 60:.1f} min</small></figcaption>"
         f'<svg viewBox="0 0 {WIDTH} {HEIGHT}" role=img aria-label="{esc(title)}">'
         f"<line x1={PAD} y1={HEIGHT - PAD} x2={WIDTH - PAD} y2={HEIGHT - PAD} class=axis />"
-        f'<polyline fill=none stroke="{color}" stroke-width=2 points="{path}" /></svg></figure>'
+        f"{lines}</svg></figure>"
     )
+
+
+def segments(
+    points: Sequence[tuple[float, float]], gap: float = GAP_S
+) -> list[list[tuple[float, float]]]:
+    """The points cut where no sample was taken for `gap` seconds (nobody was looking: the
+    console samples only while a page is open), so a chart never draws a line across it."""
+    runs: list[list[tuple[float, float]]] = []
+    for point in points:
+        if runs and point[0] - runs[-1][-1][0] <= gap:
+            runs[-1].append(point)
+        else:
+            runs.append([point])
+    return runs
 
 
 def bars(

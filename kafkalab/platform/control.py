@@ -112,6 +112,9 @@ def wait_console(settings: Settings, timeout: float = 20.0) -> str | None:
     while time.monotonic() < deadline:
         if _health(settings.console_port) == "ok":
             return console_url(settings)
+        seen = files.read_console_status(settings)
+        if seen is not None and seen.state == "backoff":
+            return None  # it started and exited (a taken port): waiting longer changes nothing
         time.sleep(0.3)
     return None
 
