@@ -126,6 +126,11 @@ def live_run(
     has committed on, as Kafka's own tools count it. Notification is resumed and has caught
     up before the tests go on."""
     shots = tmp_path_factory.mktemp("console-screens")
+    t0 = time.monotonic()
+
+    def phase(name: str) -> None:
+        print(f"[{time.monotonic() - t0:5.1f} s] {name}")
+
     shop = open_tab(browser, console + "/")
     group = open_tab(browser, console + "/groups/kafkalab-notification")
     shop.page.wait_for_selector("#orders-total", timeout=60_000)
@@ -135,21 +140,34 @@ def live_run(
         settled.append(number(shop.text("#orders-total")))
         return len(settled) > 12 and len(set(settled[-12:])) == 1
 
+    phase("shop page shows a count")
     wait_for("the live order count settles", steady)
+    phase("count steady")
     before = settled[-1]
     began = time.monotonic()
     report = run_load(platform.settings, platform.conn, orders=ORDERS, users=5)
     accepted = report.orders.accepted  # 201 answers: each is one OrderCreated to count
     print(f"load of {ORDERS}: {time.monotonic() - began:.1f} s, {report.orders}")
     assert accepted > 0, report.orders
-    shown = wait_for(
-        "the Shop page counts the new orders",
-        lambda: number(shop.text("#orders-total")) >= before + accepted,
-    )
+    counts: list[int] = []
+    try:
+        shown = wait_for(
+            "the Shop page counts the new orders",
+            lambda: (
+                counts.append(number(shop.text("#orders-total"))) or counts[-1] >= before + accepted
+            ),
+            timeout=90.0,
+        )
+    except AssertionError:  # say what the page showed and how far behind analytics was
+        lags = {g.group: g.total for g in group_lag(platform.conn, ["kafkalab-analytics"])}
+        print(f"before={before} accepted={accepted} seen={sorted(set(counts))} lag={lags}")
+        print(shop.text("#shop-live")[:1500])
+        raise
     print(f"Shop page showed +{accepted} orders {shown:.1f} s after the load returned")
+    phase("shop counted the load")
     time.sleep(2.5)  # one more push: the count must not run past the orders placed
     after = number(shop.text("#orders-total"))
-    shop.page.screenshot(path=str(shots / "shop.png"), full_page=True)
+    shop.page.screenshot(path=str(shots / "shop-after-load.png"), full_page=True)
 
     def caught_up() -> bool:
         [lag] = group_lag(platform.conn, ["kafkalab-notification"])
@@ -157,16 +175,19 @@ def live_run(
 
     wait_for("notification commits the first load", caught_up, timeout=90.0)
     print(f"first load's notifications committed {time.monotonic() - began:.1f} s after it began")
+    phase("notification committed")
     lag_before = number(group.text("#group-lag"))
     target = faults.resolve(platform.settings, "notification")
     faults.inject(platform.settings, "pause", target)
     lag_seen: list[int] = []
     try:
         run_load(platform.settings, platform.conn, orders=PAUSED_ORDERS, users=2)
+        phase("second load done")
         wait_for(
             "the paused group's lag climbs on its page",
             lambda: lag_seen.append(number(group.text("#group-lag"))) or lag_seen[-1] > lag_before,
         )
+        phase("lag climbed")
         group.page.screenshot(path=str(shots / "group-paused.png"), full_page=True)
         assert shop.errors == [] and group.errors == [], shop.errors + group.errors
     finally:
@@ -175,7 +196,9 @@ def live_run(
         group.page.close()
     yield LiveRun(before, after, accepted, report.order_ids[0], lag_before, lag_seen, shots)
     # The page tests ran meanwhile; the next module gets a platform with nothing pending.
+    t0 = time.monotonic()
     wait_for("notification catches up after resume", caught_up, timeout=90.0)
+    phase("notification caught up after resume")
 
 
 def test_the_shop_page_counts_a_load_live(live_run: LiveRun) -> None:
