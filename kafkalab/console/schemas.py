@@ -109,9 +109,10 @@ def render_subject(detail: SubjectDetail, a: int | None, b: int | None) -> str:
         return f"<label>{name} <select name={name}>{options}</select></label>"
 
     changes = diff(detail.schemas[a], detail.schemas[b])
+    css = {"+": "d add", "-": "d del", "@": "d hunk", " ": "d"}
     body = "".join(
-        f'<span class="d{ {"+": " add", "-": " del", "@": " hunk"}.get(kind, "") }">'
-        f"{esc(kind if kind != ' ' else ' ')} {esc(line)}</span>\n"
+        f'<span class="{css.get(kind, "d")}">'
+        f"{esc(line) if kind == '@' else esc(kind) + ' ' + esc(line)}</span>"
         for kind, line in changes
     )
     return (
