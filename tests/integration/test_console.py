@@ -52,8 +52,10 @@ def browser() -> Iterator[Any]:
         pytest.skip(f"{CHROMIUM} is missing and apt-get is not here to install it")
     from playwright.sync_api import sync_playwright
 
+    began = time.monotonic()
     with sync_playwright() as driver:
         chromium = driver.chromium.launch(executable_path=str(CHROMIUM), headless=True)
+        print(f"chromium up in {time.monotonic() - began:.1f} s")
         try:
             yield chromium
         finally:
@@ -62,7 +64,9 @@ def browser() -> Iterator[Any]:
 
 @pytest.fixture(scope="module")
 def console(platform: Running) -> str:
+    began = time.monotonic()
     url = control.wait_console(platform.settings, timeout=60.0)
+    print(f"console answered in {time.monotonic() - began:.1f} s")
     assert url, (
         f"the supervised console never answered: {platform.settings.data_dir}/logs/console-0.log"
     )
@@ -133,6 +137,7 @@ def live_run(
 
     shop = open_tab(browser, console + "/")
     group = open_tab(browser, console + "/groups/kafkalab-notification")
+    phase("pages open")
     shop.page.wait_for_selector("#orders-total", timeout=60_000)
     settled: list[int] = []
 
