@@ -35,6 +35,7 @@ from kafkalab.platform import control, files
 from kafkalab.settings import Settings
 
 STATIC = Path(__file__).parent / "static"
+MAX_GROUP_FEEDS = 32
 SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 
 
@@ -141,6 +142,10 @@ def create_app(settings: Settings, conn: Connection) -> FastAPI:
     # --- Groups ---------------------------------------------------------------------------
     def group_feed(name: str | None) -> Feed:
         key = name or ""
+        if key not in group_feeds and len(group_feeds) >= MAX_GROUP_FEEDS:
+            idle = [k for k, f in group_feeds.items() if not f.running]
+            for k in idle:  # a feed per group page ever opened: forget the ones nobody watches
+                del group_feeds[k]
         if key not in group_feeds:
             if name is None:
                 group_feeds[key] = Feed(

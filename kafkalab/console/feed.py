@@ -48,6 +48,10 @@ class Feed:
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
 
+    @property
+    def running(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
     def touch(self) -> None:
         """Someone is looking: keep sampling (start if stopped)."""
         with self._lock:
