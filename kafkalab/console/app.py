@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import threading
 import time
 from collections.abc import AsyncIterator, Callable
@@ -34,6 +35,7 @@ from kafkalab.observe.trace import trace_order
 from kafkalab.platform import control, files
 from kafkalab.settings import Settings
 
+log = logging.getLogger("kafkalab.console")
 STATIC = Path(__file__).parent / "static"
 MAX_GROUP_FEEDS = 32
 SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
@@ -74,13 +76,27 @@ def create_app(settings: Settings, conn: Connection) -> FastAPI:
     runner = jobs.Jobs(settings)
 
     def html(
-        title: str, active: str, build: Callable[[], str] | str, live: str | None = None
+        title: str,
+        active: str,
+        build: Callable[[], str] | str,
+        live: str | None = None,
+        needs: tuple[str, ...] = (),
     ) -> HTMLResponse:
+        """The page, or its one-line error: what it needs ("kafka", "registry") is checked
+        first, so a stopped cluster is one sentence at once, not a stack of timeouts."""
         try:
+            if "kafka" in needs:
+                reach.topic_names(conn)
+            if "registry" in needs:
+                reach.require_registry(conn)
             body = build() if callable(build) else build
             status = 200
         except KafkalabError as exc:
             body, status = error_box(exc.message, exc.hint or ""), 400
+        except Exception as exc:  # noqa: BLE001 - the page edge: a sentence, never a traceback
+            log.warning("%s: %s: %s", title, type(exc).__name__, exc)
+            body = error_box(f"{type(exc).__name__}: {exc}", "`kafkalab logs console` has more")
+            status = 500
         return HTMLResponse(page(title, body, active, live), status_code=status)
 
     @app.get("/health")
@@ -107,7 +123,10 @@ def create_app(settings: Settings, conn: Connection) -> FastAPI:
     @app.get("/topics", response_class=HTMLResponse)
     def topics_page() -> HTMLResponse:
         return html(
-            "Topics", "/topics", lambda: topics.render_list(topics.read_topics(settings, conn))
+            "Topics",
+            "/topics",
+            lambda: topics.render_list(topics.read_topics(settings, conn)),
+            needs=("kafka",),
         )
 
     @app.get("/topics/{name}", response_class=HTMLResponse)
@@ -133,7 +152,7 @@ def create_app(settings: Settings, conn: Connection) -> FastAPI:
             )
             return topics.render_topic(row, query, records)
 
-        return html(f"Topic {name}", "/topics", build)
+        return html(f"Topic {name}", "/topics", build, needs=("kafka", "registry"))
 
     @app.get("/topics/{name}/tail")
     async def topic_tail(name: str, request: Request) -> StreamingResponse:
@@ -163,7 +182,7 @@ def create_app(settings: Settings, conn: Connection) -> FastAPI:
         def build() -> str:
             return f"<div id=groups-live>{groups.render_list(groups.read_groups(conn))}</div>"
 
-        return html("Consumer groups", "/groups", build, "/groups/stream")
+        return html("Consumer groups", "/groups", build, "/groups/stream", ("kafka",))
 
     @app.get("/groups/stream")
     async def groups_stream(request: Request) -> StreamingResponse:
@@ -175,7 +194,7 @@ def create_app(settings: Settings, conn: Connection) -> FastAPI:
             view = groups.read_groups(conn, name)[0]
             return f"<div id=groups-live>{groups.render_group(view)}</div>"
 
-        return html(f"Group {name}", "/groups", build, f"/groups/{name}/stream")
+        return html(f"Group {name}", "/groups", build, f"/groups/{name}/stream", ("kafka",))
 
     @app.get("/groups/{name}/stream")
     async def group_stream(name: str, request: Request) -> StreamingResponse:
@@ -190,12 +209,11 @@ def create_app(settings: Settings, conn: Connection) -> FastAPI:
                 f'<input name=id value="{esc(id)}" autofocus></label><button>trace</button></form>'
             )
             if id.strip():
-                reach.require_registry(conn)
                 return form + orders.render_trace(trace_order(conn, id.strip()))
             recent = browse(conn, t.ORDER_EVENTS, limit=60)
             return form + orders.render_recent(recent)
 
-        return html("Orders", "/orders", build)
+        return html("Orders", "/orders", build, needs=("kafka", "registry"))
 
     # --- Schemas --------------------------------------------------------------------------
     @app.get("/schemas", response_class=HTMLResponse)
@@ -204,6 +222,7 @@ def create_app(settings: Settings, conn: Connection) -> FastAPI:
             "Schemas",
             "/schemas",
             lambda: schemas.render_list(schemas.read_subjects(clients.schema_registry(conn))),
+            needs=("registry",),
         )
 
     @app.get("/schemas/{subject}", response_class=HTMLResponse)
@@ -212,7 +231,7 @@ def create_app(settings: Settings, conn: Connection) -> FastAPI:
             detail = schemas.read_subject(clients.schema_registry(conn), subject)
             return schemas.render_subject(detail, _int(a, "a"), _int(b, "b"))
 
-        return html(f"Subject {subject}", "/schemas", build)
+        return html(f"Subject {subject}", "/schemas", build, needs=("registry",))
 
     # --- Platform -------------------------------------------------------------------------
     @app.get("/platform", response_class=HTMLResponse)

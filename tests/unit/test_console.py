@@ -184,6 +184,15 @@ def test_the_app_serves_its_own_assets_and_health_without_touching_kafka() -> No
     assert "cannot run" in refused.text
 
 
+def test_a_page_whose_cluster_is_down_is_one_sentence_not_a_traceback() -> None:
+    client = TestClient(create_app(load_settings(), NOWHERE))
+    for path in ("/topics", "/topics/order-events", "/groups", "/orders?id=ab12"):
+        answer = client.get(path)
+        assert answer.status_code == 400
+        assert "no Kafka broker answers at 127.0.0.1:9" in answer.text, path
+    assert "schema registry" in client.get("/schemas").text
+
+
 def test_kafkalab_console_on_a_taken_port_says_so_in_one_line() -> None:
     port = free_port()
     with socket.socket() as taken:
