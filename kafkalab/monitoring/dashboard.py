@@ -13,6 +13,7 @@ from __future__ import annotations
 import time
 from collections import deque
 from dataclasses import dataclass, field
+from typing import Any
 
 import httpx
 from confluent_kafka import OFFSET_BEGINNING, TopicPartition
@@ -71,6 +72,20 @@ class ChannelDelivery:
     def rate(self) -> float | None:
         """Sent ÷ requested: 1.0 when every requested notification went out."""
         return self.sent / self.requested if self.requested else None
+
+
+def keep_latest(windows: dict[tuple[str, str], dict[str, float]], value: dict[str, Any]) -> None:
+    """Fold one AnalyticsWindow record into `windows` ((metric, window) → start and value).
+
+    A window's latest is the one that starts last. A running total is its key's latest record
+    (one partition, read in the order written): its window_start is the earliest event time
+    seen, which moves *back* when a late event arrives — compared like a window's, the total
+    would freeze at the record before that event."""
+    key = (str(value.get("metric")), str(value.get("window")))
+    start = float(value.get("window_start", 0) or 0)
+    latest = windows.get(key)
+    if latest is None or key[1] == "running" or start >= latest["start"]:
+        windows[key] = {"start": start, "value": float(value.get("value", 0.0) or 0.0)}
 
 
 class Dashboard:
@@ -143,13 +158,7 @@ class Dashboard:
                     value = self._serde.decode(msg).value
                 except UndecodableEvent:
                     continue
-                key = (str(value.get("metric")), str(value.get("window")))
-                latest = self._windows.get(key)
-                if latest is None or value.get("window_start", 0) >= latest["start"]:
-                    self._windows[key] = {
-                        "start": float(value.get("window_start", 0)),
-                        "value": float(value.get("value", 0.0)),
-                    }
+                keep_latest(self._windows, value)
 
     def _rates(self, name: str) -> ServiceRate:
         url = f"http://{self.settings.host}:{service_port(self.settings, name)}/metrics"
