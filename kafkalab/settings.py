@@ -82,6 +82,11 @@ class Settings(BaseSettings):
     service_port: int = Field(
         default=8101, description="HTTP port of the first service (user); the others follow."
     )
+    console_port: int = Field(
+        default=3000,
+        description="HTTP port of the web console (`kafkalab up` runs it beside the services; "
+        "0: no console).",
+    )
     reservation_ttl: float = Field(
         default=10.0, description="Seconds inventory holds stock for an unpaid order."
     )

@@ -276,6 +276,11 @@ def dashboard_view(snap: DashboardSnapshot) -> Group:
             ("orders since start", num(snap.orders_total, ".0f")),
             ("inventory turnover this minute", num(snap.inventory_turnover, ".3f")),
             (
+                "conversion",
+                num(None if snap.conversion_rate is None else snap.conversion_rate * 100, ".0f")
+                + " %",
+            ),
+            (
                 "delivered / requested",
                 "  ".join(f"{c} {rate * 100:.0f} %" for c, rate in snap.delivery_rate.items())
                 or "—",

@@ -13,6 +13,7 @@ from kafkalab import __version__, ui
 from kafkalab.cli import alerts as alerts_cli
 from kafkalab.cli import chaos as chaos_cli
 from kafkalab.cli import cluster as cluster_cli
+from kafkalab.cli import console as console_cli
 from kafkalab.cli import dashboard as dashboard_cli
 from kafkalab.cli import doctor as doctor_cli
 from kafkalab.cli import kafka as kafka_cli
@@ -104,6 +105,7 @@ app.command("verify", rich_help_panel=OBSERVE)(observe_cli.verify)
 app.command("dashboard", rich_help_panel=OBSERVE)(dashboard_cli.dashboard)
 app.command("alerts", rich_help_panel=OBSERVE)(alerts_cli.alerts)
 app.add_typer(monitoring_cli.app, name="monitoring", rich_help_panel=OBSERVE)
+app.command("console", rich_help_panel=OBSERVE)(console_cli.console)
 
 app.command("chaos", rich_help_panel=BREAK)(chaos_cli.chaos)
 

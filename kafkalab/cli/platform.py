@@ -105,6 +105,13 @@ def up(
     ui.success(
         f"platform up{mode} in {started.seconds:.1f} s: {', '.join(SERVICES)} healthy (`kafkalab ps`)"
     )
+    if started.console:
+        ui.success(f"web console: {started.console}")
+    elif settings.console_port:
+        ui.out.print(
+            f"[yellow]![/] the web console does not answer on {control.console_url(settings)} "
+            "(port taken?) — see `kafkalab logs console`"
+        )
     if policy is not None:
         ui.success(f"autoscaler on: {_policy_text(policy)}")
     if with_monitoring:
@@ -182,6 +189,12 @@ def ps(json: JsonOption = False) -> None:
         ],
     )
     _autoscale_line(settings)
+    console = files.read_console_status(settings)
+    if console is not None:
+        ui.out.print(
+            f"console: {control.console_url(settings)} — {console.state}, pid {console.pid}, "
+            f"{console.restarts} restart(s)"
+        )
 
 
 def _autoscale_line(settings: Settings) -> None:
@@ -203,18 +216,22 @@ def _autoscale_line(settings: Settings) -> None:
 
 
 def logs(
-    service: Annotated[str, typer.Argument(help=f"One of: {', '.join(SERVICES)}, or supervisor.")],
+    service: Annotated[
+        str, typer.Argument(help=f"One of: {', '.join(SERVICES)}, supervisor or console.")
+    ],
     follow: Annotated[
         bool, typer.Option("--follow", "-f", help="Keep printing new lines.")
     ] = False,
     replica: Annotated[int, typer.Option("--replica", "-r", help="Which replica.")] = 0,
     lines: Annotated[int, typer.Option("--lines", "-n", help="How many lines to show first.")] = 40,
 ) -> None:
-    """Print a service's log (JSON lines: ts, level, service, replica, msg, fields), or the
-    supervisor's (restarts and the autoscaler's steps)."""
+    """Print a service's log (JSON lines: ts, level, service, replica, msg, fields), the
+    supervisor's (restarts and the autoscaler's steps) or the web console's."""
     settings = load_settings()
     if service == "supervisor":
         path = files.supervisor_log(settings)
+    elif service == "console":
+        path = files.log_file(settings, "console", 0)
     else:
         path = files.log_file(settings, control.check_service(service), replica)
     if not path.exists():

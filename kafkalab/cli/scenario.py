@@ -61,6 +61,8 @@ def scenario(
             hint="`kafkalab scenario high-load --orders 500`",
         )
     started = control.up(settings, notify=ui.step)
+    if started.console:
+        ui.step(f"web console: {started.console} (watch the shop live there)")
     ui.step(
         f"platform ready ({started.seconds:.1f} s); running scenario {chosen.name}: {chosen.title}"
     )

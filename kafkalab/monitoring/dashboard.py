@@ -14,9 +14,11 @@ from __future__ import annotations
 import time
 from collections import deque
 from dataclasses import dataclass, field
+from typing import Any
 
 import httpx
 from confluent_kafka import OFFSET_BEGINNING, TopicPartition
+from confluent_kafka.admin import OffsetSpec
 from prometheus_client.parser import text_string_to_metric_families
 
 from kafkalab import clients
@@ -52,12 +54,41 @@ class DashboardSnapshot:
     orders_total: float | None
     inventory_turnover: float | None = None  # units committed ÷ average stock, this minute
     delivery_rate: dict[str, float] = field(default_factory=dict)  # channel → sent ÷ requested
+    conversion_rate: float | None = None  # confirmed ÷ created since analytics started
     services: list[ServiceRate] = field(default_factory=list)
     lag: dict[str, int] = field(default_factory=dict)
     lag_history: dict[str, list[int]] = field(default_factory=dict)
     dlt_records: dict[str, int] = field(default_factory=dict)
     low_stock: dict[str, int] = field(default_factory=dict)
     alerts: list[Alert] = field(default_factory=list)  # firing and pending only
+    delivery: dict[str, ChannelDelivery] = field(default_factory=dict)  # by channel
+
+
+@dataclass
+class ChannelDelivery:
+    """Notification's counters for one channel since its replicas started (their /metrics)."""
+
+    requested: float
+    sent: float
+
+    @property
+    def rate(self) -> float | None:
+        """Sent ÷ requested: 1.0 when every requested notification went out."""
+        return self.sent / self.requested if self.requested else None
+
+
+def keep_latest(windows: dict[tuple[str, str], dict[str, float]], value: dict[str, Any]) -> None:
+    """Fold one AnalyticsWindow record into `windows` ((metric, window) → start and value).
+
+    A window's latest is the one that starts last. A running total is its key's latest record
+    (one partition, read in the order written): its window_start is the earliest event time
+    seen, which moves *back* when a late event arrives — compared like a window's, the total
+    would freeze at the record before that event."""
+    key = (str(value.get("metric")), str(value.get("window")))
+    start = float(value.get("window_start", 0) or 0)
+    latest = windows.get(key)
+    if latest is None or key[1] == "running" or start >= latest["start"]:
+        windows[key] = {"start": start, "value": float(value.get("value", 0.0) or 0.0)}
 
 
 class Dashboard:
@@ -77,6 +108,7 @@ class Dashboard:
             conn, "kafkalab-dashboard", **{"enable.auto.commit": False}
         )
         self._assigned = False
+        self._admin = clients.admin(conn)
         self._alerts = LiveAlerts(found)
 
     def close(self) -> None:
@@ -91,6 +123,7 @@ class Dashboard:
             payment_success_rate=self._latest("payment_success_rate", "tumbling-60s"),
             orders_total=self._latest("orders_total", "running"),
             inventory_turnover=self._latest("inventory_turnover", "tumbling-60s"),
+            conversion_rate=self._latest("conversion_rate", "running"),
         )
         for channel in CHANNELS:  # since analytics started: a minute's rate jumps at boundaries
             rate = self._latest(f"notification_delivery_rate.{channel}", "running")
@@ -104,6 +137,7 @@ class Dashboard:
             snap.lag_history[group.group] = list(history)
         snap.dlt_records = self._dead_letters()
         snap.low_stock = self._low_stock()
+        snap.delivery = self._delivery()
         snap.alerts = [a for a in self._alerts.sample() if a.state != "inactive"]
         return snap
 
@@ -132,13 +166,7 @@ class Dashboard:
                     value = self._serde.decode(msg).value
                 except UndecodableEvent:
                     continue
-                key = (str(value.get("metric")), str(value.get("window")))
-                latest = self._windows.get(key)
-                if latest is None or value.get("window_start", 0) >= latest["start"]:
-                    self._windows[key] = {
-                        "start": float(value.get("window_start", 0)),
-                        "value": float(value.get("value", 0.0)),
-                    }
+                keep_latest(self._windows, value)
 
     def _rates(self, name: str) -> ServiceRate:
         url = f"http://{self.settings.host}:{service_port(self.settings, name)}/metrics"
@@ -174,18 +202,46 @@ class Dashboard:
             int(totals["kafkalab_dead_letters"]),
         )
 
-    def _dead_letters(self) -> dict[str, int]:
-        consumer = self._analytics
-        counts: dict[str, int] = {}
-        metadata = consumer.list_topics(timeout=5)
-        for spec in CATALOGUE:
-            if not spec.name.endswith(".DLT") or spec.name not in metadata.topics:
+    def _delivery(self) -> dict[str, ChannelDelivery]:
+        """Requested and sent notifications per channel, from notification's counters."""
+        url = f"http://{self.settings.host}:{service_port(self.settings, 'notification')}/metrics"
+        try:
+            text = httpx.get(url, timeout=1.0).text
+        except httpx.HTTPError:
+            return {}
+        found: dict[str, ChannelDelivery] = {}
+        for family in text_string_to_metric_families(text):
+            kind = {
+                "kafkalab_notifications_requested": "requested",
+                "kafkalab_notifications_sent": "sent",
+            }.get(family.name)
+            if kind is None:
                 continue
-            total = 0
-            for p in metadata.topics[spec.name].partitions:
-                low, high = consumer.get_watermark_offsets(TopicPartition(spec.name, p), timeout=5)
-                total += high - low
-            counts[spec.name] = total
+            for sample in family.samples:
+                if not sample.name.endswith("_total") or "channel" not in sample.labels:
+                    continue
+                row = found.setdefault(sample.labels["channel"], ChannelDelivery(0.0, 0.0))
+                setattr(row, kind, getattr(row, kind) + sample.value)
+        return dict(sorted(found.items()))
+
+    def _dead_letters(self) -> dict[str, int]:
+        """Records held by each dead-letter topic (end − start offset), two requests in all:
+        a watermark call per partition took ~0.4 s each, most of a refresh."""
+        admin = self._admin
+        metadata = admin.list_topics(timeout=5)
+        partitions = [
+            TopicPartition(spec.name, p)
+            for spec in CATALOGUE
+            if spec.name.endswith(".DLT") and spec.name in metadata.topics
+            for p in metadata.topics[spec.name].partitions
+        ]
+        counts = {tp.topic: 0 for tp in partitions}
+        if not partitions:
+            return counts
+        for spec, sign in ((OffsetSpec.latest(), 1), (OffsetSpec.earliest(), -1)):
+            futures = admin.list_offsets({tp: spec for tp in partitions}, request_timeout=5)
+            for tp, future in futures.items():
+                counts[tp.topic] += sign * future.result(timeout=5).offset
         return counts
 
     def _low_stock(self) -> dict[str, int]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from typing import Any
 
 from confluent_kafka import Consumer, Message, TopicPartition
 
@@ -23,6 +24,7 @@ from kafkalab.observe import reach
 from kafkalab.observe.trace import summarize
 
 DEFAULT_LIMIT = 20
+SCAN = 5000  # records per partition a browse reads at most
 NOT_AVRO = "(not Avro)"
 TOMBSTONE = "(tombstone)"
 
@@ -41,6 +43,7 @@ class TailRecord:
     type: str  # the event type, NOT_AVRO or TOMBSTONE
     summary: str  # the fields a learner wants on one line
     headers: dict[str, str] = field(default_factory=dict)
+    value: dict[str, Any] | None = None  # the decoded Avro record (None: not Avro, tombstone)
 
 
 def check_topic(conn: Connection, topic: str) -> None:
@@ -100,6 +103,59 @@ def tail(
             consumer.close()
 
 
+def browse(
+    conn: Connection,
+    topic: str,
+    partition: int | None = None,
+    offset: int | None = None,
+    since_ms: int | None = None,
+    key: str | None = None,
+    limit: int = DEFAULT_LIMIT,
+    scan: int = SCAN,
+) -> list[TailRecord]:
+    """Records of `topic` as a message browser asks for them (the console's Topics page).
+
+    From `offset` (each chosen partition, clamped to what it holds) or from the first record
+    stamped at or after `since_ms`: the first `limit`. From neither: the last `limit`. With
+    `key`: only records whose key contains it, looking at up to `scan` records per partition.
+    The same reading as `tail`: assigned, read_committed, nothing committed.
+    """
+    check_topic(conn, topic)
+    reach.require_registry(conn)
+    serde = EventSerde(conn)
+    consumer = clients.consumer(conn, "kafkalab-tail", **{"enable.auto.commit": False})
+    from_end = offset is None and since_ms is None
+    try:
+        known = sorted(consumer.list_topics(topic, timeout=10).topics[topic].partitions)
+        if partition is not None and partition not in known:
+            raise UnknownTopic(
+                f"{topic} has no partition {partition}", f"its partitions are 0–{len(known) - 1}"
+            )
+        starts, ends = [], {}
+        for p in known if partition is None else [partition]:
+            low, high = consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)
+            if offset is not None:
+                start = min(max(offset, low), high)
+            elif since_ms is not None:
+                [found] = consumer.offsets_for_times(
+                    [TopicPartition(topic, p, since_ms)], timeout=10
+                )
+                start = high if found.offset < 0 else max(low, found.offset)
+            else:
+                start = max(low, high - (scan if key else limit))
+            ends[(topic, p)] = min(high, start + scan)
+            if ends[(topic, p)] > start:
+                starts.append(TopicPartition(topic, p, start))
+        records = [_record(serde, m) for m in _read_to_end(consumer, starts, ends)]
+    finally:
+        with contextlib.suppress(Exception):
+            consumer.close()
+    if key:
+        records = [r for r in records if r.key is not None and key in r.key]
+    records.sort(key=lambda r: (r.timestamp_ms, r.partition, r.offset))
+    return records[-limit:] if from_end else records[:limit]
+
+
 def _bounds(
     consumer: Consumer, topic: str, from_beginning: bool, limit: int
 ) -> tuple[list[TopicPartition], dict[tuple[str, int], int]]:
@@ -152,7 +208,7 @@ def _record(serde: EventSerde, msg: Message) -> TailRecord:
         kind = headers.get(HEADER_TYPE)
         about = f"{len(value)} bytes" + (f", header says {kind}" if kind else "")
         return TailRecord(*where, key, NOT_AVRO, f"{about}: {_preview(value)} ({exc})", headers)
-    return TailRecord(*where, key, event.type, describe(event), headers)
+    return TailRecord(*where, key, event.type, describe(event), headers, event.value)
 
 
 def describe(event: Event) -> str:

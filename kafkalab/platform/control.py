@@ -47,12 +47,14 @@ class ServiceRow:
     restarts: int
     assigned: int
     lag: int | None
+    circuit: str | None = None  # payment's gateway circuit breaker (closed, open, half-open)
 
 
 @dataclass(frozen=True)
 class PlatformUp:
     seconds: float
     conn: Connection
+    console: str | None = None  # the web console's URL once it answers, else None
 
 
 def check_service(name: str) -> str:
@@ -93,7 +95,28 @@ def up(
     _ensure_supervisor(settings, say)
     say("waiting for the six services to report healthy")
     wait_ready(settings, wanted, timeout, say)
-    return PlatformUp(time.monotonic() - started, conn)
+    return PlatformUp(time.monotonic() - started, conn, wait_console(settings))
+
+
+def console_url(settings: Settings) -> str:
+    return f"http://{settings.host}:{settings.console_port}"
+
+
+def wait_console(settings: Settings, timeout: float = 20.0) -> str | None:
+    """The supervised console's URL once its /health answers, or None (switched off with
+    console_port 0, or not answering — e.g. its port is taken: `kafkalab logs console`).
+    The shop runs without it, so `up` does not fail for it."""
+    if not settings.console_port:
+        return None
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if _health(settings.console_port) == "ok":
+            return console_url(settings)
+        seen = files.read_console_status(settings)
+        if seen is not None and seen.state == "backoff":
+            return None  # it started and exited (a taken port): waiting longer changes nothing
+        time.sleep(0.3)
+    return None
 
 
 def _ensure_supervisor(settings: Settings, say: Notify) -> None:
@@ -260,6 +283,7 @@ def ps(settings: Settings, conn: Connection | None = None) -> list[ServiceRow]:
                 r.restarts,
                 len(body.get("assigned", []) or []),  # type: ignore[arg-type]
                 lags.get(group_id(r.service)),
+                str(body["circuit"]) if body.get("circuit") else None,
             )
         )
     return rows

@@ -35,6 +35,11 @@ def pid_file(settings: Settings) -> Path:
     return platform_dir(settings) / "supervisor.pid"
 
 
+def console_status_file(settings: Settings) -> Path:
+    """The web console's ReplicaStatus (kept apart from status.json: it is no service)."""
+    return platform_dir(settings) / "console.json"
+
+
 def supervisor_log(settings: Settings) -> Path:
     return settings.data_dir / "logs" / "supervisor.log"
 
@@ -77,6 +82,16 @@ def write_json(path: Path, value: object) -> None:
     tmp = path.with_suffix(f".{os.getpid()}.{threading.get_ident()}.tmp")
     tmp.write_text(json.dumps(value, indent=2))
     tmp.replace(path)
+
+
+def read_console_status(settings: Settings) -> ReplicaStatus | None:
+    """The supervised console as the supervisor last saw it; None when no supervisor runs it."""
+    if not read_pid(pid_file(settings)):
+        return None
+    try:
+        return ReplicaStatus(**json.loads(console_status_file(settings).read_text()))
+    except (FileNotFoundError, json.JSONDecodeError, TypeError):
+        return None
 
 
 def read_status(settings: Settings) -> PlatformStatus:

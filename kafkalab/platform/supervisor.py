@@ -28,6 +28,7 @@ from kafkalab.monitoring import exporter
 from kafkalab.platform import autoscaler
 from kafkalab.platform.files import (
     ReplicaStatus,
+    console_status_file,
     log_file,
     platform_dir,
     read_desired,
@@ -38,6 +39,9 @@ from kafkalab.settings import Settings, load_settings, settings_env
 
 log = logging.getLogger("kafkalab.supervisor")
 
+CONSOLE = "console"
+"""The web console (`python -m kafkalab.console`): supervised like a replica, but no service —
+it reads Kafka and the services, so it is in no group, no status.json row and no scrape."""
 RESTART_BACKOFF = (1.0, 2.0, 4.0, 8.0)
 STABLE_AFTER = 30.0  # a replica up this long has its back-off reset
 
@@ -55,6 +59,16 @@ class Supervisor:
         self.settings = settings
         self.conn = conn  # its own: the platform endpoint and the autoscaler read lag with it
         self.replicas: dict[tuple[str, int], _Replica] = {}
+        self.console: _Replica | None = None
+        if settings.console_port:
+            self.console = _Replica(
+                ReplicaStatus(
+                    CONSOLE,
+                    0,
+                    settings.console_port,
+                    log=str(log_file(settings, CONSOLE, 0)),
+                )
+            )
         self.stopping = False
 
     def run(self) -> int:
@@ -98,6 +112,8 @@ class Supervisor:
                         )
                     )
                 self._watch(self.replicas[(name, replica)], now)
+        if self.console is not None:
+            self._watch(self.console, now)
 
     def _watch(self, item: _Replica, now: float) -> None:
         status = item.status
@@ -132,10 +148,14 @@ class Supervisor:
             status.restarts += 1
         # In secure mode each service connects as its own SCRAM user, bound by its ACLs.
         own = {"replica": status.replica, "principal": status.service, "listen_port": status.port}
+        module = f"kafkalab.services.{status.service}"
+        if status.service == CONSOLE:  # kafkalab's own tool: it connects as admin, like the CLI
+            own = {"listen_port": status.port}
+            module = "kafkalab.console"
         env = settings_env(self.settings.model_copy(update=own))
         pid_path = platform_dir(self.settings) / f"{status.service}-{status.replica}.pid"
         item.proc = processes.spawn(
-            [sys.executable, "-m", f"kafkalab.services.{status.service}"],
+            [sys.executable, "-m", module],
             pid_path,
             Path(status.log),
             env,
@@ -157,7 +177,8 @@ class Supervisor:
         item.status.state = "stopped"
 
     def stop_all(self) -> None:
-        running = [i for i in self.replicas.values() if i.proc is not None]
+        children = [*self.replicas.values(), *([self.console] if self.console else [])]
+        running = [i for i in children if i.proc is not None]
         for item in running:
             if item.proc is not None and item.proc.poll() is None:
                 item.proc.terminate()
@@ -166,6 +187,8 @@ class Supervisor:
 
     def publish(self) -> None:
         write_json(status_file(self.settings), [asdict(i.status) for i in self.replicas.values()])
+        if self.console is not None:
+            write_json(console_status_file(self.settings), asdict(self.console.status))
 
 
 def main() -> None:

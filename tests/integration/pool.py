@@ -106,8 +106,9 @@ def local_settings(data_dir: Path, **overrides: Any) -> Settings:
     """Settings for a cluster (and platform) of the tests' own, on free ports below the
     ephemeral range: brokers, controllers and secure ports for up to three nodes, the registry,
     then the services (6, the platform endpoint, and 10 more per extra replica, up to six), the
-    brokers' JMX exporter agents (up to three), and last Prometheus (`kafkalab monitoring`)."""
-    base = free_port_block(81)
+    brokers' JMX exporter agents (up to three), Prometheus (`kafkalab monitoring`) and last the
+    web console."""
+    base = free_port_block(82)
     return load_settings(
         data_dir=data_dir,
         broker_port=base,
@@ -117,6 +118,7 @@ def local_settings(data_dir: Path, **overrides: Any) -> Settings:
         service_port=base + 10,
         broker_metrics_port=base + 77,
         prometheus_port=base + 80,
+        console_port=base + 81,
         **overrides,
     )
 

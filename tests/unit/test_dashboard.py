@@ -1,7 +1,7 @@
 """The dashboard shows the alerts of the shipped rule file (no alert logic of its own)."""
 
 from kafkalab import ui
-from kafkalab.monitoring.dashboard import DashboardSnapshot, ServiceRate
+from kafkalab.monitoring.dashboard import DashboardSnapshot, ServiceRate, keep_latest
 from kafkalab.monitoring.rules import Alert
 
 
@@ -63,3 +63,24 @@ def test_turnover_and_each_channel_s_delivery_rate_are_shown() -> None:
     assert "inventory turnover this minute" in text and "0.125" in text
     assert "email 100 %" in text and "push 50 %" in text
     assert "delivered / requested" in rendered(snapshot())  # "—" until analytics has one
+
+
+def test_a_running_total_follows_its_latest_record_even_when_a_late_event_moves_its_start() -> None:
+    windows: dict[tuple[str, str], dict[str, float]] = {}
+    for start, total in ((1_000, 5), (900, 6), (900, 7)):  # a late event: first_ms went back
+        keep_latest(
+            windows,
+            {"metric": "orders_total", "window": "running", "window_start": start, "value": total},
+        )
+    assert windows[("orders_total", "running")]["value"] == 7
+    for start, count in ((60_000, 3), (0, 9)):  # a late update of an older window: ignored
+        keep_latest(
+            windows,
+            {
+                "metric": "orders_count",
+                "window": "tumbling-60s",
+                "window_start": start,
+                "value": count,
+            },
+        )
+    assert windows[("orders_count", "tumbling-60s")]["value"] == 3

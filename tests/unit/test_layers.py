@@ -41,6 +41,7 @@ LAYERS: dict[str, int] = {
     "scenarios": 8,
     "curriculum": 8,
     "doctor": 8,
+    "console": 8,  # the web console: pages over the observers, buttons that run the drivers
     "cli": 9,
     "__main__": 10,
 }

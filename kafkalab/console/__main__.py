@@ -1,0 +1,3 @@
+from kafkalab.console.server import main
+
+main()
