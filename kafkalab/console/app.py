@@ -32,7 +32,7 @@ from kafkalab.monitoring.dashboard import Dashboard
 from kafkalab.observe import reach
 from kafkalab.observe.tail import browse, tail
 from kafkalab.observe.trace import trace_order
-from kafkalab.platform import control, files
+from kafkalab.platform import control, files, monitoring
 from kafkalab.settings import Settings
 
 log = logging.getLogger("kafkalab.console")
@@ -97,7 +97,8 @@ def create_app(settings: Settings, conn: Connection) -> FastAPI:
             log.warning("%s: %s: %s", title, type(exc).__name__, exc)
             body = error_box(f"{type(exc).__name__}: {exc}", "`kafkalab logs console` has more")
             status = 500
-        return HTMLResponse(page(title, body, active, live), status_code=status)
+        prometheus = monitoring.running_url(settings)
+        return HTMLResponse(page(title, body, active, live, prometheus), status_code=status)
 
     @app.get("/health")
     def health() -> JSONResponse:

@@ -24,15 +24,27 @@ def esc(value: object) -> str:
     return html.escape("" if value is None else str(value), quote=True)
 
 
-def page(title: str, body: str, active: str = "", live: str | None = None) -> str:
+def page(
+    title: str,
+    body: str,
+    active: str = "",
+    live: str | None = None,
+    prometheus: str | None = None,
+) -> str:
     """A whole page: head (our own CSS and JS only), the navigation, `body`.
 
     `live`: the URL of a server-sent event stream whose messages replace the element with
-    the id named in each message (console.js)."""
+    the id named in each message (console.js). `prometheus`: kafkalab's Prometheus, linked
+    from the navigation while it runs (`kafkalab monitoring up`)."""
     nav = "".join(
         f'<a href="{href}"{" class=active" if href == active else ""}>{esc(name)}</a>'
         for href, name in PAGES
     )
+    if prometheus:
+        nav += f'<a href="{esc(prometheus)}" rel=external>Prometheus ↗</a>'
+    else:
+        nav += '<span class=muted title="start it with `kafkalab monitoring up`">Prometheus: off</span>'
+
     stream = f' data-live="{esc(live)}"' if live else ""
     return (
         "<!doctype html><html lang=en><head><meta charset=utf-8>"

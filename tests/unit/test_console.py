@@ -205,3 +205,12 @@ def test_kafkalab_console_on_a_taken_port_says_so_in_one_line() -> None:
     assert result.code == 1
     assert f"port {port} on 127.0.0.1 is already in use" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_the_navigation_links_prometheus_only_while_it_runs() -> None:
+    from kafkalab.console.html import page
+
+    on = page("Shop", "", "/", prometheus="http://127.0.0.1:9090")
+    assert 'href="http://127.0.0.1:9090"' in on
+    off = page("Shop", "", "/")
+    assert "Prometheus: off" in off and "9090" not in off
