@@ -12,7 +12,13 @@ from kafkalab.events.topics import USER_EVENTS, USERS
 from kafkalab.services.auth import TokenSigner, token_key
 from kafkalab.services.user.service import UserService
 from kafkalab.settings import Settings
-from tests.integration.services import ensure_topics, read_events, read_raw, running
+from tests.integration.services import (
+    assert_documented,
+    ensure_topics,
+    read_events,
+    read_raw,
+    running,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -140,3 +146,10 @@ def test_accounts_survive_a_restart(
         )
         assert response.status_code == 200 and response.json()["user_id"] == user_id
         assert register(restarted, email).status_code == 409
+
+
+def test_docs_list_the_learner_routes_offline(user_service: UserService) -> None:
+    assert_documented(
+        user_service.port,
+        [("POST", "/users"), ("POST", "/login"), ("GET", "/health"), ("GET", "/metrics")],
+    )

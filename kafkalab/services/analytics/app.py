@@ -76,7 +76,7 @@ from kafkalab.events.schemas import schema_text
 from kafkalab.events.topics import ANALYTICS, ORDER_EVENTS, PAYMENTS, apply_catalogue, dlt_topic
 from kafkalab.services.analytics import aggregate
 from kafkalab.services.analytics.aggregate import WindowResult
-from kafkalab.services.http import Request, Response, Route, ServiceHttpServer
+from kafkalab.services.http import Request, Response, ServiceHttpServer, platform_routes
 from kafkalab.services.runtime import Metrics, consumer_lag, log_json
 from kafkalab.settings import Settings, load_settings
 
@@ -132,7 +132,9 @@ class AnalyticsService:
         self.http = ServiceHttpServer(
             settings.host,
             self.port,
-            [Route("GET", "/health", self._health), Route("GET", "/metrics", self._metrics)],
+            platform_routes(self._health, self._metrics),
+            title="kafkalab analytics service",
+            description=__doc__ or "",
         )
 
     # -- lifecycle ------------------------------------------------------------------------

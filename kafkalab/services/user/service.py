@@ -33,6 +33,7 @@ from kafkalab.services.auth import (
 )
 from kafkalab.services.http import HttpError, Request, Response, Route
 from kafkalab.services.runtime import Service
+from kafkalab.services.user import api
 from kafkalab.services.user.requests import InvalidRequest, parse_login, parse_registration
 from kafkalab.services.user.store import DuplicateEmail, UserRecord, UserStore
 from kafkalab.settings import Settings
@@ -40,6 +41,8 @@ from kafkalab.settings import Settings
 log = logging.getLogger("kafkalab.user")
 
 PUBLISH_TIMEOUT = 10.0
+BAD_BODY = "the body is not what the schema says (one sentence says what)"
+NO_ACK = "Kafka did not acknowledge the events in time; nothing was kept, try again"
 
 
 class UserService(Service):
@@ -56,7 +59,25 @@ class UserService(Service):
         self.logins = specs.counter(specs.LOGINS, self.metrics.registry)
 
     def routes(self) -> list[Route]:
-        return [Route("POST", "/users", self.register), Route("POST", "/login", self.login)]
+        return [
+            Route(
+                "POST",
+                "/users",
+                self.register,
+                body=api.RegistrationBody,
+                answer=api.Registered,
+                status=201,
+                errors={409: "an account with this email exists", 422: BAD_BODY, 503: NO_ACK},
+            ),
+            Route(
+                "POST",
+                "/login",
+                self.login,
+                body=api.LoginBody,
+                answer=api.LoginAnswer,
+                errors={401: "wrong email or password", 422: BAD_BODY, 503: NO_ACK},
+            ),
+        ]
 
     def health(self) -> dict[str, Any]:
         return {"accounts": len(self.store)}
