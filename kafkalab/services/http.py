@@ -137,12 +137,15 @@ class ServiceHttpServer:
             self.socket.close()
             raise
         self.server_address: tuple[str, int] = self.socket.getsockname()[:2]
+        # uvicorn's start and stop lines repeat what the service logs itself; errors still show.
+        logging.getLogger("uvicorn.error").setLevel(logging.WARNING)
         self.server = uvicorn.Server(
             uvicorn.Config(
                 self.app,
                 loop="auto",  # uvloop when installed
                 http="auto",  # httptools when installed
                 ws="none",
+                proxy_headers=False,  # no proxy in front: skip the middleware
                 lifespan="off",
                 log_config=None,  # the service's JSON logging stays as it is
                 access_log=False,
