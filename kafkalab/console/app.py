@@ -33,6 +33,7 @@ from kafkalab.observe import reach
 from kafkalab.observe.tail import browse, tail
 from kafkalab.observe.trace import trace_order
 from kafkalab.platform import control, files, monitoring
+from kafkalab.services.http import mount_offline_docs
 from kafkalab.settings import Settings
 
 log = logging.getLogger("kafkalab.console")
@@ -69,7 +70,13 @@ class ShopFeed:
 
 
 def create_app(settings: Settings, conn: Connection) -> FastAPI:
-    app = FastAPI(title="kafkalab console", docs_url="/api/docs", redoc_url=None)
+    app = FastAPI(
+        title="kafkalab console",
+        docs_url=None,  # /api/docs below, on local assets: the console works offline
+        redoc_url=None,
+        swagger_ui_oauth2_redirect_url=None,
+    )
+    mount_offline_docs(app, "kafkalab console", "/api/docs")
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     shop_feed = ShopFeed(settings, conn)
     group_feeds: dict[str, Feed] = {}

@@ -21,7 +21,7 @@ from kafkalab.catalogue.services import SERVICES
 from kafkalab.connection import Connection
 from kafkalab.observe.groups import platform_groups
 from kafkalab.observe.lag import group_lag
-from kafkalab.services.http import Request, Response, Route, ServiceHttpServer
+from kafkalab.services.http import Request, Response, ServiceHttpServer, platform_routes
 from kafkalab.settings import Settings
 
 log = logging.getLogger("kafkalab.exporter")
@@ -82,7 +82,9 @@ def serve(
         server = ServiceHttpServer(
             settings.host,
             platform_port(settings),
-            [Route("GET", "/metrics", metrics), Route("GET", "/health", health)],
+            platform_routes(health, metrics),
+            title="kafkalab platform metrics",
+            description=__doc__ or "",
         )
     except OSError as exc:
         log.warning("platform metrics not served on port %s: %s", platform_port(settings), exc)

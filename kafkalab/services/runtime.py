@@ -11,6 +11,7 @@ input offsets in one Kafka transaction (exactly-once for consume-process-produce
 
 from __future__ import annotations
 
+import inspect
 import json
 import logging
 import os
@@ -36,7 +37,14 @@ from kafkalab.events.serde import Event, EventSerde, UndecodableEvent
 from kafkalab.events.topics import dlt_topic
 from kafkalab.explained import explain
 from kafkalab.security.audit import AuditEntry, AuditLog, login_principal
-from kafkalab.services.http import HttpError, Request, Response, Route, ServiceHttpServer
+from kafkalab.services.http import (
+    HttpError,
+    Request,
+    Response,
+    Route,
+    ServiceHttpServer,
+    platform_routes,
+)
 from kafkalab.settings import Settings, load_settings
 
 log = logging.getLogger("kafkalab.service")
@@ -228,12 +236,18 @@ class Service:
         consumer = self.consumer
         self.metrics.watch_lag(lambda: consumer_lag(consumer) if consumer is not None else [])
         self.http = ServiceHttpServer(
-            settings.host, self.port, self._all_routes(), on_refusal=self._audit_refusal
+            settings.host,
+            self.port,
+            self._all_routes(),
+            on_refusal=self._audit_refusal,
+            title=f"kafkalab {self.name} service",
+            description=inspect.getdoc(sys.modules[type(self).__module__]) or "",
         )
 
     # -- for subclasses -------------------------------------------------------------------
 
     def routes(self) -> list[Route]:
+        """This service's endpoints, in one list (see `kafkalab.services.http.Route`)."""
         return []
 
     def handle(self, event: Event) -> None:
@@ -459,11 +473,7 @@ class Service:
     # -- HTTP ---------------------------------------------------------------------------------
 
     def _all_routes(self) -> list[Route]:
-        return [
-            Route("GET", "/health", self._health),
-            Route("GET", "/metrics", self._metrics),
-            *self.routes(),
-        ]
+        return [*self.routes(), *platform_routes(self._health, self._metrics)]
 
     def _health(self, request: Request) -> Response:
         body = {

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -53,6 +54,30 @@ def wait_healthy(port: int, timeout: float = 30.0) -> None:
             pass
         time.sleep(0.1)
     raise AssertionError(f"service on port {port} never became healthy")
+
+
+def assert_documented(port: int, operations: list[tuple[str, str]]) -> None:
+    """The service's `/openapi.json` lists `operations` (method, path) with their bodies, and
+    its `/docs` page loads every asset from the service itself: no external URL at all."""
+    base = f"http://127.0.0.1:{port}"
+    spec = httpx.get(f"{base}/openapi.json", timeout=10)
+    assert spec.status_code == 200, spec.text
+    paths = spec.json()["paths"]
+    schemas = spec.json()["components"]["schemas"]
+    for method, path in operations:
+        assert method.lower() in paths.get(path, {}), f"{method} {path} not in {list(paths)}"
+        operation = paths[path][method.lower()]
+        if method == "POST":
+            ref = operation["requestBody"]["content"]["application/json"]["schema"]["$ref"]
+            assert ref.rsplit("/", 1)[-1] in schemas
+    page = httpx.get(f"{base}/docs", timeout=10)
+    assert page.status_code == 200 and "SwaggerUIBundle" in page.text
+    assert not re.findall(r"(?:https?:)?//[\w.-]+", page.text), "the page names an outside URL"
+    assets = re.findall(r'(?:src|href)="([^"]+)"', page.text)
+    assert any(a.endswith(".js") for a in assets) and any(a.endswith(".css") for a in assets)
+    for asset in assets:
+        answer = httpx.get(f"{base}{asset}", timeout=10)
+        assert answer.status_code == 200 and answer.content, asset
 
 
 def read_raw(

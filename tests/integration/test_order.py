@@ -35,7 +35,14 @@ from kafkalab.services.order.service import OrderService
 from kafkalab.services.products import PRODUCTS
 from kafkalab.services.user.service import UserService
 from kafkalab.settings import Settings
-from tests.integration.services import ensure_topics, publish, read_events, read_raw, running
+from tests.integration.services import (
+    assert_documented,
+    ensure_topics,
+    publish,
+    read_events,
+    read_raw,
+    running,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -498,6 +505,13 @@ def test_bad_body_gets_422(
     card = post_order(order, token, card="12")
     assert card.status_code == 422
     assert card.json()["error"] == "card_number must be a string of 12 to 19 digits"
+
+
+def test_docs_list_the_order_routes_offline(services: tuple[UserService, OrderService]) -> None:
+    _, order = services
+    assert_documented(order.port, [("POST", "/orders"), ("GET", "/orders/{order_id}")])
+    spec = httpx.get(f"http://127.0.0.1:{order.port}/openapi.json", timeout=10).json()
+    assert spec["paths"]["/orders"]["post"]["security"] == [{"bearerToken": []}]
 
 
 def test_unavailable_stock_gets_409_and_no_order(

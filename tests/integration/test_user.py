@@ -12,7 +12,13 @@ from kafkalab.events.topics import USER_EVENTS, USERS
 from kafkalab.services.auth import TokenSigner, token_key
 from kafkalab.services.user.service import UserService
 from kafkalab.settings import Settings
-from tests.integration.services import ensure_topics, read_events, read_raw, running
+from tests.integration.services import (
+    assert_documented,
+    ensure_topics,
+    read_events,
+    read_raw,
+    running,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -210,3 +216,10 @@ def test_preferences_are_the_logged_in_user_s_own(
     assert bad.json() == {"error": "unknown channel 'fax' (channels are email, sms, push)"}
     # Nothing above changed anything.
     assert httpx.get(path, headers=mine, timeout=30).json()["channels"]["sms"] is True
+
+
+def test_docs_list_the_learner_routes_offline(user_service: UserService) -> None:
+    assert_documented(
+        user_service.port,
+        [("POST", "/users"), ("POST", "/login"), ("GET", "/health"), ("GET", "/metrics")],
+    )

@@ -185,6 +185,9 @@ def test_the_app_serves_its_own_assets_and_health_without_touching_kafka() -> No
     assert "http" not in client.get("/static/console.css").text  # nothing fetched from elsewhere
     refused = client.post("/platform/run", content=b"label=rm+-rf")
     assert "cannot run" in refused.text
+    docs = client.get("/api/docs").text  # its own API page, on its own Swagger files
+    assert "cdn" not in docs.lower() and "/docs/assets/swagger-ui-bundle.js" in docs
+    assert client.get("/docs/assets/swagger-ui-bundle.js").status_code == 200
 
 
 def test_a_page_whose_cluster_is_down_is_one_sentence_not_a_traceback() -> None:

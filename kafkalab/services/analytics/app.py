@@ -94,7 +94,7 @@ from kafkalab.events.topics import (
 from kafkalab.services.analytics import aggregate
 from kafkalab.services.analytics.admin import PromptTopicAdmin
 from kafkalab.services.analytics.aggregate import WindowResult
-from kafkalab.services.http import Request, Response, Route, ServiceHttpServer
+from kafkalab.services.http import Request, Response, ServiceHttpServer, platform_routes
 from kafkalab.services.runtime import Metrics, consumer_lag, log_json
 from kafkalab.settings import Settings, load_settings
 
@@ -156,7 +156,9 @@ class AnalyticsService:
         self.http = ServiceHttpServer(
             settings.host,
             self.port,
-            [Route("GET", "/health", self._health), Route("GET", "/metrics", self._metrics)],
+            platform_routes(self._health, self._metrics),
+            title="kafkalab analytics service",
+            description=__doc__ or "",
         )
 
     # -- lifecycle ------------------------------------------------------------------------

@@ -45,6 +45,7 @@ from kafkalab.events.topics import (
     STOCK,
 )
 from kafkalab.services.http import HttpError, Request, Response, Route
+from kafkalab.services.inventory import api
 from kafkalab.services.inventory.stock import (
     Duplicate,
     InvalidOrder,
@@ -66,6 +67,7 @@ log = logging.getLogger("kafkalab.service")
 REBUILD_RETRY_SECONDS = 2.0
 RESTOCK_TIMEOUT = 10.0
 MAX_RESTOCK = 1_000_000
+NO_SKU = "no such SKU in the catalogue"
 
 
 class _Delivery:
@@ -420,10 +422,28 @@ class InventoryService(Service):
 
     def routes(self) -> list[Route]:
         return [
-            Route("GET", "/stock", self._get_stock),
-            Route("GET", "/stock/{sku}", self._get_sku),
-            Route("GET", "/reservations/{order_id}", self._get_reservation),
-            Route("POST", "/stock/{sku}/restock", self._post_restock),
+            Route("GET", "/stock", self._get_stock, answer=api.Stock),
+            Route("GET", "/stock/{sku}", self._get_sku, answer=api.SkuLevel, errors={404: NO_SKU}),
+            Route(
+                "GET",
+                "/reservations/{order_id}",
+                self._get_reservation,
+                answer=api.ReservationView,
+                errors={404: "inventory has not seen this order"},
+            ),
+            Route(
+                "POST",
+                "/stock/{sku}/restock",
+                self._post_restock,
+                body=api.RestockBody,
+                answer=api.SkuLevel,
+                errors={
+                    404: NO_SKU,
+                    422: f"quantity is not a whole number between 1 and {MAX_RESTOCK}",
+                    503: "the restock transaction aborted; try again",
+                    504: "the restock was not applied in time",
+                },
+            ),
         ]
 
     def _post_restock(self, request: Request) -> Response:
@@ -446,11 +466,13 @@ class InventoryService(Service):
         return Response(200, {"sku": sku, **_level(delivery.level)})
 
     def _get_stock(self, request: Request) -> Response:
+        """Every SKU's level, as the `stock` table has it."""
         return Response(
             200, {"stock": {sku: _level(lv) for sku, lv in self.stock.levels().items()}}
         )
 
     def _get_sku(self, request: Request) -> Response:
+        """One SKU's level."""
         sku = request.params["sku"]
         level = self.stock.level(sku)
         if level is None:
@@ -458,6 +480,7 @@ class InventoryService(Service):
         return Response(200, {"sku": sku, **_level(level)})
 
     def _get_reservation(self, request: Request) -> Response:
+        """What inventory did for an order, and what it still holds for it."""
         order_id = request.params["order_id"]
         status = self.stock.status(order_id)
         if status is None:

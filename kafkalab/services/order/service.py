@@ -49,6 +49,7 @@ from kafkalab.events.topics import (
 from kafkalab.security import fields
 from kafkalab.services.auth import InvalidToken, TokenSigner, bearer_token, token_key
 from kafkalab.services.http import HttpError, Request, Response, Route
+from kafkalab.services.order import api
 from kafkalab.services.order.book import Order, OrderBook
 from kafkalab.services.order.feed import ReplicaFeed
 from kafkalab.services.order.parking import Parked, ParkingLot
@@ -117,8 +118,29 @@ class OrderService(Service):
 
     def routes(self) -> list[Route]:
         return [
-            Route("POST", "/orders", self.create_order),
-            Route("GET", "/orders/{order_id}", self.get_order),
+            Route(
+                "POST",
+                "/orders",
+                self.create_order,
+                body=api.OrderBody,
+                answer=api.OrderAccepted,
+                status=201,
+                bearer=True,
+                errors={
+                    401: "no token, or a token that is expired or not signed by user",
+                    409: "out of stock (the body lists `missing_skus` too)",
+                    422: "the body is not what the schema says (one sentence says what)",
+                    503: "Kafka did not acknowledge the order in time; try again",
+                    504: "inventory did not answer the stock check in time",
+                },
+            ),
+            Route(
+                "GET",
+                "/orders/{order_id}",
+                self.get_order,
+                answer=api.OrderView,
+                errors={404: "no such order (yet) in this replica's view"},
+            ),
         ]
 
     def health(self) -> dict[str, Any]:
@@ -132,6 +154,11 @@ class OrderService(Service):
     # -- HTTP -----------------------------------------------------------------------------------
 
     def create_order(self, request: Request) -> Response:
+        """Place an order: 201 once its OrderCreated is on `order-events`.
+
+        First a stock check with inventory over Kafka (request-reply on `inventory-requests` /
+        `inventory-replies`); then the OrderCreated event, which inventory, payment,
+        notification and analytics take from there. `GET /orders/{order_id}` follows it."""
         user_id = self._authenticate(request)
         try:
             order = parse_order(request.body)
@@ -186,6 +213,7 @@ class OrderService(Service):
         return fields.seal(self.card_key, card_number, "card", order_id)
 
     def get_order(self, request: Request) -> Response:
+        """The order's status and history, as read back from `order-events`."""
         snapshot = self.book.snapshot(request.params["order_id"])
         if snapshot is None:
             raise HttpError(404, f"no order {request.params['order_id']!r}")

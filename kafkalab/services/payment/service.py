@@ -51,6 +51,7 @@ from kafkalab.events.topics import INVENTORY_EVENTS, PAYMENTS, PAYMENTS_RETRY, U
 from kafkalab.security import fields
 from kafkalab.security.audit import AuditEntry
 from kafkalab.services.http import HttpError, Request, Response, Route
+from kafkalab.services.payment import api
 from kafkalab.services.payment.accounts import COMPLETED, Accounts, AccountsSnapshot, Decision
 from kafkalab.services.payment.breaker import GAUGE_VALUE, CircuitBreaker, CircuitState
 from kafkalab.services.payment.gateway import ChargeRequest, Gateway, InvalidPayment, Outcome
@@ -377,9 +378,28 @@ class PaymentService(Service):
 
     def routes(self) -> list[Route]:
         return [
-            Route("GET", "/payments/{order_id}", self._get_payment),
-            Route("GET", "/balances/{user_id}", self._get_balance),
-            Route("POST", "/chaos/gateway", self._gateway_burst),
+            Route(
+                "GET",
+                "/payments/{order_id}",
+                self._get_payment,
+                answer=api.PaymentView,
+                errors={404: "no payment decided for this order (yet)"},
+            ),
+            Route(
+                "GET",
+                "/balances/{user_id}",
+                self._get_balance,
+                answer=api.BalanceView,
+                errors={404: "no profile for this user on `users` (yet)"},
+            ),
+            Route(
+                "POST",
+                "/chaos/gateway",
+                self._gateway_burst,
+                body=api.GatewayBurstBody,
+                answer=api.GatewayBurst,
+                errors={400: "seconds or failure_rate missing or out of range"},
+            ),
         ]
 
     def _gateway_burst(self, request: Request) -> Response:
@@ -410,6 +430,7 @@ class PaymentService(Service):
         )
 
     def _get_payment(self, request: Request) -> Response:
+        """How payment decided an order: the outcome and how many gateway attempts it took."""
         order_id = request.params["order_id"]
         decision = self.accounts.decision(order_id)
         if decision is None:
@@ -426,6 +447,7 @@ class PaymentService(Service):
         )
 
     def _get_balance(self, request: Request) -> Response:
+        """A user's balance, what payment has charged, and what is left."""
         user_id = request.params["user_id"]
         balance = self.users.balance(user_id)
         if balance is None:

@@ -43,6 +43,7 @@ from kafkalab.services.auth import (
 )
 from kafkalab.services.http import HttpError, Request, Response, Route
 from kafkalab.services.runtime import Service
+from kafkalab.services.user import api
 from kafkalab.services.user.preferences import Preferences, PreferencesChange, parse_change
 from kafkalab.services.user.requests import InvalidRequest, parse_login, parse_registration
 from kafkalab.services.user.store import DuplicateEmail, UserRecord, UserStore
@@ -51,6 +52,8 @@ from kafkalab.settings import Settings
 log = logging.getLogger("kafkalab.user")
 
 PUBLISH_TIMEOUT = 10.0
+BAD_BODY = "the body is not what the schema says (one sentence says what)"
+NO_ACK = "Kafka did not acknowledge the events in time; nothing was kept, try again"
 
 
 class UserService(Service):
@@ -69,10 +72,46 @@ class UserService(Service):
 
     def routes(self) -> list[Route]:
         return [
-            Route("POST", "/users", self.register),
-            Route("POST", "/login", self.login),
-            Route("GET", "/users/{user_id}/preferences", self.get_preferences),
-            Route("PUT", "/users/{user_id}/preferences", self.put_preferences),
+            Route(
+                "POST",
+                "/users",
+                self.register,
+                body=api.RegistrationBody,
+                answer=api.Registered,
+                status=201,
+                errors={409: "an account with this email exists", 422: BAD_BODY, 503: NO_ACK},
+            ),
+            Route(
+                "POST",
+                "/login",
+                self.login,
+                body=api.LoginBody,
+                answer=api.LoginAnswer,
+                errors={401: "wrong email or password", 422: BAD_BODY, 503: NO_ACK},
+            ),
+            Route(
+                "GET",
+                "/users/{user_id}/preferences",
+                self.get_preferences,
+                answer=api.PreferencesAnswer,
+                bearer=True,
+                errors={401: "not logged in", 403: "another user's", 404: "no such user"},
+            ),
+            Route(
+                "PUT",
+                "/users/{user_id}/preferences",
+                self.put_preferences,
+                body=api.PreferencesBody,
+                answer=api.PreferencesAnswer,
+                bearer=True,
+                errors={
+                    401: "not logged in",
+                    403: "another user's",
+                    404: "no such user",
+                    422: BAD_BODY,
+                    503: NO_ACK,
+                },
+            ),
         ]
 
     def health(self) -> dict[str, Any]:
