@@ -80,10 +80,13 @@ def up(
         ),
     ] = False,
 ) -> None:
-    """Start everything: the cluster if needed, the topics, and all six services (healthy).
+    """Start everything: the cluster if needed, the topics, all six services (healthy) and the
+    web console on http://127.0.0.1:3000.
 
     Each service is its own process in its own consumer group; a supervisor restarts one that
-    crashes. `kafkalab ps` shows them, `kafkalab down` stops them. With --docker the whole
+    crashes (and the console). `kafkalab ps` shows them, `kafkalab down` stops them; each
+    service's API is at http://127.0.0.1:810N/docs. With --monitoring, a real Prometheus on
+    :9090 too. With --docker the whole
     stack runs in containers instead (needs a Docker engine with the compose plugin). With
     --autoscale the supervisor also scales a service by its consumer lag
     (`kafkalab logs supervisor`).
