@@ -45,7 +45,7 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 
 def _lesson(item: pytest.Item) -> str:
-    """Lesson runs are many and independent: one group per lesson lets both workers share them."""
+    """Lesson runs are many and independent: one group per lesson lets every worker take some."""
     lesson = getattr(getattr(item, "callspec", None), "params", {}).get("lesson")
     number = getattr(lesson, "number", None)
     return f"::lesson{number}" if number is not None else ""
