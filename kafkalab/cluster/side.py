@@ -1,8 +1,8 @@
 """A throw-away cluster of another shape beside the user's (secure, or three brokers).
 
-`kafkalab scenario security` on a plain platform checks its claims on one, as lesson 18 does
-(`Lab.side_cluster`): its own data dir below the user's and free ports, so the user's cluster is
-never touched; stopped and deleted, keys and all, when the block ends.
+The lessons that need one (`Lab.side_cluster`: lessons 18, 20, 22) and `kafkalab scenario
+security` on a plain platform start it here: its own data dir below the user's and free ports,
+so the user's cluster is never touched; stopped and deleted, keys and all, when the block ends.
 """
 
 from __future__ import annotations

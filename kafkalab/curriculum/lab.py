@@ -8,7 +8,6 @@ Every topic and group a lesson creates is named `lessonNN.…` / `lessonNN-…`,
 from __future__ import annotations
 
 import secrets
-import shutil
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -19,7 +18,7 @@ from confluent_kafka import Consumer, Producer
 from confluent_kafka.admin import AdminClient, NewTopic
 
 from kafkalab import clients, ui
-from kafkalab.cluster import connect, lifecycle, ports
+from kafkalab.cluster import connect, lifecycle, side
 from kafkalab.connection import Connection
 from kafkalab.curriculum.manifest import BreakInfo, Lesson
 from kafkalab.errors import KafkalabError
@@ -38,13 +37,9 @@ def group_prefix(lesson: Lesson) -> str:
     return f"lesson{lesson.number:02d}-"
 
 
-@dataclass(frozen=True)
-class SideCluster:
-    """A cluster of another shape than the learner's (three brokers, or secure)."""
-
-    settings: Settings
-    conn: Connection
-    """As admin on a secure side cluster."""
+SideCluster = side.Side
+"""A cluster of another shape than the learner's (three brokers, or secure); its conn is
+admin's on a secure one."""
 
 
 @dataclass(frozen=True)
@@ -117,27 +112,11 @@ class Lab:
         if lent is not None:
             yield lent
             return
-        base = ports.free_block(self.settings.host, 13, start=self.settings.broker_port + 300)
-        side = self.settings.model_copy(
-            update={
-                "data_dir": self.settings.data_dir / f"lesson{self.lesson.number:02d}-cluster",
-                "broker_port": base,
-                "controller_port": base + 3,
-                "secure_port": base + 6,
-                "registry_port": base + 9,
-                "broker_metrics_port": base + 10 if self.settings.broker_metrics_port else 0,
-                "heap": "-Xms64m -Xmx384m",
-                "bootstrap": None,
-                "registry_url": None,
-            }
-        )
-        shutil.rmtree(side.data_dir, ignore_errors=True)
-        try:
-            lifecycle.up(side, brokers=brokers, notify=ui.step, secure=secure)
-            yield SideCluster(side, connect.resolve(side))
-        finally:
-            lifecycle.down(side)
-            shutil.rmtree(side.data_dir, ignore_errors=True)
+        folder = f"lesson{self.lesson.number:02d}-cluster"
+        with side.side_cluster(
+            self.settings, folder, brokers=brokers, secure=secure, notify=ui.step
+        ) as made:
+            yield made
 
     def on(self, side: SideCluster) -> Lab:
         """This lab on `side`: same run id and lesson, the side cluster's settings, topics and
