@@ -9,9 +9,9 @@
    other service keeps the direct listener, so only this one is hurt;
 3. a load runs (as for a kill), a probe producer runs behind the same proxies (chaos/probe.py),
    the toxics go on for `--for` seconds, then the network heals;
-4. the load finishes, the invariant checker judges every order since the start, and the
-   service goes back to the direct listener. Healing and the way back also happen on an error
-   or Ctrl-C.
+4. the load finishes, the invariant checker judges every order since the start, the
+   service goes back to the direct listener and toxiproxy stops. Healing, the way back and the
+   stop also happen on an error or Ctrl-C.
 
 The timeline, the load's tally and the checker's verdict are the runner's (chaos/runner.py).
 """
@@ -122,6 +122,7 @@ def run(
     """Hurt `service`'s network for `seconds` under a load; the timeline, what the client did
     and the checker's verdict. The network heals and the service returns to the direct
     listener before this returns or raises."""
+    toxics(fault)  # a bad --ms or --kbps is refused before anything is touched
     brokers = _check_ready(settings, service)
     report = NetworkReport(fault.kind, service, fault=fault.describe())
     clock = runner._Clock(report, notify or (lambda _m: None))
@@ -168,6 +169,7 @@ def run(
         heal(client)
         _route(settings, conn, service, False, clock)
         client.close()
+        toxiproxy.stop(settings)  # it runs only while a network fault does
     return report
 
 
@@ -178,6 +180,7 @@ def _check_ready(settings: Settings, service: str) -> int:
             f"network faults hurt a service, not '{service}'",
             hint=f"one of: {', '.join(SERVICES)}",
         )
+    toxiproxy.require_binary(settings)
     state = ClusterState.load(settings)
     if settings.external or state is None:
         raise InvalidChoice(
@@ -196,7 +199,6 @@ def _check_ready(settings: Settings, service: str) -> int:
             hint="restart them: `kafkalab down --all && kafkalab up`",
         )
     faults.resolve(settings, service)  # the platform runs (one sentence otherwise)
-    toxiproxy.require_binary(settings)
     return state.brokers
 
 
