@@ -227,6 +227,7 @@ def _route(
             break
         time.sleep(runner.POLL)
     if service in ("user", "analytics"):  # user has no group; analytics' is quixstreams'
+        clock.note("note", f"{service} is {where} (/health answers)")
         return
     wanted = {f"{service}-{r.replica}" for r in rows}
     while time.monotonic() < deadline:
