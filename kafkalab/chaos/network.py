@@ -118,6 +118,7 @@ def run(
     seconds: float = DEFAULT_FOR,
     during_load: int | None = runner.DEFAULT_LOAD,
     notify: runner.Notify | None = None,
+    delivery_timeout_ms: int | None = None,
 ) -> NetworkReport:
     """Hurt `service`'s network for `seconds` under a load; the timeline, what the client did
     and the checker's verdict. The network heals and the service returns to the direct
@@ -134,7 +135,7 @@ def run(
         _route(settings, conn, service, True, clock)
         since = now_ms()
         proxied = connect.resolve(settings.model_copy(update={"via_proxy": True}))
-        probe = Probe(conn, proxied, brokers)
+        probe = Probe(conn, proxied, brokers, delivery_timeout_ms)
         probe.start()
         flight = runner._InFlight()
         load = (

@@ -45,6 +45,7 @@ class ProbeFigures:
     read_back: int = 0
     duplicates: int = 0
     first_ack_after_heal_s: float | None = None
+    timeout_ms: int = 300000  # the probe's delivery.timeout.ms (librdkafka's default)
     sources: dict[str, str] = field(
         default_factory=lambda: {
             "sent, acknowledged, failed, slowest_ack_s": "the probe's delivery reports",
@@ -56,7 +57,8 @@ class ProbeFigures:
     def lines(self) -> list[str]:
         failed = ", ".join(f"{n} {name}" for name, n in self.failed.items()) or "none"
         return [
-            f"probe producer (idempotent, acks=all, through the proxies): {self.sent} sent, "
+            f"probe producer (idempotent, acks=all, delivery.timeout.ms {self.timeout_ms}, "
+            f"through the proxies): {self.sent} sent, "
             f"{self.acknowledged} acknowledged, failed: {failed}; slowest acknowledgement "
             f"{self.slowest_ack_s:.2f} s  [delivery reports]",
             f"librdkafka: {self.retries} request retries, {self.request_timeouts} request "
@@ -76,9 +78,17 @@ class ProbeFigures:
 class Probe:
     """Start it before the fault, `healed()` when the network heals, `stop()` at the end."""
 
-    def __init__(self, direct: Connection, proxied: Connection, brokers: int) -> None:
+    def __init__(
+        self,
+        direct: Connection,
+        proxied: Connection,
+        brokers: int,
+        delivery_timeout_ms: int | None = None,
+    ) -> None:
         self.direct, self.proxied, self.brokers = direct, proxied, brokers
-        self.figures = ProbeFigures()
+        # None: librdkafka's default (300000), as the services run; lower it to see failures.
+        self.delivery_timeout_ms = delivery_timeout_ms
+        self.figures = ProbeFigures(timeout_ms=delivery_timeout_ms or 300000)
         self.run_id = f"{time.time_ns()}"
         self._stats: dict[str, object] = {}
         self._sent_at: dict[int, float] = {}
@@ -127,9 +137,13 @@ class Probe:
             self.figures.first_ack_after_heal_s = now - self._healed_at
 
     def _work(self) -> None:
+        timeout = (
+            {"delivery.timeout.ms": self.delivery_timeout_ms} if self.delivery_timeout_ms else {}
+        )
         producer = clients.producer(
             self.proxied,
             **{"statistics.interval.ms": 1000, "stats_cb": self._on_stats, "log_level": 0},
+            **timeout,
         )
         seq = 0
         next_at = time.monotonic()

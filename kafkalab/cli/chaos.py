@@ -60,6 +60,15 @@ def chaos(
         float | None,
         typer.Option("--for", help="Network faults: seconds until the network heals (10).", min=0),
     ] = None,
+    delivery_timeout_ms: Annotated[
+        int | None,
+        typer.Option(
+            "--delivery-timeout-ms",
+            help="Network faults: the probe producer's delivery.timeout.ms (300000); below "
+            "--for, its records fail during a partition.",
+            min=1,
+        ),
+    ] = None,
     json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
     docker: Annotated[
         bool, typer.Option("--docker", help="Target a container of `kafkalab up --docker`.")
@@ -109,7 +118,7 @@ def chaos(
             )
         fault = network.Fault(network.check_kind(action), ms=ms, jitter=jitter, kbps=kbps)
         load = orders if orders is not None or no_load else runner.DEFAULT_LOAD
-        network_cli.run(settings, action, target, fault, lasting, load, json)
+        network_cli.run(settings, action, target, fault, lasting, load, json, delivery_timeout_ms)
         return
     report = runner.run(
         settings,

@@ -19,6 +19,7 @@ def run(
     seconds: float | None,
     orders: int | None,
     json: bool,
+    delivery_timeout_ms: int | None = None,
 ) -> None:
     """Run one network fault and print its timeline, what the client did and the verdict."""
     report = network.run(
@@ -29,6 +30,7 @@ def run(
         seconds=seconds if seconds is not None else network.DEFAULT_FOR,
         during_load=orders,
         notify=None if json else ui.step,
+        delivery_timeout_ms=delivery_timeout_ms,
     )
     if json:
         ui.print_json({**ui.to_jsonable(report), "passed": report.passed})
