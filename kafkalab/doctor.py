@@ -13,6 +13,7 @@ import sys
 from dataclasses import dataclass
 from typing import Any
 
+from kafkalab.chaos import toxiproxy
 from kafkalab.cluster import config, lifecycle, provision
 from kafkalab.cluster.java import MIN_JAVA, find_java
 from kafkalab.cluster.ports import port_free
@@ -56,6 +57,7 @@ def diagnose(settings: Settings) -> DoctorReport:
         _jars(settings),
         _maven(settings),
         _prometheus(settings),
+        _toxiproxy(settings),
         *_ports(settings, status),
         _cluster(status),
         _registry(status),
@@ -134,6 +136,20 @@ def _prometheus(settings: Settings) -> Check:
         f"{settings.prometheus} not found: `kafkalab up --monitoring` cannot start Prometheus",
         "install it, e.g. `apt-get install prometheus` (scripts/bootstrap does as root), or set "
         "KAFKALAB_PROMETHEUS",
+    )
+
+
+def _toxiproxy(settings: Settings) -> Check:
+    """Only the network faults (`kafkalab chaos latency …`) need it: missing is a warning."""
+    found = toxiproxy.find_binary(settings)
+    if found:
+        return Check("toxiproxy", True, f"{found} (`kafkalab chaos latency|partition …` runs it)")
+    return Check(
+        "toxiproxy",
+        WARN,
+        "not installed: the network faults (`kafkalab chaos latency|bandwidth|reset-peer|"
+        "partition`) cannot run",
+        toxiproxy.INSTALL_HINT,
     )
 
 

@@ -70,6 +70,25 @@ class Settings(BaseSettings):
     registry_auth: SecretStr | None = Field(
         default=None, description="`user:password` for that registry's HTTP basic auth."
     )
+    toxiproxy: str | None = Field(
+        default=None,
+        description="The toxiproxy-server binary for network chaos (default: the one "
+        "scripts/bootstrap builds in the cache dir, else toxiproxy-server on PATH).",
+    )
+    toxiproxy_port: int | None = Field(
+        default=None,
+        description="Toxiproxy's HTTP API port (default: broker_port + 66).",
+    )
+    proxy_port: int | None = Field(
+        default=None,
+        description="Where toxiproxy listens for broker 1 (+1 per broker), the address the "
+        "brokers' PROXIED listener advertises (default: broker_port + 67).",
+    )
+    via_proxy: bool = Field(
+        default=False,
+        description="Connect to Kafka through toxiproxy (set by the supervisor for a service "
+        "that `kafkalab chaos latency|bandwidth|reset-peer|partition` hurts).",
+    )
     heap: str = Field(default="-Xms128m -Xmx512m", description="JVM heap flags per broker.")
     java: str | None = Field(
         default=None, description="Path to the java binary (else JAVA_HOME, PATH)."
@@ -146,11 +165,22 @@ class Settings(BaseSettings):
 
     def bootstrap_servers(self, brokers: int = 1, secure: bool = False) -> str:
         """The bootstrap list clients use: the override, or every local broker's address
-        (the SASL_SSL ports in secure mode, where no port speaks plaintext)."""
+        (the SASL_SSL ports in secure mode, where no port speaks plaintext; toxiproxy's
+        proxies with `via_proxy`)."""
         if self.bootstrap:
             return self.bootstrap
+        if self.via_proxy and not secure:
+            return ",".join(f"{self.host}:{port}" for port in self.proxy_ports(brokers))
         first = self.secure_port if secure else self.broker_port
         return ",".join(f"{self.host}:{first + i}" for i in range(brokers))
+
+    def toxiproxy_api_port(self) -> int:
+        return self.toxiproxy_port or self.broker_port + 66
+
+    def proxy_ports(self, brokers: int) -> list[int]:
+        """Toxiproxy's listening port for each broker: what the PROXIED listener advertises."""
+        first = self.proxy_port or self.broker_port + 67
+        return [first + i for i in range(brokers)]
 
 
 def settings_env(settings: Settings) -> dict[str, str]:

@@ -9,7 +9,7 @@ import typer
 
 from kafkalab import ui
 from kafkalab.catalogue.services import SERVICES
-from kafkalab.chaos import burst, journal, runner
+from kafkalab.chaos import burst, journal, network, runner
 from kafkalab.chaos.faults import ACTIONS
 from kafkalab.cluster import connect
 from kafkalab.errors import InvalidChoice
@@ -17,7 +17,12 @@ from kafkalab.settings import load_settings
 
 
 def chaos(
-    action: Annotated[str, typer.Argument(help=f"One of: {', '.join(ACTIONS)}, fail-burst.")],
+    action: Annotated[
+        str,
+        typer.Argument(
+            help=f"One of: {', '.join(ACTIONS)}, fail-burst, {', '.join(network.KINDS)}."
+        ),
+    ],
     target: Annotated[str, typer.Argument(help=f"A service ({', '.join(SERVICES)}) or broker-N.")],
     replica: Annotated[
         int, typer.Option("--replica", "-r", help="Which replica of the service.")
@@ -48,6 +53,22 @@ def chaos(
     failure_rate: Annotated[
         float, typer.Option("--failure-rate", help="fail-burst: share of gateway calls failing.")
     ] = 1.0,
+    ms: Annotated[int, typer.Option("--ms", help="latency: milliseconds added.", min=0)] = 0,
+    jitter: Annotated[int, typer.Option("--jitter", help="latency: ± milliseconds.", min=0)] = 0,
+    kbps: Annotated[int, typer.Option("--kbps", help="bandwidth: KB/s each way.", min=0)] = 0,
+    lasting: Annotated[
+        float | None,
+        typer.Option("--for", help="Network faults: seconds until the network heals (10).", min=0),
+    ] = None,
+    delivery_timeout_ms: Annotated[
+        int | None,
+        typer.Option(
+            "--delivery-timeout-ms",
+            help="Network faults: the probe producer's delivery.timeout.ms (300000); below "
+            "--for, its records fail during a partition.",
+            min=1,
+        ),
+    ] = None,
     json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
     docker: Annotated[
         bool, typer.Option("--docker", help="Target a container of `kafkalab up --docker`.")
@@ -70,6 +91,13 @@ def chaos(
 
     fail-burst payment = the card gateway fails for --seconds on every payment replica: watch
     the circuit breaker open, then close through its half-open probe.
+
+    Network faults hurt one service's connections to the brokers, through toxiproxy (built by
+    scripts/bootstrap): latency SERVICE --ms 200 [--jitter 50], bandwidth SERVICE --kbps 16,
+    reset-peer SERVICE (every connection reset), partition SERVICE (a black hole), each for
+    --for S seconds (10), then healed. The service is restarted behind the proxies for the run
+    and back on the direct listener after it; the report adds what a probe producer beside it
+    did (retries, timeouts, duplicates) and where each figure comes from.
     """
     settings = load_settings()
     orders = runner.planned_load(action, target, during_load, no_load, docker)
@@ -79,6 +107,18 @@ def chaos(
         ui.step("`kafkalab lesson N --break` is watching: it measures what this does")
     if action == "fail-burst":
         _fail_burst(target, seconds, failure_rate, json)
+        return
+    if action in network.KINDS:
+        from kafkalab.cli import network as network_cli
+
+        if docker or every is not None:
+            raise InvalidChoice(
+                f"{action} runs once, on the local platform",
+                hint=f"drop --docker and --every: `kafkalab chaos {action} {target}`",
+            )
+        fault = network.Fault(network.check_kind(action), ms=ms, jitter=jitter, kbps=kbps)
+        load = orders if orders is not None or no_load else runner.DEFAULT_LOAD
+        network_cli.run(settings, action, target, fault, lasting, load, json, delivery_timeout_ms)
         return
     report = runner.run(
         settings,

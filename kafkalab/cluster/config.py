@@ -26,6 +26,7 @@ class NodeSpec:
     secure_port: int
     home: Path
     metrics_port: int = 0  # the JMX exporter agent's /metrics; 0: no agent
+    proxy_port: int = 0  # toxiproxy's port for this node: what the PROXIED listener advertises
 
     @property
     def log_dir(self) -> Path:
@@ -75,6 +76,7 @@ def node_specs(settings: Settings, brokers: int) -> list[NodeSpec]:
             secure_port=settings.secure_port + i,
             home=settings.data_dir / f"broker-{i + 1}",
             metrics_port=settings.broker_metrics_port + i if settings.broker_metrics_port else 0,
+            proxy_port=settings.proxy_ports(brokers)[i],
         )
         for i in range(brokers)
     ]
@@ -145,13 +147,24 @@ def render_properties(
     return "\n".join(lines) + "\n"
 
 
+PROXIED = "PROXIED"
+"""The plain listener a service reaches through toxiproxy (`kafkalab chaos latency …`). It
+listens on the node's secure port, which plain mode leaves unused, and advertises toxiproxy's
+port for the node: a client that bootstraps through a proxy is told the proxies' addresses, so
+it stays behind them for every broker it talks to."""
+
+
 def _plain_listeners(host: str, node: NodeSpec) -> dict[str, object]:
+    proxied = f"{PROXIED}://{host}:{node.secure_port}"
     return {
-        "listeners": f"PLAINTEXT://{host}:{node.port},CONTROLLER://{host}:{node.controller_port}",
-        "advertised.listeners": f"PLAINTEXT://{host}:{node.port}",
+        "listeners": f"PLAINTEXT://{host}:{node.port},{proxied},"
+        f"CONTROLLER://{host}:{node.controller_port}",
+        "advertised.listeners": f"PLAINTEXT://{host}:{node.port},"
+        f"{PROXIED}://{host}:{node.proxy_port}",
         "controller.listener.names": "CONTROLLER",
         "inter.broker.listener.name": "PLAINTEXT",
-        "listener.security.protocol.map": "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT,SASL_SSL:SASL_SSL",
+        "listener.security.protocol.map": "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT,"
+        f"SASL_SSL:SASL_SSL,{PROXIED}:PLAINTEXT",
     }
 
 

@@ -225,6 +225,8 @@ def _check_ports(
     wanted = [(f"{n.name} client", n.secure_port if secure else n.port) for n in nodes]
     if secure:  # the mTLS listener takes the plain client port
         wanted += [(f"{n.name} mTLS client", n.port) for n in nodes]
+    else:  # the PROXIED listener (toxiproxy's upstream) takes the unused secure port
+        wanted += [(f"{n.name} proxied listener", n.secure_port) for n in nodes]
     wanted += [(f"{n.name} controller", n.controller_port) for n in nodes]
     wanted += [(f"{n.name} metrics", n.metrics_port) for n in nodes if n.metrics_port]
     if registry:

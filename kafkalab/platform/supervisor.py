@@ -25,7 +25,7 @@ from kafkalab.catalogue.services import SERVICES, service_port
 from kafkalab.cluster import connect
 from kafkalab.connection import Connection
 from kafkalab.monitoring import exporter
-from kafkalab.platform import autoscaler
+from kafkalab.platform import autoscaler, routing
 from kafkalab.platform.files import (
     ReplicaStatus,
     console_status_file,
@@ -148,6 +148,8 @@ class Supervisor:
             status.restarts += 1
         # In secure mode each service connects as its own SCRAM user, bound by its ACLs.
         own = {"replica": status.replica, "principal": status.service, "listen_port": status.port}
+        # A service a network fault hurts reaches Kafka through toxiproxy (platform/routing.py).
+        own["via_proxy"] = status.service in routing.proxied(self.settings)
         module = f"kafkalab.services.{status.service}"
         if status.service == CONSOLE:  # kafkalab's own tool: it connects as admin, like the CLI
             own = {"listen_port": status.port}

@@ -202,6 +202,7 @@ class Service:
         self.metrics = Metrics(self.name)
         self.serde = EventSerde(conn)
         self.stopping = threading.Event()
+        self.exit_code = 0  # 1 after a fatal client error: the supervisor restarts the replica
         self.processed = 0
         self.assigned: list[TopicPartition] = []
         self.ready = False
@@ -315,7 +316,7 @@ class Service:
                 self.producer.poll(0)
         finally:
             self._shutdown()
-        return 0
+        return self.exit_code
 
     def _process_batch(self, batch: list[Message]) -> None:
         if self.transactional:
@@ -435,6 +436,12 @@ class Service:
         if error.code() != KafkaError._PARTITION_EOF:
             log.warning("consumer error: %s", explain(error))
             self.audit.kafka_error(error, "kafka read", f"topic:{msg.topic()}")
+        if error.fatal():
+            # A fatal consumer never reads again (seen after a network partition outlasted the
+            # session: the static member was fenced): exit, and the supervisor starts it anew.
+            log.error("fatal consumer error: this replica exits so the supervisor restarts it")
+            self.exit_code = 1
+            self.stopping.set()
         return True
 
     def _client_error(self, error: KafkaError) -> None:

@@ -20,8 +20,12 @@ def test_single_node_is_combined_kraft_with_replication_one(tmp_path: Path) -> N
     assert props["process.roles"] == "broker,controller"
     assert props["node.id"] == "1"
     assert props["controller.quorum.voters"] == "1@127.0.0.1:19092"
-    assert props["listeners"] == "PLAINTEXT://127.0.0.1:9092,CONTROLLER://127.0.0.1:19092"
-    assert props["advertised.listeners"] == "PLAINTEXT://127.0.0.1:9092"
+    assert props["listeners"] == (
+        "PLAINTEXT://127.0.0.1:9092,PROXIED://127.0.0.1:9192,CONTROLLER://127.0.0.1:19092"
+    )
+    # The PROXIED listener advertises toxiproxy's port, so proxied clients stay proxied.
+    assert props["advertised.listeners"] == ("PLAINTEXT://127.0.0.1:9092,PROXIED://127.0.0.1:9159")
+    assert "PROXIED:PLAINTEXT" in props["listener.security.protocol.map"]
     assert props["log.dirs"] == str(tmp_path / "broker-1" / "data")
     for key in (
         "offsets.topic.replication.factor",
@@ -44,7 +48,10 @@ def test_three_nodes_share_a_quorum_with_rf3_and_min_isr2(tmp_path: Path) -> Non
     assert props["controller.quorum.voters"] == (
         "1@127.0.0.1:19092,2@127.0.0.1:19093,3@127.0.0.1:19094"
     )
-    assert props["listeners"] == "PLAINTEXT://127.0.0.1:9093,CONTROLLER://127.0.0.1:19093"
+    assert props["listeners"] == (
+        "PLAINTEXT://127.0.0.1:9093,PROXIED://127.0.0.1:9193,CONTROLLER://127.0.0.1:19093"
+    )
+    assert props["advertised.listeners"].endswith("PROXIED://127.0.0.1:9160")
     assert props["default.replication.factor"] == "3"
     assert props["min.insync.replicas"] == "2"
     assert props["transaction.state.log.min.isr"] == "2"
