@@ -54,3 +54,12 @@ def test_up_with_an_unknown_service_is_refused_before_anything_starts(tmp_path: 
     assert run.code == 1
     assert "--with knows no service 'shipping'" in run.stderr
     assert "Traceback" not in run.stderr
+
+
+def test_the_refund_service_is_scraped_only_while_it_runs(tmp_path: Path) -> None:
+    from kafkalab.monitoring.scrape import targets
+
+    settings = load_settings(data_dir=tmp_path, service_port=8101)
+    six = {t.port for t in targets(settings, {"order": 1})}
+    seven = {t.port for t in targets(settings, {"order": 1, "refund": 1})}
+    assert seven - six == {8108}
