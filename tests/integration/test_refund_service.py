@@ -3,9 +3,9 @@ refund`): a load whose customers cancel some paid orders, a `chaos kill refund` 
 the refunds read back from the broker — each order paid and then cancelled refunded once, for
 what it paid, and no other order refunded.
 
-It borrows the short-TTL platform (unpaid orders are cancelled within seconds there, so the
-feed holds cancellations the service must not refund) and stops the service again, so the
-variant's other tests see the six services they expect."""
+It borrows the short-TTL platform and stops the service again, so the variant's other tests
+see the six services they expect. (Refusing unpaid cancellations is lesson 22's grader's and
+the unit tests' business: this load's customers can all pay.)"""
 
 from __future__ import annotations
 
@@ -42,7 +42,8 @@ def test_the_reference_refund_service_refunds_once_through_kills(
         cases = [c for oid, c in refund_cases(events, *topics).items() if oid in mine]
         owed = [c for c in cases if c.owed]
         assert len(owed) >= report.load.cancels.seen >= 1
-        assert any(c.cancelled and not c.paid for c in cases) or report.load.failing.accepted == 0
+        # Paid orders kept: a service that refunded every payment would fail below.
+        assert any(c.paid and not c.cancelled for c in cases)
         verdict = refunds_invariant(cases)
         assert verdict.ok, verdict.examples
         assert sum(len(c.refunds) for c in cases) == len(owed)
