@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from kafkalab import processes
-from kafkalab.catalogue.services import SERVICES
+from kafkalab.catalogue.services import LEARNER_SERVICES, SERVICES
 from kafkalab.chaos import containers
 from kafkalab.cluster import lifecycle
 from kafkalab.errors import InvalidChoice, KafkalabError
@@ -72,10 +72,10 @@ def resolve(settings: Settings, name: str, replica: int = 0, docker: bool = Fals
                 hint="broker faults need a replicated cluster: `kafkalab cluster up --brokers 3`",
             )
         return Target("broker", name, node_id=node)
-    if name not in SERVICES:
+    if name not in (*SERVICES, *LEARNER_SERVICES):
         raise InvalidChoice(
             f"unknown chaos target '{name}'",
-            hint=f"a service ({', '.join(SERVICES)}) or broker-N",
+            hint=f"a service ({', '.join(SERVICES)}), refund (`up --with refund`) or broker-N",
         )
     if not files.read_status(settings).supervisor_pid:
         raise NothingRunning("the services are not running")
@@ -115,6 +115,10 @@ def service_pid(settings: Settings, target: Target) -> int:
     for row in files.read_status(settings).replicas:
         if row.service == target.name and row.replica == target.replica and row.pid:
             return row.pid
+    if target.name in LEARNER_SERVICES:
+        raise NothingRunning(
+            f"{target.label} is not running: start it with `kafkalab up --with {target.name}`"
+        )
     raise NothingRunning(f"{target.label} is not running right now (see `kafkalab ps`)")
 
 

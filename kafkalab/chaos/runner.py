@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 
-from kafkalab.catalogue.services import group_id
+from kafkalab.catalogue.services import LEARNER_SERVICES, group_id
 from kafkalab.chaos import containers, faults, paused, watch
 from kafkalab.connection import Connection
 from kafkalab.errors import InvalidChoice, KafkalabError
@@ -34,6 +34,8 @@ JOIN_WAIT = 30.0
 """How long a fault waits for its target replica to join its consumer group first."""
 DEFAULT_LOAD = 200
 LOAD_RATE = 25.0
+REFUND_LOAD_CANCELS = 0.3
+"""`chaos … refund`: the share of paid orders its load cancels (each owes one refund)."""
 """Orders per second of the background load: 200 of them span a restart (~8 s), so orders keep
 arriving while the replica is down and after it is back."""
 LOAD_USERS = 10
@@ -178,8 +180,13 @@ def run(
         # land after a short load has finished, with nothing in flight.
         group = group_id(target.name)
         _await_member(scene, group, watch.group_snapshot(conn, group))
+    # A refund service only has work when paid orders are cancelled: its load cancels some.
+    refunds = target.name in LEARNER_SERVICES
+    cancel_paid = REFUND_LOAD_CANCELS if refunds else 0.0
     load_thread = (
-        _start_load(settings, conn, during_load, report, clock, flight) if during_load else None
+        _start_load(settings, conn, during_load, report, clock, flight, cancel_paid)
+        if during_load
+        else None
     )
     while True:
         recovered_in = _one_fault(scene, checked)
@@ -212,7 +219,9 @@ def run(
     from kafkalab.observe.verify import verify_orders  # reads every topic: load it on use
 
     clock.note("note", "running the invariant checker over everything since the first fault")
-    report.verify = verify_orders(conn, None, since_ms=since, settle_seconds=30)
+    report.verify = verify_orders(
+        conn, None, since_ms=since, settle_seconds=30, refunds=refunds or None
+    )
     return report
 
 
@@ -364,6 +373,7 @@ def _start_load(
     report: ChaosReport,
     clock: _Clock,
     flight: _InFlight,
+    cancel_paid: float = 0.0,
 ) -> threading.Thread:
     from kafkalab.load.driver import run_load  # the load driver: imported on use
 
@@ -376,6 +386,7 @@ def _start_load(
                 rate=LOAD_RATE,
                 users=min(LOAD_USERS, orders),
                 progress=flight.update,
+                cancel_paid=cancel_paid,
             )
         except KafkalabError as exc:  # said in the timeline; the fault's verdict still stands
             clock.note("load", f"the load stopped: {exc.message}")

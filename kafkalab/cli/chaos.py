@@ -23,7 +23,13 @@ def chaos(
             help=f"One of: {', '.join(ACTIONS)}, fail-burst, {', '.join(network.KINDS)}."
         ),
     ],
-    target: Annotated[str, typer.Argument(help=f"A service ({', '.join(SERVICES)}) or broker-N.")],
+    target: Annotated[
+        str,
+        typer.Argument(
+            help=f"A service ({', '.join(SERVICES)}), refund (`kafkalab up --with refund`: a "
+            "load that cancels paid orders, then every refund judged) or broker-N."
+        ),
+    ],
     replica: Annotated[
         int, typer.Option("--replica", "-r", help="Which replica of the service.")
     ] = 0,

@@ -43,6 +43,16 @@ def load(
             help="Fraction of orders placed by users who cannot pay (cancelled after the reservation TTL).",
         ),
     ] = 0.0,
+    cancel_paid: Annotated[
+        float,
+        typer.Option(
+            "--cancel-paid",
+            metavar="F",
+            help="Fraction of the paying customers' orders their customer cancels once they are "
+            "paid and CONFIRMED (POST /orders/{id}/cancel): inventory puts the stock back, and a "
+            "refund service (`kafkalab up --with refund`, lesson 22) owes each one refund.",
+        ),
+    ] = 0.0,
     json: Annotated[
         str | None,
         typer.Option(
@@ -78,7 +88,9 @@ def load(
     """
     from kafkalab.load import run as load_run  # Kafka + HTTP clients: load on use
 
-    plan = p.LoadPlan(orders, rate, users, fail_rate, concurrency, drain_timeout).validate()
+    plan = p.LoadPlan(
+        orders, rate, users, fail_rate, concurrency, drain_timeout, cancel_paid
+    ).validate()
     if json not in (None, "-"):
         _check_writable(Path(json))  # before the run, not after minutes of load
     settings = load_settings()
@@ -179,6 +191,16 @@ def _render(result: LoadRun) -> None:
             if o.accepted
         ],
     )
+    if r.cancels is not None:
+        c = r.cancels
+        refused = "; refused: " + ", ".join(f"{n} × {w}" for w, n in c.refused.items())
+        ui.out.print(
+            f"cancelled after payment: {c.accepted} of {c.picked} picked "
+            f"({c.seen} read back CONFIRMED → CANCELLED on order-events"
+            + (f", {c.skipped} never reached CONFIRMED" if c.skipped else "")
+            + ")"
+            + (refused if c.refused else "")
+        )
     if r.refused:
         ui.failure("never created: " + ", ".join(f"{n} × {why}" for why, n in r.refused.items()))
     ui.table(

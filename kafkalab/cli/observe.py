@@ -40,12 +40,17 @@ def verify(
 
     Per order: it reached a terminal state; at most one payment; stock reserved = committed +
     released; one notification per channel per notifiable transition; no event with an
-    unknown cause; and analytics totals equal the orders counted. Exit 1 on any ✘.
+    unknown cause; and analytics totals equal the orders counted. With a refund service
+    (`kafkalab up --with refund`, or refunds on the topic): every refund once, none for an
+    unpaid order. Exit 1 on any ✘.
     """
     from kafkalab.observe import verify as checker
+    from kafkalab.platform import learner
 
+    settings = load_settings()
     since_ms = checker.parse_since(since, int(time.time() * 1000)) if since else None
-    report = checker.verify(connect.resolve(load_settings()), since_ms)
+    refunds = True if learner.REFUND in learner.read(settings) else None
+    report = checker.verify(connect.resolve(settings), since_ms, refunds=refunds)
     if json:
         ui.print_json(report)
     else:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -11,7 +12,7 @@ from kafkalab import ui
 from kafkalab.catalogue.services import SERVICES
 from kafkalab.cluster import connect, lifecycle
 from kafkalab.errors import InvalidChoice
-from kafkalab.platform import compose, control, files, monitoring
+from kafkalab.platform import compose, control, files, learner, monitoring
 from kafkalab.platform.scaling import MAX_REPLICAS, Policy
 from kafkalab.settings import Settings, load_settings
 
@@ -71,6 +72,17 @@ def up(
             min=0,
         ),
     ] = Policy.idle_seconds,
+    with_: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--with",
+            metavar="refund[=PATH]",
+            help="Also run a service you wrote, supervised like the six: `refund` is lesson "
+            "22's refund service, from your workspace copy of its exercise.py (or =PATH). "
+            "Then `kafkalab chaos kill refund --every 3 --during-load 200` hurts it and "
+            "`kafkalab verify` judges every refund. Plain clusters only; `down` forgets it.",
+        ),
+    ] = None,
     with_monitoring: Annotated[
         bool,
         typer.Option(
@@ -102,11 +114,15 @@ def up(
     policy = Policy(lag_threshold, for_, scale_down_after) if autoscale else None
     if autoscale is False:
         control.set_autoscale(settings, None)
-    started = control.up(settings, notify=ui.step, autoscale=policy, secure=secure)
+    extra = learner_files(settings, with_ or [])
+    started = control.up(
+        settings, notify=ui.step, autoscale=policy, secure=secure, with_learner=extra
+    )
     protocol = started.conn.security_protocol
     mode = "" if protocol == "PLAINTEXT" else f" over {protocol}"
+    running = [*SERVICES, *learner.read(settings)]
     ui.success(
-        f"platform up{mode} in {started.seconds:.1f} s: {', '.join(SERVICES)} healthy (`kafkalab ps`)"
+        f"platform up{mode} in {started.seconds:.1f} s: {', '.join(running)} healthy (`kafkalab ps`)"
     )
     if started.console:
         ui.success(f"web console: {started.console}")
@@ -123,6 +139,22 @@ def up(
             f"Prometheus at {found.url}: {found.targets_up}/{len(found.targets)} targets up so "
             f"far, {len(found.rules)} alert rules loaded (`kafkalab monitoring status`)"
         )
+
+
+def learner_files(settings: Settings, asked: list[str]) -> dict[str, Path]:
+    """`--with refund` → {"refund": the workspace's lesson 22 exercise.py}; `refund=PATH` →
+    that file."""
+    from kafkalab.curriculum import manifest, workspace
+
+    found: dict[str, Path] = {}
+    for item in asked:
+        name, _, path = item.partition("=")
+        learner.check_name(name)
+        if path:
+            found[name] = Path(path).expanduser()
+        else:
+            found[name] = workspace.find(settings).exercise(manifest.find(learner.LESSON[name]))
+    return found
 
 
 def _policy_text(policy: Policy) -> str:

@@ -51,6 +51,8 @@ NOTIFICATIONS_SMS = "notifications.sms"
 NOTIFICATIONS_PUSH = "notifications.push"
 ANALYTICS = "analytics"
 AUDIT = "audit"
+REFUNDS = "refunds"
+REFUNDS_DLT = "refunds.DLT"
 
 CHANNEL_TOPICS = {
     "email": NOTIFICATIONS_EMAIL,
@@ -77,6 +79,9 @@ CATALOGUE: tuple[TopicSpec, ...] = (
     TopicSpec(NOTIFICATIONS_PUSH, 3, "user_id", "push channel"),
     TopicSpec(ANALYTICS, 3, "metric", "windowed aggregates from quixstreams"),
     TopicSpec(AUDIT, 3, "principal", "who did what, allowed or denied"),
+    # The learner's seventh service (lesson 22, `kafkalab up --with refund`) writes these.
+    TopicSpec(REFUNDS, 3, "order_id", "RefundIssued, one per order paid and then cancelled"),
+    TopicSpec(REFUNDS_DLT, 1, "original key", "the refund service's poison", retention_ms=WEEK_MS),
 )
 
 

@@ -27,6 +27,7 @@ from kafkalab.events.serde import now_ms
 from kafkalab.events.topics import ORDER_EVENTS
 from kafkalab.load import plan as p
 from kafkalab.load import sample, shop, volume
+from kafkalab.load.cancel import Canceller
 from kafkalab.load.outcome import LatencyRecorder, judge
 from kafkalab.load.pacing import Schedule
 from kafkalab.load.report import GroupLag, LoadReport, ServiceRate
@@ -91,13 +92,16 @@ def run_load(
     concurrency: int = p.DEFAULT_CONCURRENCY,
     drain_timeout: float | None = None,
     progress: OnProgress | None = None,
+    cancel_paid: float = 0.0,
 ) -> LoadReport:
     """Send the orders, wait for their ends, and return the figures (see the module docstring).
 
     Raises KafkalabError (one sentence) when the plan is invalid or the platform cannot be set
     up for it; orders that fail once the load runs are counted, never raised.
     """
-    plan = p.LoadPlan(orders, rate, users, fail_rate, concurrency, drain_timeout).validate()
+    plan = p.LoadPlan(
+        orders, rate, users, fail_rate, concurrency, drain_timeout, cancel_paid
+    ).validate()
     report = LoadReport(plan=plan)
     show = progress or (lambda _p: None)
     show(Progress("setup", planned=plan.orders))
@@ -148,6 +152,7 @@ def _send_and_drain(
     broke = [c for c in customers if not c.can_pay]
     sent = _Sent()
     schedule = Schedule(plan.orders, plan.rate)
+    canceller = Canceller(settings, watch) if plan.cancel_paid else None
 
     def work(client: shop.OrderClient) -> None:
         try:
@@ -159,7 +164,8 @@ def _send_and_drain(
     def send(client: shop.OrderClient, index: int) -> None:
         fails = p.failing(index, plan.fail_rate) and bool(broke)
         pool = broke if fails or not paying else paying
-        placed = client.place(pool[index % len(pool)], p.sku(index))
+        customer = pool[index % len(pool)]
+        placed = client.place(customer, p.sku(index))
         with sent.lock:
             sent.count += 1
             sent.last_answer = time.monotonic()
@@ -167,6 +173,8 @@ def _send_and_drain(
                 sent.refused[placed.refused or "unknown"] += 1
             else:
                 (sent.failing if fails else sent.paying).append(placed.order_id)
+                if canceller and not fails and p.cancelling(len(sent.paying) - 1, plan.cancel_paid):
+                    canceller.pick(placed.order_id, customer)
             if placed.seconds:
                 sent.http.record(placed.seconds * 1000)
 
@@ -184,6 +192,8 @@ def _send_and_drain(
     ]
     schedule.restart()
     report.started_ms = now_ms()
+    if canceller:
+        canceller.start()
     for worker in workers:
         worker.start()
     start = schedule.start
@@ -200,6 +210,8 @@ def _send_and_drain(
     while watch.pending(accepted) and time.monotonic() < deadline:
         time.sleep(PROGRESS_EVERY)
         ticker.tick("draining")
+    if canceller:
+        report.cancels = canceller.finish(deadline)
     created, terminal = watch.snapshot()
     done_paying = judge(sent.paying, created, terminal)
     done_failing = judge(sent.failing, created, terminal)

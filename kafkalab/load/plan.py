@@ -38,6 +38,8 @@ class LoadPlan:
     drain_timeout: float | None = None
     """Seconds after the last order was sent for every order to reach a terminal state; an order
     still open then is LOST. None: the reservation TTL + 30 s."""
+    cancel_paid: float = 0.0
+    """Fraction of the paying customers' orders their customer cancels once CONFIRMED."""
 
     def validate(self) -> LoadPlan:
         """The plan itself, or InvalidChoice naming the first bad value."""
@@ -76,6 +78,11 @@ class LoadPlan:
                 f"--drain-timeout must be positive (got {self.drain_timeout})",
                 hint="seconds to wait for the last orders to finish",
             )
+        if not 0.0 <= self.cancel_paid <= 1.0:
+            raise InvalidChoice(
+                f"--cancel-paid must be between 0 and 1 (got {self.cancel_paid})",
+                hint="0.2 makes one paying customer in five cancel their order once it is paid",
+            )
         return self
 
     def drain_seconds(self, reservation_ttl: float) -> float:
@@ -89,6 +96,12 @@ def failing(index: int, fail_rate: float) -> bool:
     rather than bunched, so a run cut short still has its share of failures.
     """
     return math.floor((index + 1) * fail_rate) > math.floor(index * fail_rate)
+
+
+def cancelling(paid_index: int, cancel_paid: float) -> bool:
+    """Whether the paying order `paid_index` (0, 1, … among the paying ones) is cancelled by its
+    customer once CONFIRMED: the same even spread as `failing`."""
+    return failing(paid_index, cancel_paid)
 
 
 def user_split(users: int, fail_rate: float) -> tuple[int, int]:

@@ -83,6 +83,22 @@ class Baseline:
 
 
 @dataclass
+class Cancels:
+    """What became of the cancels the load planned."""
+
+    picked: int = 0
+    """Paying orders chosen for a cancel once CONFIRMED."""
+    accepted: int = 0
+    """POST /orders/{id}/cancel answered 200."""
+    seen: int = 0
+    """Of those, CONFIRMED → CANCELLED read back on order-events."""
+    skipped: int = 0
+    """Chosen orders that never reached CONFIRMED (cancelled by expiry, rejected, lost)."""
+    refused: dict[str, int] = field(default_factory=dict)
+    """Cancels the order service refused, by status and its sentence."""
+
+
+@dataclass
 class LoadReport:
     plan: LoadPlan
     started_ms: int = 0
@@ -112,6 +128,8 @@ class LoadReport:
     """POST /orders round trip as the driver saw it (stock check by request-reply included)."""
     orders: Outcomes = field(default_factory=Outcomes)
     failing: Outcomes = field(default_factory=Outcomes)
+    cancels: Cancels | None = None
+    """`--cancel-paid`: the customers' cancels of confirmed orders (None: none planned)."""
     refused: dict[str, int] = field(default_factory=dict)
     """Orders that were never created, by reason (409 out of stock, 503, connection error…)."""
     lost_order_ids: list[str] = field(default_factory=list)

@@ -62,6 +62,7 @@ def run(
         concurrency=plan.concurrency,
         drain_timeout=plan.drain_timeout,
         progress=progress,
+        cancel_paid=plan.cancel_paid,
     )
     result = LoadRun(report)
     if with_baseline:

@@ -28,6 +28,8 @@ def writer(topic: str) -> str:
     """The service that writes `topic` (each platform topic has exactly one writer)."""
     if topic.startswith(("repartition__kafkalab-analytics", "changelog__kafkalab-analytics")):
         return "analytics"  # quixstreams' own state and repartition topics
+    if topic in ("refunds", "refunds.DLT"):
+        return "refund"  # the learner's service (lesson 22, `kafkalab up --with refund`)
     if topic.endswith(".DLT"):
         return "payment" if topic == "payments.DLT" else topic.removesuffix(".DLT")
     fixed = {

@@ -32,6 +32,7 @@ class OrderWatch:
         self.created: dict[str, int] = {}
         self.terminal: dict[str, Terminal] = {}
         self.counts: Counter[str] = Counter()
+        self.recalled: set[str] = set()  # CONFIRMED → CANCELLED: cancelled by the customer
         self.last_seen_ms = 0
         self._lock = threading.Lock()
         self._stopping = threading.Event()
@@ -58,6 +59,11 @@ class OrderWatch:
         """The orders of `order_ids` not terminal yet."""
         with self._lock:
             return {o for o in order_ids if o not in self.terminal}
+
+    def recalled_ids(self) -> set[str]:
+        """Orders cancelled after they were CONFIRMED (`load --cancel-paid`)."""
+        with self._lock:
+            return set(self.recalled)
 
     def status_counts(self) -> Counter[str]:
         with self._lock:
@@ -109,6 +115,8 @@ class OrderWatch:
                 return
             order_id = str(value["order_id"])
             with self._lock:
+                if value.get("from_status") == "CONFIRMED":
+                    self.recalled.add(order_id)
                 if order_id not in self.terminal:
                     self.terminal[order_id] = Terminal(status, timestamp)
                     self.counts[status] += 1

@@ -18,7 +18,7 @@ import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
 from kafkalab.catalogue.metrics import BROKER, PLATFORM
-from kafkalab.catalogue.services import SERVICES, service_port
+from kafkalab.catalogue.services import LEARNER_SERVICES, SERVICES, service_port
 from kafkalab.monitoring.exporter import platform_port
 from kafkalab.monitoring.promql import Labels, parse_duration
 from kafkalab.settings import Settings
@@ -53,9 +53,11 @@ def targets(
 ) -> list[Target]:
     """Replica 0 of each service (or `replicas[name]` of them), the platform endpoint, and the
     JMX exporter agent of each of `brokers` brokers (none when `broker_metrics_port` is 0)."""
+    # The learner's refund service (`up --with refund`) is scraped only while it runs.
+    learners = [n for n in LEARNER_SERVICES if (replicas or {}).get(n)]
     found = [
         Target(name, settings.host, service_port(settings, name, replica))
-        for name in SERVICES
+        for name in (*SERVICES, *learners)
         for replica in range((replicas or {}).get(name, 1))
     ]
     agents = [

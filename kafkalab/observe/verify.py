@@ -5,10 +5,14 @@ Kafka (read_committed, so aborted transactions do not count) and checks, per ord
 the window:
 
 1. terminal       — it reached CONFIRMED, CANCELLED or REJECTED, once, and stayed there
-                    (an order still in flight, or one with no OrderCreated at all, is a violation)
+                    (an order still in flight, or one with no OrderCreated at all, is a violation);
+                    the one exception: its customer cancelled it once CONFIRMED (CONFIRMED →
+                    CANCELLED, reason customer_cancelled), which ends it a second time, for good
 2. one payment    — at most one PaymentCompleted on `payments`
 3. stock          — what was reserved was committed or released, exactly once, item for item
-                    (no InventoryReserved → no StockCommitted/StockReleased)
+                    (no InventoryReserved → no StockCommitted/StockReleased); what was sold
+                    is returned (StockReturned) once, item for item, if and only if the
+                    customer cancelled the order after it was confirmed
 4. notifications  — one NotificationSent per channel per notifiable transition (→ CONFIRMED,
                     PENDING_PAYMENT, CANCELLED); the channels are those the notification service
                     requested (a user without a phone gets no sms), and only opted-in ones
@@ -20,8 +24,10 @@ the window:
                     app started, which is the whole topic when it starts with the platform)
 
 A seventh rule, `refunds_invariant` ("every refund once, none for an unpaid order"), judges a
-refund service (lesson 22's capstone) over `refund_cases()`: the shop runs no refund service
-yet, so `evaluate()` leaves it out and lesson 22's grader calls it on its own topics.
+refund service (lesson 22's capstone, run in the shop by `kafkalab up --with refund`) over
+`refund_cases()`: `evaluate()` adds it when a RefundIssued of an order in scope is on
+`refunds`, or when the caller says a refund service runs; lesson 22's grader calls it on its
+own topics.
 
 `evaluate()` is pure (events in, report out) so each rule is unit-tested on synthetic events;
 `verify()` reads the topics and calls it; `verify_orders()` waits for a run to settle.
@@ -38,7 +44,7 @@ from datetime import datetime
 from typing import Any
 
 from kafkalab import verdict
-from kafkalab.catalogue.services import CHANNELS, TEMPLATES
+from kafkalab.catalogue.services import CHANNELS, CUSTOMER_CANCELLED, TEMPLATES
 from kafkalab.connection import Connection
 from kafkalab.errors import KafkalabError
 from kafkalab.events import topics as t
@@ -70,6 +76,7 @@ WINDOW_TOPICS = (
     t.NOTIFICATIONS,
     *t.CHANNEL_TOPICS.values(),
     t.ANALYTICS,
+    t.REFUNDS,  # read when it exists: the refund service's output (lesson 22)
 )
 
 TERMINAL_STATE = "terminal state"
@@ -128,6 +135,7 @@ class _Order:
     reserved: list[Event] = field(default_factory=list)
     committed: list[Event] = field(default_factory=list)
     released: list[Event] = field(default_factory=list)
+    returned: list[Event] = field(default_factory=list)
     out_of_stock: list[Event] = field(default_factory=list)
     requested: list[Event] = field(default_factory=list)
     sent: list[Event] = field(default_factory=list)
@@ -135,6 +143,21 @@ class _Order:
     def statuses(self) -> list[str]:
         ordered = sorted(self.changes, key=lambda e: (e.timestamp_ms, e.offset))
         return [str(e.value.get("to_status")) for e in ordered]
+
+    def customer_cancel(self) -> Event | None:
+        """The change that ended the order a second time, legally: its customer cancelled it
+        once CONFIRMED (CONFIRMED → CANCELLED for the customer's reason), as the last step."""
+        ordered = sorted(self.changes, key=lambda e: (e.timestamp_ms, e.offset))
+        if not ordered:
+            return None
+        last = ordered[-1].value
+        if (last.get("from_status"), last.get("to_status"), last.get("reason")) == (
+            "CONFIRMED",
+            "CANCELLED",
+            CUSTOMER_CANCELLED,
+        ):
+            return ordered[-1]
+        return None
 
     def final(self) -> str:
         if not self.created:
@@ -152,6 +175,7 @@ _KINDS = {
     (t.INVENTORY_EVENTS, "InventoryReserved"): "reserved",
     (t.INVENTORY_EVENTS, "StockCommitted"): "committed",
     (t.INVENTORY_EVENTS, "StockReleased"): "released",
+    (t.INVENTORY_EVENTS, "StockReturned"): "returned",
     (t.INVENTORY_EVENTS, "OutOfStock"): "out_of_stock",
     (t.NOTIFICATIONS, "NotificationRequested"): "requested",
     (t.NOTIFICATIONS, "NotificationSent"): "sent",
@@ -195,10 +219,12 @@ def evaluate(
     events: Iterable[Event],
     since_ms: int | None = None,
     order_ids: Collection[str] | None = None,
+    refunds: bool | None = None,
 ) -> VerifyReport:
     """Judge `events` (everything read from the topics): the orders created at or after
     `since_ms` — or exactly `order_ids`, when given (an id with no OrderCreated is a lost
-    order) — against the six invariants."""
+    order) — against the six invariants, and the refund rule when `refunds` (None: when a
+    RefundIssued of an order in scope is among the events)."""
     events = list(events)
     orders: dict[str, _Order] = {}
     analytics: list[Event] = []
@@ -232,6 +258,9 @@ def evaluate(
         _causes(events, _scoped_events(in_window, scope) if order_ids is not None else in_window),
         _analytics(orders, analytics),
     ]
+    cases = _scoped_refund_cases(events, scope)
+    if refunds or (refunds is None and any(c.refunds for c in cases)):
+        invariants.append(refunds_invariant(cases))
     outcomes = Counter(o.final() for o in scope)
     revenue = sum(_total(o) for o in scope if o.final() == "CONFIRMED")
     return VerifyReport(since_ms, len(scope), revenue, dict(outcomes), len(events), invariants)
@@ -256,7 +285,9 @@ def _terminal_problem(order: _Order) -> str | None:
     if not reached:
         path = " → ".join(["CREATED", *statuses])
         return f"still in flight ({path})"
-    if len(reached) > 1:
+    if len(reached) > 1 and not (
+        reached == ["CONFIRMED", "CANCELLED"] and order.customer_cancel() is not None
+    ):
         return f"reached a terminal state {len(reached)} times ({', '.join(reached)})"
     if statuses[-1] not in TERMINAL:
         return f"left {reached[0]} for {statuses[-1]}"
@@ -278,12 +309,17 @@ def _stock(scope: list[_Order]) -> Invariant:
     tally = _Tally(STOCK_BALANCED)
     for order in scope:
         tally.check(_stock_problem(order), order.order_id)
-    return tally.result("each reservation committed or released once, item for item")
+    return tally.result(
+        "each reservation committed or released once, item for item; a sale its customer "
+        "cancelled returned once"
+    )
 
 
 def _stock_problem(order: _Order) -> str | None:
     settled = len(order.committed) + len(order.released)
     if not order.reserved:
+        if order.returned:
+            return f"{len(order.returned)} return(s) of stock never reserved"
         if settled:
             return f"{settled} commit/release without a reservation"
         return None
@@ -297,6 +333,24 @@ def _stock_problem(order: _Order) -> str | None:
         return (
             f"reserved {_describe(reserved)}, committed {_describe(_items(order.committed))}, "
             f"released {_describe(_items(order.released))}"
+        )
+    return _return_problem(order)
+
+
+def _return_problem(order: _Order) -> str | None:
+    """Sold stock goes back once, item for item, when (and only when) the customer cancelled
+    the confirmed order."""
+    returned = _items(order.returned)
+    if order.customer_cancel() is None:
+        if order.returned:
+            return f"returned {_describe(returned)}, but its customer never cancelled it"
+        return None
+    sold = _items(order.committed)
+    if len(order.returned) != 1 or returned != sold:
+        times = f"{len(order.returned)} times" if len(order.returned) != 1 else "once"
+        return (
+            f"cancelled by its customer: sold {_describe(sold)}, returned {_describe(returned)} "
+            f"({times})"
         )
     return None
 
@@ -527,6 +581,13 @@ def refund_cases(
     return {oid: c for oid, c in cases.items() if c.paid or c.cancelled or c.refunds}
 
 
+def _scoped_refund_cases(events: list[Event], scope: list[_Order]) -> list[RefundCase]:
+    """The refund cases of the platform's orders in scope (a refund of an order outside the
+    window is another window's business)."""
+    cases = refund_cases(events, t.ORDER_EVENTS, t.PAYMENTS, t.REFUNDS)
+    return [cases[o.order_id] for o in scope if o.order_id in cases]
+
+
 def refunds_invariant(cases: Iterable[RefundCase]) -> Invariant:
     """Each order paid and then cancelled is refunded once, for what it paid; an order never
     paid (or not cancelled) is never refunded."""
@@ -547,12 +608,13 @@ def verify(
     conn: Connection,
     since_ms: int | None = None,
     order_ids: Collection[str] | None = None,
+    refunds: bool | None = None,
 ) -> VerifyReport:
     """Read the platform topics back (read_committed, to their ends) and evaluate them.
 
     `since_ms` narrows the orders judged to those created at or after it (and the read to
     what happened since, minus a look-back for causes); `order_ids` narrows them to exactly
-    these. The analytics invariant is shop-wide either way.
+    these. The analytics invariant is shop-wide either way. `refunds`: see `evaluate`.
     """
     reach.topic_names(conn)
     reach.require_registry(conn)
@@ -563,7 +625,7 @@ def verify(
     if start is not None and not any(e.topic == t.ANALYTICS for e in events):
         # Nothing new from analytics in the window: its latest totals are older; find them.
         events += read_events(conn, (t.ANALYTICS,), timeout=READ_TIMEOUT, strict=True)
-    report = evaluate(events, since_ms, order_ids)
+    report = evaluate(events, since_ms, order_ids, refunds)
     report.read_seconds = round(time.monotonic() - started, 3)
     return report
 
@@ -574,6 +636,7 @@ def verify_orders(
     since_ms: int | None = None,
     settle_seconds: float = 30.0,
     notify: Callable[[str], None] | None = None,
+    refunds: bool | None = None,
 ) -> VerifyReport:
     """Verify a run's orders, re-reading until every invariant holds or `settle_seconds` pass.
 
@@ -584,7 +647,7 @@ def verify_orders(
     """
     deadline = time.monotonic() + settle_seconds
     while True:
-        report = verify(conn, since_ms, order_ids)
+        report = verify(conn, since_ms, order_ids, refunds)
         if report.passed or time.monotonic() >= deadline:
             return report
         if notify is not None:

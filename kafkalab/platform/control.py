@@ -10,11 +10,12 @@ import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 import httpx
 
 from kafkalab import clients, processes
-from kafkalab.catalogue.services import SERVICES, group_id
+from kafkalab.catalogue.services import LEARNER_SERVICES, SERVICES, group_id
 from kafkalab.cluster import connect, lifecycle
 from kafkalab.cluster.state import ClusterState
 from kafkalab.connection import Connection
@@ -22,7 +23,7 @@ from kafkalab.errors import InvalidChoice, KafkalabError
 from kafkalab.events.topics import apply_catalogue
 from kafkalab.monitoring.scrape import Target, targets
 from kafkalab.observe.lag import group_lag
-from kafkalab.platform import autoscaler, files
+from kafkalab.platform import autoscaler, files, learner
 from kafkalab.platform.scaling import MAX_REPLICAS as MAX_REPLICAS
 from kafkalab.platform.scaling import Policy
 from kafkalab.processes import read_pid
@@ -71,6 +72,7 @@ def up(
     timeout: float = 90.0,
     autoscale: Policy | None = None,
     secure: bool = False,
+    with_learner: dict[str, Path] | None = None,
 ) -> PlatformUp:
     """Cluster (if needed) + topics + all six services, each healthy.
 
@@ -78,7 +80,8 @@ def up(
     cluster exists (as admin on a secure cluster: kafkalab's tools act as the super user).
     With `autoscale`, the supervisor's autoscaler is switched on with that policy (it stays
     on until `set_autoscale(settings, None)` or `down`). With `secure`, the cluster must be
-    (or is started) secure."""
+    (or is started) secure. `with_learner` adds the learner's own services ({"refund": file},
+    lesson 22) as further supervised services; one added before stays until `down`."""
     say = notify or (lambda _m: None)
     started = time.monotonic()
     if not settings.external:
@@ -89,6 +92,10 @@ def up(
         say(f"created {len(created)} topics")
     desired = files.read_desired(settings)
     wanted = {name: max(desired.get(name, 0), 1) for name in SERVICES}
+    for name, program in (with_learner or {}).items():
+        learner.enable(settings, conn, name, program)
+    for name in learner.read(settings):
+        wanted[name] = 1
     files.write_json(files.desired_file(settings), wanted)
     if autoscale is not None:
         set_autoscale(settings, autoscale)
@@ -96,6 +103,19 @@ def up(
     say("waiting for the six services to report healthy")
     wait_ready(settings, wanted, timeout, say)
     return PlatformUp(time.monotonic() - started, conn, wait_console(settings))
+
+
+def stop_learner(settings: Settings, name: str, timeout: float = 30.0) -> None:
+    """Stop the learner's `name` service and forget it; the six go on running."""
+    learner.disable(settings, name)
+    desired = files.read_desired(settings)
+    desired[name] = 0
+    files.write_json(files.desired_file(settings), desired)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if not any(r.service == name for r in files.read_status(settings).replicas):
+            return
+        time.sleep(0.3)
 
 
 def console_url(settings: Settings) -> str:
@@ -252,6 +272,7 @@ def down(settings: Settings, notify: Notify | None = None) -> bool:
     """Stop every service (the supervisor stops its children first). The cluster keeps running.
     The autoscaler is switched off too: `up --autoscale` asks for it again."""
     autoscaler.disable(settings)
+    learner.disable(settings)  # the next `up` is the six again, unless it says --with
     pid_path = files.pid_file(settings)
     if not read_pid(pid_path):
         return False
@@ -265,11 +286,13 @@ def ps(settings: Settings, conn: Connection | None = None) -> list[ServiceRow]:
     lags: dict[str, int] = {}
     if conn is not None and status.replicas:
         try:
-            lags = {g.group: g.total for g in group_lag(conn, [group_id(n) for n in SERVICES])}
+            names = [*SERVICES, *(r.service for r in status.replicas if r.service not in SERVICES)]
+            lags = {g.group: g.total for g in group_lag(conn, [group_id(n) for n in names])}
         except Exception:  # noqa: BLE001 - lag is a nicety; the process table still matters
             lags = {}
     rows = []
-    for r in sorted(status.replicas, key=lambda r: (SERVICES.index(r.service), r.replica)):
+    order = (*SERVICES, *LEARNER_SERVICES)
+    for r in sorted(status.replicas, key=lambda r: (order.index(r.service), r.replica)):
         paused = bool(r.pid) and processes.is_paused(r.pid or 0)
         body = _health_body(r.port) if r.pid and not paused else {}
         rows.append(

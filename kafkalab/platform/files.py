@@ -14,7 +14,7 @@ import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from kafkalab.catalogue.services import SERVICES
+from kafkalab.catalogue.services import LEARNER_SERVICES, SERVICES
 from kafkalab.processes import read_pid
 from kafkalab.settings import Settings
 
@@ -72,7 +72,7 @@ def read_desired(settings: Settings) -> dict[str, int]:
         raw = json.loads(desired_file(settings).read_text())
     except (FileNotFoundError, json.JSONDecodeError):
         return {}
-    return {name: int(raw.get(name, 0)) for name in SERVICES}
+    return {name: int(raw.get(name, 0)) for name in (*SERVICES, *LEARNER_SERVICES)}
 
 
 def write_json(path: Path, value: object) -> None:

@@ -21,11 +21,11 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from kafkalab import processes
-from kafkalab.catalogue.services import SERVICES, service_port
+from kafkalab.catalogue.services import LEARNER_SERVICES, SERVICES, service_port
 from kafkalab.cluster import connect
 from kafkalab.connection import Connection
 from kafkalab.monitoring import exporter
-from kafkalab.platform import autoscaler, routing
+from kafkalab.platform import autoscaler, learner, routing
 from kafkalab.platform.files import (
     ReplicaStatus,
     console_status_file,
@@ -102,7 +102,7 @@ class Supervisor:
             if replica >= desired.get(name, 0):
                 self._stop(item)
                 del self.replicas[(name, replica)]
-        for name in SERVICES:
+        for name in (*SERVICES, *LEARNER_SERVICES):
             for replica in range(desired.get(name, 0)):
                 if (name, replica) not in self.replicas:
                     port = service_port(self.settings, name, replica)
@@ -151,13 +151,20 @@ class Supervisor:
         # A service a network fault hurts reaches Kafka through toxiproxy (platform/routing.py).
         own["via_proxy"] = status.service in routing.proxied(self.settings)
         module = f"kafkalab.services.{status.service}"
+        command = [sys.executable, "-m", module]
         if status.service == CONSOLE:  # kafkalab's own tool: it connects as admin, like the CLI
             own = {"listen_port": status.port}
-            module = "kafkalab.console"
+            command = [sys.executable, "-m", "kafkalab.console"]
+        elif status.service in LEARNER_SERVICES:  # the learner's file, through the launcher
+            found = learner.command(self.settings, status.service, status.replica)
+            if found is None:
+                status.state = "stopped"
+                return
+            command = found
         env = settings_env(self.settings.model_copy(update=own))
         pid_path = platform_dir(self.settings) / f"{status.service}-{status.replica}.pid"
         item.proc = processes.spawn(
-            [sys.executable, "-m", module],
+            command,
             pid_path,
             Path(status.log),
             env,

@@ -84,9 +84,11 @@ groups:
           description: "The dead letter's error.type and error.message headers say why."
 """
 
-# What payments says was paid: a table read with assign(), no group, from the first offset.
+# What payments says was paid: a table read with assign(), no group, from the first offset
+# of every partition (one here; six in the shop, `kafkalab up --with refund`).
 table = Consumer({**SERVICE, "group.id": lab.group("payments-table"), "enable.auto.commit": False})
-table.assign([TopicPartition(PAYMENTS, 0, OFFSET_BEGINNING)])
+partitions = table.list_topics(PAYMENTS, timeout=10).topics[PAYMENTS].partitions
+table.assign([TopicPartition(PAYMENTS, p, OFFSET_BEGINNING) for p in partitions])
 paid: dict[str, int] = {}  # order id → amount charged
 
 
@@ -99,8 +101,9 @@ def catch_up(wait: float) -> None:
         paid[payment["order_id"]] = payment["amount_cents"]
 
 
-end = table.get_watermark_offsets(TopicPartition(PAYMENTS, 0), timeout=10)[1]
-while table.position([TopicPartition(PAYMENTS, 0)])[0].offset < end:
+ends = {p: table.get_watermark_offsets(TopicPartition(PAYMENTS, p), timeout=10) for p in partitions}
+behind = [TopicPartition(PAYMENTS, p) for p, (low, high) in ends.items() if high > low]
+while any(tp.offset < ends[tp.partition][1] for tp in table.position(behind)):
     catch_up(0.5)  # the whole table before the first refund decision
 
 consumer = Consumer(

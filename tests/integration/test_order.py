@@ -334,6 +334,56 @@ def test_happy_path_created_reserved_paid_confirmed(
     assert b"4242424242424242" not in raw_request.value()
 
 
+def cancel(service: OrderService, order_id: str, token: str) -> httpx.Response:
+    return httpx.post(
+        f"http://127.0.0.1:{service.port}/orders/{order_id}/cancel",
+        headers={"Authorization": f"Bearer {token}"},
+        timeout=30,
+    )
+
+
+def test_its_customer_cancels_a_confirmed_order_once_and_nobody_else_can(
+    conn: Connection, services: tuple[UserService, OrderService], customer: tuple[str, str]
+) -> None:
+    _, order = services
+    _, token = customer
+    order_id, created = place_order(conn, order, token)
+    refused = cancel(order, order_id, token)  # CREATED: nothing paid yet
+    assert refused.status_code == 409, refused.text
+    assert refused.json() == {
+        "error": "the order is CREATED, not paid yet: only a paid order can be cancelled"
+    }
+    stranger, _ = order.signer.issue("someone-else")
+    assert cancel(order, order_id, stranger).status_code == 403
+    assert cancel(order, "no-such-order", token).status_code == 404
+
+    reserved(conn, created)
+    wait_status(order, order_id, "RESERVED")
+    amount = created.value["total_cents"]
+    feed(
+        conn,
+        PAYMENTS,
+        "PaymentCompleted",
+        created,
+        payment_id="p",
+        amount_cents=amount,
+        card_masked="****4242",
+        attempts=1,
+    )
+    wait_status(order, order_id, "PAID")
+    feed(conn, INVENTORY_EVENTS, "StockCommitted", created, items=created.value["items"])
+    wait_status(order, order_id, "CONFIRMED")
+
+    done = cancel(order, order_id, token)
+    assert done.status_code == 200, done.text
+    assert done.json() == {"order_id": order_id, "status": "CANCELLED"}
+    last = status_changes(conn, order_id, 4)[-1]
+    assert (last.value["from_status"], last.value["to_status"]) == ("CONFIRMED", "CANCELLED")
+    assert last.value["reason"] == "customer_cancelled"
+    again = cancel(order, order_id, token)
+    assert again.status_code == 409 and "already cancelled" in again.json()["error"]
+
+
 def test_payment_failure_waits_for_payment_then_is_cancelled_on_expiry(
     conn: Connection,
     cluster: Settings,

@@ -43,3 +43,33 @@ def test_preferences_are_the_same_record_in_the_event_and_in_the_profile() -> No
     assert in_profile == ["null", in_event]
     compatibility.prepare(schema_text("UserPreferencesUpdated"), new=True)  # defaults valid
     compatibility.prepare(schema_text("UserProfile"), new=True)
+
+
+def _without_docs(schema: dict) -> dict:
+    fields = [{k: v for k, v in f.items() if k != "doc"} for f in schema["fields"]]
+    return {**{k: v for k, v in schema.items() if k != "doc"}, "fields": fields}
+
+
+def test_the_catalogue_s_refund_record_is_the_one_lesson_22_writes() -> None:
+    """RefundIssued is defined by lesson 22's skeleton, which the learner registers; the
+    catalogue's copy (what `kafkalab verify` reads refunds as) must not drift from it."""
+    import ast
+
+    from kafkalab.content import lessons_dir
+
+    catalogue = _without_docs(json.loads(schema_text("RefundIssued")))
+    for name in ("exercise.py", "solution.py"):
+        tree = ast.parse((lessons_dir() / "22-capstone-refunds" / name).read_text())
+        (text,) = [
+            node.value.value
+            for node in tree.body
+            if isinstance(node, ast.Assign)
+            and any(getattr(t, "id", "") == "REFUND_SCHEMA" for t in node.targets)
+            and isinstance(node.value, ast.Constant)
+        ]
+        assert json.loads(text) == catalogue, name
+
+
+def test_stock_returned_and_refund_issued_are_valid_new_schemas() -> None:
+    for name in ("StockReturned", "RefundIssued"):
+        compatibility.prepare(schema_text(name), new=True)

@@ -126,6 +126,31 @@ def test_paid_reservations_never_expire_and_late_payments_take_nothing() -> None
     assert stock.level("A") == Level(4, 0)
 
 
+def test_a_cancelled_sale_goes_back_on_the_shelf_once() -> None:
+    stock = shop(A=5)
+    reserve(stock, "sold", ("A", 2))
+    reserve(stock, "held", ("A", 1))
+    assert stock.give_back("held") is None  # never sold: nothing to give back
+    stock.commit("sold")
+    assert stock.level("A") == Level(2, 1)
+    back = stock.give_back("sold")
+    assert back is not None and back.status is Status.RETURNED
+    assert stock.level("A") == Level(4, 1)
+    assert stock.give_back("sold") is None  # a redelivered cancel changes nothing
+    assert stock.level("A") == Level(4, 1)
+
+
+def test_a_return_is_replayed_like_the_rest() -> None:
+    stock = shop(A=5)
+    value = {"order_id": "o1", "user_id": "u1", "items": [{"sku": "A", "quantity": 2}]}
+    stock.replay("InventoryReserved", {**value, "expires_at": NOW})
+    stock.replay("StockCommitted", value)
+    stock.replay("StockReturned", value)
+    stock.replay("StockReturned", value)
+    assert stock.status("o1") is Status.RETURNED
+    assert stock.level("A") == Level(5, 0)
+
+
 def test_snapshot_and_restore_forget_an_aborted_batch() -> None:
     stock = shop(A=5)
     reserve(stock, "o1", ("A", 1), expires=NOW)

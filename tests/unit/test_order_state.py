@@ -10,7 +10,9 @@ import itertools
 
 import pytest
 
+from kafkalab.catalogue.services import CUSTOMER_CANCELLED
 from kafkalab.services.order.state import (
+    CANCEL_REQUESTED,
     LEGAL_MOVES,
     TERMINAL,
     TRIGGERS,
@@ -48,6 +50,7 @@ EXPECTED_EDGES = {
     (S.RESERVED, S.CANCELLED),
     (S.PENDING_PAYMENT, S.CANCELLED),
     (S.PAID, S.CANCELLED),
+    (S.CONFIRMED, S.CANCELLED),  # the customer's cancel, the only edge out of CONFIRMED
 }
 
 ALL_PAIRS = list(itertools.product(OrderStatus, TRIGGERS))
@@ -131,7 +134,19 @@ def test_reachable() -> None:
         S.CANCELLED,
     }
     assert reachable(S.PAID) == {S.CONFIRMED, S.CANCELLED}
-    assert reachable(S.CONFIRMED) == set()
+    assert reachable(S.CONFIRMED) == {S.CANCELLED}
+    assert reachable(S.CANCELLED) == set()
+
+
+def test_a_customer_cancels_a_confirmed_order_and_nothing_else() -> None:
+    (step,) = decide(S.CONFIRMED, CANCEL_REQUESTED, CUSTOMER_CANCELLED).transitions
+    assert step == Transition(S.CONFIRMED, S.CANCELLED, CUSTOMER_CANCELLED)
+    for status in set(OrderStatus) - {S.CONFIRMED}:
+        assert not decide(status, CANCEL_REQUESTED).legal
+    # A PAID order is moments from CONFIRMED: its cancel waits for that, it is not refused.
+    assert decide(S.PAID, CANCEL_REQUESTED).premature
+    assert not decide(S.CANCELLED, CANCEL_REQUESTED).premature
+    assert not decide(S.REJECTED, CANCEL_REQUESTED).premature
 
 
 @pytest.mark.parametrize(

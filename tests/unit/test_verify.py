@@ -679,3 +679,136 @@ def test_each_wrong_refund_is_named(refunds: dict[str, list[int]], example: str)
     verdict_ = _refunds(refunds)
     assert verdict_.ok is False and verdict_.violations == 1
     assert verdict_.examples == [example]
+
+
+# -- a customer's cancel after payment (kafkalab load --cancel-paid) --------------------------
+
+
+def customer_cancel(story: Story, order_id: str, reason: str = "customer_cancelled") -> Event:
+    """The confirmed order's customer cancels it: the change, inventory's return of the sold
+    stock, and the order-cancelled notifications."""
+    value = {
+        "order_id": order_id,
+        "user_id": "u1",
+        "from_status": "CONFIRMED",
+        "to_status": "CANCELLED",
+        "reason": reason,
+    }
+    change = story.emit(t.ORDER_EVENTS, "OrderStatusChanged", value, None, "order")
+    story.notify(order_id, change, "order-cancelled", ("email", "sms", "push"))
+    return change
+
+
+def test_a_customer_cancel_after_confirmation_with_its_stock_returned_passes() -> None:
+    story = Story()
+    story.confirmed("o-back")
+    change = customer_cancel(story, "o-back")
+    story.stock("StockReturned", "o-back", change)
+    story.analytics(1, TOTAL)
+    report = evaluate(story.events)
+    assert [(i.name, i.examples) for i in report.invariants if not i.ok] == []
+    assert report.outcomes == {"CANCELLED": 1}
+    assert REFUNDS not in {i.name for i in report.invariants}  # no refund service: not judged
+
+
+def test_a_cancel_after_confirmation_for_another_reason_is_still_two_terminal_states() -> None:
+    story = Story()
+    story.confirmed("o-twice")
+    change = customer_cancel(story, "o-twice", reason="StockCommitted")
+    story.stock("StockReturned", "o-twice", change)
+    story.analytics(1, TOTAL)
+    report = evaluate(story.events)
+    assert by_name(report, TERMINAL_STATE).examples == [
+        "o-twice: reached a terminal state 2 times (CONFIRMED, CANCELLED)"
+    ]
+    # …and what it returned, nobody asked for: the stock rule names it as well.
+    assert by_name(report, STOCK_BALANCED).examples == [
+        "o-twice: returned 2×KAFKA-MUG, but its customer never cancelled it"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("returns", "example"),
+    [
+        (0, "o-back: cancelled by its customer: sold 2×KAFKA-MUG, returned nothing (0 times)"),
+        (2, "o-back: cancelled by its customer: sold 2×KAFKA-MUG, returned 4×KAFKA-MUG (2 times)"),
+    ],
+)
+def test_a_customer_cancel_returns_the_sold_stock_exactly_once(returns: int, example: str) -> None:
+    story = Story()
+    story.confirmed("o-back")
+    change = customer_cancel(story, "o-back")
+    for _ in range(returns):
+        story.stock("StockReturned", "o-back", change)
+    story.analytics(1, TOTAL)
+    assert_only_violated(evaluate(story.events), STOCK_BALANCED, "o-back")
+    assert by_name(evaluate(story.events), STOCK_BALANCED).examples == [example]
+
+
+def test_a_return_of_other_items_is_named() -> None:
+    story = Story()
+    story.confirmed("o-back")
+    change = customer_cancel(story, "o-back")
+    story.stock("StockReturned", "o-back", change, items=[{"sku": "SKU-BOOK", "quantity": 1}])
+    story.analytics(1, TOTAL)
+    assert_only_violated(evaluate(story.events), STOCK_BALANCED, "o-back")
+
+
+def test_returning_stock_of_an_order_nobody_cancelled_is_named() -> None:
+    story = Story()
+    story.confirmed("o-kept")
+    story.stock("StockReturned", "o-kept", story.events[-1])
+    story.analytics(1, TOTAL)
+    assert_only_violated(evaluate(story.events), STOCK_BALANCED, "o-kept")
+
+
+def refund(story: Story, order_id: str, amount: int = TOTAL) -> None:
+    story.emit(t.REFUNDS, "RefundIssued", {"order_id": order_id, "amount_cents": amount})
+
+
+def test_the_platform_check_judges_refunds_once_a_refund_is_on_the_topic() -> None:
+    story = Story()
+    story.confirmed("o-back")
+    story.stock("StockReturned", "o-back", customer_cancel(story, "o-back"))
+    story.confirmed("o-kept")
+    story.cancelled("o-unpaid")
+    refund(story, "o-back")
+    story.analytics(3, 3 * TOTAL)
+    report = evaluate(story.events)
+    assert report.passed, [(i.name, i.examples) for i in report.invariants if not i.ok]
+    assert by_name(report, REFUNDS).checked == 3  # paid and cancelled, paid, cancelled
+
+
+def test_a_refund_service_that_refunds_twice_fails_the_platform_check() -> None:
+    story = Story()
+    story.confirmed("o-back")
+    story.stock("StockReturned", "o-back", customer_cancel(story, "o-back"))
+    refund(story, "o-back")
+    refund(story, "o-back")  # a restart that refunded a batch already refunded
+    story.analytics(1, TOTAL)
+    report = evaluate(story.events)
+    assert_only_violated(report, REFUNDS, "o-back")
+    assert by_name(report, REFUNDS).examples == [
+        f"o-back: paid {TOTAL / 100:.2f} and cancelled, refunded 2 times"
+    ]
+
+
+def test_a_refund_service_that_refunds_nothing_fails_when_the_caller_says_one_runs() -> None:
+    story = Story()
+    story.confirmed("o-back")
+    story.stock("StockReturned", "o-back", customer_cancel(story, "o-back"))
+    story.analytics(1, TOTAL)
+    assert REFUNDS not in {i.name for i in evaluate(story.events).invariants}
+    assert_only_violated(evaluate(story.events, refunds=True), REFUNDS, "o-back")
+
+
+def test_refunds_of_orders_outside_the_window_are_not_judged() -> None:
+    story = Story()
+    story.confirmed("o-old")
+    refund(story, "o-old")
+    refund(story, "o-old")
+    since = story.events[-1].timestamp_ms + 1
+    story.confirmed("o-new")
+    story.analytics(2, 2 * TOTAL)
+    report = evaluate(story.events, since_ms=since)
+    assert REFUNDS not in {i.name for i in report.invariants}

@@ -1,7 +1,8 @@
 """The inventory service: answers stock checks, reserves stock for orders, sells it when the
-order is paid and takes it back when the reservation expires.
+order is paid, takes it back when the reservation expires, and puts it back on the shelf when
+the customer cancels a paid order.
 
-Reads order-events (OrderCreated), payments (PaymentCompleted, PaymentFailed) and
+Reads order-events (OrderCreated, OrderStatusChanged), payments (PaymentCompleted, PaymentFailed) and
 inventory-requests (StockCheckRequested); writes inventory-events (keyed by order id), the
 compacted `stock` table (StockLevel keyed by SKU, one record per level change) and the stock
 check answers (to each request's reply_to topic, keyed by correlation id).
@@ -34,6 +35,7 @@ from typing import Any, ClassVar
 from confluent_kafka import KafkaException, Message
 
 from kafkalab.catalogue import metrics as specs
+from kafkalab.catalogue.services import CUSTOMER_CANCELLED
 from kafkalab.connection import Connection
 from kafkalab.errors import KafkalabError
 from kafkalab.events.serde import HEADER_TRACE, Event, now_ms
@@ -119,13 +121,15 @@ class InventoryService(Service):
             self._reserve(event)
         elif event.type == "PaymentCompleted":
             self._commit(event)
+        elif event.type == "OrderStatusChanged" and _customer_cancel(event.value):
+            self._give_back(event)
         elif event.type == "PaymentFailed":
             # The order may still be paid before the TTL runs out; expiry will release it if not.
             log.info(
                 "payment failed; reservation kept until it expires",
                 extra={"fields": {"order_id": event.value.get("order_id")}},
             )
-        # Anything else on our topics (OrderStatusChanged, …) is not inventory's business.
+        # Anything else on our topics (other status changes, …) is not inventory's business.
 
     def _answer(self, request: Event) -> None:
         """Request-reply: is there stock for these items right now? Nothing is reserved."""
@@ -227,6 +231,32 @@ class InventoryService(Service):
                 "payment for an order inventory never reserved",
                 extra={"fields": {"order_id": order_id}},
             )
+
+    def _give_back(self, event: Event) -> None:
+        """The customer cancelled a confirmed order: its sold units go back on the shelf, once
+        (a redelivered cancel finds the order RETURNED and changes nothing)."""
+        order_id = str(event.value["order_id"])
+        done = self.stock.give_back(order_id)
+        if done is None:
+            log.info(
+                "cancelled order has no sold stock to give back",
+                extra={"fields": {"order_id": order_id, "status": self.stock.status(order_id)}},
+            )
+            return
+        self.emit(
+            INVENTORY_EVENTS,
+            order_id,
+            "StockReturned",
+            {
+                "order_id": order_id,
+                "user_id": done.user_id,
+                "items": _items(done),
+                "reason": str(event.value.get("reason") or ""),
+            },
+            cause=event,
+        )
+        self._publish_levels(done.quantities(), cause=event)
+        self._count("returned")
 
     # -- expiry and start-up -----------------------------------------------------------------
 
@@ -503,6 +533,15 @@ class InventoryService(Service):
         if level is None:
             return 0.0
         return float(level.available if available else level.reserved)
+
+
+def _customer_cancel(change: Mapping[str, Any]) -> bool:
+    """A paid order the customer cancelled: CONFIRMED → CANCELLED for the customer's reason."""
+    return (
+        change.get("from_status") == "CONFIRMED"
+        and change.get("to_status") == "CANCELLED"
+        and change.get("reason") == CUSTOMER_CANCELLED
+    )
 
 
 def _items(reservation: Reservation) -> list[dict[str, Any]]:

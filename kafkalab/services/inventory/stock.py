@@ -8,7 +8,8 @@ decides. Three promises it keeps, each unit-tested:
 - idempotent by order id: a second `reserve` for an order already seen changes nothing and
   says `Duplicate`, whatever happened to that order since;
 - conservation: every unit reserved for an order is later either committed (sold) or released
-  (back on the shelf), never both and never twice — reserved = committed + released.
+  (back on the shelf), never both and never twice — reserved = committed + released; and a
+  sale the customer cancels goes back on the shelf once (returned), never more than was sold.
 
 Values are immutable (frozen dataclasses held in plain dicts), so `snapshot()` is a handful of
 shallow dict copies: the service takes one before every Kafka transaction and restores it if
@@ -34,6 +35,7 @@ class Status(StrEnum):
     COMMITTED = "committed"  # paid: the reserved units are sold
     RELEASED = "released"  # the reserved units are back on the shelf
     REJECTED = "rejected"  # OutOfStock: nothing was ever held
+    RETURNED = "returned"  # committed, then the customer cancelled: the units are back
 
 
 @dataclass(frozen=True)
@@ -257,6 +259,18 @@ class Stock:
         self._orders[order_id] = done
         return done
 
+    def give_back(self, order_id: str) -> Reservation | None:
+        """The customer cancelled a paid order: its sold units go back on the shelf, once.
+        None when the order sold nothing (unknown, never paid, or already given back)."""
+        found = self._orders.get(order_id)
+        if found is None or found.status is not Status.COMMITTED:
+            return None
+        for sku, qty in found.quantities().items():
+            self._shift(sku, available=qty)
+        done = replace(found, status=Status.RETURNED)
+        self._orders[order_id] = done
+        return done
+
     # -- rebuilding from the topics -----------------------------------------------------------
 
     def replay(self, event_type: str, value: Mapping[str, Any], trace_id: str = "") -> None:
@@ -289,6 +303,8 @@ class Stock:
                 self._orders[order_id] = replace(found, status=Status.EXPIRED)
         elif event_type == "StockReleased":
             self.release(order_id)
+        elif event_type == "StockReturned":
+            self.give_back(order_id)
 
     def overwrite_levels(self, table: Mapping[str, Level]) -> None:
         """Take the `stock` table's word for the levels of the SKUs we sell."""

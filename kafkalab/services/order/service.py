@@ -5,6 +5,9 @@
                               422 bad body; 409 out of stock; 504 inventory did not answer
     GET  /orders/{order_id} → 200 {order_id, user_id, status, items, total_cents, card_masked,
                               created_at, history: [...]}; 404 unknown
+    POST /orders/{order_id}/cancel   Authorization: Bearer <token> (the order's own customer)
+                            → 200 {order_id, status: "CANCELLED"}; 401; 403 someone else's
+                              order; 404 unknown; 409 not cancellable (not paid yet, or ended)
 
 POST /orders checks stock by request-reply before accepting anything: StockCheckRequested
 (keyed by a fresh correlation_id) on `inventory-requests`, then it waits up to
@@ -36,6 +39,7 @@ from confluent_kafka import TopicPartition
 from prometheus_client.core import GaugeMetricFamily, Metric
 
 from kafkalab.catalogue import metrics as specs
+from kafkalab.catalogue.services import CUSTOMER_CANCELLED
 from kafkalab.connection import Connection
 from kafkalab.errors import KafkalabError
 from kafkalab.events.serde import Event, new_id
@@ -55,13 +59,21 @@ from kafkalab.services.order.feed import ReplicaFeed
 from kafkalab.services.order.parking import Parked, ParkingLot
 from kafkalab.services.order.replies import ReplyBoard
 from kafkalab.services.order.requests import InvalidOrder, OrderRequest, parse_order
-from kafkalab.services.order.state import TRIGGERS, Decision, OrderStatus, decide
+from kafkalab.services.order.state import (
+    CANCEL_REQUESTED,
+    TRIGGERS,
+    Decision,
+    OrderStatus,
+    decide,
+)
 from kafkalab.services.runtime import Acknowledgement, Retryable, Service
 from kafkalab.settings import Settings
 
 log = logging.getLogger("kafkalab.order")
 
 PUBLISH_TIMEOUT = 10.0
+CANCEL_WAIT = 5.0
+"""How long a cancel of a PAID order waits for its stock commit to make it CONFIRMED."""
 
 
 class UnknownOrder(Exception):
@@ -141,6 +153,20 @@ class OrderService(Service):
                 answer=api.OrderView,
                 errors={404: "no such order (yet) in this replica's view"},
             ),
+            Route(
+                "POST",
+                "/orders/{order_id}/cancel",
+                self.cancel_order,
+                answer=api.OrderAccepted,
+                bearer=True,
+                errors={
+                    401: "no token, or a token that is expired or not signed by user",
+                    403: "the order belongs to another customer",
+                    404: "no such order (yet) in this replica's view",
+                    409: "only a paid order can be cancelled (not yet paid, or already ended)",
+                    503: "Kafka did not acknowledge the cancellation in time; try again",
+                },
+            ),
         ]
 
     def health(self) -> dict[str, Any]:
@@ -218,6 +244,60 @@ class OrderService(Service):
         if snapshot is None:
             raise HttpError(404, f"no order {request.params['order_id']!r}")
         return Response(200, snapshot)
+
+    def cancel_order(self, request: Request) -> Response:
+        """The customer cancels a paid order: 200 once its OrderStatusChanged CONFIRMED →
+        CANCELLED (reason "customer_cancelled") is on `order-events`. Inventory puts the sold
+        stock back when it reads it; the payment is a refund service's to give back.
+
+        A PAID order is moments from CONFIRMED (inventory is committing its stock): the cancel
+        waits up to CANCEL_WAIT s for that rather than racing the commit."""
+        user_id = self._authenticate(request)
+        order_id = request.params["order_id"]
+        deadline = time.monotonic() + CANCEL_WAIT
+        while True:
+            with self.book.lock:
+                order = self.book.find(order_id)
+                if order is None:
+                    raise HttpError(404, f"no order {order_id!r}")
+                if order.user_id != user_id:
+                    raise HttpError(403, "this order belongs to another customer")
+                decision = decide(order.status, CANCEL_REQUESTED, CUSTOMER_CANCELLED)
+                if decision.legal:
+                    acked = self._cancel(order, decision)
+                    break
+            if order.status != OrderStatus.PAID or time.monotonic() >= deadline:
+                raise HttpError(409, _not_cancellable(order.status))
+            time.sleep(0.05)
+        if not acked.wait(self.producer, PUBLISH_TIMEOUT):
+            raise HttpError(
+                503, "Kafka did not acknowledge the cancellation in time; GET the order to see"
+            )
+        self.transitions.labels(str(OrderStatus.CONFIRMED), str(OrderStatus.CANCELLED)).inc()
+        log.info("order cancelled by its customer", extra={"fields": {"order_id": order_id}})
+        return Response(200, {"order_id": order_id, "status": str(OrderStatus.CANCELLED)})
+
+    def _cancel(self, order: Order, decision: Decision) -> Acknowledgement:
+        """Emit the cancel's one step and record it (book lock held, so the feed cannot
+        interleave a change of the same order)."""
+        (step,) = decision.transitions
+        acked = Acknowledgement()
+        full = self.emit(
+            ORDER_EVENTS,
+            order.order_id,
+            "OrderStatusChanged",
+            {
+                "order_id": order.order_id,
+                "user_id": order.user_id,
+                "from_status": str(step.from_status),
+                "to_status": str(step.to_status),
+                "reason": step.reason,
+            },
+            trace_id=new_id(),  # one customer action, one trace
+            on_delivery=acked,
+        )
+        self.book.record(order, step, full["event_id"], full["occurred_at"], "")
+        return acked
 
     def _authenticate(self, request: Request) -> str:
         token = bearer_token(request.headers)
@@ -392,6 +472,16 @@ class OrderService(Service):
                 }
             },
         )
+
+
+def _not_cancellable(status: OrderStatus) -> str:
+    if status == OrderStatus.CANCELLED:
+        return "the order is already cancelled"
+    if status in (OrderStatus.REJECTED,):
+        return "the order was rejected (out of stock): nothing was paid, nothing to cancel"
+    if status == OrderStatus.PAID:
+        return f"the order is still being confirmed after {CANCEL_WAIT:g} s; try again"
+    return f"the order is {status}, not paid yet: only a paid order can be cancelled"
 
 
 class _OrdersByStatus:

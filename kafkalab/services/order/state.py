@@ -12,6 +12,7 @@ illegal and must be refused (logged, counted, never applied):
     RESERVED        --ReservationExpired->   CANCELLED
     PENDING_PAYMENT --ReservationExpired->   CANCELLED
     PAID            --ReservationExpired->   CANCELLED   (paid after the stock went back)
+    CONFIRMED       --CancelRequested---->   CANCELLED   (the customer, POST /orders/{id}/cancel)
 
 An illegal trigger can still be *premature*: PaymentCompleted for an order that is CREATED is
 legal once InventoryReserved has been applied. Inventory and payment write to different
@@ -48,6 +49,11 @@ TRIGGERS: tuple[str, ...] = (
 )
 """The event types that move an order; every other event type leaves orders alone."""
 
+CANCEL_REQUESTED = "CancelRequested"
+"""The customer's own trigger: POST /orders/{id}/cancel, not an event on a topic. Only a
+CONFIRMED order takes it (paid, its stock sold); inventory then puts the stock back and a
+refund service owes the payment back."""
+
 RULES: dict[tuple[OrderStatus, str], tuple[OrderStatus, ...]] = {
     (S.CREATED, "InventoryReserved"): (S.RESERVED,),
     (S.CREATED, "OutOfStock"): (S.REJECTED,),
@@ -62,20 +68,31 @@ RULES: dict[tuple[OrderStatus, str], tuple[OrderStatus, ...]] = {
     # the order cannot be CONFIRMED; left in PAID it would never end. Cancelled, as inventory
     # says; the refund is out of scope here as it is there.
     (S.PAID, "ReservationExpired"): (S.CANCELLED,),
+    # A customer may cancel once the order is CONFIRMED, and only then: no event of the shop
+    # moves a CONFIRMED order any more, so the cancel races with nothing (a PAID order is
+    # moments from CONFIRMED, and its stock commit could cross the cancel).
+    (S.CONFIRMED, CANCEL_REQUESTED): (S.CANCELLED,),
 }
 """(status, trigger) → the statuses the order passes through, in order."""
 
-LEGAL_MOVES: frozenset[tuple[OrderStatus, OrderStatus]] = frozenset(
-    (steps[i - 1] if i else status, step)
-    for (status, _), steps in RULES.items()
-    for i, step in enumerate(steps)
-)
+
+def _edges(triggers: tuple[str, ...] | None = None) -> frozenset[tuple[OrderStatus, OrderStatus]]:
+    return frozenset(
+        (steps[i - 1] if i else status, step)
+        for (status, trigger), steps in RULES.items()
+        if triggers is None or trigger in triggers
+        for i, step in enumerate(steps)
+    )
+
+
+LEGAL_MOVES: frozenset[tuple[OrderStatus, OrderStatus]] = _edges()
 """Every legal (from, to) pair: the edges of the state diagram."""
 
 TERMINAL: frozenset[OrderStatus] = frozenset(
-    status for status in OrderStatus if not any(src == status for src, _ in LEGAL_MOVES)
+    status for status in OrderStatus if not any(src == status for src, _ in _edges(TRIGGERS))
 )
-"""Statuses nothing can leave: REJECTED, CONFIRMED, CANCELLED."""
+"""Statuses no event of the shop moves an order out of: REJECTED, CONFIRMED, CANCELLED. (Only
+the customer's CancelRequested still moves a CONFIRMED order, to CANCELLED, once.)"""
 
 
 @dataclass(frozen=True)

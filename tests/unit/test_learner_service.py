@@ -1,0 +1,65 @@
+"""`kafkalab up --with refund`: what the supervisor is told to run, and the refusals."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from kafkalab.connection import Connection
+from kafkalab.platform import learner
+from kafkalab.settings import load_settings
+from tests.helpers import run_cli
+
+PLAIN = Connection("127.0.0.1:9092", "http://127.0.0.1:8081")
+
+
+def test_the_learner_s_file_runs_through_the_launcher_on_the_shop_s_own_names(
+    tmp_path: Path,
+) -> None:
+    settings = load_settings(data_dir=tmp_path, service_port=8101)
+    program = tmp_path / "exercise.py"
+    program.write_text("print('refunds')\n")
+    learner.enable(settings, PLAIN, "refund", program)
+    command = learner.command(settings, "refund", 0)
+    assert command is not None and command[1:3] == ["-m", "kafkalab.exercise"]
+    assert command[4] == str(program.resolve())
+    setup = json.loads(Path(command[3]).read_text())
+    assert setup["topics"] == {
+        "order-events": "order-events",
+        "payments": "payments",
+        "refunds": "refunds",
+        "refunds.DLT": "refunds.DLT",
+    }
+    assert setup["groups"]["refund"] == "kafkalab-refund"
+    assert setup["params"]["metrics_port"] == 8108  # not the platform's own :8107
+    assert setup["params"]["service"]["client.id"] == "refund-0"
+    assert setup["params"]["transactional_id"] == "kafkalab-refund-0"
+    learner.disable(settings)
+    assert learner.command(settings, "refund", 0) is None
+
+
+def test_a_secure_cluster_or_a_missing_file_is_one_sentence(tmp_path: Path) -> None:
+    settings = load_settings(data_dir=tmp_path)
+    secure = Connection("127.0.0.1:9192", "http://127.0.0.1:8081", security_protocol="SASL_SSL")
+    with pytest.raises(learner.LearnerServiceInSecureMode, match="plain cluster only"):
+        learner.enable(settings, secure, "refund", Path(__file__))
+    with pytest.raises(learner.NoLearnerFile, match="there is no file"):
+        learner.enable(settings, PLAIN, "refund", tmp_path / "nope.py")
+
+
+def test_up_with_an_unknown_service_is_refused_before_anything_starts(tmp_path: Path) -> None:
+    run = run_cli("up", "--with", "shipping", env={"KAFKALAB_DATA_DIR": str(tmp_path)})
+    assert run.code == 1
+    assert "--with knows no service 'shipping'" in run.stderr
+    assert "Traceback" not in run.stderr
+
+
+def test_the_refund_service_is_scraped_only_while_it_runs(tmp_path: Path) -> None:
+    from kafkalab.monitoring.scrape import targets
+
+    settings = load_settings(data_dir=tmp_path, service_port=8101)
+    six = {t.port for t in targets(settings, {"order": 1})}
+    seven = {t.port for t in targets(settings, {"order": 1, "refund": 1})}
+    assert seven - six == {8108}
