@@ -17,14 +17,16 @@ the window:
 5. causes         — every causation_id names an event that is on the topics
 6. analytics      — the latest running `orders_total` / `revenue_total_cents` equal the orders
                     on `order-events` (all of them: the running totals count since the analytics
-                    app started, which is the whole topic when it starts with the platform)
+                    app started, which is the whole topic when it starts with the platform);
+                    over a window, what the totals grew by equals the orders created in it
 
 A seventh rule, `refunds_invariant` ("every refund once, none for an unpaid order"), judges a
 refund service (lesson 22's capstone) over `refund_cases()`: the shop runs no refund service
 yet, so `evaluate()` leaves it out and lesson 22's grader calls it on its own topics.
 
 `evaluate()` is pure (events in, report out) so each rule is unit-tested on synthetic events;
-`verify()` reads the topics and calls it; `verify_orders()` waits for a run to settle.
+`verify()` reads the topics (`observe/readback.py`: with a window, only from its start — its
+docstring says what is read and why) and calls it; `verify_orders()` waits for a run to settle.
 """
 
 from __future__ import annotations
@@ -520,8 +522,8 @@ def _analytics(
     anchors = {m: _anchor(results, read_from_ms) for m, results in running.items()}
     if all(a is None for a in anchors.values()):
         if not counted:
-            nothing = "no orders in the window, no results" if windowed else "no results yet"
-            return Invariant(name=ANALYTICS_TOTALS, ok=True, detail=f"no orders yet, {nothing}")
+            nothing = "in the window, no results" if windowed else "yet, no results yet"
+            return Invariant(name=ANALYTICS_TOTALS, ok=True, detail=f"no orders {nothing}")
         return Invariant(
             name=ANALYTICS_TOTALS,
             ok=None,
