@@ -20,7 +20,8 @@ from kafkalab import clients
 from kafkalab.connection import Connection
 from kafkalab.errors import KafkalabError
 from kafkalab.events import topics as t
-from kafkalab.events.serde import Event, EventSerde, UndecodableEvent
+from kafkalab.events.fastdecode import FastDecoder
+from kafkalab.events.serde import Event, UndecodableEvent
 
 TRACE_TOPICS = (
     t.USER_EVENTS,
@@ -66,7 +67,7 @@ def read_events(
     part that was read — a checker must not judge half a topic.
     """
     consumer = clients.consumer(conn, "kafkalab-observe", **{"enable.auto.commit": False})
-    serde = EventSerde(conn)
+    decoder = FastDecoder(clients.schema_registry(conn))
     metadata = consumer.list_topics(timeout=10)
     assignment, ends = [], {}
     for topic in topics:
@@ -95,7 +96,7 @@ def read_events(
                     continue
                 key = (msg.topic(), msg.partition())
                 with contextlib.suppress(UndecodableEvent):
-                    events.append(serde.decode(msg))
+                    events.append(decoder.decode(msg))
                 if key in ends and msg.offset() + 1 >= ends[key]:
                     del ends[key]
             # transaction markers can sit at the very end: position tells when we are done

@@ -21,7 +21,8 @@ the window:
 5. causes         — every causation_id names an event that is on the topics
 6. analytics      — the latest running `orders_total` / `revenue_total_cents` equal the orders
                     on `order-events` (all of them: the running totals count since the analytics
-                    app started, which is the whole topic when it starts with the platform)
+                    app started, which is the whole topic when it starts with the platform);
+                    over a window, what the totals grew by equals the orders created in it
 
 A seventh rule, `refunds_invariant` ("every refund once, none for an unpaid order"), judges a
 refund service (lesson 22's capstone, run in the shop by `kafkalab up --with refund`) over
@@ -30,7 +31,8 @@ refund service (lesson 22's capstone, run in the shop by `kafkalab up --with ref
 own topics.
 
 `evaluate()` is pure (events in, report out) so each rule is unit-tested on synthetic events;
-`verify()` reads the topics and calls it; `verify_orders()` waits for a run to settle.
+`verify()` reads the topics (`observe/readback.py`: with a window, only from its start — its
+docstring says what is read and why) and calls it; `verify_orders()` waits for a run to settle.
 """
 
 from __future__ import annotations
@@ -39,34 +41,43 @@ import re
 import time
 from collections import Counter
 from collections.abc import Callable, Collection, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
-from kafkalab import verdict
+from confluent_kafka import Consumer
+
+from kafkalab import clients, verdict
 from kafkalab.catalogue.services import CHANNELS, CUSTOMER_CANCELLED, TEMPLATES
 from kafkalab.connection import Connection
 from kafkalab.errors import KafkalabError
 from kafkalab.events import topics as t
+from kafkalab.events.fastdecode import FastDecoder
 from kafkalab.events.serde import Event
-from kafkalab.observe import reach
-from kafkalab.observe.trace import read_events
+from kafkalab.observe import reach, readback
 
 TERMINAL = ("CONFIRMED", "CANCELLED", "REJECTED")
 MAX_EXAMPLES = 5
 READ_TIMEOUT = 180.0
 
-# Causes precede their effects by seconds (retries, parked events, the reservation TTL); with
-# --since, the topics are read from this much earlier so that the causes of the first events
-# in the window are found.
-CAUSE_LOOKBACK_MS = 10 * 60 * 1000
+# The look-back for causes (ms). With a window (--since), the topics are read from the window's
+# start; an order created in the window has every later event in it too, but its OrderCreated
+# names the stock-check reply that admitted it, which order waited for at most
+# `request_timeout` (5 s) before the window began. When a cause of a judged event is missing,
+# the topics are read this much further back (once) before anything is called unknown.
+CAUSE_LOOKBACK_MS = 30 * 1000
+# On `analytics`, this many records before the window are read too: the last running totals
+# before it, from which the window's growth is measured (see `_analytics`).
+ANALYTICS_BEFORE = 300
+RUNNING_METRICS = ("orders_total", "revenue_total_cents")
 
-# Read from their start: analytics totals count every order ever created.
-WHOLE_TOPICS = (t.ORDER_EVENTS,)
-# Read from the window (minus the look-back): everything an order causes, and the copies
-# (channel topics, payments.retry) that are the causes of the next step.
+# Read whole even with a window: a user's channel choice holds until changed, however long
+# ago it was made (a small topic: registrations, logins, preferences).
+WHOLE_TOPICS = (t.USER_EVENTS,)
+# Read from the window's start: everything an order causes, and the copies (channel topics,
+# payments.retry) that are the causes of the next step.
 WINDOW_TOPICS = (
-    t.USER_EVENTS,
+    t.ORDER_EVENTS,
     t.INVENTORY_REQUESTS,
     t.INVENTORY_REPLIES,
     t.INVENTORY_EVENTS,
@@ -75,7 +86,6 @@ WINDOW_TOPICS = (
     t.PAYMENTS_RETRY,
     t.NOTIFICATIONS,
     *t.CHANNEL_TOPICS.values(),
-    t.ANALYTICS,
     t.REFUNDS,  # read when it exists: the refund service's output (lesson 22)
 )
 
@@ -109,9 +119,11 @@ class VerifyReport:
     orders: int  # orders checked
     revenue_cents: int  # total of the checked orders that ended CONFIRMED
     outcomes: dict[str, int]  # final status → orders (MISSING: no OrderCreated at all)
-    events: int  # events read from the topics
+    events: int  # records read from the topics (decoded or not)
     invariants: list[Invariant]
     read_seconds: float = 0.0
+    read_from_ms: int | None = None  # the window's topics were read from here (None: whole)
+    lookback_ms: int = 0  # how much further back the look-back for causes read (0: not needed)
     passed: bool = field(init=False)
 
     def __post_init__(self) -> None:
@@ -219,12 +231,20 @@ def evaluate(
     events: Iterable[Event],
     since_ms: int | None = None,
     order_ids: Collection[str] | None = None,
+    read_from_ms: int | None = None,
     refunds: bool | None = None,
 ) -> VerifyReport:
     """Judge `events` (everything read from the topics): the orders created at or after
     `since_ms` — or exactly `order_ids`, when given (an id with no OrderCreated is a lost
     order) — against the six invariants, and the refund rule when `refunds` (None: when a
-    RefundIssued of an order in scope is among the events)."""
+    RefundIssued of an order in scope is among the events).
+
+    `read_from_ms` says the events are a window: the topics were read from the first record
+    stamped at or after it (None: from their start). Then an order that began before it is
+    not judged — its first events were not read — even when it ends inside the window: only
+    its own rules could judge it and they need its whole history. Causes are judged for the
+    events of the orders in scope, and analytics by how much its running totals grew.
+    """
     events = list(events)
     orders: dict[str, _Order] = {}
     analytics: list[Event] = []
@@ -249,21 +269,30 @@ def evaluate(
         ]
     scope.sort(key=lambda o: (o.created[0].timestamp_ms if o.created else 0, o.order_id))
     in_window = [e for e in events if since_ms is None or e.timestamp_ms >= since_ms]
+    scoped = order_ids is not None or read_from_ms is not None
 
     invariants = [
         _terminal(scope),
         _one_payment(scope),
         _stock(scope),
         _notifications(scope, choices),
-        _causes(events, _scoped_events(in_window, scope) if order_ids is not None else in_window),
-        _analytics(orders, analytics),
+        _causes(events, _scoped_events(in_window, scope) if scoped else in_window),
+        _analytics(orders, analytics, read_from_ms),
     ]
     cases = _scoped_refund_cases(events, scope)
     if refunds or (refunds is None and any(c.refunds for c in cases)):
         invariants.append(refunds_invariant(cases))
     outcomes = Counter(o.final() for o in scope)
     revenue = sum(_total(o) for o in scope if o.final() == "CONFIRMED")
-    return VerifyReport(since_ms, len(scope), revenue, dict(outcomes), len(events), invariants)
+    return VerifyReport(
+        since_ms,
+        len(scope),
+        revenue,
+        dict(outcomes),
+        len(events),
+        invariants,
+        read_from_ms=read_from_ms,
+    )
 
 
 def _total(order: _Order) -> int:
@@ -482,25 +511,73 @@ def _later(a: Event, b: Event) -> bool:
     return a.timestamp_ms > b.timestamp_ms
 
 
-def _analytics(orders: dict[str, _Order], windows: list[Event]) -> Invariant:
-    """The latest running totals against every order ever created (distinct order ids, each
-    counted once with its OrderCreated total)."""
+@dataclass(frozen=True)
+class _Anchor:
+    """Where one running total is measured from: its value `base` just before a cut in the
+    results, the orders that count (created after `after_ms`; None: every order) and the
+    latest result."""
+
+    base: float
+    after_ms: int | None
+    latest: Event
+
+
+def _anchor(results: list[Event], read_from_ms: int | None) -> _Anchor | None:
+    """The running total to measure from (see `_analytics`); None: no result at all."""
+    if not results:
+        return None
+    if read_from_ms is None:
+        latest = results[0]
+        for result in results[1:]:
+            if _later(result, latest):
+                latest = result
+        return _Anchor(0.0, None, latest)
+    # One metric's results share a partition (keyed by metric): its offsets are the order in
+    # which analytics applied its input. Should there be more, the newest partition counts.
+    newest = max(results, key=lambda e: e.timestamp_ms).partition
+    ordered = sorted((e for e in results if e.partition == newest), key=lambda e: e.offset)
+    stamps = [e.timestamp_ms for e in ordered]
+    suffix_min = stamps[:] + [2**63]
+    for i in range(len(stamps) - 1, -1, -1):
+        suffix_min[i] = min(stamps[i], suffix_min[i + 1])
+    highest = stamps[0]
+    for k in range(1, len(ordered) + 1):
+        highest = max(highest, stamps[k - 1])
+        if suffix_min[k] >= read_from_ms and highest < suffix_min[k]:
+            value = float(ordered[k - 1].value.get("value", 0))
+            return _Anchor(value, max(highest, read_from_ms - 1), ordered[-1])
+    raise AssertionError("the cut after the last result always holds")
+
+
+def _analytics(
+    orders: dict[str, _Order], windows: list[Event], read_from_ms: int | None = None
+) -> Invariant:
+    """The latest running totals against the orders on order-events (distinct order ids, each
+    counted once with its OrderCreated total).
+
+    Read whole (`read_from_ms` None), the totals count every order ever created. Read as a
+    window, the earlier orders were not read, so the rule is about growth: analytics emits a
+    running result per order fact, stamped with its input's time, in the order it applied
+    them. A *cut* in those results where every result after it is stamped later than every
+    result before it (and at or after the window's start; records before the window's start
+    are all stamped earlier) splits the input cleanly: what analytics applied after the cut
+    is exactly the orders created after the last stamp before it (those not applied yet are
+    what it is behind). So latest − the value before the earliest such cut must equal the
+    orders created after that stamp, all of them in the window's read. The cut after the last
+    result always exists: the check then says whether analytics is behind.
+    """
+    windowed = read_from_ms is not None
     counted = [o for o in orders.values() if o.created]
-    want = {"orders_total": len(counted), "revenue_total_cents": sum(_total(o) for o in counted)}
-    latest: dict[str, Event] = {}
+    running: dict[str, list[Event]] = {m: [] for m in RUNNING_METRICS}
     for window in windows:
         metric = str(window.value.get("metric"))
-        if metric in want and window.value.get("window") == "running":
-            best = latest.get(metric)
-            # Offset, not timestamp: a result carries the timestamp of the input event that
-            # updated it, and analytics reads order-events' partitions interleaved, so an
-            # older total can bear a newer timestamp. Results are keyed by metric, so one
-            # metric's results share a partition and its offsets are the true order.
-            if best is None or _later(window, best):
-                latest[metric] = window
-    if not latest:
+        if metric in running and window.value.get("window") == "running":
+            running[metric].append(window)
+    anchors = {m: _anchor(results, read_from_ms) for m, results in running.items()}
+    if all(a is None for a in anchors.values()):
         if not counted:
-            return Invariant(name=ANALYTICS_TOTALS, ok=True, detail="no orders yet, no results yet")
+            nothing = "in the window, no results" if windowed else "yet, no results yet"
+            return Invariant(name=ANALYTICS_TOTALS, ok=True, detail=f"no orders {nothing}")
         return Invariant(
             name=ANALYTICS_TOTALS,
             ok=None,
@@ -508,21 +585,38 @@ def _analytics(orders: dict[str, _Order], windows: list[Event]) -> Invariant:
             "analytics service running? (`kafkalab ps`)",
         )
     tally = _Tally(ANALYTICS_TOTALS)
-    for metric, expected in want.items():
-        last = latest.get(metric)
-        got = None if last is None else round(float(last.value.get("value", 0)))
+    summary = f"{len(counted)} orders / {_money(sum(_total(o) for o in counted))}"
+    for metric, anchor in anchors.items():
+        if anchor is None:
+            total = len(counted) if metric == "orders_total" else sum(_total(o) for o in counted)
+            tally.check(f"analytics says nothing, topics say {total} (behind?)", metric)
+            continue
+        mine = [o for o in counted if anchor.after_ms is None or _created_ms(o) > anchor.after_ms]
+        expected = len(mine) if metric == "orders_total" else sum(_total(o) for o in mine)
+        got = round(float(anchor.latest.value.get("value", 0)) - anchor.base)
         problem = None
         if got != expected:
-            problem = (
-                f"analytics says {got if got is not None else 'nothing'}, topics say {expected}"
-            )
-            if got is None or got < expected:
+            says = "says" if anchor.after_ms is None else "grew by"
+            problem = f"analytics {says} {got}, topics say {expected}"
+            if got < expected:
                 problem += " (behind? `kafkalab lag kafkalab-analytics`)"
         tally.check(problem, metric)
-    return tally.result(
-        f"{want['orders_total']} orders / {_money(want['revenue_total_cents'])} on "
-        f"{t.ORDER_EVENTS} = the latest running totals"
-    )
+        if metric == "orders_total":
+            since = "" if anchor.after_ms is None else f" created after {_clock(anchor.after_ms)}"
+            summary = f"{len(mine)} orders / {_money(sum(_total(o) for o in mine))}{since}"
+    if not windowed:
+        detail = f"{summary} on {t.ORDER_EVENTS} = the latest running totals"
+    else:
+        detail = f"{summary} on {t.ORDER_EVENTS} = what the running totals grew by"
+    return tally.result(detail)
+
+
+def _created_ms(order: _Order) -> int:
+    return min(e.timestamp_ms for e in order.created)
+
+
+def _clock(ms: int) -> str:
+    return datetime.fromtimestamp(ms / 1000).strftime("%H:%M:%S.%f")[:-3]
 
 
 # -- refunds ------------------------------------------------------------------------------------
@@ -612,22 +706,100 @@ def verify(
 ) -> VerifyReport:
     """Read the platform topics back (read_committed, to their ends) and evaluate them.
 
-    `since_ms` narrows the orders judged to those created at or after it (and the read to
-    what happened since, minus a look-back for causes); `order_ids` narrows them to exactly
-    these. The analytics invariant is shop-wide either way. `refunds`: see `evaluate`.
+    Without `since_ms`, every topic is read whole. With it, the read costs what the window
+    holds, not the topics' history:
+
+    - every event topic is read from the first record stamped at or after `since_ms`
+      (offsets_for_times), to its end;
+    - `analytics` from there too, plus the `ANALYTICS_BEFORE` records just before it (the
+      running totals the window's growth is measured from), decoding only the running totals;
+    - `user-events` whole: a channel choice holds however old it is (a small topic);
+    - a look-back for causes, only when needed: if some event of an order in scope names a
+      cause that was not read, the event topics are read `CAUSE_LOOKBACK_MS` (30 s) further
+      back, to where the window began — the stock-check reply an OrderCreated names is at most
+      `request_timeout` (5 s) older than it.
+
+    `order_ids` narrows the orders judged to exactly these. Orders created before the window
+    are not judged, even when they end inside it (see `evaluate`). `refunds`: see `evaluate`.
     """
     reach.topic_names(conn)
     reach.require_registry(conn)
     started = time.monotonic()
-    start = None if since_ms is None else since_ms - CAUSE_LOOKBACK_MS
-    events = read_events(conn, WHOLE_TOPICS, timeout=READ_TIMEOUT, strict=True)
-    events += read_events(conn, WINDOW_TOPICS, timeout=READ_TIMEOUT, since_ms=start, strict=True)
-    if start is not None and not any(e.topic == t.ANALYTICS for e in events):
-        # Nothing new from analytics in the window: its latest totals are older; find them.
-        events += read_events(conn, (t.ANALYTICS,), timeout=READ_TIMEOUT, strict=True)
-    report = evaluate(events, since_ms, order_ids, refunds)
+    consumer = readback.reader(conn)
+    decoder = FastDecoder(clients.schema_registry(conn))
+    with readback.no_cycle_collection():
+        report, read, lookback = _read_and_judge(consumer, decoder, since_ms, order_ids, refunds)
+    report.events = read.records
+    report.lookback_ms = lookback
     report.read_seconds = round(time.monotonic() - started, 3)
     return report
+
+
+def _read_and_judge(
+    consumer: Consumer,
+    decoder: FastDecoder,
+    since_ms: int | None,
+    order_ids: Collection[str] | None,
+    refunds: bool | None = None,
+) -> tuple[VerifyReport, readback.ReadBack, int]:
+    """Read the window (and, when needed, the look-back for causes) and evaluate it."""
+    lookback = 0
+    try:
+        window = readback.spans(consumer, WINDOW_TOPICS, since_ms)
+        lead = ANALYTICS_BEFORE if since_ms is not None else 0
+        spans = [
+            *readback.spans(consumer, WHOLE_TOPICS),
+            *window,
+            *readback.spans(consumer, (t.ANALYTICS,), since_ms, lead=lead),
+        ]
+        read = readback.read(consumer, decoder, spans, keep=_needed, timeout=READ_TIMEOUT)
+        report = evaluate(read.events, since_ms, order_ids, since_ms, refunds)
+        if (
+            since_ms is not None
+            and report.invariant(KNOWN_CAUSES).violations
+            and _early_cause_missing(read.events, since_ms)
+        ):
+            lookback = CAUSE_LOOKBACK_MS
+            starts = {(s.topic, s.partition): s.start for s in window}
+            earlier_spans = [
+                replace(s, end=starts.get((s.topic, s.partition), s.end))
+                for s in readback.spans(consumer, WINDOW_TOPICS, since_ms - lookback, since_ms)
+            ]
+            read.add(
+                readback.read(
+                    consumer,
+                    decoder,
+                    [s for s in earlier_spans if s.end is None or s.start < s.end],
+                    timeout=READ_TIMEOUT,
+                )
+            )
+            report = evaluate(read.events, since_ms, order_ids, since_ms, refunds)
+    finally:
+        consumer.close()
+    return report, read, lookback
+
+
+def _early_cause_missing(events: list[Event], since_ms: int) -> bool:
+    """Does an event of the window's first CAUSE_LOOKBACK_MS name a cause that was not read?
+
+    Only those can have their cause before the window: every later event of an order in
+    scope follows its OrderCreated, itself at most `request_timeout` after its stock check. A
+    cause missing later than that is no look-back's business (a race with a run still
+    writing, or a real violation).
+    """
+    early = since_ms + CAUSE_LOOKBACK_MS
+    known = {e.event_id for e in events}
+    return any(
+        e.causation_id and e.causation_id not in known
+        for e in events
+        if since_ms <= e.timestamp_ms < early
+    )
+
+
+def _needed(topic: str, key: bytes | None) -> bool:
+    """Decode this record? Of `analytics` only the running totals are judged (by key: the
+    metric); everything else may be an event or a cause."""
+    return topic != t.ANALYTICS or (key or b"").decode(errors="replace") in RUNNING_METRICS
 
 
 def verify_orders(

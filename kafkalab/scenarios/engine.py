@@ -90,7 +90,8 @@ def run(
     say("reading the topics back until the expectations hold")
     deadline = time.monotonic() + scenario.timeout
     while True:
-        events = read_events(conn, (*TRACE_TOPICS, t.ANALYTICS))
+        # Only this run's records: everything it checks happened after it started.
+        events = read_events(conn, (*TRACE_TOPICS, t.ANALYTICS), since_ms=ctx.started_ms)
         result.checks = evaluate(
             scenario.expect, events, ctx.order_id, ctx.order_status, ctx.started_ms, ctx.user_id
         )
