@@ -18,6 +18,7 @@ from kafkalab.settings import load_settings
 
 if TYPE_CHECKING:
     from kafkalab.load.driver import Progress
+    from kafkalab.load.report import LoadReport
     from kafkalab.load.run import LoadRun
 
 
@@ -83,8 +84,10 @@ def load(
 
     Orders go in over the services' HTTP APIs. The report: wall time, orders/s, end-to-end
     latency (OrderCreated → terminal state, from the records' timestamps), per-service
-    events/s and CPU, peak lag — then the invariant checker runs. Orders that never finish
-    count as LOST. Exit 1 if any order was lost or an invariant fails.
+    events/s and CPU, peak lag; then what one order costs: CPU seconds per 1,000 orders by
+    process, records per order by topic, broker requests by type (what batching changes, and
+    steady on a busy machine where orders/s is not) — then the invariant checker runs.
+    Orders that never finish count as LOST. Exit 1 if any order was lost or an invariant fails.
     """
     from kafkalab.load import run as load_run  # Kafka + HTTP clients: load on use
 
@@ -220,6 +223,7 @@ def _render(result: LoadRun) -> None:
         )
     if not r.settled:
         ui.out.print("[yellow]![/] the topics were still growing when counting began")
+    _render_cost(r)
     ui.table(
         "consumer lag (records)",
         ["group", "peak", "at the end"],
@@ -258,6 +262,36 @@ def _render(result: LoadRun) -> None:
         )
     else:
         ui.failure("the invariant checker found a violation (see above)")
+
+
+def _render_cost(r: LoadReport) -> None:
+    """What one order costs: CPU seconds per 1,000 orders by process, records per order by
+    topic, broker requests — figures that hold on a shared machine, where orders/s does not."""
+    per_1k = r.cpu_s_per_1k_orders
+    if per_1k:
+        ui.table(
+            "CPU seconds per 1,000 orders (first order → the run's last record)",
+            ["process", "CPU-s / 1,000 orders"],
+            [[label, f"{value:,.2f}"] for label, value in per_1k.items()],
+        )
+    per_order = r.records_per_order
+    if per_order:
+        ui.table(
+            "records per order, by topic",
+            ["topic", "records / order"],
+            [[topic, f"{value:,.2f}"] for topic, value in per_order.items()],
+        )
+    if r.broker_requests:
+        rates = r.broker_requests_per_s
+        orders = max(r.accepted, 1)
+        ui.table(
+            "broker requests (its JMX exporter, over the same window as the services)",
+            ["request", "count", "per s", "per order"],
+            [
+                [kind, f"{n:,}", f"{rates.get(kind, 0):,.0f}", f"{n / orders:,.2f}"]
+                for kind, n in r.broker_requests.items()
+            ],
+        )
 
 
 def _render_verify(result: LoadRun) -> None:

@@ -247,14 +247,26 @@ def render_log4j(node: NodeSpec) -> str:
     )
 
 
-# The broker MBeans lesson 19 shows, and nothing else: the agent reads only these at each
-# scrape (a broker has thousands of MBeans; reading them all costs CPU on a 2-core machine).
+# Request types whose counts `kafkalab load` shows beside Produce and FetchConsumer: what the
+# services' commits and transactions cost the broker per order (one of each per batch).
+COMMIT_REQUESTS = (
+    "OffsetCommit",
+    "TxnOffsetCommit",
+    "AddPartitionsToTxn",
+    "AddOffsetsToTxn",
+    "EndTxn",
+)
+
+# The broker MBeans lesson 19 shows, plus the request counts of `kafkalab load`, and nothing
+# else: the agent reads only these at each scrape (a broker has thousands of MBeans; reading
+# them all costs CPU on a 2-core machine).
 JMX_OBJECT_NAMES = (
     "kafka.server:type=ReplicaManager,name=UnderReplicatedPartitions",
     "kafka.controller:type=KafkaController,name=OfflinePartitionsCount",
     "kafka.controller:type=KafkaController,name=ActiveControllerCount",
     "kafka.network:type=RequestMetrics,name=TotalTimeMs,request=Produce",
     "kafka.network:type=RequestMetrics,name=TotalTimeMs,request=FetchConsumer",
+    *(f"kafka.network:type=RequestMetrics,name=TotalTimeMs,request={r}" for r in COMMIT_REQUESTS),
 )
 
 

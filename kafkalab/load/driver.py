@@ -25,8 +25,8 @@ from kafkalab.catalogue.services import SERVICES
 from kafkalab.connection import Connection
 from kafkalab.events.serde import now_ms
 from kafkalab.events.topics import ORDER_EVENTS
+from kafkalab.load import broker, sample, shop, volume
 from kafkalab.load import plan as p
-from kafkalab.load import sample, shop, volume
 from kafkalab.load.cancel import Canceller
 from kafkalab.load.outcome import LatencyRecorder, judge
 from kafkalab.load.pacing import Schedule
@@ -121,7 +121,10 @@ def run_load(
     lags = sample.LagSampler(conn)
     lags.sample()
     lags.start()
-    cpu = sample.CpuMeter(sample.platform_processes(settings))
+    processes = sample.platform_processes(settings)
+    brokers = sum(1 for process in processes if process.label == "broker")
+    requests_before = broker.request_counts(settings, brokers)
+    cpu = sample.CpuMeter(processes)
     try:
         _send_and_drain(settings, plan, customers, report, watch, lags, show)
         # CPU over the active phase (first order → last order terminal): what saturates.
@@ -130,6 +133,12 @@ def run_load(
         # analytics are part of it. Quiet = no topic grew for a moment.
         show(Progress("settling", _since(report), plan.orders))
         after, report.settled = volume.wait_quiet(conn, timeout=SETTLE_TIMEOUT)
+        # The whole cost of the run, settling tail included (wait_quiet's last quiet second
+        # or so adds idle time only).
+        report.cpu_seconds = cpu.seconds()
+        report.broker_requests = broker.requests_between(
+            requests_before, broker.request_counts(settings, brokers)
+        )
         lags.sample()
     finally:
         lags.stop()

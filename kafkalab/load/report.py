@@ -147,12 +147,35 @@ class LoadReport:
     other_cpu_percent: float | None = None
     """Percent of a core used by processes that are neither the platform nor this driver
     (other work on the machine competing with the measurement)."""
+    cpu_seconds: dict[str, float] = field(default_factory=dict)
+    """CPU seconds per process label (services, broker, registry, driver) from the first order
+    until the run's last record: the whole cost of the run, the settling tail included."""
+    broker_requests: dict[str, int] = field(default_factory=dict)
+    """Requests the broker(s) handled during the run, by type (Produce, FetchConsumer…), from
+    the JMX exporter's `kafka_network_requestmetrics_requests_total`; empty without it."""
     order_ids: list[str] = field(default_factory=list, repr=False)
     """Every accepted order (left out of --json: the verifier takes them)."""
 
     @property
     def lost(self) -> int:
         return self.orders.lost + self.failing.lost
+
+    @property
+    def accepted(self) -> int:
+        return self.orders.accepted + self.failing.accepted
+
+    @property
+    def cpu_s_per_1k_orders(self) -> dict[str, float]:
+        return per_thousand_orders(self.cpu_seconds, self.accepted)
+
+    @property
+    def records_per_order(self) -> dict[str, float]:
+        return records_per_order(self.volume.by_topic, self.accepted)
+
+    @property
+    def broker_requests_per_s(self) -> dict[str, float]:
+        window = self.settle_seconds
+        return {k: round(n / window, 1) for k, n in self.broker_requests.items()} if window else {}
 
     @property
     def all_terminal(self) -> bool:
@@ -164,5 +187,38 @@ class LoadReport:
         data = asdict(self)
         data.pop("order_ids", None)
         data["lost"] = self.lost
+        data["cpu_s_per_1k_orders"] = self.cpu_s_per_1k_orders
+        data["records_per_order"] = self.records_per_order
+        data["broker_requests_per_s"] = self.broker_requests_per_s
         data["all_terminal"] = self.all_terminal
         return data
+
+
+TOTAL = "total"
+INTERNAL = "quixstreams internal"
+"""analytics' repartition and changelog topics, summed: quixstreams' price of shop-wide
+windows (one repartition record per fact), apart from the events the services publish."""
+
+
+def per_thousand_orders(seconds: dict[str, float], orders: int) -> dict[str, float]:
+    """CPU seconds per 1,000 orders per process label, and their total. A figure that stays
+    put when the machine is shared (wall-clock rates do not)."""
+    if orders <= 0:
+        return {}
+    out = {label: round(s / orders * 1000, 2) for label, s in seconds.items()}
+    out[TOTAL] = round(sum(seconds.values()) / orders * 1000, 2)
+    return out
+
+
+def records_per_order(by_topic: dict[str, int], orders: int) -> dict[str, float]:
+    """Records written per order, by topic, with analytics' internal topics summed into one
+    line and a total, largest first. Counts every record of the run, whoever caused it."""
+    if orders <= 0:
+        return {}
+    grouped: dict[str, int] = {}
+    for topic, n in by_topic.items():
+        name = INTERNAL if topic.startswith(("repartition__", "changelog__")) else topic
+        grouped[name] = grouped.get(name, 0) + n
+    out = {t: round(n / orders, 2) for t, n in sorted(grouped.items(), key=lambda kv: -kv[1])}
+    out[TOTAL] = round(sum(by_topic.values()) / orders, 2)
+    return out

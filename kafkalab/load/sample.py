@@ -132,6 +132,16 @@ class CpuMeter:
         self._before = cpu_snapshot(processes)
         self._machine = machine_ticks()
 
+    def seconds(self) -> dict[str, float]:
+        """CPU seconds per label since the start (replicas summed; a process that restarted
+        in between is left out). Callable any number of times, before or after `stop()`."""
+        now = cpu_snapshot(self.processes)
+        out: dict[str, float] = {}
+        for process, start in self._before.items():
+            if process in now:
+                out[process.label] = out.get(process.label, 0.0) + now[process] - start
+        return {label: round(value, 2) for label, value in out.items()}
+
     def stop(self) -> CpuUsage:
         seconds = time.monotonic() - self.started
         after = cpu_snapshot(self.processes)

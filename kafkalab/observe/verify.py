@@ -556,15 +556,17 @@ def _analytics(
     counted once with its OrderCreated total).
 
     Read whole (`read_from_ms` None), the totals count every order ever created. Read as a
-    window, the earlier orders were not read, so the rule is about growth: analytics emits a
-    running result per order fact, stamped with its input's time, in the order it applied
-    them. A *cut* in those results where every result after it is stamped later than every
-    result before it (and at or after the window's start; records before the window's start
-    are all stamped earlier) splits the input cleanly: what analytics applied after the cut
-    is exactly the orders created after the last stamp before it (those not applied yet are
-    what it is behind). So latest − the value before the earliest such cut must equal the
-    orders created after that stamp, all of them in the window's read. The cut after the last
-    result always exists: the check then says whether analytics is behind.
+    window, the earlier orders were not read, so the rule is about growth. A *cut* in a
+    metric's results where every result after it is stamped later than every result before
+    it (and at or after the window's start; records before the window's start are all
+    stamped earlier) splits the input: latest − the value before the earliest such cut must
+    equal the orders created after the last stamp before it, all of them in the window's
+    read. The cut after the last result always exists: the check then says whether analytics
+    is behind. Analytics writes the latest totals at each checkpoint (`LatestSink`, every
+    second), stamped when written, so every cut is clean and the value before the window is
+    the last checkpoint before it: the rule is exact when analytics had caught up then and
+    no order was created between that checkpoint and the window's start — as in a run's own
+    window, which starts before its first order (`load`, `chaos`, scenarios).
     """
     windowed = read_from_ms is not None
     counted = [o for o in orders.values() if o.created]

@@ -3,7 +3,7 @@
 The demo reads the `analytics` topic itself and works out each figure with the topic's own
 rule — for a running total the record with the highest offset (one metric = one key = one
 partition, so offsets order its updates); for a per-minute figure the newest window, and in it
-the highest offset (`.current()` re-emits a window on every update) — then compares.
+the highest offset (analytics re-writes a window each second it changed) — then compares.
 """
 
 from __future__ import annotations

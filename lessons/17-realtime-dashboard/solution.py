@@ -1,7 +1,7 @@
 """Lesson 17 exercise — the reader behind a dashboard panel. (reference solution)
 
-Goal: `analytics` holds what the analytics service wrote: a record for every update of a
-window, keyed by metric, several per minute, and some of them in transactions that were then
+Goal: `analytics` holds what the analytics service wrote: a window's latest value each second
+it changed, keyed by metric, several per minute, and some of them in transactions that were then
 aborted. Finish the panel's reader so that it reads only committed records and keeps, for each
 minute, the latest orders_count and revenue_cents; the file then publishes one row per minute to
 the compacted `panel` topic.
@@ -49,8 +49,8 @@ def keep(update: dict) -> None:
     """Record one update of the panel's metrics in `panel`.
 
     `update` is an AnalyticsWindow: {"metric", "window", "window_start", "window_end", "value",
-    "count"}. Analytics writes a window again every time it changes (quixstreams' `.current()`),
-    so each minute has several updates of each metric.
+    "count"}. Analytics writes a window again each second it changed (quixstreams' `.current()`,
+    written at each checkpoint), so each minute has several updates of each metric.
     """
     # Each update carries the window's whole figure so far, not an increment, and they arrive
     # in offset order: the latest replaces the one before.

@@ -59,3 +59,33 @@ def test_a_report_inside_another_result_keeps_lost_in_its_json() -> None:
     report.order_ids = ["a", "b"]
     data = json.loads(json.dumps(ui.to_jsonable(Outer(report))))
     assert data["load"]["lost"] == 1 and "order_ids" not in data["load"]
+
+
+def test_cpu_per_thousand_orders_and_records_per_order_by_topic() -> None:
+    from kafkalab.load.report import INTERNAL, TOTAL, per_thousand_orders, records_per_order
+
+    assert per_thousand_orders({"order": 3.0, "broker": 5.0}, 2000) == {
+        "order": 1.5,
+        "broker": 2.5,
+        TOTAL: 4.0,
+    }
+    assert per_thousand_orders({"order": 3.0}, 0) == {}
+    by_topic = {
+        "order-events": 4000,
+        "analytics": 200,
+        "repartition__kafkalab-analytics--order-events--all": 2000,
+        "changelog__kafkalab-analytics--x": 100,
+    }
+    per_order = records_per_order(by_topic, 1000)
+    assert per_order == {"order-events": 4.0, INTERNAL: 2.1, "analytics": 0.2, TOTAL: 6.3}
+    assert list(per_order)[:2] == ["order-events", INTERNAL]  # largest first
+
+
+def test_broker_requests_between_two_readings() -> None:
+    from kafkalab.load.broker import requests_between
+
+    before = {"Produce": 100, "FetchConsumer": 50}
+    after = {"Produce": 160, "FetchConsumer": 40, "Fetch": 7}
+    # FetchConsumer went back (a restarted broker): left out, not a negative count.
+    assert requests_between(before, after) == {"Fetch": 7, "Produce": 60}
+    assert requests_between({}, after) == {}  # no first reading: nothing to subtract from
