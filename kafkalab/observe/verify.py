@@ -562,11 +562,9 @@ def _analytics(
     stamped earlier) splits the input: latest − the value before the earliest such cut must
     equal the orders created after the last stamp before it, all of them in the window's
     read. The cut after the last result always exists: the check then says whether analytics
-    is behind. Analytics writes the latest totals at each checkpoint (`LatestSink`, every
-    second), stamped when written, so every cut is clean and the value before the window is
-    the last checkpoint before it: the rule is exact when analytics had caught up then and
-    no order was created between that checkpoint and the window's start — as in a run's own
-    window, which starts before its first order (`load`, `chaos`, scenarios).
+    is behind. This holds because analytics writes every change of these two running totals,
+    stamped with the time of the input that made it, in the order it applied them
+    (`services/analytics/emit.py::LEDGER`); its other figures are written once a second.
     """
     windowed = read_from_ms is not None
     counted = [o for o in orders.values() if o.created]

@@ -94,3 +94,28 @@ def test_an_unacknowledged_write_aborts_the_checkpoint(producer: Recorder) -> No
     with pytest.raises(RuntimeError, match="not acknowledged"):
         sink.flush()
     assert sink.written == 0
+
+
+def test_the_ledger_totals_are_written_at_every_change_with_their_inputs_time() -> None:
+    producer = Recorder()
+    stamps: list[Any] = []
+    real = producer.produce
+
+    def produce(topic: str, key: bytes, value: bytes, headers: Any, on_delivery: Any, **kw: Any):
+        stamps.append(kw.get("timestamp"))
+        real(topic, key, value, headers, on_delivery)
+
+    producer.produce = produce  # type: ignore[method-assign]
+    sink = sink_with(producer)
+    for n, ts in ((1, 1_000), (1, 1_500), (2, 1_200), (3, 2_000)):  # 1_500: unchanged, skipped
+        sink.add(result("orders_total", "running", 0, n), "all", ts, [], "repartition", 0, 0)
+    for n in range(1, 4):
+        add(sink, result("orders_count", "tumbling-60s", 0, n))
+    sink.flush()
+    assert producer.sent == [
+        ("analytics", b"orders_total", b"1"),
+        ("analytics", b"orders_total", b"2"),
+        ("analytics", b"orders_total", b"3"),
+        ("analytics", b"orders_count", b"3"),
+    ]
+    assert stamps == [1_000, 1_200, 2_000, None]  # the others are stamped when written

@@ -14,6 +14,13 @@ seen since the last flush, and waits for the broker to acknowledge them. Hence:
 - the topic lags the stream by at most one checkpoint, and the last value of a window is
   always written (a closed window's last update is its final value);
 - at-least-once still: if writing fails the checkpoint aborts and the input is read again.
+
+Two figures are the exception: the running `orders_total` and `revenue_total_cents` are the
+shop's ledger, which the invariant checker compares with `order-events`. Each change of them is
+written (about two records per order), stamped with the timestamp of the input that made it, so
+a checker that reads only a window can tell the orders counted before it from those counted in
+it (`observe/verify.py::_analytics`). A figure that only moves once a second could not say which
+orders its first value in the window already held.
 """
 
 from __future__ import annotations
@@ -25,10 +32,13 @@ from confluent_kafka import Producer
 from quixstreams.models import HeadersTuples
 from quixstreams.sinks import BaseSink
 
-from kafkalab.services.analytics.aggregate import RUNNING
+from kafkalab.services.analytics.aggregate import ORDERS_TOTAL, REVENUE_TOTAL_CENTS, RUNNING
 
 EMIT_EVERY_S = 1.0
 """The analytics app's checkpoint (commit) interval, hence how often the topic is updated."""
+
+LEDGER = (ORDERS_TOTAL, REVENUE_TOTAL_CENTS)
+"""Running figures written at every change, with their input's timestamp (see above)."""
 
 Slot = tuple[str, str, int]
 """(metric, window, window_start): one figure of one window. A running figure is one slot
@@ -88,6 +98,9 @@ class LatestSink(BaseSink):
         self.flush_timeout = flush_timeout
         self.on_written = on_written
         self.latest = Latest()
+        self.ledger: list[tuple[dict[str, Any], int]] = []
+        """Changes of the LEDGER figures since the last flush, with their input's timestamp."""
+        self._ledger_last: dict[str, Any] = {}
         self.written = 0
 
     def add(
@@ -100,13 +113,21 @@ class LatestSink(BaseSink):
         partition: int,
         offset: int,
     ) -> None:
+        metric = value.get("metric")
+        if value.get("window") == RUNNING and metric in LEDGER:
+            self.latest.offered += 1
+            if self._ledger_last.get(metric) != value.get("value"):
+                self._ledger_last[metric] = value.get("value")
+                self.ledger.append((value, timestamp))
+            return
         self.latest.offer(value)
 
     def flush(self) -> None:
         """Write the pending results and wait for the acknowledgements; raising here aborts
         the checkpoint, so the input offsets are not committed (at-least-once)."""
-        results = self.latest.drain()
-        if not results:
+        stamped = [*self.ledger, *((result, None) for result in self.latest.drain())]
+        self.ledger = []
+        if not stamped:
             return
         failed: list[str] = []
 
@@ -114,10 +135,16 @@ class LatestSink(BaseSink):
             if err is not None:
                 failed.append(str(err))
 
-        for result in results:
+        for result, timestamp in stamped:
             key, value = self.serialize(result)
+            stamp = {} if timestamp is None else {"timestamp": timestamp}
             self.producer.produce(
-                self.topic, key=key, value=value, headers=self.headers, on_delivery=delivered
+                self.topic,
+                key=key,
+                value=value,
+                headers=self.headers,
+                on_delivery=delivered,
+                **stamp,
             )
         remaining = self.producer.flush(self.flush_timeout)
         if remaining or failed:
@@ -125,5 +152,5 @@ class LatestSink(BaseSink):
                 f"analytics results not acknowledged ({remaining} in flight, "
                 f"{len(failed)} failed: {failed[:1]})"
             )
-        self.written += len(results)
-        self.on_written(len(results))
+        self.written += len(stamped)
+        self.on_written(len(stamped))
