@@ -50,7 +50,7 @@ class Probe:
                 "log_level": 0,
             },
         )
-        self._producer.init_transactions(30)
+        self._producer.init_transactions(15)
 
     def fire(self, partitions: list[str], started: float) -> None:
         """Write one empty record to each "topic[p]"; times count from `started` (monotonic)."""

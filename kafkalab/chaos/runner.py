@@ -13,13 +13,15 @@ min.insync.replicas is refused before anything runs unless forced."""
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import httpx
+from confluent_kafka import KafkaException
 
 from kafkalab import clients
 from kafkalab.catalogue.services import group_id
@@ -75,6 +77,12 @@ def planned_load(
     return None
 
 
+class KafkaUnanswered(KafkalabError):
+    """A Kafka call of the chaos run itself failed (the cluster is in pieces): one sentence."""
+
+    hint = "see `kafkalab cluster status`; `kafkalab cluster up` starts the brokers that are down"
+
+
 @dataclass
 class TimelineEntry:
     at_s: float
@@ -127,6 +135,16 @@ class _Clock:
         self.notify(f"+{entry.at_s:6.2f} s  {kind:<9} {detail}")
 
 
+@contextlib.contextmanager
+def _kafka_in_one_sentence() -> Iterator[None]:
+    """A Kafka failure of the run's own calls (a cluster without quorum answers nothing) as
+    one sentence: never an unexpected error."""
+    try:
+        yield
+    except KafkaException as exc:
+        raise KafkaUnanswered(f"Kafka did not answer the chaos run: {_sentence(exc)}") from exc
+
+
 def run(
     settings: Settings,
     conn: Connection,
@@ -147,97 +165,98 @@ def run(
     running starts it first, as `kafkalab load` does. The first fault lands once the load's
     orders flow, or `after` seconds into the load. A broker kill that `health.forecast_kill`
     refuses raises `faults.KillRefused` before anything starts, unless `force`."""
-    checked = faults.check_action(action)
-    if every is not None and not during_load:
-        raise InvalidChoice(
-            "--every repeats a fault while a load runs",
-            hint="drop --no-load, or add --during-load N",
-        )
-    if after is not None and not during_load:
-        raise InvalidChoice(
-            "--after times the fault from the start of the load",
-            hint="add --during-load N, or drop --after",
-        )
-    try:
-        target = faults.resolve(settings, target_name, replica, docker=docker)
-    except faults.NothingRunning:
-        if not during_load or docker or not start_missing:
-            raise
-        # A load needs the platform anyway: start what is missing, as `kafkalab load` does.
-        from kafkalab.platform import control
-
-        conn = control.up(settings, notify=notify).conn  # a new cluster may have been formatted
-        target = faults.resolve(settings, target_name, replica, docker=docker)
-    report = ChaosReport(checked, target.label)
-    forecast = _forecast(settings, target, checked, force)
-    clock = _Clock(report, notify or (lambda _m: None))
-    if forecast is not None:
-        report.forecast = forecast.consequence
-        clock.note("note", f"predicted: {forecast.consequence}")
-    flight = _InFlight()
-    scene = _Scene(settings, conn, target, clock, recover_timeout, flight, forecast)
-    since = now_ms()
-    local = target.kind == "service" and target.container is None
-    if checked == "resume" and local:
-        # Judge everything since the pause: that is the window whose events were held up.
-        since = paused.forget(settings, target.label) or since
-    if during_load and local and checked != "resume":
-        # Join first, load second: a fault that waits for its replica to join would otherwise
-        # land after a short load has finished, with nothing in flight.
-        group = group_id(target.name)
-        _await_member(scene, group, watch.group_snapshot(conn, group))
-    load_thread = None
-    if during_load:
-        load_thread = _start_load(settings, conn, during_load, report, clock, flight, after)
-        if report.failure is not None:  # it never got going: no fault, no verdict over nothing
-            return report
-    while True:
-        report.fault_ms.append(now_ms())
-        recovered_in = _one_fault(scene, checked, report)
-        report.faults += 1
-        if checked == "pause" and load_thread is not None:
-            # Under a load the pause is a round trip: once the group has evicted the member,
-            # wake it and watch it rejoin, so the orders it holds can finish and be judged.
-            recovered_in = _one_fault(scene, "resume", report)
-        if recovered_in is not None:
-            report.recovery_seconds.append(recovered_in)
-        if report.failure is not None and forecast is not None and forecast.quorum_lost:
-            break  # nothing recovers without a quorum: say so now, not after the load
-        if load_thread is None or every is None or not load_thread.is_alive():
-            break
-        load_thread.join(every)
-        if not load_thread.is_alive():
-            break
-    if load_thread is not None:
-        load_thread.join(_load_join_timeout(report, forecast))
-        _judge_load(report, during_load or 0, load_thread.is_alive())
-        if report.load is not None:
-            ends: list[int | None] = [*report.fault_ms[1:], None]
-            report.impacts = impacts(
-                zip(report.fault_ms, ends, strict=True), report.load.disruptions
+    with _kafka_in_one_sentence():
+        checked = faults.check_action(action)
+        if every is not None and not during_load:
+            raise InvalidChoice(
+                "--every repeats a fault while a load runs",
+                hint="drop --no-load, or add --during-load N",
             )
-            for impact in report.impacts:
-                clock.note("load", str(impact))
-    if checked == "pause" and load_thread is None:
-        if local:
-            paused.remember(settings, target.label, since)
-        from kafkalab.platform.control import resume_command
+        if after is not None and not during_load:
+            raise InvalidChoice(
+                "--after times the fault from the start of the load",
+                hint="add --during-load N, or drop --after",
+            )
+        try:
+            target = faults.resolve(settings, target_name, replica, docker=docker)
+        except faults.NothingRunning:
+            if not during_load or docker or not start_missing:
+                raise
+            # A load needs the platform anyway: start what is missing, as `kafkalab load` does.
+            from kafkalab.platform import control
 
-        report.unchecked = (
-            f"{target.label} stays paused: its events wait, they are not lost; "
-            f"`{resume_command(target.name, target.replica)}` wakes it and runs the "
-            "invariant checker over the pause"
-        )
-        clock.note("note", report.unchecked)
+            conn = control.up(settings, notify=notify).conn  # a new cluster may have been formatted
+            target = faults.resolve(settings, target_name, replica, docker=docker)
+        report = ChaosReport(checked, target.label)
+        forecast = _forecast(settings, target, checked, force)
+        clock = _Clock(report, notify or (lambda _m: None))
+        if forecast is not None:
+            report.forecast = forecast.consequence
+            clock.note("note", f"predicted: {forecast.consequence}")
+        flight = _InFlight()
+        scene = _Scene(settings, conn, target, clock, recover_timeout, flight, forecast)
+        since = now_ms()
+        local = target.kind == "service" and target.container is None
+        if checked == "resume" and local:
+            # Judge everything since the pause: that is the window whose events were held up.
+            since = paused.forget(settings, target.label) or since
+        if during_load and local and checked != "resume":
+            # Join first, load second: a fault that waits for its replica to join would otherwise
+            # land after a short load has finished, with nothing in flight.
+            group = group_id(target.name)
+            _await_member(scene, group, watch.group_snapshot(conn, group))
+        load_thread = None
+        if during_load:
+            load_thread = _start_load(settings, conn, during_load, report, clock, flight, after)
+            if report.failure is not None:  # it never got going: no fault, no verdict over nothing
+                return report
+        while True:
+            report.fault_ms.append(now_ms())
+            recovered_in = _one_fault(scene, checked, report)
+            report.faults += 1
+            if checked == "pause" and load_thread is not None:
+                # Under a load the pause is a round trip: once the group has evicted the member,
+                # wake it and watch it rejoin, so the orders it holds can finish and be judged.
+                recovered_in = _one_fault(scene, "resume", report)
+            if recovered_in is not None:
+                report.recovery_seconds.append(recovered_in)
+            if report.failure is not None and forecast is not None and forecast.quorum_lost:
+                break  # nothing recovers without a quorum: say so now, not after the load
+            if load_thread is None or every is None or not load_thread.is_alive():
+                break
+            load_thread.join(every)
+            if not load_thread.is_alive():
+                break
+        if load_thread is not None:
+            load_thread.join(_load_join_timeout(report, forecast))
+            _judge_load(report, during_load or 0, load_thread.is_alive())
+            if report.load is not None:
+                ends: list[int | None] = [*report.fault_ms[1:], None]
+                report.impacts = impacts(
+                    zip(report.fault_ms, ends, strict=True), report.load.disruptions
+                )
+                for impact in report.impacts:
+                    clock.note("load", str(impact))
+        if checked == "pause" and load_thread is None:
+            if local:
+                paused.remember(settings, target.label, since)
+            from kafkalab.platform.control import resume_command
+
+            report.unchecked = (
+                f"{target.label} stays paused: its events wait, they are not lost; "
+                f"`{resume_command(target.name, target.replica)}` wakes it and runs the "
+                "invariant checker over the pause"
+            )
+            clock.note("note", report.unchecked)
+            return report
+        if forecast is not None and forecast.quorum_lost:
+            report.unchecked = (
+                "the invariant checker needs a cluster that elects leaders: restart a broker first"
+            )
+            clock.note("note", report.unchecked)
+            return report
+        _check_invariants(report, conn, since, clock)
         return report
-    if forecast is not None and forecast.quorum_lost:
-        report.unchecked = (
-            "the invariant checker needs a cluster that elects leaders: restart a broker first"
-        )
-        clock.note("note", report.unchecked)
-        return report
-    _check_invariants(report, conn, since, clock)
-    return report
 
 
 def _forecast(
@@ -426,18 +445,23 @@ def _broker_kill(scene: _Scene, report: ChaosReport) -> float | None:
         return None
     kill = recovery.led_by(victim, view.views.values())
     report.kills.append(kill)
-    probe = Probe(scene.conn, scene.timeout)
+    try:
+        probe: Probe | None = Probe(scene.conn, scene.timeout)
+    except KafkaException as exc:  # no transaction coordinator: a cluster without a quorum
+        probe = None
+        scene.clock.note("note", f"no acks=all probe could be prepared: {_sentence(exc)}")
     try:
         return _watch_kill(scene, report, kill, probe, view)
     finally:
-        probe.close()
+        if probe is not None:
+            probe.close()
 
 
 def _watch_kill(
     scene: _Scene,
     report: ChaosReport,
     kill: recovery.KillRecovery,
-    probe: Probe,
+    probe: Probe | None,
     view: health.Partitions,
 ) -> float | None:
     before = watch.LeaderSnapshot(
@@ -446,7 +470,8 @@ def _watch_kill(
     done = faults.inject(scene.settings, "kill", scene.target, force=True)  # forecast: run()
     injected = time.monotonic()
     scene.clock.note("fault", done + scene.flight.describe())
-    probe.fire([p.partition for p in kill.led], injected)
+    if probe is not None:
+        probe.fire([p.partition for p in kill.led], injected)
     if scene.forecast is not None and scene.forecast.quorum_lost:
         scene.clock.note("note", f"no election can follow: {scene.forecast.consequence}")
         report.fail(
@@ -469,16 +494,20 @@ def _watch_kill(
                 scene.clock.note("election", change)
                 before = after
             recovery.observe(kill, now.views, now.brokers, at)
-        probe.poll(0)
-        recovery.record_probes(kill, probe.result.acked)
+        if probe is not None:
+            probe.poll(0)
+            recovery.record_probes(kill, probe.result.acked)
         if kill.recovered:
             seconds = kill.seconds or 0.0
             scene.clock.note("recovered", f"{kill.summary()}; all recovered after {seconds:.1f} s")
             return seconds
-        probe.poll(METADATA_POLL)
+        if probe is None:
+            time.sleep(METADATA_POLL)
+        else:
+            probe.poll(METADATA_POLL)
     waiting = ", ".join(f"{n} for {what}" for what, n in kill.waiting().items() if n)
     scene.clock.note("note", f"not recovered within {scene.timeout:.0f} s: {waiting}")
-    errors = sorted(set(probe.result.errors.values()))
+    errors = sorted(set(probe.result.errors.values())) if probe is not None else []
     report.fail(
         f"{scene.target.name}'s partitions did not all recover within {scene.timeout:.0f} s "
         f"(still waiting: {waiting})" + (f"; probe writes saw {errors[0]}" if errors else "")
