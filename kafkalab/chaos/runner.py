@@ -583,8 +583,8 @@ def _start_load(
         clock.note("load", f"load finished: {report.tally}")
 
     thread = threading.Thread(target=work, name="chaos-load", daemon=True)
-    thread.start()
     clock.note("load", f"load of {orders} orders started (users, stock, then the orders)")
+    thread.start()
     started = time.monotonic()
     deadline = started + (after if after is not None else LOAD_START_WAIT)
     while thread.is_alive() and time.monotonic() < deadline:

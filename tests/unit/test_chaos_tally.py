@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import pytest
+
 from kafkalab.chaos.tally import LoadTally, impacts
+from kafkalab.connection import Connection
 from kafkalab.load import shop
 from kafkalab.load.plan import LoadPlan
 from kafkalab.load.report import Disruption, LoadReport, Outcomes
+from kafkalab.settings import load_settings
 
 
 def _report() -> LoadReport:
@@ -54,3 +58,52 @@ def test_retry_after_is_read_as_bounded_seconds() -> None:
     assert shop.retry_after("1") == 1.0
     assert shop.retry_after("600") == shop.MAX_RETRY_WAIT
     assert shop.retry_after("Wed, 21 Oct 2015 07:28:00 GMT") is None
+
+
+def test_a_load_that_dies_fails_the_run_in_one_sentence(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Run 1 of issue 15: the load's thread died with a traceback and the verdict was green."""
+    from kafkalab.chaos import runner
+    from kafkalab.load import driver
+
+    def dies(*_args: object, **_kwargs: object) -> LoadReport:
+        raise KeyError("token")
+
+    monkeypatch.setattr(driver, "run_load", dies)
+    report = runner.ChaosReport("kill", "broker-2")
+    clock = runner._Clock(report, lambda _m: None)
+    thread = runner._start_load(
+        load_settings(),
+        Connection("127.0.0.1:1", "http://127.0.0.1:1"),
+        10,
+        report,
+        clock,
+        runner._InFlight(),
+    )
+    thread.join(5)
+    assert not report.passed
+    assert report.failure == "the load died: KeyError: 'token'"
+    assert report.timeline[-1].detail == report.failure
+
+
+def test_a_load_that_cannot_start_fails_before_any_fault(monkeypatch: pytest.MonkeyPatch) -> None:
+    from kafkalab.chaos import runner
+    from kafkalab.load import driver
+
+    def refused(*_args: object, **_kwargs: object) -> LoadReport:
+        raise shop.LoadSetupFailed("logging a load user in answered 503 Kafka did not answer")
+
+    monkeypatch.setattr(driver, "run_load", refused)
+    report = runner.ChaosReport("kill", "broker-2")
+    clock = runner._Clock(report, lambda _m: None)
+    runner._start_load(
+        load_settings(),
+        Connection("127.0.0.1:1", "http://127.0.0.1:1"),
+        10,
+        report,
+        clock,
+        runner._InFlight(),
+    )
+    assert (
+        report.failure
+        == "the load stopped: logging a load user in answered 503 Kafka did not answer"
+    )
