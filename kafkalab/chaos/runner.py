@@ -187,6 +187,11 @@ def run(
 
             conn = control.up(settings, notify=notify).conn  # a new cluster may have been formatted
             target = faults.resolve(settings, target_name, replica, docker=docker)
+        if target.kind == "broker" and checked == "kill" and every is not None:
+            raise InvalidChoice(
+                "--every cannot repeat a broker kill: a killed broker stays dead until restarted",
+                hint=f"kill once, then `kafkalab chaos restart {target.name}`",
+            )
         report = ChaosReport(checked, target.label)
         forecast = _forecast(settings, target, checked, force)
         clock = _Clock(report, notify or (lambda _m: None))
