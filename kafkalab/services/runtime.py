@@ -205,6 +205,8 @@ class Service:
         self.processed = 0
         self.assigned: list[TopicPartition] = []
         self.ready = False
+        self.fatal = False
+        """Set on a fatal consumer error: `run()` then stops and returns 1."""
         self.audit = AuditLog(conn, self.name, self.serde)
         # Authentication and authorization failures the client library reports outside any
         # one record (metadata, SASL) go to the audit trail too.
@@ -315,7 +317,7 @@ class Service:
                 self.producer.poll(0)
         finally:
             self._shutdown()
-        return 0
+        return 1 if self.fatal else 0
 
     def _process_batch(self, batch: list[Message]) -> None:
         if self.transactional:
@@ -435,6 +437,13 @@ class Service:
         if error.code() != KafkaError._PARTITION_EOF:
             log.warning("consumer error: %s", explain(error))
             self.audit.kafka_error(error, "kafka read", f"topic:{msg.topic()}")
+        if error.fatal():
+            # E.g. a static member fenced after its group coordinator's broker died: this
+            # consumer will never be assigned anything again, yet /health would stay 200.
+            # Exit, so that the supervisor starts a fresh replica (with a new consumer).
+            log.error("fatal consumer error, stopping so the supervisor restarts this replica")
+            self.fatal = True
+            self.stopping.set()
         return True
 
     def _client_error(self, error: KafkaError) -> None:
