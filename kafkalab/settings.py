@@ -112,6 +112,12 @@ class Settings(BaseSettings):
     request_timeout: float = Field(
         default=5.0, description="Seconds order waits for inventory's stock-check reply."
     )
+    publish_timeout: float = Field(
+        default=25.0,
+        description="Seconds a service waits for Kafka to acknowledge the write behind an HTTP "
+        "request before it answers 503 with Retry-After: longer than a leader election after a "
+        "broker dies (broker.session.timeout.ms, 9 s, plus the election itself).",
+    )
     payment_failure_rate: float = Field(
         default=0.0, description="Injected transient gateway failure rate (0-1), for load/chaos."
     )

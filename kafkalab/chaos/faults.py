@@ -16,9 +16,10 @@ from typing import Any, Literal
 from kafkalab import processes
 from kafkalab.catalogue.services import LEARNER_SERVICES, SERVICES
 from kafkalab.chaos import containers
-from kafkalab.cluster import lifecycle
+from kafkalab.cluster import config, connect, health, lifecycle
 from kafkalab.errors import InvalidChoice, KafkalabError
 from kafkalab.platform import compose, files
+from kafkalab.security.material import ADMIN
 from kafkalab.settings import Settings
 
 Action = Literal["kill", "pause", "resume", "restart"]
@@ -129,8 +130,10 @@ def broker_pid(settings: Settings, target: Target) -> int | None:
     return None
 
 
-def inject(settings: Settings, action: Action, target: Target) -> str:
-    """Do it; returns a one-line description for the timeline."""
+def inject(settings: Settings, action: Action, target: Target, force: bool = False) -> str:
+    """Do it; returns a one-line description for the timeline. A broker kill that would lose
+    the KRaft quorum or push partitions below min.insync.replicas is refused (`KillRefused`)
+    unless `force`."""
     if target.container is not None:
         if target.kind == "broker" and action not in ("kill", "restart"):
             raise InvalidChoice(
@@ -139,7 +142,7 @@ def inject(settings: Settings, action: Action, target: Target) -> str:
             )
         return containers.inject(target.container, action, target.kind == "broker")
     if target.kind == "broker":
-        return _broker_fault(settings, action, target)
+        return _broker_fault(settings, action, target, force)
     pid = service_pid(settings, target)
     sig = {
         "kill": signal.SIGKILL,
@@ -151,21 +154,49 @@ def inject(settings: Settings, action: Action, target: Target) -> str:
     return f"{sig.name} → {target.label} (pid {pid})"
 
 
-def _broker_fault(settings: Settings, action: Action, target: Target) -> str:
+class KillRefused(KafkalabError):
+    """A broker kill whose predicted consequence is worse than a leader election."""
+
+
+def forecast(settings: Settings, target: Target) -> health.KillForecast:
+    """What a SIGKILL of `target` (a broker) would do, from the pid files and the metadata."""
+    status = lifecycle.status(settings)
+    alive = [b.node_id for b in status.brokers if b.running]
+    voters = [b.node_id for b in status.brokers]  # every kafkalab node is a controller voter
+    _, min_isr = config.replication(len(status.brokers))
+    views = health.read_partitions(connect.resolve(settings, ADMIN)).views.values()
+    return health.forecast_kill(target.node_id, alive, voters, views, min_isr)
+
+
+def _broker_fault(settings: Settings, action: Action, target: Target, force: bool) -> str:
     pid = broker_pid(settings, target)
     if action == "kill":
         if pid is None:
             raise InvalidChoice(
                 f"{target.name} is already down", hint=f"`kafkalab chaos restart {target.name}`"
             )
+        predicted = forecast(settings, target)
+        if predicted.refusal and not force:
+            dead = [b.name for b in lifecycle.status(settings).brokers if not b.running]
+            first = f"`kafkalab chaos restart {dead[0]}` first, or " if dead else ""
+            raise KillRefused(
+                predicted.refusal,
+                hint=f"{first}add --force to do it anyway and watch what it does",
+            )
         os.kill(pid, signal.SIGKILL)
-        return f"SIGKILL → {target.name} (pid {pid})"
+        done = f"SIGKILL → {target.name} (pid {pid})"
+        return f"{done}; forced, predicted: {predicted.refusal}" if predicted.refusal else done
     if action == "restart":
         if pid is not None:
             os.kill(pid, signal.SIGKILL)
             processes.wait_gone([pid], 15)
-        lifecycle.up(settings)  # starts exactly the nodes that are not running
-        return f"{target.name} restarted"
+        # Starts exactly the nodes that are not running, then waits until each is back in
+        # every ISR (lifecycle._catch_up).
+        result = lifecycle.up(settings)
+        how = "restarted" if pid is not None else "started again"
+        if result.caught_up_seconds is None:
+            return f"{target.name} {how}"
+        return f"{target.name} {how}; back in every ISR after {result.caught_up_seconds:.1f} s"
     raise InvalidChoice(
         f"brokers can be killed or restarted, not {action}d",
         hint=f"`kafkalab chaos kill {target.name}`",

@@ -75,6 +75,22 @@ def chaos(
             min=1,
         ),
     ] = None,
+    after: Annotated[
+        float | None,
+        typer.Option(
+            "--after",
+            help="Land the first fault S seconds into the load (default: once its orders flow).",
+            min=0,
+        ),
+    ] = None,
+    force: Annotated[
+        bool,
+        typer.Option(
+            "--force",
+            help="Kill a broker even when that loses the KRaft quorum or leaves partitions "
+            "below min.insync.replicas (the predicted consequence is shown).",
+        ),
+    ] = False,
     json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
     docker: Annotated[
         bool, typer.Option("--docker", help="Target a container of `kafkalab up --docker`.")
@@ -83,8 +99,15 @@ def chaos(
     """Inject a fault and print the timeline: fault, rebalance or leader election, recovery.
 
     kill = SIGKILL (the supervisor restarts it), pause/resume = SIGSTOP/SIGCONT (the group
-    evicts a paused member after its session timeout), restart = SIGTERM. broker-N faults need
-    a 3-broker cluster. Ends with the invariant checker; exit 1 if an invariant breaks.
+    evicts a paused member after its session timeout), restart = SIGTERM. Ends with the
+    invariant checker; exit 1 if an invariant breaks, the load could not run, or no recovery
+    was seen.
+
+    broker-N faults need a 3-broker cluster. A broker kill is timed per partition it led: a
+    new live leader, its ISR without the dead broker, an acks=all probe write (about 9 s:
+    broker.session.timeout.ms). A kill that would lose the KRaft quorum or leave partitions
+    below min.insync.replicas is refused unless --force. `chaos restart broker-N` starts a
+    dead broker (or bounces a live one) and waits until it is back in every ISR.
 
     A kill, pause or restart of a service runs a load of 200 orders in the background
     (--during-load N for another count): the timeline shows the orders in flight when the
@@ -137,34 +160,61 @@ def chaos(
         notify=None if json else ui.step,
         docker=docker,
         start_missing=during_load is not None,
+        after=after,
+        force=force,
     )
     if json:
         ui.print_json({**ui.to_jsonable(report), "passed": report.passed})
     else:
-        ui.table(
-            f"chaos {report.action} {report.target}: timeline",
-            ["+s", "what", "detail"],
-            [[f"{e.at_s:.2f}", e.kind, e.detail] for e in report.timeline],
-        )
-        if report.tally is not None:
-            ui.out.print(f"load: {report.tally}")
-        if report.recovery_seconds:
-            worst = max(report.recovery_seconds)
-            ui.out.print(
-                f"{report.faults} fault(s); recovery {min(report.recovery_seconds):.1f}–{worst:.1f} s"
-            )
-        if report.verify is not None:
-            from kafkalab.cli.observe import render_report
-
-            render_report(report.verify)
-        if report.unchecked:
-            ui.success(f"{report.action} {report.target} done — no verdict yet: {report.unchecked}")
-        elif report.passed:
-            ui.success("nothing lost, nothing doubled: every invariant holds")
-        else:
-            ui.failure("an invariant broke — see the ✘ lines above")
+        _render(report)
     if not report.passed:
         raise typer.Exit(1)
+
+
+def _render(report: runner.ChaosReport) -> None:
+    """The timeline, the load's counts, each kill's recovery per partition, the verdict."""
+    ui.table(
+        f"chaos {report.action} {report.target}: timeline",
+        ["+s", "what", "detail"],
+        [[f"{e.at_s:.2f}", e.kind, e.detail] for e in report.timeline],
+    )
+    for kill in report.kills:
+        ui.table(
+            f"recovery of the {len(kill.led)} partition(s) broker-{kill.victim} led "
+            "(seconds after the kill)",
+            ["partition", "leader", "new leader", "ISR shrunk", "acks=all write"],
+            [
+                [p.partition, f"{p.old_leader} → {p.new_leader or '?'}", _s(p.leader_s)]
+                + [_s(p.isr_s), _s(p.probe_s)]
+                for p in kill.led
+            ],
+        )
+        ui.out.print(f"recovery: {kill.summary()}")
+    if report.tally is not None:
+        ui.out.print(f"load: {report.tally}")
+    for impact in report.impacts:
+        ui.out.print(f"  {impact}")
+    if report.recovery_seconds:
+        worst = max(report.recovery_seconds)
+        ui.out.print(
+            f"{report.faults} fault(s); recovery {min(report.recovery_seconds):.1f}–{worst:.1f} s"
+        )
+    if report.verify is not None:
+        from kafkalab.cli.observe import render_report
+
+        render_report(report.verify)
+    if report.failure:
+        ui.failure(report.failure)
+    elif report.unchecked:
+        ui.success(f"{report.action} {report.target} done — no verdict yet: {report.unchecked}")
+    elif report.passed:
+        ui.success("nothing lost, nothing doubled: every invariant holds")
+    else:
+        ui.failure("an invariant broke — see the ✘ lines above")
+
+
+def _s(seconds: float | None) -> str:
+    return "—" if seconds is None else f"{seconds:.1f}"
 
 
 def _fail_burst(target: str, seconds: float, failure_rate: float, json: bool) -> None:

@@ -54,6 +54,12 @@ def up(
         ui.print_json(result)
         return
     size = len(result.status.brokers)
+    if result.caught_up_seconds is not None:
+        ui.success(
+            f"{', '.join(result.started)} back: in every ISR again after "
+            f"{result.caught_up_seconds:.1f} s of catching up"
+        )
+        return
     if result.already_running:
         ui.success(f"already running: {size} broker(s) at {result.status.bootstrap}, nothing to do")
     else:
@@ -78,7 +84,8 @@ def down(json: JsonOption = False) -> None:
 
 @app.command()
 def status(json: JsonOption = False) -> None:
-    """Brokers, controller, topics, registry, data dir, pids and ports."""
+    """Brokers (running, dead or fenced), controller, under-replicated and offline partitions,
+    topics, registry, data dir, pids and ports."""
     result = lifecycle.status(load_settings())
     if json:
         ui.print_json(result)
@@ -86,7 +93,7 @@ def status(json: JsonOption = False) -> None:
     ui.kv(
         "cluster",
         [
-            ("state", "[green]running[/]" if result.running else "[red]not running[/]"),
+            ("state", _state_line(result)),
             ("kafka", result.kafka_version),
             ("cluster id", result.cluster_id),
             ("bootstrap", result.bootstrap),
@@ -97,12 +104,31 @@ def status(json: JsonOption = False) -> None:
     )
     ui.table(
         "brokers",
-        ["", "name", "port", "controller port", "pid", "log"],
+        ["", "name", "state", "port", "controller port", "pid", "log"],
         [
-            [ui.mark(b.running), b.name, b.port, b.controller_port, b.pid, b.log]
+            [
+                ui.mark(b.state == "running"),
+                b.name,
+                b.state,
+                b.port,
+                b.controller_port,
+                b.pid,
+                b.log,
+            ]
             for b in result.brokers
         ],
     )
+    if result.under_replicated is not None:
+        ui.out.print(
+            f"[bold]partitions[/]: {result.under_replicated} under-replicated, "
+            f"{result.offline} offline"
+        )
+    for b in result.brokers:
+        if b.state == "dead" and result.running:
+            ui.out.print(
+                f"[yellow]![/] {b.name} is dead: `kafkalab chaos restart {b.name}` (or "
+                "`kafkalab cluster up`) starts it and waits until it is back in every ISR"
+            )
     if result.registry:
         r = result.registry
         ui.table(
@@ -143,6 +169,13 @@ def _confirm(question: str) -> bool:
         return typer.confirm(question)
     except typer.Abort:  # no terminal to answer on (CI, a pipe): that is a "no"
         return False
+
+
+def _state_line(result: lifecycle.ClusterStatus) -> str:
+    if not result.running:
+        return "[red]not running[/]"
+    down = [f"{b.name} {b.state}" for b in result.brokers if b.state != "running"]
+    return f"[yellow]degraded[/] ({', '.join(down)})" if down else "[green]running[/]"
 
 
 def _security_line(result: lifecycle.ClusterStatus) -> str:

@@ -22,7 +22,7 @@ from pathlib import Path
 import httpx
 
 from kafkalab import clients, processes
-from kafkalab.cluster import config, connect, provision
+from kafkalab.cluster import config, connect, health, provision
 from kafkalab.cluster.java import find_java
 from kafkalab.cluster.ports import port_free
 from kafkalab.cluster.state import ClusterState
@@ -52,6 +52,9 @@ class NodeStatus:
     pid: int | None
     running: bool
     log: str
+    state: str = "dead"
+    """running, dead (no process) or fenced (a process the controller does not count as a
+    live broker: starting, or cut off); see `cluster.health.broker_state`."""
 
 
 @dataclass
@@ -77,6 +80,10 @@ class ClusterStatus:
     controller_id: int | None = None
     topics: list[str] = field(default_factory=list)
     registry: RegistryStatus | None = None
+    under_replicated: int | None = None
+    """Partitions whose ISR is smaller than their replica set (None: metadata unreadable)."""
+    offline: int | None = None
+    """Partitions with no leader at all."""
 
 
 @dataclass
@@ -85,6 +92,9 @@ class UpResult:
     already_running: bool
     started: list[str]
     seconds: float
+    caught_up_seconds: float | None = None
+    """For brokers restarted into a running cluster: how long until they were back in every
+    ISR (None when no such broker was started)."""
 
 
 def registry_login(settings: Settings) -> tuple[str, str] | None:
@@ -199,6 +209,11 @@ def up(
     conn = connect.resolve(settings, ADMIN)  # the cluster now exists: its size, mode, password
     wait_for_brokers(conn, size, {n.name: n for n in to_start}, settings.start_timeout, procs)
     started = [node.name for node in to_start]
+    caught_up = None
+    if to_start and len(to_start) < len(nodes):
+        # A member that died came back into a running cluster: it is only whole again once it
+        # has fetched what it missed and re-joined every ISR.
+        caught_up = _catch_up(conn, to_start, settings.start_timeout, say)
     if secure:
         say("creating the services' SCRAM users and ACLs")
         security_provision.apply(conn, material.read_passwords(material.SecurityFiles.of(settings)))
@@ -206,7 +221,24 @@ def up(
         say(f"starting the schema registry on {settings.schema_registry_url()}")
         _start_registry(settings, size)
         started.append("registry")
-    return UpResult(status(settings), False, started, time.monotonic() - started_at)
+    return UpResult(status(settings), False, started, time.monotonic() - started_at, caught_up)
+
+
+def _catch_up(conn: Connection, nodes: list[config.NodeSpec], timeout: float, say: Notify) -> float:
+    """Wait until each restarted node is back in every ISR; seconds it took (the slowest)."""
+    started = time.monotonic()
+    for node in nodes:
+        say(f"waiting for {node.name} to catch up and re-join every ISR")
+        seconds, missing = health.wait_in_sync(conn, node.node_id, timeout)
+        if seconds is None:
+            shown = ", ".join(missing[:4]) + (
+                f" (+{len(missing) - 4} more)" if len(missing) > 4 else ""
+            )
+            raise ClusterStartFailed(
+                f"{node.name} is running but not back in the ISR of {len(missing)} partition(s) "
+                f"after {timeout:.0f} s: {shown}"
+            )
+    return round(time.monotonic() - started, 2)
 
 
 def _secure_listener(settings: Settings) -> config.SecureListener:
@@ -443,6 +475,7 @@ def status(settings: Settings) -> ClusterStatus:
                 pid,
                 pid is not None,
                 str(node.logs / "server.log"),
+                "running" if pid is not None else "dead",  # refined from the metadata below
             )
         )
     if settings.external or any(b.running for b in result.brokers):
@@ -461,6 +494,12 @@ def _read_cluster(conn: Connection, result: ClusterStatus) -> None:
     result.running = True
     result.controller_id = cluster.controller.id if cluster.controller else None
     result.topics = sorted(metadata.topics)
+    partitions = health.partitions_of(metadata)
+    if partitions.readable:
+        result.under_replicated = partitions.under_replicated
+        result.offline = partitions.offline
+    for broker in result.brokers:
+        broker.state = health.broker_state(broker.node_id, broker.running, metadata.brokers)
 
 
 def _registry_status(settings: Settings) -> RegistryStatus:

@@ -30,7 +30,13 @@ from kafkalab.load import plan as p
 from kafkalab.load.cancel import Canceller
 from kafkalab.load.outcome import LatencyRecorder, judge
 from kafkalab.load.pacing import Schedule
-from kafkalab.load.report import GroupLag, LoadReport, ServiceRate
+from kafkalab.load.report import (
+    DELAYED_SECONDS,
+    Disruption,
+    GroupLag,
+    LoadReport,
+    ServiceRate,
+)
 from kafkalab.load.watch import OrderWatch
 from kafkalab.settings import Settings
 
@@ -70,6 +76,7 @@ class _Sent:
         self.paying: list[str] = []
         self.failing: list[str] = []
         self.refused: Counter[str] = Counter()
+        self.disruptions: list[Disruption] = []
         self.http = LatencyRecorder()
         self.last_answer = 0.0
 
@@ -110,10 +117,12 @@ def run_load(
         max_keepalive_connections=plan.concurrency + shop.SETUP_WORKERS,
     )
     began = time.monotonic()
-    with httpx.Client(timeout=30.0, limits=limits) as http:
-        customers = shop.customers(settings, http, plan)
-        shop.top_up_stock(settings, http, p.stock_needed(plan.orders))
+    retried: list[int] = []
+    with httpx.Client(timeout=shop.TIMEOUT, limits=limits) as http:
+        customers = shop.customers(settings, http, plan, retried)
+        shop.top_up_stock(settings, http, p.stock_needed(plan.orders), retried)
     report.setup_seconds = round(time.monotonic() - began, 2)
+    report.setup_retries = sum(retried)
 
     before = volume.end_offsets(conn)
     watch = OrderWatch(conn, {part: off for (t, part), off in before.items() if t == ORDER_EVENTS})
@@ -173,9 +182,14 @@ def _send_and_drain(
     def send(client: shop.OrderClient, index: int) -> None:
         fails = p.failing(index, plan.fail_rate) and bool(broke)
         pool = broke if fails or not paying else paying
+        at_ms = now_ms()
         customer = pool[index % len(pool)]
         placed = client.place(customer, p.sku(index))
         with sent.lock:
+            if placed.retries or placed.refused or placed.seconds >= DELAYED_SECONDS:
+                sent.disruptions.append(
+                    Disruption(at_ms, round(placed.seconds, 3), placed.retries, placed.refused)
+                )
             sent.count += 1
             sent.last_answer = time.monotonic()
             if placed.order_id is None:
@@ -228,6 +242,7 @@ def _send_and_drain(
     report.failing, report.failing_latency = done_failing.outcomes, done_failing.latency
     report.http_latency = sent.http.summary()
     report.refused = dict(sorted(sent.refused.items()))
+    report.disruptions = sorted(sent.disruptions, key=lambda d: d.at_ms)
     report.lost_order_ids = (done_paying.lost_ids + done_failing.lost_ids)[:LOST_IDS_SHOWN]
     report.order_ids = sorted(accepted)
     last_ms = max(done_paying.last_terminal_ms, done_failing.last_terminal_ms)

@@ -82,6 +82,22 @@ class Baseline:
     """pipeline events/s ÷ raw msgs/s: the share of the broker's raw speed the services reach."""
 
 
+@dataclass(frozen=True)
+class Disruption:
+    """One POST /orders that did not simply succeed: slower than DELAYED_SECONDS, retried
+    (Retry-After, a refused connection), or refused in the end. Chaos counts these per fault."""
+
+    at_ms: int
+    """Wall clock (epoch ms) when its first attempt was sent."""
+    seconds: float
+    retries: int
+    refused: str | None
+
+
+DELAYED_SECONDS = 1.0
+"""An order answered later than this counts as delayed (a normal one takes milliseconds)."""
+
+
 @dataclass
 class Cancels:
     """What became of the cancels the load planned."""
@@ -132,6 +148,11 @@ class LoadReport:
     """`--cancel-paid`: the customers' cancels of confirmed orders (None: none planned)."""
     refused: dict[str, int] = field(default_factory=dict)
     """Orders that were never created, by reason (409 out of stock, 503, connection error…)."""
+    setup_retries: int = 0
+    """Set-up requests (register, login, stock) sent again after a Retry-After or a refused
+    connection."""
+    disruptions: list[Disruption] = field(default_factory=list)
+    """Orders delayed, retried or refused, in the order they were sent."""
     lost_order_ids: list[str] = field(default_factory=list)
     """Up to 20 lost orders, to look at with `kafkalab trace ORDER_ID`."""
     services: list[ServiceRate] = field(default_factory=list)

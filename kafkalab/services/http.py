@@ -63,15 +63,30 @@ class Response:
     status: int = 200
     body: Any = field(default_factory=dict)
     content_type: str = "application/json"
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+RETRY_AFTER = 1
+"""Seconds a 503 asks the client to wait (`Retry-After`) before it tries again."""
 
 
 class HttpError(Exception):
-    """Raise in a handler to answer `{"error": message}` with `status`."""
+    """Raise in a handler to answer `{"error": message}` with `status`. A `retry_after`
+    (seconds) adds `Retry-After`: the request did nothing and may be sent again as it is."""
 
-    def __init__(self, status: int, message: str) -> None:
+    def __init__(self, status: int, message: str, retry_after: int | None = None) -> None:
         super().__init__(message)
         self.status = status
         self.message = message
+        self.retry_after = retry_after
+
+
+class Unavailable(HttpError):
+    """503 with `Retry-After`: Kafka did not take the write in time (a leader election that
+    outlasted the wait, a cluster without quorum); nothing was stored, so a retry is safe."""
+
+    def __init__(self, message: str, retry_after: int = RETRY_AFTER) -> None:
+        super().__init__(503, message, retry_after)
 
 
 class ErrorBody(BaseModel):
@@ -206,7 +221,8 @@ class ServiceHttpServer:
                     self.on_refusal(request, exc)
                 except Exception:  # noqa: BLE001 - auditing must never break the answer
                     log.exception("refusal hook failed")
-            return Response(exc.status, {"error": exc.message})
+            headers = {} if exc.retry_after is None else {"Retry-After": str(exc.retry_after)}
+            return Response(exc.status, {"error": exc.message}, headers=headers)
         except Exception as exc:  # noqa: BLE001 - a handler bug must not kill the server
             log.exception("handler failed for %s %s", request.method, request.path)
             return Response(500, {"error": f"{type(exc).__name__}: {exc}"})
@@ -349,7 +365,9 @@ def _encode(response: Response) -> StarletteResponse:
         data = response.body.encode() if isinstance(response.body, str) else response.body
     else:
         data = json.dumps(response.body).encode()
-    return StarletteResponse(data, response.status, media_type=response.content_type)
+    return StarletteResponse(
+        data, response.status, headers=response.headers or None, media_type=response.content_type
+    )
 
 
 def _first_line(doc: str | None) -> str | None:

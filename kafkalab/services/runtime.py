@@ -202,10 +202,11 @@ class Service:
         self.metrics = Metrics(self.name)
         self.serde = EventSerde(conn)
         self.stopping = threading.Event()
-        self.exit_code = 0  # 1 after a fatal client error: the supervisor restarts the replica
         self.processed = 0
         self.assigned: list[TopicPartition] = []
         self.ready = False
+        self.fatal = False
+        """Set on a fatal consumer error: `run()` then stops and returns 1."""
         self.audit = AuditLog(conn, self.name, self.serde)
         # Authentication and authorization failures the client library reports outside any
         # one record (metadata, SASL) go to the audit trail too.
@@ -316,7 +317,7 @@ class Service:
                 self.producer.poll(0)
         finally:
             self._shutdown()
-        return self.exit_code
+        return 1 if self.fatal else 0
 
     def _process_batch(self, batch: list[Message]) -> None:
         if self.transactional:
@@ -437,10 +438,12 @@ class Service:
             log.warning("consumer error: %s", explain(error))
             self.audit.kafka_error(error, "kafka read", f"topic:{msg.topic()}")
         if error.fatal():
-            # A fatal consumer never reads again (seen after a network partition outlasted the
-            # session: the static member was fenced): exit, and the supervisor starts it anew.
-            log.error("fatal consumer error: this replica exits so the supervisor restarts it")
-            self.exit_code = 1
+            # E.g. a static member fenced after its group coordinator's broker died, or after a
+            # network partition outlasted the session: this consumer will never be assigned
+            # anything again, yet /health would stay 200. Exit, so that the supervisor starts a
+            # fresh replica (with a new consumer).
+            log.error("fatal consumer error, stopping so the supervisor restarts this replica")
+            self.fatal = True
             self.stopping.set()
         return True
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 import time
 from collections.abc import Callable
 
@@ -73,14 +74,20 @@ def test_registry_runs_on_the_three_node_cluster(three: Running) -> None:
 def test_killing_a_broker_loses_no_acknowledged_event(
     three: Running, unique: Callable[[str], str]
 ) -> None:
-    """SIGKILL broker-2 while an idempotent acks=all producer writes: leaders move, and every
-    event the producer saw acknowledged is read back. Then the broker rejoins and catches up."""
+    """SIGKILL broker-2 (`kafkalab chaos kill broker-2`) while an idempotent acks=all producer
+    writes: its recovery is timed per partition (new live leader, ISR without it, an acks=all
+    probe), a second kill that would lose the KRaft quorum is refused, and every event the
+    producer saw acknowledged is read back. Then `chaos restart` waits until the broker is back
+    in every ISR, leaving the cluster whole."""
     import threading
 
-    from kafkalab.chaos import faults, watch
+    from kafkalab.chaos import faults, runner, watch
+    from kafkalab.cluster import health
+    from kafkalab.events.topics import apply_catalogue
 
     topic = unique("failover")
     admin = clients.admin(three.conn)
+    apply_catalogue(admin)  # the shop's topics: the partitions chaos times
     admin.create_topics([NewTopic(topic, num_partitions=3, replication_factor=3)])[topic].result(30)
     acked: set[str] = set()
     failed: list[str] = []
@@ -105,7 +112,20 @@ def test_killing_a_broker_loses_no_acknowledged_event(
         while len(acked) < 200 and time.monotonic() < deadline:
             time.sleep(0.1)
         victim = faults.resolve(three.settings, "broker-2")
-        faults.inject(three.settings, "kill", victim)
+        report = runner.run(three.settings, three.conn, "kill", "broker-2")
+        assert report.failure is None, report.timeline
+        [kill] = report.kills
+        assert kill.partitions and kill.recovered, kill
+        for p in kill.led:  # never "recovered" while the dead broker is named leader
+            assert p.new_leader not in (2, -1, None) and p.probe_s is not None, p
+        kinds = [e.kind for e in report.timeline]
+        assert kinds.index("fault") < kinds.index("recovered"), report.timeline
+        status = lifecycle.status(three.settings)
+        assert [b.state for b in status.brokers] == ["running", "dead", "running"]
+        assert status.under_replicated and status.offline == 0
+        with pytest.raises(faults.KillRefused, match="KRaft controllers"):
+            runner.run(three.settings, three.conn, "kill", "broker-3")
+        assert lifecycle.status(three.settings).brokers[2].running  # refused: untouched
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             leaders = watch.leader_snapshot(three.conn, (topic,)).leaders
@@ -120,6 +140,8 @@ def test_killing_a_broker_loses_no_acknowledged_event(
     finally:
         stop.set()
         writer.join(90)
+        if sys.exc_info()[0] is not None:
+            lifecycle.up(three.settings)  # a failed check still leaves the cluster whole
     assert len(acked) > written_before, "the producer kept going on the two live brokers"
 
     consumer = clients.consumer(three.conn, unique("audit"))
@@ -131,10 +153,7 @@ def test_killing_a_broker_loses_no_acknowledged_event(
     consumer.close()
     assert acked <= seen, f"{len(acked - seen)} acknowledged events lost"
 
-    faults.inject(three.settings, "restart", victim)
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if watch.leader_snapshot(three.conn, (topic,)).under_replicated == 0:
-            break
-        time.sleep(0.5)
+    done = faults.inject(three.settings, "restart", victim)  # what `chaos restart` injects
+    assert "started again; back in every ISR after" in done, done
     assert watch.leader_snapshot(three.conn, (topic,)).under_replicated == 0
+    assert health.read_partitions(three.conn).under_replicated == 0  # whole for the next test

@@ -244,10 +244,13 @@ class SchemaStore:
 
         Asked through the admin client: on the consumer's connection the query would queue
         behind its parked fetch and take fetch.wait.max.ms every time. After a broker restart
-        librdkafka's admin client can keep failing on stale partition metadata, so a failed
-        query is retried once on a fresh admin client.
+        librdkafka's admin client can keep failing on stale partition metadata, and after a
+        leader election it can keep asking the dead leader until it times out (seen: every
+        query for minutes after a SIGKILLed broker was fenced), so a failed or timed-out query
+        is retried once on a fresh admin client, which reads the metadata anew.
         """
         request = {self._partition: OffsetSpec.latest()}
+        reason = "Kafka did not answer"
         for fresh in (False, True):
             if fresh:
                 self._admin = clients.admin(self._conn)
@@ -255,10 +258,10 @@ class SchemaStore:
                 future = self._admin.list_offsets(request, request_timeout=timeout)
                 return int(future[self._partition].result(timeout=timeout).offset)
             except concurrent.futures.TimeoutError:
-                raise StoreError("Error in the backend data store: Kafka did not answer") from None
+                reason = "Kafka did not answer"
             except KafkaException as exc:
-                error = exc.args[0]
-        raise StoreError(f"Error in the backend data store: {error.str()}")
+                reason = exc.args[0].str()
+        raise StoreError(f"Error in the backend data store: {reason}")
 
     def _wait_for(self, position: int, timeout: float) -> None:
         with self._changed:

@@ -46,7 +46,7 @@ from kafkalab.events.topics import (
     PAYMENTS,
     STOCK,
 )
-from kafkalab.services.http import HttpError, Request, Response, Route
+from kafkalab.services.http import HttpError, Request, Response, Route, Unavailable
 from kafkalab.services.inventory import api
 from kafkalab.services.inventory.stock import (
     Duplicate,
@@ -492,7 +492,7 @@ class InventoryService(Service):
         if not delivery.done.wait(RESTOCK_TIMEOUT):
             raise HttpError(504, f"the restock was not applied within {RESTOCK_TIMEOUT:g} s")
         if delivery.level is None:
-            raise HttpError(503, "the restock transaction aborted; try again")
+            raise Unavailable("the restock transaction aborted; try again")
         return Response(200, {"sku": sku, **_level(delivery.level)})
 
     def _get_stock(self, request: Request) -> Response:

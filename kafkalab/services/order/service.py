@@ -52,7 +52,14 @@ from kafkalab.events.topics import (
 )
 from kafkalab.security import fields
 from kafkalab.services.auth import InvalidToken, TokenSigner, bearer_token, token_key
-from kafkalab.services.http import HttpError, Request, Response, Route
+from kafkalab.services.http import (
+    RETRY_AFTER,
+    HttpError,
+    Request,
+    Response,
+    Route,
+    Unavailable,
+)
 from kafkalab.services.order import api
 from kafkalab.services.order.book import Order, OrderBook
 from kafkalab.services.order.feed import ReplicaFeed
@@ -71,7 +78,6 @@ from kafkalab.settings import Settings
 
 log = logging.getLogger("kafkalab.order")
 
-PUBLISH_TIMEOUT = 10.0
 CANCEL_WAIT = 5.0
 """How long a cancel of a PAID order waits for its stock commit to make it CONFIRMED."""
 
@@ -224,9 +230,9 @@ class OrderService(Service):
                 on_delivery=acked,
             )
             self.book.created(full)
-        if not acked.wait(self.producer, PUBLISH_TIMEOUT):
+        if not acked.wait(self.producer, self.settings.publish_timeout):
             self.book.forget(order_id)
-            raise HttpError(503, "Kafka did not acknowledge the order; try again")
+            raise Unavailable("Kafka did not acknowledge the order; try again")
         self.orders_created.inc()
         self.order_value.inc(order.total_cents)
         log.info("order created", extra={"fields": {"order_id": order_id, "user_id": user_id}})
@@ -269,7 +275,7 @@ class OrderService(Service):
             if order.status != OrderStatus.PAID or time.monotonic() >= deadline:
                 raise HttpError(409, _not_cancellable(order.status))
             time.sleep(0.05)
-        if not acked.wait(self.producer, PUBLISH_TIMEOUT):
+        if not acked.wait(self.producer, self.settings.publish_timeout):
             raise HttpError(
                 503, "Kafka did not acknowledge the cancellation in time; GET the order to see"
             )
@@ -328,17 +334,19 @@ class OrderService(Service):
                 trace_id=trace,
                 on_delivery=acked,
             )
-            if not acked.wait(self.producer, PUBLISH_TIMEOUT):
-                raise HttpError(503, "Kafka did not acknowledge the stock check; try again")
+            if not acked.wait(self.producer, self.settings.publish_timeout):
+                raise Unavailable("Kafka did not acknowledge the stock check; try again")
             reply = pending.wait(self.settings.request_timeout)
         finally:
             self.replies.forget(correlation_id)
         if reply is None:
             self.stock_checks.labels("timeout").inc()
+            # No order exists yet, so the client may simply ask again (Retry-After).
             raise HttpError(
                 504,
                 f"inventory did not answer the stock check within "
                 f"{self.settings.request_timeout:g} s",
+                retry_after=RETRY_AFTER,
             )
         return reply
 

@@ -41,7 +41,7 @@ from kafkalab.services.auth import (
     token_key,
     verify_password,
 )
-from kafkalab.services.http import HttpError, Request, Response, Route
+from kafkalab.services.http import HttpError, Request, Response, Route, Unavailable
 from kafkalab.services.runtime import Service
 from kafkalab.services.user import api
 from kafkalab.services.user.preferences import Preferences, PreferencesChange, parse_change
@@ -51,7 +51,6 @@ from kafkalab.settings import Settings
 
 log = logging.getLogger("kafkalab.user")
 
-PUBLISH_TIMEOUT = 10.0
 BAD_BODY = "the body is not what the schema says (one sentence says what)"
 NO_ACK = "Kafka did not acknowledge the events in time; nothing was kept, try again"
 
@@ -146,10 +145,10 @@ class UserService(Service):
             {**profile, "registered_at": record.registered_at},
             trace_id=trace,
         )
-        if self.producer.flush(PUBLISH_TIMEOUT) > 0:
+        if self.producer.flush(self.settings.publish_timeout) > 0:
             # Undo, so that a retry by the client is not refused as a duplicate.
             self.store.remove(record.user_id, record.email)
-            raise HttpError(503, "Kafka did not acknowledge the registration; try again")
+            raise Unavailable("Kafka did not acknowledge the registration; try again")
         self.registrations.inc()
         log.info("user registered", extra={"fields": {"user_id": record.user_id}})
         return Response(201, {"user_id": record.user_id})
@@ -189,8 +188,8 @@ class UserService(Service):
             raise HttpError(401, "wrong email or password")
         token, expires_at = self.signer.issue(record.user_id)
         self.emit(USER_EVENTS, record.user_id, "UserLoggedIn", {"user_id": record.user_id})
-        if self.producer.flush(PUBLISH_TIMEOUT) > 0:
-            raise HttpError(503, "Kafka did not acknowledge the login; try again")
+        if self.producer.flush(self.settings.publish_timeout) > 0:
+            raise Unavailable("Kafka did not acknowledge the login; try again")
         self.logins.labels("ok").inc()
         self.audit.record(AuditEntry(record.user_id, "login", "token", True, "password ok"))
         return Response(200, {"token": token, "user_id": record.user_id, "expires_at": expires_at})
@@ -231,8 +230,8 @@ class UserService(Service):
                 "preferences": value,
             }
             self.emit(USERS, user_id, "UserProfile", profile, trace_id=trace)
-            if self.producer.flush(PUBLISH_TIMEOUT) > 0:
-                raise HttpError(503, "Kafka did not acknowledge the preferences; try again")
+            if self.producer.flush(self.settings.publish_timeout) > 0:
+                raise Unavailable("Kafka did not acknowledge the preferences; try again")
 
         stored = Preferences.from_value(self.store.update_preferences(user_id, apply, publish))
         self.preference_changes.inc()
