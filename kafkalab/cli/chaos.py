@@ -11,14 +11,20 @@ from kafkalab import ui
 from kafkalab.catalogue.services import SERVICES
 from kafkalab.chaos import burst, journal, runner
 from kafkalab.chaos.faults import ACTIONS
+from kafkalab.cli import audit as audit_cli
 from kafkalab.cluster import connect
 from kafkalab.errors import InvalidChoice
 from kafkalab.settings import load_settings
 
 
 def chaos(
-    action: Annotated[str, typer.Argument(help=f"One of: {', '.join(ACTIONS)}, fail-burst.")],
-    target: Annotated[str, typer.Argument(help=f"A service ({', '.join(SERVICES)}) or broker-N.")],
+    action: Annotated[
+        str, typer.Argument(help=f"One of: {', '.join(ACTIONS)}, fail-burst, audit.")
+    ],
+    target: Annotated[
+        str | None,
+        typer.Argument(help=f"A service ({', '.join(SERVICES)}) or broker-N (audit takes none)."),
+    ] = None,
     replica: Annotated[
         int, typer.Option("--replica", "-r", help="Which replica of the service.")
     ] = 0,
@@ -43,8 +49,14 @@ def chaos(
         ),
     ] = None,
     seconds: Annotated[
-        float, typer.Option("--seconds", help="fail-burst: how long the gateway fails.")
-    ] = 5.0,
+        float | None,
+        typer.Option(
+            "--seconds",
+            help="fail-burst: how long the gateway fails (5); audit: writing per fault.",
+        ),
+    ] = None,
+    fault: Annotated[str, typer.Option("--fault", help=audit_cli.HELP)] = "all",
+    acks: Annotated[str, typer.Option("--acks", help="audit: all, 1 or both.")] = "both",
     failure_rate: Annotated[
         float, typer.Option("--failure-rate", help="fail-burst: share of gateway calls failing.")
     ] = 1.0,
@@ -70,7 +82,19 @@ def chaos(
 
     fail-burst payment = the card gateway fails for --seconds on every payment replica: watch
     the circuit breaker open, then close through its half-open probe.
+
+    audit = were the acknowledged writes kept? A numbered producer per acks mode (acks=all
+    idempotent, acks=1) writes while a broker is killed, paused, bounced or all three are
+    restarted in turn; everything is read back under read_committed: acknowledged, lost,
+    duplicated, reordered. Needs a 3-broker cluster, not the services.
     """
+    if action == "audit":
+        audit_cli.run(fault, acks, seconds, json)
+        return
+    if target is None:
+        raise InvalidChoice(
+            f"chaos {action} needs a target", hint=f"a service ({', '.join(SERVICES)}) or broker-N"
+        )
     settings = load_settings()
     orders = runner.planned_load(action, target, during_load, no_load, docker)
     # A lesson's break (`kafkalab lesson N --break`) may be waiting for this very command.
@@ -78,7 +102,7 @@ def chaos(
     if journal.awaited(settings) and not json:
         ui.step("`kafkalab lesson N --break` is watching: it measures what this does")
     if action == "fail-burst":
-        _fail_burst(target, seconds, failure_rate, json)
+        _fail_burst(target, 5.0 if seconds is None else seconds, failure_rate, json)
         return
     report = runner.run(
         settings,

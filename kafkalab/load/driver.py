@@ -91,8 +91,12 @@ def run_load(
     concurrency: int = p.DEFAULT_CONCURRENCY,
     drain_timeout: float | None = None,
     progress: OnProgress | None = None,
+    stop: threading.Event | None = None,
 ) -> LoadReport:
     """Send the orders, wait for their ends, and return the figures (see the module docstring).
+
+    Setting `stop` ends the sending early (`kafkalab soak` on Ctrl-C): the orders already
+    accepted are still drained and counted.
 
     Raises KafkalabError (one sentence) when the plan is invalid or the platform cannot be set
     up for it; orders that fail once the load runs are counted, never raised.
@@ -119,7 +123,7 @@ def run_load(
     lags.start()
     cpu = sample.CpuMeter(sample.platform_processes(settings))
     try:
-        _send_and_drain(settings, plan, customers, report, watch, lags, show)
+        _send_and_drain(settings, plan, customers, report, watch, lags, show, stop)
         # CPU over the active phase (first order → last order terminal): what saturates.
         report_cpu(report, cpu.stop())
         # Let the pipeline finish the run's work: the last orders' notifications and
@@ -142,6 +146,7 @@ def _send_and_drain(
     watch: OrderWatch,
     lags: sample.LagSampler,
     show: OnProgress,
+    stop: threading.Event | None = None,
 ) -> None:
     """Send every order, then wait (at most the drain timeout) for each of them to end."""
     paying = [c for c in customers if c.can_pay]
@@ -151,7 +156,7 @@ def _send_and_drain(
 
     def work(client: shop.OrderClient) -> None:
         try:
-            while (index := schedule.take()) is not None:
+            while not (stop and stop.is_set()) and (index := schedule.take()) is not None:
                 send(client, index)
         finally:
             client.close()

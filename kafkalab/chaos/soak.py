@@ -1,0 +1,250 @@
+"""`kafkalab soak`: a steady load on the shop while broker faults come round, for minutes.
+
+One load (`load.driver.run_load`, paced at `rate` orders/s for the whole run) runs in a thread;
+every `fault_every` seconds the next fault of `broker_ops.KINDS` hits the next broker, each a
+full round trip (the broker is back and every ISR full before the next one). At the end the
+invariant checker judges every order the load placed. Ctrl-C (`stop`) ends the faults and the
+sending early: the brokers are restored, the accepted orders drained and judged all the same.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from kafkalab import verdict
+from kafkalab.chaos import broker_ops, faults
+from kafkalab.chaos.runner import LoadTally
+from kafkalab.connection import Connection
+from kafkalab.errors import InvalidChoice, KafkalabError
+from kafkalab.events.serde import now_ms
+from kafkalab.platform import files
+from kafkalab.settings import Settings
+
+if TYPE_CHECKING:
+    from kafkalab.load.driver import Progress
+    from kafkalab.load.report import LoadReport
+    from kafkalab.observe.verify import VerifyReport
+
+DEFAULT_RATE = 5.0
+"""Orders per second: steady, and light enough for a shared 2-core machine to keep up."""
+USERS = 10
+START_WAIT = 120.0
+"""How long the first fault waits for the load's first accepted order (set-up comes first)."""
+
+Notify = Callable[[str], None]
+
+
+@dataclass
+class SoakReport:
+    minutes: float
+    fault_every: float
+    rate: float
+    started: float = 0.0
+    """Wall clock (epoch seconds) when the load began."""
+    faults: list[broker_ops.FaultRecord] = field(default_factory=list)
+    tally: LoadTally | None = None
+    lost: int = 0
+    """Accepted orders that never reached an end (the load's count, from order-events)."""
+    doubled: int = 0
+    """Orders the checker found charged more than once (its "at most one payment" rule)."""
+    verify: Any = None
+    """The invariant checker's VerifyReport over every order the load placed."""
+    interrupted: bool = False
+    problem: str | None = None
+    """Why the load or a fault stopped short, in one sentence (None: it did not)."""
+
+    @property
+    def checks(self) -> list[verdict.Check]:
+        return judge(self)
+
+    @property
+    def passed(self) -> bool:
+        return verdict.passed(self.checks)
+
+
+def judge(report: SoakReport) -> list[verdict.Check]:
+    """Every fault recovered, the load ran, nothing lost or doubled, every invariant held."""
+    unrecovered = [f"{f.kind} broker-{f.broker}" for f in report.faults if not f.recovered]
+    checks = [
+        verdict.expect(
+            "every fault recovered",
+            not unrecovered and bool(report.faults),
+            f"{len(report.faults)} fault(s)"
+            + (f"; not recovered: {', '.join(unrecovered)}" if unrecovered else "")
+            if report.faults
+            else "no fault ran",
+        ),
+        verdict.expect(
+            "the load ran to its end",
+            report.problem is None and report.tally is not None,
+            report.problem or str(report.tally),
+        ),
+        verdict.equal("accepted orders lost", 0, report.lost),
+        verdict.equal("orders charged twice", 0, report.doubled),
+    ]
+    if report.verify is not None:
+        failing = [i.name for i in report.verify.invariants if i.ok is False]
+        checks.append(
+            verdict.expect(
+                "the invariant checker",
+                report.verify.passed,
+                f"{report.verify.orders} orders judged"
+                + (f"; broken: {', '.join(failing)}" if failing else "; every invariant holds"),
+            )
+        )
+    return checks
+
+
+def fault_rows(report: SoakReport) -> list[list[str]]:
+    """The soak table's rows: when (+seconds since the load began), what, whom, recovery."""
+    return [
+        [
+            f"+{record.at - report.started:.0f} s",
+            record.kind,
+            f"broker-{record.broker}",
+            _s(record.leaders_moved_s),
+            _s(record.in_sync_s),
+        ]
+        for record in report.faults
+    ]
+
+
+def plan_faults(count: int) -> list[tuple[str, int]]:
+    """The first `count` faults: the kinds in turn, each on the next broker."""
+    return [(broker_ops.KINDS[i % len(broker_ops.KINDS)], i % 3 + 1) for i in range(count)]
+
+
+def run_soak(
+    settings: Settings,
+    conn: Connection,
+    minutes: float,
+    fault_every: float,
+    rate: float = DEFAULT_RATE,
+    notify: Notify | None = None,
+    stop: threading.Event | None = None,
+) -> SoakReport:
+    """Soak the shop (module docstring). A KeyboardInterrupt is caught: it ends the run early
+    and the report says so."""
+    say = notify or (lambda _m: None)
+    if minutes <= 0 or fault_every <= 0 or rate <= 0:
+        raise InvalidChoice(
+            "--minutes, --fault-every and --rate must be positive",
+            hint="`kafkalab soak --minutes 10 --fault-every 60`",
+        )
+    if not files.read_status(settings).supervisor_pid:
+        raise faults.NothingRunning("the services are not running: a soak loads the shop")
+    broker_ops.require_three(settings)
+    report = SoakReport(minutes, fault_every, rate, started=time.time())
+    halt = stop or threading.Event()
+    since = now_ms()
+    box = _LoadBox()
+    load = threading.Thread(
+        target=box.run,
+        args=(settings, conn, int(minutes * 60 * rate), rate, halt),
+        name="soak-load",
+        daemon=True,
+    )
+    load.start()
+    say(f"load of {int(minutes * 60 * rate)} orders at {rate:g}/s started (users, stock first)")
+    try:
+        _await_orders(load, box)
+        _cycle(settings, conn, report, load, halt, say)
+    except KeyboardInterrupt:
+        report.interrupted = True
+        say("interrupted: restoring the brokers, then draining and judging the orders so far")
+    except KafkalabError as exc:
+        report.problem = f"a fault could not run: {exc.message}"
+    finally:
+        halt.set()
+        broker_ops.restore(settings)
+    load.join()
+    _finish(conn, report, box, since, say)
+    return report
+
+
+class _LoadBox:
+    """The load thread's outcome and its latest progress, read by the main thread."""
+
+    def __init__(self) -> None:
+        self.report: LoadReport | None = None
+        self.error: str | None = None
+        self.progress: Progress | None = None
+
+    def update(self, progress: Progress) -> None:
+        self.progress = progress
+
+    def run(
+        self, settings: Settings, conn: Connection, orders: int, rate: float, halt: threading.Event
+    ) -> None:
+        from kafkalab.load.driver import run_load
+
+        try:
+            self.report = run_load(
+                settings,
+                conn,
+                orders=orders,
+                rate=rate,
+                users=USERS,
+                progress=self.update,
+                stop=halt,
+            )
+        except KafkalabError as exc:
+            self.error = exc.message
+
+
+def _await_orders(load: threading.Thread, box: _LoadBox) -> None:
+    """Faults start once orders flow: the load registers its users and stock first."""
+    deadline = time.monotonic() + START_WAIT
+    while load.is_alive() and time.monotonic() < deadline:
+        if box.progress is not None and box.progress.phase == "sending" and box.progress.accepted:
+            return
+        time.sleep(0.2)
+
+
+def _cycle(
+    settings: Settings,
+    conn: Connection,
+    report: SoakReport,
+    load: threading.Thread,
+    halt: threading.Event,
+    say: Notify,
+) -> None:
+    """A fault every `fault_every` seconds (at once when the last one ran longer) until the
+    minutes are up, the load ends, or `halt` is set."""
+    end = report.started + report.minutes * 60
+    next_at = time.time() + report.fault_every
+    count = 0
+    while not halt.is_set() and load.is_alive():
+        if time.time() >= end:
+            return
+        if time.time() < next_at:
+            halt.wait(min(next_at, end) - time.time())
+            continue
+        kind, victim = plan_faults(count + 1)[count]
+        say(f"fault {count + 1}: {kind} broker-{victim}")
+        report.faults += broker_ops.inject(settings, conn, kind, victim, notify=say)
+        count += 1
+        next_at = max(next_at + report.fault_every, time.time())
+
+
+def _finish(conn: Connection, report: SoakReport, box: _LoadBox, since: int, say: Notify) -> None:
+    load = box.report
+    if load is None:
+        report.problem = report.problem or f"the load stopped: {box.error or 'no report'}"
+        return
+    report.tally = LoadTally.of(load)
+    report.lost = load.lost
+    from kafkalab.observe.verify import ONE_PAYMENT, verify_orders  # reads every topic
+
+    say("running the invariant checker over every order the load placed")
+    checked: VerifyReport = verify_orders(conn, load.order_ids, since_ms=since, settle_seconds=30)
+    report.verify = checked
+    report.doubled = checked.invariant(ONE_PAYMENT).violations
+
+
+def _s(seconds: float | None) -> str:
+    return "—" if seconds is None else f"{seconds:.1f} s"
