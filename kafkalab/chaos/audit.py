@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from confluent_kafka.admin import NewTopic
 
 from kafkalab import clients, verdict
-from kafkalab.chaos import audit_io, broker_ops, ledger
+from kafkalab.chaos import audit_io, broker_ops, collect, ledger
 from kafkalab.connection import Connection
 from kafkalab.errors import InvalidChoice
 from kafkalab.settings import Settings
@@ -99,11 +99,12 @@ def run_audit(
     broker_ops.require_three(settings)
     report = AuditReport()
     try:
-        for kind in kinds:
-            say(f"— {kind} —")
-            audit = _audit_one(settings, conn, kind, modes, seconds, say)
-            report.audits.append(audit)
-            report.checks += judge(audit)
+        with collect.in_main_thread():
+            for kind in kinds:
+                say(f"— {kind} —")
+                audit = _audit_one(settings, conn, kind, modes, seconds, say)
+                report.audits.append(audit)
+                report.checks += judge(audit)
     finally:
         broker_ops.restore(settings)
     report.notes = explain(report)
@@ -144,7 +145,10 @@ def _audit_one(
             lagging=None if kind == "rolling" else lagging,
             notify=say,
         )
-        time.sleep(max(seconds - (time.monotonic() - started), 1.0))
+        while time.monotonic() - started < seconds:
+            collect.now()
+            time.sleep(0.5)
+        time.sleep(1.0)  # writes go on a moment after the recovery, whatever --seconds
     finally:
         say("stopping the writers; waiting for every delivery report")
         for writer in writers:

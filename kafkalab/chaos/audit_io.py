@@ -105,13 +105,18 @@ class StaticMember:
         self.lost += 1
 
     def _error(self, err: KafkaError) -> None:
-        if err.fatal() and self.fatal is None:
+        if (err.fatal() or err.code() == KafkaError._FATAL) and self.fatal is None:
             self.fatal = err.str()
 
     def _run(self) -> None:
         while not self._halt.is_set() and self.fatal is None:
             messages = self.consumer.consume(500, timeout=0.2)
-            self.consumed += sum(1 for m in messages if not m.error())
+            for msg in messages:
+                err = msg.error()
+                if err is None:
+                    self.consumed += 1
+                else:
+                    self._error(err)
 
     @property
     def rebalances(self) -> int:

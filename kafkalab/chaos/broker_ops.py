@@ -27,7 +27,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from kafkalab import clients, processes
-from kafkalab.chaos import watch
+from kafkalab.chaos import collect, watch
 from kafkalab.cluster import config, lifecycle
 from kafkalab.cluster.ports import port_free
 from kafkalab.cluster.state import ClusterState
@@ -166,6 +166,7 @@ def wait_for(check: Callable[[], bool], timeout: float, twice: bool = False) -> 
         streak = streak + 1 if check() else 0
         if streak >= (2 if twice else 1):
             return round(time.monotonic() - started - (POLL if twice else 0), 2)
+        collect.now()  # the waiting thread collects: see chaos/collect.py
         time.sleep(POLL)
     return None
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from kafkalab import verdict
-from kafkalab.chaos import broker_ops, faults
+from kafkalab.chaos import broker_ops, collect, faults
 from kafkalab.chaos.runner import LoadTally
 from kafkalab.connection import Connection
 from kafkalab.errors import InvalidChoice, KafkalabError
@@ -151,15 +151,20 @@ def run_soak(
     load.start()
     say(f"load of {int(minutes * 60 * rate)} orders at {rate:g}/s started (users, stock first)")
     try:
-        _await_orders(load, box)
-        _cycle(settings, conn, report, load, halt, say)
+        with collect.in_main_thread():
+            _await_orders(load, box)
+            _cycle(settings, conn, report, load, halt, say)
+            while load.is_alive():  # the load's last orders, drain and settle
+                collect.now()
+                load.join(1.0)
     except KeyboardInterrupt:
         report.interrupted = True
+        halt.set()  # the load sends no more orders; those accepted are drained and judged
         say("interrupted: restoring the brokers, then draining and judging the orders so far")
     except KafkalabError as exc:
+        halt.set()
         report.problem = f"a fault could not run: {exc.message}"
     finally:
-        halt.set()
         broker_ops.restore(settings)
     load.join()
     _finish(conn, report, box, since, say)
@@ -202,6 +207,7 @@ def _await_orders(load: threading.Thread, box: _LoadBox) -> None:
     while load.is_alive() and time.monotonic() < deadline:
         if box.progress is not None and box.progress.phase == "sending" and box.progress.accepted:
             return
+        collect.now()
         time.sleep(0.2)
 
 
@@ -222,7 +228,8 @@ def _cycle(
         if time.time() >= end:
             return
         if time.time() < next_at:
-            halt.wait(min(next_at, end) - time.time())
+            collect.now()
+            halt.wait(min(next_at, end, time.time() + 1.0) - time.time())
             continue
         kind, victim = plan_faults(count + 1)[count]
         say(f"fault {count + 1}: {kind} broker-{victim}")
