@@ -21,13 +21,17 @@ alone is gone. That is how acks=1 loses acknowledged writes without any unclean 
 from __future__ import annotations
 
 import contextlib
+import functools
 import signal
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
+
+from confluent_kafka.admin import AdminClient
 
 from kafkalab import clients, processes
-from kafkalab.chaos import collect, watch
+from kafkalab.chaos import collect
 from kafkalab.cluster import config, lifecycle
 from kafkalab.cluster.ports import port_free
 from kafkalab.cluster.state import ClusterState
@@ -67,7 +71,8 @@ class FaultRecord:
     """Wall clock (epoch seconds) when the fault was injected."""
     detail: str
     leaders_moved_s: float | None = None
-    """Fault → every partition it hit led by another live broker (None: not seen in time)."""
+    """Fault → every partition it hit led by another broker, and the victim in no ISR: fenced
+    or shut down (None: not seen in time)."""
     in_sync_s: float | None = None
     """Fault → the broker back and every ISR full again (None: not seen in time)."""
 
@@ -130,30 +135,52 @@ def start_missing(settings: Settings) -> None:
     lifecycle.up(settings.model_copy(update={"start_timeout": patient}))
 
 
-def leaders_off(conn: Connection, node_id: int, topics: tuple[str, ...] | None = None) -> bool:
-    """True when no partition (of `topics`, or of every topic) is led by `node_id` or by none."""
-    snapshot = watch.leader_snapshot(conn, topics or _all_topics(conn))
-    return bool(snapshot.leaders) and all(
-        leader not in (node_id, -1) for leader in snapshot.leaders.values()
+@functools.lru_cache(maxsize=4)
+def _admin(conn: Connection) -> AdminClient:
+    """One admin client per cluster for the whole run, polled every half second. A new client
+    per poll (hundreds per fault) was a storm of librdkafka handles created and destroyed
+    beside the load's clients; a `soak` crashed in librdkafka's main thread amid it."""
+    return clients.admin(conn, **{"log_level": 0})
+
+
+def _partitions(conn: Connection, topics: tuple[str, ...] | None) -> list[Any]:
+    """The PartitionMetadata of `topics` (None: every topic), as some live broker sees them;
+    empty when no broker answers right now (the caller polls again)."""
+    try:
+        metadata = _admin(conn).list_topics(timeout=5)
+    except Exception:  # noqa: BLE001 - no answer now is an answer: not yet
+        return []
+    names = topics if topics is not None else tuple(metadata.topics)
+    return [
+        partition
+        for name in names
+        if (topic := metadata.topics.get(name)) is not None
+        for partition in topic.partitions.values()
+    ]
+
+
+def leads_none(conn: Connection, node_id: int, topics: tuple[str, ...] | None = None) -> bool:
+    """Every partition (of `topics`, or of every topic) has a leader, and it is not `node_id`."""
+    partitions = _partitions(conn, topics)
+    return bool(partitions) and all(p.leader not in (node_id, -1) for p in partitions)
+
+
+def fenced_out(conn: Connection, node_id: int, topics: tuple[str, ...] | None = None) -> bool:
+    """`node_id` leads nothing and is in no ISR: the controller has fenced it (no heartbeat for
+    `broker.session.timeout.ms`) or it shut down, and new leaders were elected. Until then the
+    metadata still names a dead broker as leader or ISR member, and nothing has recovered."""
+    partitions = _partitions(conn, topics)
+    return bool(partitions) and all(
+        p.leader not in (node_id, -1) and node_id not in p.isrs for p in partitions
     )
 
 
 def in_sync(conn: Connection) -> bool:
     """Every partition of every topic has a leader and its full ISR."""
-    topics = _all_topics(conn)
-    snapshot = watch.leader_snapshot(conn, topics)
-    return (
-        bool(snapshot.leaders)
-        and snapshot.under_replicated == 0
-        and all(leader != -1 for leader in snapshot.leaders.values())
+    partitions = _partitions(conn, None)
+    return bool(partitions) and all(
+        p.leader != -1 and len(p.isrs) == len(p.replicas) for p in partitions
     )
-
-
-def _all_topics(conn: Connection) -> tuple[str, ...]:
-    try:
-        return tuple(clients.admin(conn, **{"log_level": 0}).list_topics(timeout=5).topics)
-    except Exception:  # noqa: BLE001 - no answer now: the caller polls again
-        return ()
 
 
 def wait_for(check: Callable[[], bool], timeout: float, twice: bool = False) -> float | None:
@@ -210,12 +237,12 @@ def _one(
     sig = {"kill": signal.SIGKILL, "pause": signal.SIGSTOP, "bounce": signal.SIGTERM}[kind]
 
     def moved_check() -> bool:
-        return leaders_off(conn, victim, topics)
+        return fenced_out(conn, victim, topics)
 
     def synced_check() -> bool:
         # A woken zombie answers from its stale view (itself the leader, every ISR full): a
         # pause has recovered only once that view is gone too.
-        return in_sync(conn) and (kind != "pause" or moved_check())
+        return in_sync(conn) and (kind != "pause" or leads_none(conn, victim, topics))
 
     frozen: list[int] = []
     try:
