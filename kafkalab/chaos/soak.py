@@ -1,6 +1,7 @@
 """`kafkalab soak`: a steady load on the shop while broker faults come round, for minutes.
 
-One load (`load.driver.run_load`, paced at `rate` orders/s for the whole run) runs in a thread;
+One load (`load.driver.run_load`, paced at `rate` orders/s for the whole run) runs in a child
+process (`chaos/soak_load.py`);
 every `fault_every` seconds the next fault of `broker_ops.KINDS` hits the next broker, each a
 full round trip (the broker is back and every ISR full before the next one). At the end the
 invariant checker judges every order the load placed. Ctrl-C (`stop`) ends the faults and the
@@ -9,10 +10,16 @@ sending early: the brokers are restored, the accepted orders drained and judged 
 
 from __future__ import annotations
 
+import json
+import os
+import signal
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from kafkalab import verdict
@@ -22,16 +29,13 @@ from kafkalab.connection import Connection
 from kafkalab.errors import InvalidChoice, KafkalabError
 from kafkalab.events.serde import now_ms
 from kafkalab.platform import files
-from kafkalab.settings import Settings
+from kafkalab.settings import Settings, settings_env
 
 if TYPE_CHECKING:
-    from kafkalab.load.driver import Progress
-    from kafkalab.load.report import LoadReport
     from kafkalab.observe.verify import VerifyReport
 
 DEFAULT_RATE = 5.0
 """Orders per second: steady, and light enough for a shared 2-core machine to keep up."""
-USERS = 10
 START_WAIT = 120.0
 """How long the first fault waits for the load's first accepted order (set-up comes first)."""
 
@@ -141,81 +145,98 @@ def run_soak(
     report = SoakReport(minutes, fault_every, rate, started=time.time())
     halt = stop or threading.Event()
     since = now_ms()
-    box = _LoadBox()
-    load = threading.Thread(
-        target=box.run,
-        args=(settings, conn, int(minutes * 60 * rate), rate, halt),
-        name="soak-load",
-        daemon=True,
-    )
-    load.start()
-    say(f"load of {int(minutes * 60 * rate)} orders at {rate:g}/s started (users, stock first)")
+    orders = int(minutes * 60 * rate)
+    load = _LoadProcess(settings, orders, rate)
+    say(f"load of {orders} orders at {rate:g}/s started (users, stock first)")
     try:
         with collect.in_main_thread():
-            _await_orders(load, box)
+            _await_orders(load)
             _cycle(settings, conn, report, load, halt, say)
-            while load.is_alive():  # the load's last orders, drain and settle
+            if halt.is_set():
+                load.stop()
+            while load.alive():  # the load's last orders, drain and settle
                 collect.now()
-                load.join(1.0)
+                time.sleep(1.0)
     except KeyboardInterrupt:
         report.interrupted = True
-        halt.set()  # the load sends no more orders; those accepted are drained and judged
+        load.stop()  # the load sends no more orders; those accepted are drained and judged
         say("interrupted: restoring the brokers, then draining and judging the orders so far")
     except KafkalabError as exc:
-        halt.set()
+        load.stop()
         report.problem = f"a fault could not run: {exc.message}"
     finally:
         broker_ops.restore(settings)
-    load.join()
-    _finish(conn, report, box, since, say)
+    _finish(conn, report, load.result(), since, say)
     return report
 
 
-class _LoadBox:
-    """The load thread's outcome and its latest progress, read by the main thread."""
+class _LoadProcess:
+    """The load as a child process (`chaos/soak_load.py` says why), in a session of its own so
+    that a Ctrl-C meant for the soak does not reach it: the soak stops it with SIGTERM."""
 
-    def __init__(self) -> None:
-        self.report: LoadReport | None = None
-        self.error: str | None = None
-        self.progress: Progress | None = None
-
-    def update(self, progress: Progress) -> None:
-        self.progress = progress
-
-    def run(
-        self, settings: Settings, conn: Connection, orders: int, rate: float, halt: threading.Event
-    ) -> None:
-        from kafkalab.load.driver import run_load
-
-        try:
-            self.report = run_load(
-                settings,
-                conn,
-                orders=orders,
-                rate=rate,
-                users=USERS,
-                progress=self.update,
-                stop=halt,
+    def __init__(self, settings: Settings, orders: int, rate: float) -> None:
+        self.folder = settings.data_dir / "soak"
+        self.folder.mkdir(parents=True, exist_ok=True)
+        for name in ("progress.json", "load.json"):
+            (self.folder / name).unlink(missing_ok=True)
+        with (self.folder / "load.log").open("ab") as log:
+            self.proc = subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "kafkalab.chaos.soak_load",
+                    str(orders),
+                    str(rate),
+                    str(self.folder),
+                ],
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+                env={**os.environ, **settings_env(settings)},
             )
-        except KafkalabError as exc:
-            self.error = exc.message
+
+    def alive(self) -> bool:
+        return self.proc.poll() is None
+
+    def progress(self) -> dict[str, Any]:
+        return _read(self.folder / "progress.json")
+
+    def stop(self) -> None:
+        if self.alive():
+            self.proc.send_signal(signal.SIGTERM)
+
+    def result(self) -> dict[str, Any]:
+        """The load's figures once it has drained (it waits for the orders it accepted)."""
+        self.proc.wait()
+        return _read(self.folder / "load.json") or {
+            "error": f"it exited with status {self.proc.returncode} (see {self.folder}/load.log)"
+        }
 
 
-def _await_orders(load: threading.Thread, box: _LoadBox) -> None:
+def _read(path: Path) -> dict[str, Any]:
+    try:
+        return dict(json.loads(path.read_text()))
+    except (FileNotFoundError, ValueError):
+        return {}
+
+
+def _await_orders(load: _LoadProcess) -> None:
     """Faults start once orders flow: the load registers its users and stock first."""
     deadline = time.monotonic() + START_WAIT
-    while load.is_alive() and time.monotonic() < deadline:
-        if box.progress is not None and box.progress.phase == "sending" and box.progress.accepted:
+    while load.alive() and time.monotonic() < deadline:
+        progress = load.progress()
+        if progress.get("phase") == "sending" and progress.get("accepted"):
             return
         collect.now()
-        time.sleep(0.2)
+        time.sleep(0.5)
 
 
 def _cycle(
     settings: Settings,
     conn: Connection,
     report: SoakReport,
-    load: threading.Thread,
+    load: _LoadProcess,
     halt: threading.Event,
     say: Notify,
 ) -> None:
@@ -224,7 +245,7 @@ def _cycle(
     end = report.started + report.minutes * 60
     next_at = time.time() + report.fault_every
     count = 0
-    while not halt.is_set() and load.is_alive():
+    while not halt.is_set() and load.alive():
         if time.time() >= end:
             return
         if time.time() < next_at:
@@ -238,17 +259,20 @@ def _cycle(
         next_at = max(next_at + report.fault_every, time.time())
 
 
-def _finish(conn: Connection, report: SoakReport, box: _LoadBox, since: int, say: Notify) -> None:
-    load = box.report
-    if load is None:
-        report.problem = report.problem or f"the load stopped: {box.error or 'no report'}"
+def _finish(
+    conn: Connection, report: SoakReport, load: dict[str, Any], since: int, say: Notify
+) -> None:
+    if "tally" not in load:
+        report.problem = report.problem or f"the load stopped: {load.get('error', 'no report')}"
         return
-    report.tally = LoadTally.of(load)
-    report.lost = load.lost
+    report.tally = LoadTally(**load["tally"])
+    report.lost = int(load["lost"])
     from kafkalab.observe.verify import ONE_PAYMENT, verify_orders  # reads every topic
 
     say("running the invariant checker over every order the load placed")
-    checked: VerifyReport = verify_orders(conn, load.order_ids, since_ms=since, settle_seconds=30)
+    checked: VerifyReport = verify_orders(
+        conn, load["order_ids"], since_ms=since, settle_seconds=30
+    )
     report.verify = checked
     report.doubled = checked.invariant(ONE_PAYMENT).violations
 
