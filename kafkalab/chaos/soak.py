@@ -10,6 +10,7 @@ sending early: the brokers are restored, the accepted orders drained and judged 
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import signal
@@ -58,6 +59,8 @@ class SoakReport:
     verify: Any = None
     """The invariant checker's VerifyReport over every order the load placed."""
     interrupted: bool = False
+    load_crashes: list[str] = field(default_factory=list)
+    """Each time the load's process died early, why (it was started again for the rest)."""
     problem: str | None = None
     """Why the load or a fault stopped short, in one sentence (None: it did not)."""
 
@@ -84,8 +87,10 @@ def judge(report: SoakReport) -> list[verdict.Check]:
         ),
         verdict.expect(
             "the load ran to its end",
-            report.problem is None and report.tally is not None,
-            report.problem or str(report.tally),
+            report.problem is None and report.tally is not None and not report.load_crashes,
+            report.problem
+            or str(report.tally)
+            + "".join(f"; its process died: {crash}" for crash in report.load_crashes),
         ),
         verdict.equal("accepted orders lost", 0, report.lost),
         verdict.equal("orders charged twice", 0, report.doubled),
@@ -145,16 +150,14 @@ def run_soak(
     report = SoakReport(minutes, fault_every, rate, started=time.time())
     halt = stop or threading.Event()
     since = now_ms()
-    orders = int(minutes * 60 * rate)
-    load = _LoadProcess(settings, orders, rate)
-    say(f"load of {orders} orders at {rate:g}/s started (users, stock first)")
+    load = _Loads(settings, rate, report.started + minutes * 60, report, say)
     try:
         with collect.in_main_thread():
-            _await_orders(load)
+            _await_orders(load.current)
             _cycle(settings, conn, report, load, halt, say)
             if halt.is_set():
                 load.stop()
-            while load.alive():  # the load's last orders, drain and settle
+            while load.current.alive():  # the load's last orders, drain and settle
                 collect.now()
                 time.sleep(1.0)
     except KeyboardInterrupt:
@@ -166,16 +169,56 @@ def run_soak(
         report.problem = f"a fault could not run: {exc.message}"
     finally:
         broker_ops.restore(settings)
-    _finish(conn, report, load.result(), since, say)
+    _finish(conn, report, load.results(), since, say)
     return report
+
+
+class _Loads:
+    """The soak's load, started again (for the orders still due) when its process dies: the
+    load's librdkafka clients have crashed under broker faults (SIGSEGV), and a soak that
+    stopped loading would judge nothing. Each crash is reported, and fails the soak."""
+
+    def __init__(
+        self, settings: Settings, rate: float, end: float, report: SoakReport, say: Notify
+    ) -> None:
+        self.settings, self.rate, self.end, self.report, self.say = settings, rate, end, report, say
+        self.done: list[dict[str, Any]] = []
+        self.current = self._start()
+
+    def _start(self) -> _LoadProcess:
+        orders = max(int((self.end - time.time()) * self.rate), 1)
+        self.say(f"load of {orders} orders at {self.rate:g}/s started (users, stock first)")
+        return _LoadProcess(self.settings, orders, self.rate, len(self.done))
+
+    def alive(self) -> bool:
+        """Alive, or started again if it died while orders were still due."""
+        if self.current.alive():
+            return True
+        if time.time() < self.end - 5:
+            result = self.current.result()
+            self.done.append(result)
+            self.report.load_crashes.append(str(result.get("error", "it ended early")))
+            self.say(f"! the load died ({self.report.load_crashes[-1]}); starting it again")
+            self.current = self._start()
+            return True
+        return False
+
+    def stop(self) -> None:
+        self.current.stop()
+
+    def results(self) -> list[dict[str, Any]]:
+        last = self.current.result()
+        if "tally" not in last:
+            self.report.load_crashes.append(str(last.get("error", "no report")))
+        return [*self.done, last]
 
 
 class _LoadProcess:
     """The load as a child process (`chaos/soak_load.py` says why), in a session of its own so
     that a Ctrl-C meant for the soak does not reach it: the soak stops it with SIGTERM."""
 
-    def __init__(self, settings: Settings, orders: int, rate: float) -> None:
-        self.folder = settings.data_dir / "soak"
+    def __init__(self, settings: Settings, orders: int, rate: float, index: int = 0) -> None:
+        self.folder = settings.data_dir / "soak" / f"load-{index}"
         self.folder.mkdir(parents=True, exist_ok=True)
         for name in ("progress.json", "load.json"):
             (self.folder / name).unlink(missing_ok=True)
@@ -183,6 +226,8 @@ class _LoadProcess:
             self.proc = subprocess.Popen(
                 [
                     sys.executable,
+                    "-X",
+                    "faulthandler",  # a crash in librdkafka leaves the threads' stacks in load.log
                     "-m",
                     "kafkalab.chaos.soak_load",
                     str(orders),
@@ -236,7 +281,7 @@ def _cycle(
     settings: Settings,
     conn: Connection,
     report: SoakReport,
-    load: _LoadProcess,
+    load: _Loads,
     halt: threading.Event,
     say: Notify,
 ) -> None:
@@ -260,19 +305,24 @@ def _cycle(
 
 
 def _finish(
-    conn: Connection, report: SoakReport, load: dict[str, Any], since: int, say: Notify
+    conn: Connection, report: SoakReport, loads: list[dict[str, Any]], since: int, say: Notify
 ) -> None:
-    if "tally" not in load:
-        report.problem = report.problem or f"the load stopped: {load.get('error', 'no report')}"
+    """Sum the load's figures (over every process it took) and run the invariant checker over
+    every order created since the soak began: a crashed load's orders are judged too."""
+    finished = [load for load in loads if "tally" in load]
+    if not finished:
+        errors = "; ".join(str(load.get("error", "no report")) for load in loads)
+        report.problem = report.problem or f"the load stopped: {errors}"
         return
-    report.tally = LoadTally(**load["tally"])
-    report.lost = int(load["lost"])
+    tallies = [LoadTally(**load["tally"]) for load in finished]
+    report.tally = LoadTally(
+        *(sum(getattr(t, f.name) for t in tallies) for f in dataclasses.fields(LoadTally))
+    )
+    report.lost = sum(int(load["lost"]) for load in finished)
     from kafkalab.observe.verify import ONE_PAYMENT, verify_orders  # reads every topic
 
-    say("running the invariant checker over every order the load placed")
-    checked: VerifyReport = verify_orders(
-        conn, load["order_ids"], since_ms=since, settle_seconds=30
-    )
+    say("running the invariant checker over every order since the soak began")
+    checked: VerifyReport = verify_orders(conn, None, since_ms=since, settle_seconds=30)
     report.verify = checked
     report.doubled = checked.invariant(ONE_PAYMENT).violations
 
