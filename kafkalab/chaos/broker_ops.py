@@ -21,14 +21,11 @@ alone is gone. That is how acks=1 loses acknowledged writes without any unclean 
 from __future__ import annotations
 
 import contextlib
-import functools
 import signal
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
-
-from confluent_kafka.admin import AdminClient
 
 from kafkalab import clients, processes
 from kafkalab.chaos import collect
@@ -135,19 +132,13 @@ def start_missing(settings: Settings) -> None:
     lifecycle.up(settings.model_copy(update={"start_timeout": patient}))
 
 
-@functools.lru_cache(maxsize=4)
-def _admin(conn: Connection) -> AdminClient:
-    """One admin client per cluster for the whole run, polled every half second. A new client
-    per poll (hundreds per fault) was a storm of librdkafka handles created and destroyed
-    beside the load's clients; a `soak` crashed in librdkafka's main thread amid it."""
-    return clients.admin(conn, **{"log_level": 0})
-
-
 def _partitions(conn: Connection, topics: tuple[str, ...] | None) -> list[Any]:
     """The PartitionMetadata of `topics` (None: every topic), as some live broker sees them;
     empty when no broker answers right now (the caller polls again)."""
     try:
-        metadata = _admin(conn).list_topics(timeout=5)
+        # A new client each time, bootstrapping from a random broker: a long-lived one keeps
+        # asking the broker it is connected to, and a paused broker never answers.
+        metadata = clients.admin(conn, **{"log_level": 0}).list_topics(timeout=5)
     except Exception:  # noqa: BLE001 - no answer now is an answer: not yet
         return []
     names = topics if topics is not None else tuple(metadata.topics)
