@@ -11,6 +11,7 @@ from kafkalab import ui
 from kafkalab.catalogue.services import SERVICES
 from kafkalab.chaos import burst, journal, network, runner
 from kafkalab.chaos.faults import ACTIONS
+from kafkalab.cli import audit as audit_cli
 from kafkalab.cluster import connect
 from kafkalab.errors import InvalidChoice
 from kafkalab.settings import load_settings
@@ -20,16 +21,17 @@ def chaos(
     action: Annotated[
         str,
         typer.Argument(
-            help=f"One of: {', '.join(ACTIONS)}, fail-burst, {', '.join(network.KINDS)}."
+            help=f"One of: {', '.join(ACTIONS)}, fail-burst, {', '.join(network.KINDS)}, audit."
         ),
     ],
     target: Annotated[
-        str,
+        str | None,
         typer.Argument(
             help=f"A service ({', '.join(SERVICES)}), refund (`kafkalab up --with refund`: a "
-            "load that cancels paid orders, then every refund judged) or broker-N."
+            "load that cancels paid orders, then every refund judged) or broker-N (audit takes "
+            "none)."
         ),
-    ],
+    ] = None,
     replica: Annotated[
         int, typer.Option("--replica", "-r", help="Which replica of the service.")
     ] = 0,
@@ -54,8 +56,14 @@ def chaos(
         ),
     ] = None,
     seconds: Annotated[
-        float, typer.Option("--seconds", help="fail-burst: how long the gateway fails.")
-    ] = 5.0,
+        float | None,
+        typer.Option(
+            "--seconds",
+            help="fail-burst: how long the gateway fails (5); audit: writing per fault.",
+        ),
+    ] = None,
+    fault: Annotated[str, typer.Option("--fault", help=audit_cli.HELP)] = "all",
+    acks: Annotated[str, typer.Option("--acks", help="audit: all, 1 or both.")] = "both",
     failure_rate: Annotated[
         float, typer.Option("--failure-rate", help="fail-burst: share of gateway calls failing.")
     ] = 1.0,
@@ -127,7 +135,19 @@ def chaos(
     --for S seconds (10), then healed. The service is restarted behind the proxies for the run
     and back on the direct listener after it; the report adds what a probe producer beside it
     did (retries, timeouts, duplicates) and where each figure comes from.
+
+    audit = were the acknowledged writes kept? A numbered producer per acks mode (acks=all
+    idempotent, acks=1) writes while a broker is killed, paused, bounced or all three are
+    restarted in turn; everything is read back under read_committed: acknowledged, lost,
+    duplicated, reordered. Needs a 3-broker cluster, not the services.
     """
+    if action == "audit":
+        audit_cli.run(fault, acks, seconds, json)
+        return
+    if target is None:
+        raise InvalidChoice(
+            f"chaos {action} needs a target", hint=f"a service ({', '.join(SERVICES)}) or broker-N"
+        )
     settings = load_settings()
     orders = runner.planned_load(action, target, during_load, no_load, docker)
     # A lesson's break (`kafkalab lesson N --break`) may be waiting for this very command.
@@ -135,7 +155,7 @@ def chaos(
     if journal.awaited(settings) and not json:
         ui.step("`kafkalab lesson N --break` is watching: it measures what this does")
     if action == "fail-burst":
-        _fail_burst(target, seconds, failure_rate, json)
+        _fail_burst(target, 5.0 if seconds is None else seconds, failure_rate, json)
         return
     if action in network.KINDS:
         from kafkalab.cli import network as network_cli
@@ -145,9 +165,9 @@ def chaos(
                 f"{action} runs once, on the local platform",
                 hint=f"drop --docker and --every: `kafkalab chaos {action} {target}`",
             )
-        fault = network.Fault(network.check_kind(action), ms=ms, jitter=jitter, kbps=kbps)
+        hurt = network.Fault(network.check_kind(action), ms=ms, jitter=jitter, kbps=kbps)
         load = orders if orders is not None or no_load else runner.DEFAULT_LOAD
-        network_cli.run(settings, action, target, fault, lasting, load, json, delivery_timeout_ms)
+        network_cli.run(settings, action, target, hurt, lasting, load, json, delivery_timeout_ms)
         return
     report = runner.run(
         settings,

@@ -24,6 +24,7 @@ from kafkalab.cli import observe as observe_cli
 from kafkalab.cli import platform as platform_cli
 from kafkalab.cli import scenario as scenario_cli
 from kafkalab.cli import smoke as smoke_cli
+from kafkalab.cli import soak as soak_cli
 from kafkalab.cli.helptext import flow_tree
 from kafkalab.errors import KafkalabError
 from kafkalab.explained import describe, lesson_for, see_lesson
@@ -108,6 +109,7 @@ app.add_typer(monitoring_cli.app, name="monitoring", rich_help_panel=OBSERVE)
 app.command("console", rich_help_panel=OBSERVE)(console_cli.console)
 
 app.command("chaos", rich_help_panel=BREAK)(chaos_cli.chaos)
+app.command("soak", rich_help_panel=BREAK)(soak_cli.soak)
 
 app.add_typer(cluster_cli.app, name="cluster", rich_help_panel=CLUSTER)
 app.command("doctor", rich_help_panel=CLUSTER)(doctor_cli.doctor)

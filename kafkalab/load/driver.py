@@ -100,8 +100,12 @@ def run_load(
     drain_timeout: float | None = None,
     progress: OnProgress | None = None,
     cancel_paid: float = 0.0,
+    stop: threading.Event | None = None,
 ) -> LoadReport:
     """Send the orders, wait for their ends, and return the figures (see the module docstring).
+
+    Setting `stop` ends the sending early (`kafkalab soak` on Ctrl-C): the orders already
+    accepted are still drained and counted.
 
     Raises KafkalabError (one sentence) when the plan is invalid or the platform cannot be set
     up for it; orders that fail once the load runs are counted, never raised.
@@ -135,7 +139,7 @@ def run_load(
     requests_before = broker.request_counts(settings, brokers)
     cpu = sample.CpuMeter(processes)
     try:
-        _send_and_drain(settings, plan, customers, report, watch, lags, show)
+        _send_and_drain(settings, plan, customers, report, watch, lags, show, stop)
         # CPU over the active phase (first order → last order terminal): what saturates.
         report_cpu(report, cpu.stop())
         # Let the pipeline finish the run's work: the last orders' notifications and
@@ -164,6 +168,7 @@ def _send_and_drain(
     watch: OrderWatch,
     lags: sample.LagSampler,
     show: OnProgress,
+    stop: threading.Event | None = None,
 ) -> None:
     """Send every order, then wait (at most the drain timeout) for each of them to end."""
     paying = [c for c in customers if c.can_pay]
@@ -174,7 +179,7 @@ def _send_and_drain(
 
     def work(client: shop.OrderClient) -> None:
         try:
-            while (index := schedule.take()) is not None:
+            while not (stop and stop.is_set()) and (index := schedule.take()) is not None:
                 send(client, index)
         finally:
             client.close()
