@@ -85,6 +85,12 @@ def test_killing_a_broker_loses_no_acknowledged_event(
     from kafkalab.cluster import health
     from kafkalab.events.topics import apply_catalogue
 
+    # The group's earlier tests restart and pause brokers: start from a whole cluster, each
+    # broker back in every ISR, or the kill is (rightly) refused as leaving partitions below
+    # min.insync.replicas.
+    for node in (1, 2, 3):
+        took, missing = health.wait_in_sync(three.conn, node, timeout=60)
+        assert took is not None, f"broker-{node} is not back in the ISR of {missing[:5]}"
     topic = unique("failover")
     admin = clients.admin(three.conn)
     apply_catalogue(admin)  # the shop's topics: the partitions chaos times
