@@ -14,7 +14,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable
 
-from confluent_kafka import TopicPartition
+from confluent_kafka import KafkaException, TopicPartition
 
 from kafkalab.connection import Connection
 from kafkalab.events.serde import Event, now_ms
@@ -57,6 +57,26 @@ class ReplicaFeed:
     @property
     def caught_up(self) -> bool:
         return self.wait_caught_up(0)
+
+    def read_to(
+        self, high_watermark: Callable[[TopicPartition], int | None], timeout: float
+    ) -> bool:
+        """Wait until the view holds everything on `order-events` now (each partition's high
+        watermark as `high_watermark` gives it); False if `timeout` seconds passed first or a
+        watermark could not be had (None or a KafkaException: a cluster in trouble, and the
+        caller retries as before)."""
+        if self._targets is None:
+            return False
+        ends: list[TopicPartition] = []
+        try:
+            for tp in self._targets:
+                high = high_watermark(tp)
+                if high is None:
+                    return False
+                ends.append(TopicPartition(tp.topic, tp.partition, high))
+        except KafkaException:
+            return False
+        return self.table.sync(ends, timeout)
 
     def could_be_in_flight(self, caused_at_ms: int) -> bool:
         """Could an order referred to by an event written at `caused_at_ms` still be missing

@@ -78,6 +78,9 @@ from kafkalab.settings import Settings
 
 log = logging.getLogger("kafkalab.order")
 
+FEED_CATCH_UP_S = 15.0
+"""How long an event of an order the view does not hold yet waits for the view to read
+`order-events` to its end (see `OrderService._read_order_events_to_now`)."""
 CANCEL_WAIT = 5.0
 """How long a cancel of a PAID order waits for its stock commit to make it CONFIRMED."""
 
@@ -371,15 +374,36 @@ class OrderService(Service):
         if event.type not in TRIGGERS:
             return  # StockReleased, StockLevel…: not ours to act on
         order_id = str(event.value["order_id"])
-        with self.book.lock:
-            order = self.book.find(order_id)
-            if order is None:
+        for caught_up in (False, True):
+            with self.book.lock:
+                order = self.book.find(order_id)
+                if order is not None:
+                    parked = Parked(order_id, event, time.monotonic() + self.park_seconds)
+                    if self._apply(order, parked):
+                        self._unpark(order)
+                    return
                 if not self.feed.could_be_in_flight(event.timestamp_ms):
                     raise UnknownOrder(f"order {order_id} was never created (not on order-events)")
+            if caught_up or not self._read_order_events_to_now():
                 raise Retryable(f"order {order_id} is not known here yet")
-            parked = Parked(order_id, event, time.monotonic() + self.park_seconds)
-            if self._apply(order, parked):
-                self._unpark(order)
+
+    def _read_order_events_to_now(self) -> bool:
+        """Let the view read `order-events` up to its end as of now (at most FEED_CATCH_UP_S).
+
+        The event's cause read the OrderCreated, so it is below that end. Usually the view is a
+        moment behind and the retries' 1.5 s cover it; after a network partition or a broker
+        election it can be seconds behind, and an event dead-lettered then as "not known"
+        would leave its order stuck. Called without the book's lock: the feed takes it.
+        """
+        consumer = self.consumer
+        if consumer is None:
+            return False
+
+        def high_watermark(tp: TopicPartition) -> int | None:
+            found = consumer.get_watermark_offsets(tp, timeout=2.0)  # None on a timeout
+            return None if found is None else int(found[1])
+
+        return self.feed.read_to(high_watermark, FEED_CATCH_UP_S)
 
     def tick(self) -> None:
         """Retry parked events of orders other replicas moved; refuse the ones out of time;
