@@ -71,6 +71,7 @@ from kafkalab.services.order.state import (
     TRIGGERS,
     Decision,
     OrderStatus,
+    Transition,
     decide,
 )
 from kafkalab.services.runtime import Acknowledgement, Retryable, Service
@@ -295,13 +296,7 @@ class OrderService(Service):
             ORDER_EVENTS,
             order.order_id,
             "OrderStatusChanged",
-            {
-                "order_id": order.order_id,
-                "user_id": order.user_id,
-                "from_status": str(step.from_status),
-                "to_status": str(step.to_status),
-                "reason": step.reason,
-            },
+            _status_change(order, step),
             trace_id=new_id(),  # one customer action, one trace
             on_delivery=acked,
         )
@@ -470,13 +465,7 @@ class OrderService(Service):
                 ORDER_EVENTS,
                 order.order_id,
                 "OrderStatusChanged",
-                {
-                    "order_id": order.order_id,
-                    "user_id": order.user_id,
-                    "from_status": str(step.from_status),
-                    "to_status": str(step.to_status),
-                    "reason": step.reason,
-                },
+                _status_change(order, step),
                 cause=event,
             )
             self.book.record(order, step, full["event_id"], full["occurred_at"], event.event_id)
@@ -531,3 +520,15 @@ class _OrdersByStatus:
 
     def describe(self) -> Iterator[Metric]:
         return iter(())
+
+
+def _status_change(order: Order, step: Transition) -> dict[str, Any]:
+    """The OrderStatusChanged value of one step of `order` (a customer's cancel or a
+    transition the feed of inventory and payment events caused)."""
+    return {
+        "order_id": order.order_id,
+        "user_id": order.user_id,
+        "from_status": str(step.from_status),
+        "to_status": str(step.to_status),
+        "reason": step.reason,
+    }
