@@ -65,14 +65,29 @@ class ProbeFigures:
             f"timeouts, {self.disconnects} disconnects, worst round-trip p99 {self.rtt_p99_ms:.0f} ms"
             "  [librdkafka statistics]",
             f"read back: {self.read_back} records, {self.duplicates} duplicates — "
-            + (
-                f"{self.retries} retried request(s) wrote nothing twice: the broker drops a "
-                "batch it already has (producer id + sequence number)"
-                if self.retries
-                else "no request was retried, so idempotence had nothing to deduplicate"
-            )
+            + self._duplicates_said()
             + "  [the probe topic, direct listener]",
         ]
+
+    def _duplicates_said(self) -> str:
+        """What the duplicate count means, and never more than the figures show."""
+        if self.duplicates:
+            timed_out = sum(self.failed.values())
+            return (
+                f"{self.duplicates} record(s) are on the topic more than once although the "
+                "producer is idempotent"
+                + (
+                    f", in a run where {timed_out} delivery(ies) timed out on the client"
+                    if timed_out
+                    else ""
+                )
+            )
+        if self.retries:
+            return (
+                f"{self.retries} retried request(s) wrote nothing twice: the broker drops a "
+                "batch it already has (producer id + sequence number)"
+            )
+        return "no request was retried, so idempotence had nothing to deduplicate"
 
 
 class Probe:

@@ -74,3 +74,16 @@ def test_routing_lists_the_proxied_services_and_the_bootstrap_follows(tmp_path: 
     proxied = settings.model_copy(update={"via_proxy": True})
     assert proxied.bootstrap_servers(3) == "127.0.0.1:9159,127.0.0.1:9160,127.0.0.1:9161"
     assert settings.bootstrap_servers(3) == "127.0.0.1:9092,127.0.0.1:9093,127.0.0.1:9094"
+
+
+def test_the_probe_never_says_idempotence_held_when_records_were_doubled() -> None:
+    from kafkalab.chaos.probe import ProbeFigures
+
+    doubled = ProbeFigures(read_back=428, duplicates=42, failed={"_MSG_TIMED_OUT": 83})
+    line = doubled.lines()[-1]
+    assert "42 record(s) are on the topic more than once" in line
+    assert "83 delivery(ies) timed out" in line
+    assert "nothing to deduplicate" not in line and "wrote nothing twice" not in line
+    clean = ProbeFigures(read_back=10, retries=2).lines()[-1]
+    assert "2 retried request(s) wrote nothing twice" in clean
+    assert "nothing to deduplicate" in ProbeFigures(read_back=10).lines()[-1]
