@@ -91,6 +91,10 @@ def keep_latest(windows: dict[tuple[str, str], dict[str, float]], value: dict[st
         windows[key] = {"start": start, "value": float(value.get("value", 0.0) or 0.0)}
 
 
+FIRST_READ_TIMEOUT = 15.0
+"""How long the first refresh may take to read `analytics` to its ends as they were."""
+
+
 class Dashboard:
     """Keeps the state between refreshes (previous counters, lag history, analytics cursor)."""
 
@@ -146,6 +150,7 @@ class Dashboard:
         return found["value"] if found else None
 
     def _read_analytics(self) -> None:
+        ends: dict[int, int] = {}
         if not self._assigned:
             metadata = self._analytics.list_topics(ANALYTICS, timeout=5)
             partitions = (
@@ -155,9 +160,22 @@ class Dashboard:
                 [TopicPartition(ANALYTICS, p, OFFSET_BEGINNING) for p in partitions]
             )
             self._assigned = bool(partitions)
+            # The first read goes to the ends as they are now: an empty first batch only means
+            # the first fetch has not come back yet (a `--once` snapshot would show no figures).
+            for p in partitions:
+                found = self._analytics.get_watermark_offsets(
+                    TopicPartition(ANALYTICS, p), timeout=5
+                )
+                if (
+                    found is not None and found[1] > found[0]
+                ):  # an empty partition: nothing to wait for
+                    ends[p] = int(found[1])
+        deadline = time.monotonic() + FIRST_READ_TIMEOUT
         while True:
             batch = self._analytics.consume(1000, timeout=0.2)
             if not batch:
+                if ends and not self._reached(ends) and time.monotonic() < deadline:
+                    continue
                 return
             for msg in batch:
                 if msg.error():
@@ -167,6 +185,11 @@ class Dashboard:
                 except UndecodableEvent:
                     continue
                 keep_latest(self._windows, value)
+
+    def _reached(self, ends: dict[int, int]) -> bool:
+        """Has the analytics reader reached `ends` (partition → offset) on every partition?"""
+        positions = self._analytics.position([TopicPartition(ANALYTICS, p) for p in ends])
+        return all(tp.offset >= ends[tp.partition] for tp in positions)
 
     def _rates(self, name: str) -> ServiceRate:
         url = f"http://{self.settings.host}:{service_port(self.settings, name)}/metrics"
