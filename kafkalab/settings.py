@@ -90,6 +90,12 @@ class Settings(BaseSettings):
         "that `kafkalab chaos latency|bandwidth|reset-peer|partition` hurts).",
     )
     heap: str = Field(default="-Xms128m -Xmx512m", description="JVM heap flags per broker.")
+    jvm_options: str = Field(
+        default="",
+        description="More JVM flags per broker, e.g. -XX:TieredStopAtLevel=1: the client "
+        "compiler only, so a broker starts and idles on less CPU but runs slower under load "
+        "(the test suite's brokers use it).",
+    )
     java: str | None = Field(
         default=None, description="Path to the java binary (else JAVA_HOME, PATH)."
     )

@@ -12,6 +12,8 @@ sends a whole group to one worker. A variant then still starts once, on one work
 
 from __future__ import annotations
 
+from collections import defaultdict
+
 import pytest
 
 from tests.integration.pool import STARTS, VARIANTS, Started
@@ -65,7 +67,27 @@ def pytest_testnodedown(node: object, error: object) -> None:
         STARTS.append(Started(prefix + name, seconds))
 
 
+GROUP_SECONDS: dict[str, float] = defaultdict(float)
+WORKER_SECONDS: dict[str, float] = defaultdict(float)
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    """Sum each xdist group's and worker's test time: the suite's wall time is its busiest
+    worker's, so this is where to look when CI nears its ten minutes."""
+    _, at, group = report.nodeid.rpartition("@")  # loadgroup appends "@group" to the id
+    known = at and not group.endswith("]")  # not an "@" inside a parameter's id
+    GROUP_SECONDS[group if known else "-"] += report.duration
+    WORKER_SECONDS[str(getattr(report, "node", None) and report.node.gateway.id)] += report.duration
+
+
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    if len(WORKER_SECONDS) > 1:
+        workers = ", ".join(f"{w} {s:.0f} s" for w, s in sorted(WORKER_SECONDS.items()))
+        terminalreporter.write_line(f"kafkalab: test time per worker: {workers}")
+        top = sorted(GROUP_SECONDS.items(), key=lambda kv: -kv[1])[:12]
+        terminalreporter.write_line(
+            "kafkalab: slowest groups: " + ", ".join(f"{g} {s:.0f} s" for g, s in top)
+        )
     if not STARTS:
         return
     total = sum(s.seconds for s in STARTS)

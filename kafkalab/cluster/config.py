@@ -323,6 +323,7 @@ def jvm_command(java: str, classpath: Path, settings: Settings, node: NodeSpec) 
     return [
         java,
         *settings.heap.split(),
+        *settings.jvm_options.split(),
         "-XX:+UseSerialGC",
         "-XX:+ExitOnOutOfMemoryError",
         "-Djava.awt.headless=true",

@@ -109,6 +109,9 @@ def local_settings(data_dir: Path, **overrides: Any) -> Settings:
     brokers' JMX exporter agents (up to three), Prometheus (`kafkalab monitoring`) and last the
     web console."""
     base = free_port_block(82)
+    # C1 only: a test broker starts on ~2 CPU-s less and idles on a quarter less, and a session
+    # keeps five to seven of them running on two cores (tests/conftest.py prints the figures).
+    overrides.setdefault("jvm_options", "-XX:TieredStopAtLevel=1")
     return load_settings(
         data_dir=data_dir,
         broker_port=base,
