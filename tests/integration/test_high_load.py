@@ -33,7 +33,6 @@ def _partitions(conn: Connection, topic: str) -> int:
 
 
 def test_sustained_payment_lag_makes_the_supervisor_add_a_replica(
-    conn: Connection,
     high_load_platform: Running,
 ) -> None:
     settings, conn = high_load_platform.settings, high_load_platform.conn
@@ -81,7 +80,6 @@ def test_sustained_payment_lag_makes_the_supervisor_add_a_replica(
 
 
 def test_high_load_rebalances_payment_trips_the_breaker_and_keeps_every_invariant(
-    conn: Connection,
     high_load_platform: Running,
 ) -> None:
     settings, conn = high_load_platform.settings, high_load_platform.conn
