@@ -203,9 +203,10 @@ def run_soak(
 
 
 class _Loads:
-    """The soak's load, started again (for the orders still due) when its process dies: the
-    load's librdkafka clients have crashed under broker faults (SIGSEGV), and a soak that
-    stopped loading would judge nothing. Each crash is reported, and fails the soak."""
+    """The soak's load, started again (for the orders still due) when its process dies: a
+    soak that stopped loading would judge nothing. Each death is reported, and fails the soak.
+    (The load's librdkafka clients did die under broker faults, SIGSEGV, until lag reading
+    stopped using the admin client: `observe/committed.py`.)"""
 
     def __init__(
         self, settings: Settings, rate: float, end: float, report: SoakReport, say: Notify
