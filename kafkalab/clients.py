@@ -12,7 +12,7 @@ import logging
 import time
 from typing import TYPE_CHECKING, Any
 
-from confluent_kafka import Consumer, KafkaException, Message, Producer
+from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Producer
 from confluent_kafka.admin import AdminClient
 
 from kafkalab.connection import Connection
@@ -107,6 +107,16 @@ def leave_group(consumer: Consumer, timeout: float = 5.0) -> None:
         _LIBRDKAFKA_LOG.warning("leaving the group failed, closing anyway: %s", exc)
     finally:
         consumer.close()
+
+
+def is_fatal(error: KafkaError) -> bool:
+    """A fatal client error: this consumer or producer will never work again.
+
+    Why both tests: a fatal error handed over as a consumed message's error (a static member
+    fenced by its own successor, FENCED_INSTANCE_ID) has the code `_FATAL` but `fatal()`
+    False; only the error that `rd_kafka_fatal_error()` returns carries the flag.
+    """
+    return bool(error.fatal()) or error.code() == KafkaError._FATAL
 
 
 def consume_ready(consumer: Consumer, max_messages: int, timeout: float) -> list[Message]:

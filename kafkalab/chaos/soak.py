@@ -10,7 +10,6 @@ sending early: the brokers are restored, the accepted orders drained and judged 
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import os
 import signal
@@ -96,16 +95,46 @@ def judge(report: SoakReport) -> list[verdict.Check]:
         verdict.equal("orders charged twice", 0, report.doubled),
     ]
     if report.verify is not None:
-        failing = [i.name for i in report.verify.invariants if i.ok is False]
+        from kafkalab.observe.verify import ANALYTICS_TOTALS
+
+        twice = counted_twice(report.verify)
+        failing = [
+            i.name
+            for i in report.verify.invariants
+            if i.ok is False and not (twice and i.name == ANALYTICS_TOTALS)
+        ]
         checks.append(
             verdict.expect(
                 "the invariant checker",
-                report.verify.passed,
+                not failing,
                 f"{report.verify.orders} orders judged"
-                + (f"; broken: {', '.join(failing)}" if failing else "; every invariant holds"),
+                + (f"; broken: {', '.join(failing)}" if failing else "; every invariant holds")
+                + (f" but {ANALYTICS_TOTALS} (below)" if twice else ""),
             )
         )
+        if twice:
+            checks.append(
+                verdict.Check(
+                    f"{ANALYTICS_TOTALS}, at-least-once",
+                    None,
+                    f"analytics counted {twice} order(s) twice: after a fault it read input "
+                    "again whose counts it had already kept (at-least-once, lesson 16). No "
+                    "order, payment or stock count is wrong; a total short of the orders fails.",
+                )
+            )
     return checks
+
+
+def counted_twice(checked: VerifyReport) -> int:
+    """Orders analytics' running total counted twice, when that is all that is wrong with the
+    totals: at-least-once allows it after a fault, so the soak shows it (`!`) rather than
+    failing on it. A total short of the orders is no replay: it fails, as does any other rule."""
+    from kafkalab.observe.verify import ANALYTICS_TOTALS
+
+    totals = next((i for i in checked.invariants if i.name == ANALYTICS_TOTALS), None)
+    if totals is None or totals.ok is not False:
+        return 0
+    return totals.surplus
 
 
 def fault_rows(report: SoakReport) -> list[list[str]]:
@@ -174,9 +203,10 @@ def run_soak(
 
 
 class _Loads:
-    """The soak's load, started again (for the orders still due) when its process dies: the
-    load's librdkafka clients have crashed under broker faults (SIGSEGV), and a soak that
-    stopped loading would judge nothing. Each crash is reported, and fails the soak."""
+    """The soak's load, started again (for the orders still due) when its process dies: a
+    soak that stopped loading would judge nothing. Each death is reported, and fails the soak.
+    (The load's librdkafka clients did die under broker faults, SIGSEGV, until lag reading
+    stopped using the admin client: `observe/committed.py`.)"""
 
     def __init__(
         self, settings: Settings, rate: float, end: float, report: SoakReport, say: Notify
@@ -311,10 +341,7 @@ def _finish(
     every order created since the soak began: a crashed load's orders are judged too."""
     finished = [load for load in loads if "tally" in load]
     if finished:
-        tallies = [LoadTally(**load["tally"]) for load in finished]
-        report.tally = LoadTally(
-            *(sum(getattr(t, f.name) for t in tallies) for f in dataclasses.fields(LoadTally))
-        )
+        report.tally = LoadTally.total(LoadTally(**load["tally"]) for load in finished)
         report.lost = sum(int(load["lost"]) for load in finished)
     else:  # no figures from the load, but its orders are on the topics: judge them all the same
         errors = "; ".join(str(load.get("error", "no report")) for load in loads)

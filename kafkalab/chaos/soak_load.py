@@ -1,9 +1,10 @@
 """The soak's load, in a process of its own: `python -m kafkalab.chaos.soak_load ORDERS RATE DIR`.
 
-Why a process: run on a thread of the soak, beside the thread that watches and restarts the
-brokers, the load's librdkafka clients crashed the soak (SIGSEGV in librdkafka's main thread,
-three times in five runs), while `kafkalab load` on its own never did. Here `run_load` has the
-main thread to itself, as in `kafkalab load`.
+Why a process: a crash of the load's librdkafka clients must not take the soak, which
+restores the brokers and judges the orders, down with it. One did: SIGSEGV in librdkafka's main
+thread under broker faults, from the lag sampler's admin ListConsumerGroupOffsets (librdkafka
+#5040; `observe/committed.py` now reads committed offsets another way). Here `run_load` has the
+main thread to itself, as in `kafkalab load`, and a death is seen and reported by the soak.
 
 It writes its latest progress to DIR/progress.json, and its figures to DIR/load.json at the
 end. SIGTERM (or SIGINT) ends the sending early: the accepted orders are drained and counted.

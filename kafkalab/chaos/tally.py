@@ -7,7 +7,7 @@ Kept apart from the runner so the counting is unit-tested on plain LoadReports."
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -48,6 +48,18 @@ class LoadTally:
             load.setup_retries,
         )
 
+    @classmethod
+    def total(cls, tallies: Iterable[LoadTally]) -> LoadTally:
+        """The sum of several loads' tallies (a soak's load started again after it died): the
+        counts added, the refusals merged by reason."""
+        out = cls(0, 0, 0, 0, 0, 0, 0)
+        for t in tallies:
+            for name in COUNTS:
+                setattr(out, name, getattr(out, name) + getattr(t, name))
+            for reason, n in t.refused_why.items():
+                out.refused_why[reason] = out.refused_why.get(reason, 0) + n
+        return out
+
     @property
     def unaccounted(self) -> int:
         """Planned orders neither accepted nor refused (the load stopped before sending them)."""
@@ -67,6 +79,10 @@ class LoadTally:
         if self.retried or self.setup_retries:
             line += f"; {self.retried} order(s) and {self.setup_retries} set-up request(s) retried"
         return line
+
+
+COUNTS = tuple(f.name for f in fields(LoadTally) if f.name != "refused_why")
+"""LoadTally's fields that are counts (they add up across loads)."""
 
 
 @dataclass(frozen=True)

@@ -151,8 +151,8 @@ class OrderClient:
     ~150 µs of CPU per request where httpx costs ~500 µs.
 
     A POST is retried only when it is known to have done nothing: an answer with `Retry-After`
-    (the service stored nothing and says when to come back), or a refused connection (nothing
-    was sent). After any other failure the order may or may not exist, so it is counted as
+    (the service stored nothing and says when to come back), a refused connection or a write
+    into a connection the service had closed (nothing was sent). After any other failure the order may or may not exist, so it is counted as
     refused, never sent twice.
     """
 
@@ -201,11 +201,20 @@ class OrderClient:
             if self._conn is None:
                 self._conn = http.client.HTTPConnection(self.host, self.port, timeout=TIMEOUT)
             self._conn.request("POST", "/orders", body=body, headers=headers)
-            response = self._conn.getresponse()
-            data = response.read()
         except ConnectionRefusedError:
             self.close()  # nothing was sent: the service is restarting
             return Placed(None, "ConnectionRefusedError", 0.0), 1.0
+        except BrokenPipeError:
+            # The service had closed this keep-alive connection (idle, or restarted): the
+            # request went out in one write that failed, so nothing reached it. Reconnect.
+            self.close()
+            return Placed(None, "BrokenPipeError", 0.0), 0.1
+        except (OSError, http.client.HTTPException) as exc:
+            self.close()
+            return Placed(None, type(exc).__name__, 0.0), None
+        try:
+            response = self._conn.getresponse()
+            data = response.read()
         except (OSError, http.client.HTTPException) as exc:
             self.close()
             return Placed(None, type(exc).__name__, 0.0), None

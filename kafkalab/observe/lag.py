@@ -1,14 +1,16 @@
-"""Consumer lag per group and partition, from the AdminClient (no shell-out)."""
+"""Consumer lag per group and partition (no shell-out): committed offsets through a consumer of
+each group (`observe/committed.py`), end offsets from the AdminClient."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from confluent_kafka import ConsumerGroupTopicPartitions, IsolationLevel, TopicPartition
+from confluent_kafka import IsolationLevel, KafkaException, TopicPartition
 from confluent_kafka.admin import AdminClient, OffsetSpec
 
 from kafkalab import clients
 from kafkalab.connection import Connection
+from kafkalab.observe.committed import committed
 
 
 @dataclass
@@ -38,8 +40,8 @@ def group_lag(conn: Connection, groups: list[str], timeout: float = 10.0) -> lis
     admin = clients.admin(conn)
     result = []
     for group in groups:
-        committed = _committed(admin, group, timeout)
-        ends = _end_offsets(admin, [tp for tp in committed], timeout)
+        offsets = _committed(conn, group, timeout)
+        ends = _end_offsets(admin, offsets, timeout)
         result.append(
             GroupLag(
                 group,
@@ -47,20 +49,20 @@ def group_lag(conn: Connection, groups: list[str], timeout: float = 10.0) -> lis
                     PartitionLag(
                         tp.topic, tp.partition, tp.offset, ends.get((tp.topic, tp.partition), 0)
                     )
-                    for tp in sorted(committed, key=lambda t: (t.topic, t.partition))
+                    for tp in sorted(offsets, key=lambda t: (t.topic, t.partition))
                 ],
             )
         )
     return result
 
 
-def _committed(admin: AdminClient, group: str, timeout: float) -> list[TopicPartition]:
-    futures = admin.list_consumer_group_offsets([ConsumerGroupTopicPartitions(group)])
+def _committed(conn: Connection, group: str, timeout: float) -> list[TopicPartition]:
+    """Through a consumer of the group, not the admin client: `observe/committed.py` says why
+    (an admin OffsetFetch crashes the process while the group's coordinator moves)."""
     try:
-        answer = futures[group].result(timeout=timeout)
-    except Exception:  # noqa: BLE001 - an unknown group simply has no lag yet
+        return committed(conn, group, timeout=timeout)
+    except KafkaException:  # the cluster did not answer in time: no lag known for now
         return []
-    return [tp for tp in answer.topic_partitions if tp.error is None]
 
 
 def _end_offsets(

@@ -44,6 +44,9 @@ HANDLER_THREADS = 300
 """Handlers that may block at once: `kafkalab load --concurrency` goes up to 256, plus its setup
 workers; each order request waits for inventory's answer on a thread of its own."""
 
+KEEP_ALIVE_SECONDS = 75
+"""How long an idle keep-alive connection stays open (uvicorn's default is 5 s)."""
+
 DOCS_ASSETS = "/docs/assets"
 BEARER = "bearerToken"
 
@@ -166,6 +169,10 @@ class ServiceHttpServer:
                 access_log=False,
                 backlog=128,
                 timeout_graceful_shutdown=2,
+                # uvicorn closes a keep-alive connection idle for 5 s: a slow steady load
+                # (`kafkalab soak`, 5 orders/s over 32 connections, each idle ~6 s) then
+                # wrote every other order into a closed socket. 75 s, as nginx does.
+                timeout_keep_alive=KEEP_ALIVE_SECONDS,
             )
         )
         self._limiter: anyio.CapacityLimiter | None = None

@@ -45,6 +45,7 @@ from kafkalab.services.http import (
     ServiceHttpServer,
     platform_routes,
 )
+from kafkalab.services.watchdog import Watchdog
 from kafkalab.settings import Settings, load_settings
 
 log = logging.getLogger("kafkalab.service")
@@ -326,16 +327,18 @@ class Service:
                 for msg in batch:
                     self._process(msg)
                 assert self.consumer is not None
-                self.producer.send_offsets_to_transaction(
-                    self.consumer.position(self.consumer.assignment()),
-                    self.consumer.consumer_group_metadata(),
-                )
-                self.producer.commit_transaction()
+                with Watchdog("send_offsets_to_transaction / commit_transaction"):
+                    self.producer.send_offsets_to_transaction(
+                        self.consumer.position(self.consumer.assignment()),
+                        self.consumer.consumer_group_metadata(),
+                    )
+                    self.producer.commit_transaction()
                 self.metrics.transactions.labels(self.name, "committed").inc()
             except KafkaException as exc:
                 log.warning("transaction aborted: %s", explain(exc))
                 self.metrics.transactions.labels(self.name, "aborted").inc()
-                self.producer.abort_transaction()
+                with Watchdog("abort_transaction"):
+                    self.producer.abort_transaction()
                 self._rewind(batch)
             return
         for msg in batch:
@@ -437,15 +440,20 @@ class Service:
         if error.code() != KafkaError._PARTITION_EOF:
             log.warning("consumer error: %s", explain(error))
             self.audit.kafka_error(error, "kafka read", f"topic:{msg.topic()}")
-        if error.fatal():
+        if clients.is_fatal(error):
             # E.g. a static member fenced after its group coordinator's broker died, or after a
             # network partition outlasted the session: this consumer will never be assigned
             # anything again, yet /health would stay 200. Exit, so that the supervisor starts a
             # fresh replica (with a new consumer).
-            log.error("fatal consumer error, stopping so the supervisor restarts this replica")
-            self.fatal = True
-            self.stopping.set()
+            self.fail("fatal consumer error")
         return True
+
+    def fail(self, why: str) -> None:
+        """A client of this replica can never work again (`clients.is_fatal`): stop, and exit
+        1 so that the supervisor starts a fresh replica, with new clients."""
+        log.error("%s, stopping so the supervisor restarts this replica", why)
+        self.fatal = True
+        self.stopping.set()
 
     def _client_error(self, error: KafkaError) -> None:
         log.warning("kafka client error: %s", explain(error))

@@ -13,6 +13,8 @@ from confluent_kafka.schema_registry import Schema
 from kafkalab import clients
 from kafkalab.cluster import lifecycle
 from kafkalab.connection import Connection
+from kafkalab.observe.committed import committed as committed_offsets
+from kafkalab.observe.lag import group_lag
 from kafkalab.settings import Settings
 
 pytestmark = pytest.mark.integration
@@ -94,6 +96,16 @@ def test_consumer_group_commits_and_resumes(
 
     committed = clients.consumer(conn, group).committed([TopicPartition(topic, 0)], timeout=10)
     assert committed[0].offset == 40
+    # What `kafkalab lag` reads, through a consumer of the group (observe/committed.py: the
+    # admin client's way crashes while a coordinator moves): the offset, the lag, no member.
+    [offset] = committed_offsets(conn, group, [topic])
+    assert (offset.topic, offset.partition, offset.offset) == (topic, 0, 40)
+    assert committed_offsets(conn, unique("never-committed"), [topic]) == []
+    [lag] = group_lag(conn, [group])
+    assert [(p.topic, p.committed, p.end) for p in lag.partitions] == [(topic, 40, 100)]
+    admin = clients.admin(conn)
+    described = admin.describe_consumer_groups([group])[group].result(timeout=10)
+    assert described.members == []  # read without joining: nobody rebalanced
 
     rest = consume_all(conn, topic, group, expected=60)
     assert [int(m.value()) for m in rest] == list(range(40, 100))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from kafkalab.chaos import broker_ops, soak
 from kafkalab.chaos.runner import LoadTally
-from kafkalab.observe.verify import Invariant, VerifyReport
+from kafkalab.observe.verify import ANALYTICS_TOTALS, Invariant, VerifyReport
 
 
 def _report(**changes: object) -> soak.SoakReport:
@@ -69,3 +69,31 @@ def test_a_broken_invariant_fails_it_and_names_the_rule() -> None:
     report = _report(verify=broken)
     assert not report.passed
     assert report.checks[-1].detail == "5 orders judged; broken: at most one payment"
+
+
+def test_the_tallies_of_a_load_started_again_add_up() -> None:
+    first = LoadTally(900, 100, 3, 98, 1, 1, 0, {"504 stock check timed out": 3}, 3, 1)
+    second = LoadTally(500, 490, 2, 488, 2, 0, 0, {"504 stock check timed out": 1, "503 x": 1})
+    total = LoadTally.total([first, second])
+    assert total == LoadTally(
+        1400, 590, 5, 586, 3, 1, 0, {"504 stock check timed out": 4, "503 x": 1}, 3, 1
+    )
+
+
+def test_analytics_counting_orders_twice_is_shown_not_failed() -> None:
+    """At-least-once analytics may count twice after a fault (lesson 16): a `!` with the
+    figure, while every other rule still decides. A total short of the orders fails."""
+    replayed = Invariant(name=ANALYTICS_TOTALS, ok=False, surplus=3)
+    held = Invariant(name="terminal state", ok=True)
+    report = _report(verify=VerifyReport(None, 40, 0, {}, 0, [held, replayed]))
+    assert report.passed
+    assert soak.counted_twice(report.verify) == 3
+    shown = report.checks[-1]
+    assert (shown.name, shown.ok) == ("analytics totals, at-least-once", None)
+    assert "counted 3 order(s) twice" in shown.detail
+
+    short = Invariant(name=ANALYTICS_TOTALS, ok=False, surplus=0)
+    assert not _report(verify=VerifyReport(None, 40, 0, {}, 0, [held, short])).passed
+    broken = Invariant(name="at most one payment", ok=False)
+    both = VerifyReport(None, 40, 0, {}, 0, [broken, replayed])
+    assert not _report(verify=both).passed

@@ -538,6 +538,19 @@ def test_analytics_totals_that_lag_or_overcount_are_named() -> None:
     inv = by_name(evaluate(story.events), ANALYTICS_TOTALS)
     assert inv.ok is False
     assert inv.examples == ["orders_total: analytics says 3, topics say 2"]
+    assert inv.surplus == 1  # over-counting is all that is wrong: one order counted twice
+
+
+def test_analytics_totals_short_of_the_orders_have_no_surplus() -> None:
+    story = Story()
+    story.confirmed("o-1")
+    story.confirmed("o-2")
+    story.analytics(1, 2 * TOTAL)  # one order missing from the count, revenue right
+    inv = by_name(evaluate(story.events), ANALYTICS_TOTALS)
+    assert inv.ok is False
+    assert inv.surplus == 0
+    story.analytics(3, TOTAL)  # one order too many, but revenue short: not a replay
+    assert by_name(evaluate(story.events), ANALYTICS_TOTALS).surplus == 0
 
 
 def test_a_duplicate_order_created_counts_once() -> None:

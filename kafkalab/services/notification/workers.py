@@ -104,6 +104,8 @@ class ChannelHost(Protocol):
 
     def dead_letter(self, msg: Message, exc: BaseException, attempts: int) -> None: ...
 
+    def fail(self, why: str) -> None: ...
+
 
 class ChannelWorker:
     """Delivers the NotificationRequested events of one channel topic (simulated: a log line)."""
@@ -168,7 +170,8 @@ class ChannelWorker:
                     break
             consumer.subscribe([self.topic], on_assign=self._on_assign, on_revoke=self._on_revoke)
             while not service.stopping.is_set():
-                batch = [m for m in clients.consume_ready(consumer, 100, 0.2) if not _noise(m)]
+                messages = clients.consume_ready(consumer, 100, 0.2)
+                batch = [m for m in messages if not self._noise(m)]
                 if not batch:
                     continue
                 for msg in batch:
@@ -190,6 +193,18 @@ class ChannelWorker:
             raise
         finally:
             clients.leave_group(consumer)  # a static member must leave explicitly
+
+    def _noise(self, msg: Message) -> bool:
+        error = msg.error()
+        if error is None:
+            return False
+        if error.code() != KafkaError._PARTITION_EOF:
+            log.warning("channel consumer error: %s", error)
+        if clients.is_fatal(error):
+            # E.g. this static member fenced under a broker fault: the channel would never be
+            # assigned anything again while /health stays 200. A fresh replica rejoins.
+            self.service.fail(f"channel {self.channel}: fatal consumer error")
+        return True
 
     def _handle(self, serde: EventSerde, msg: Message) -> None:
         service = self.service
@@ -264,12 +279,3 @@ class ChannelWorker:
 
 def _name(partition: TopicPartition) -> str:
     return f"{partition.topic}[{partition.partition}]"
-
-
-def _noise(msg: Message) -> bool:
-    error = msg.error()
-    if error is None:
-        return False
-    if error.code() != KafkaError._PARTITION_EOF:
-        log.warning("channel consumer error: %s", error)
-    return True
