@@ -115,6 +115,12 @@ def read(settings: Settings) -> dict[str, LearnerService]:
     }
 
 
+def groups(settings: Settings) -> list[str]:
+    """The consumer groups of the learner's services recorded now (the platform's /metrics
+    reports their lag beside the six services')."""
+    return [group_id(name) for name in read(settings)]
+
+
 def command(settings: Settings, name: str, replica: int) -> list[str] | None:
     """How the supervisor starts the learner's `name` service (None: none recorded)."""
     found = read(settings).get(name)

@@ -36,8 +36,10 @@ def test_the_learner_s_file_runs_through_the_launcher_on_the_shop_s_own_names(
     assert setup["params"]["metrics_port"] == 8108  # not the platform's own :8107
     assert setup["params"]["service"]["client.id"] == "refund-0"
     assert setup["params"]["transactional_id"] == "kafkalab-refund-0"
+    assert learner.groups(settings) == ["kafkalab-refund"]  # its lag on the platform endpoint
     learner.disable(settings)
     assert learner.command(settings, "refund", 0) is None
+    assert learner.groups(settings) == []
 
 
 def test_a_secure_cluster_or_a_missing_file_is_one_sentence(tmp_path: Path) -> None:
