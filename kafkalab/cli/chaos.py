@@ -151,7 +151,9 @@ def chaos(
     settings = load_settings()
     orders = runner.planned_load(action, target, during_load, no_load, docker)
     # A lesson's break (`kafkalab lesson N --break`) may be waiting for this very command.
-    journal.note(settings, journal.Entry(time.time(), action, target, replica, every, orders))
+    journal.note(
+        settings, journal.Entry(time.time(), action, target, replica, every, orders, no_load)
+    )
     if journal.awaited(settings) and not json:
         ui.step("`kafkalab lesson N --break` is watching: it measures what this does")
     if action == "fail-burst":
