@@ -272,6 +272,20 @@ def test_the_chaos_command_notes_itself_even_when_it_fails(tmp_path: Path) -> No
     assert (entry.action, entry.target, entry.replica) == ("kill", "payment", 0)
 
 
+def test_a_command_the_break_does_not_wait_for_is_told_so(tmp_path: Path) -> None:
+    """Lesson 19 waits for a bare pause: a loaded one (it ends at the eviction) is not it."""
+    settings = load_settings(data_dir=tmp_path)
+    journal.awaited_path(settings).parent.mkdir(parents=True)
+    journal.awaited_path(settings).write_text("kafkalab chaos pause notification --no-load\n")
+    loaded = _cli("chaos", "pause", "notification", data_dir=tmp_path)
+    said = " ".join((loaded.stdout + loaded.stderr).split())
+    assert "waits for `kafkalab chaos pause notification --no-load`, not this command" in said
+    bare = _cli("chaos", "pause", "notification", "--no-load", data_dir=tmp_path)
+    assert "is watching: it measures what this does" in " ".join(
+        (bare.stdout + bare.stderr).split()
+    )
+
+
 def _lab(tmp_path: Path, command: str, wait: float) -> Any:
     info = BreakInfo("type it", "x", "s", "u", command=command, wait=wait)
     armed = Armed(info, load_settings(data_dir=tmp_path), time.time())
