@@ -64,6 +64,7 @@ def running(
     config["rule_files"] = [str(f) for f in rule_files]
     (folder / "prometheus.yml").write_text(yaml.safe_dump(config, sort_keys=False))
     pid_file, log = folder / "prometheus.pid", folder / "prometheus.log"
+    processes.stop(pid_file, timeout=10)  # one a killed run left behind
     data = folder / "data"
     shutil.rmtree(data, ignore_errors=True)
     proc = processes.spawn(
