@@ -374,6 +374,29 @@ CATALOGUE: tuple[MetricSpec, ...] = (
 )
 
 
+# -- the learner's refund service (lesson 22's skeleton names them; `up --with refund`) -------------
+
+REFUNDS_ISSUED = MetricSpec(
+    "refunds_issued_total",
+    "counter",
+    (),
+    "Refunds the learner's refund service committed to the refunds topic",
+    ("refund",),
+)
+REFUND_DEAD_LETTERS = MetricSpec(
+    "refunds_dead_letters_total",
+    "counter",
+    (),
+    "Poison records the learner's refund service committed to refunds.DLT",
+    ("refund",),
+)
+
+LEARNER_CATALOGUE: tuple[MetricSpec, ...] = (REFUNDS_ISSUED, REFUND_DEAD_LETTERS)
+"""Named by lesson 22's exercise.py (the learner's code exports them, not kafkalab's), so they
+keep the skeleton's names, without the kafkalab_ prefix; the shipped KafkalabRefundDeadLetters
+rule reads one of them."""
+
+
 def exported_by(endpoint: str) -> list[MetricSpec]:
     """The specs one endpoint (a service name, PLATFORM or BROKER) must expose."""
     return [spec for spec in CATALOGUE if endpoint in spec.exported_by]

@@ -26,6 +26,8 @@ class Entry:
     replica: int = 0
     every: float | None = None
     during_load: int | None = None
+    no_load: bool = False
+    """A bare fault (`--no-load`): nothing runs meanwhile, and a pause stays until resumed."""
 
     @property
     def command(self) -> str:
@@ -34,6 +36,8 @@ class Entry:
             words += ["--replica", str(self.replica)]
         if self.during_load is not None:
             words += ["--during-load", str(self.during_load)]
+        if self.no_load:
+            words.append("--no-load")
         if self.every is not None:
             words += ["--every", f"{self.every:g}"]
         return " ".join(words)
@@ -85,13 +89,17 @@ def since(settings: Settings, at: float) -> list[Entry]:
 
 
 def parse(command: str) -> Entry:
-    """A `kafkalab chaos ACTION TARGET [--replica N] [--during-load N] [--every S]` line as
-    an entry (at 0); ValueError when it is not one."""
+    """A `kafkalab chaos ACTION TARGET [--replica N] [--during-load N | --no-load] [--every S]`
+    line as an entry (at 0); ValueError when it is not one."""
     words = shlex.split(command)
     if words[:2] != ["kafkalab", "chaos"] or len(words) < 4:
         raise ValueError(f"not a `kafkalab chaos ACTION TARGET` command: {command!r}")
     options: dict[str, str] = {}
     rest = words[4:]
+    no_load = "--no-load" in rest
+    rest = [word for word in rest if word != "--no-load"]
+    if no_load and "--during-load" in rest:
+        raise ValueError(f"--no-load and --during-load ask for opposite things: {command!r}")
     while rest:
         flag, *rest = rest
         if flag not in ("--replica", "-r", "--during-load", "--every") or not rest:
@@ -105,15 +113,18 @@ def parse(command: str) -> Entry:
         replica=int(options.get("--replica", options.get("-r", "0"))),
         every=float(options["--every"]) if "--every" in options else None,
         during_load=int(options["--during-load"]) if "--during-load" in options else None,
+        no_load=no_load,
     )
 
 
 def matches(wanted: Entry, seen: Entry) -> bool:
     """`seen` is the command `wanted` names: same action, target and replica, and each option
-    `wanted` gives: `--every` the same, `--during-load` any load at all (a break that asks for
-    `--every 3` is not met by a single fault)."""
+    `wanted` gives: `--every` the same, `--during-load` any load at all, `--no-load` none (a
+    break that asks for `--every 3` is not met by a single fault, nor one that asks for a bare
+    pause by a pause that a load ends)."""
     return (
         (seen.action, seen.target, seen.replica) == (wanted.action, wanted.target, wanted.replica)
         and (wanted.every is None or seen.every == wanted.every)
         and (wanted.during_load is None or seen.during_load is not None)
+        and (not wanted.no_load or seen.during_load is None)
     )

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 import httpx
 from confluent_kafka import KafkaException
 
-from kafkalab import clients
+from kafkalab import clients, processes
 from kafkalab.catalogue.services import LEARNER_SERVICES, group_id
 from kafkalab.chaos import containers, faults, paused, recovery, watch
 from kafkalab.chaos.tally import FaultImpact, LoadTally, impacts
@@ -250,6 +250,13 @@ def run(
                 for impact in report.impacts:
                     clock.note("load", str(impact))
         if checked == "pause" and load_thread is None:
+            if local and _woken_elsewhere(target, _pid_or_zero(settings, target)):
+                report.unchecked = (
+                    f"{target.label} was woken while this run watched: nothing is left "
+                    "paused; `kafkalab verify` judges the orders"
+                )
+                clock.note("note", report.unchecked)
+                return report
             if local:
                 paused.remember(settings, target.label, since)
             from kafkalab.platform.control import resume_command
@@ -404,6 +411,16 @@ def _one_fault(scene: _Scene, action: faults.Action, report: ChaosReport) -> flo
                 f"the group evicted the paused {scene.target.label} after {seconds:.1f} s (session timeout)",
             )
             return None
+        if action == "pause" and _woken_elsewhere(scene.target, old_pid):
+            # Someone sent SIGCONT first (`chaos resume` in another terminal, or lesson 19's
+            # break once the learner's alert fired): no eviction will come to wait for.
+            seconds = time.monotonic() - injected
+            scene.clock.note(
+                "note",
+                f"{scene.target.label} was woken (SIGCONT) elsewhere after {seconds:.1f} s, "
+                "before its group evicted it",
+            )
+            return None
         if action == "resume" and after.members and not change and time.monotonic() - injected > 2:
             seconds = time.monotonic() - injected
             scene.clock.note(
@@ -414,6 +431,20 @@ def _one_fault(scene: _Scene, action: faults.Action, report: ChaosReport) -> flo
     scene.clock.note("note", f"no recovery observed within {scene.timeout:.0f} s")
     report.fail(f"{scene.target.label} did not recover within {scene.timeout:.0f} s")
     return None
+
+
+def _pid_or_zero(settings: Settings, target: faults.Target) -> int:
+    try:
+        return faults.service_pid(settings, target)
+    except faults.NothingRunning:
+        return 0
+
+
+def _woken_elsewhere(target: faults.Target, pid: int) -> bool:
+    """A local replica this run paused runs again (a container's pause is not read here)."""
+    if target.container is not None or pid <= 0:
+        return False
+    return processes.pid_alive(pid) and not processes.is_paused(pid)
 
 
 def _await_member(scene: _Scene, group: str, snapshot: watch.GroupSnapshot) -> watch.GroupSnapshot:

@@ -151,9 +151,11 @@ def chaos(
     settings = load_settings()
     orders = runner.planned_load(action, target, during_load, no_load, docker)
     # A lesson's break (`kafkalab lesson N --break`) may be waiting for this very command.
-    journal.note(settings, journal.Entry(time.time(), action, target, replica, every, orders))
-    if journal.awaited(settings) and not json:
-        ui.step("`kafkalab lesson N --break` is watching: it measures what this does")
+    typed = journal.Entry(time.time(), action, target, replica, every, orders, no_load)
+    journal.note(settings, typed)
+    awaited = journal.awaited(settings)
+    if awaited and not json:
+        ui.step(_break_note(awaited, typed))
     if action == "fail-burst":
         _fail_burst(target, 5.0 if seconds is None else seconds, failure_rate, json)
         return
@@ -274,3 +276,14 @@ def _fail_burst(target: str, seconds: float, failure_rate: float, json: bool) ->
             "[yellow]![/] no payment was attempted during the burst, so the breaker stayed closed "
             "— run it under load (`kafkalab scenario high-load` does)"
         )
+
+
+def _break_note(awaited: str, typed: journal.Entry) -> str:
+    """What a waiting `kafkalab lesson N --break` makes of this command."""
+    try:
+        wanted = journal.parse(awaited)
+    except ValueError:
+        return "`kafkalab lesson N --break` is watching: it measures what this does"
+    if journal.matches(wanted, typed):
+        return "`kafkalab lesson N --break` is watching: it measures what this does"
+    return f"`kafkalab lesson N --break` waits for `{awaited}`, not this command: it runs unwatched"

@@ -80,7 +80,8 @@ def up(
             help="Also run a service you wrote, supervised like the six: `refund` is lesson "
             "22's refund service, from your workspace copy of its exercise.py (or =PATH). "
             "Then `kafkalab chaos kill refund --every 3 --during-load 200` hurts it and "
-            "`kafkalab verify` judges every refund. Plain clusters only; `down` forgets it.",
+            "`kafkalab verify` judges every refund. With --secure it logs in as its own SCRAM "
+            "user `refund`, with ACLs for exactly what it does; `down` forgets it.",
         ),
     ] = None,
     with_monitoring: Annotated[

@@ -36,16 +36,20 @@ class PlatformCollector(Collector):
     """kafkalab_consumergroup_lag and kafkalab_service_replicas, computed at scrape time."""
 
     def __init__(
-        self, conn: Connection, replicas: Callable[[], list[tuple[str, str]]] = list
+        self,
+        conn: Connection,
+        replicas: Callable[[], list[tuple[str, str]]] = list,
+        groups: Callable[[], list[str]] = platform_groups,
     ) -> None:
         self.conn = conn
         self.replicas = replicas  # (service, state) per replica
+        self.groups = groups  # the groups whose lag it reports, asked at each scrape
 
     def collect(self) -> Iterator[Metric]:
         spec = specs.GROUP_LAG
         lag = GaugeMetricFamily(spec.name, spec.help, labels=list(spec.labels))
         try:
-            for group in group_lag(self.conn, platform_groups(), timeout=5.0):
+            for group in group_lag(self.conn, self.groups(), timeout=5.0):
                 for p in group.partitions:
                     lag.add_metric([group.group, p.topic, str(p.partition)], p.lag)
         except Exception as exc:  # noqa: BLE001 - the endpoint must answer while Kafka is away
@@ -65,12 +69,16 @@ class PlatformCollector(Collector):
 
 
 def serve(
-    settings: Settings, conn: Connection, replicas: Callable[[], list[tuple[str, str]]] = list
+    settings: Settings,
+    conn: Connection,
+    replicas: Callable[[], list[tuple[str, str]]] = list,
+    groups: Callable[[], list[str]] = platform_groups,
 ) -> ServiceHttpServer | None:
     """Start the endpoint in a daemon thread; None (logged) if its port is taken, because the
-    supervisor's real job — keeping the services running — must not depend on it."""
+    supervisor's real job — keeping the services running — must not depend on it. `groups`:
+    the supervisor adds the learner's refund group while `up --with refund` runs it."""
     registry = CollectorRegistry()
-    registry.register(PlatformCollector(conn, replicas))
+    registry.register(PlatformCollector(conn, replicas, groups))
 
     def metrics(request: Request) -> Response:
         return Response(200, generate_latest(registry), CONTENT_TYPE_LATEST)

@@ -25,6 +25,7 @@ from kafkalab.catalogue.services import LEARNER_SERVICES, SERVICES, service_port
 from kafkalab.cluster import connect
 from kafkalab.connection import Connection
 from kafkalab.monitoring import exporter
+from kafkalab.observe.groups import platform_groups
 from kafkalab.platform import autoscaler, learner, routing
 from kafkalab.platform.files import (
     ReplicaStatus,
@@ -75,7 +76,7 @@ class Supervisor:
         signal.signal(signal.SIGTERM, lambda *_: setattr(self, "stopping", True))
         signal.signal(signal.SIGINT, lambda *_: setattr(self, "stopping", True))
         log.info("supervisor started (pid %s)", os.getpid())
-        metrics = exporter.serve(self.settings, self.conn, self._replica_states)
+        metrics = exporter.serve(self.settings, self.conn, self._replica_states, self._lag_groups)
         autoscaling_done = threading.Event()
         autoscaler.start(self.settings, self.conn, autoscaling_done)
         try:
@@ -95,6 +96,12 @@ class Supervisor:
     def _replica_states(self) -> list[tuple[str, str]]:
         """(service, state) per replica, for the platform's /metrics (read from its thread)."""
         return [(i.status.service, i.status.state) for i in list(self.replicas.values())]
+
+    def _lag_groups(self) -> list[str]:
+        """The groups the platform's /metrics reports lag for: the six services' and, while
+        `up --with refund` runs the learner's refund service, its group too (so the shipped
+        KafkalabConsumerLag covers it)."""
+        return platform_groups() + learner.groups(self.settings)
 
     def reconcile(self, desired: dict[str, int]) -> None:
         now = time.monotonic()

@@ -19,7 +19,7 @@ from confluent_kafka.admin import (
     ResourceType,
 )
 
-from kafkalab.catalogue.services import SERVICES, group_id
+from kafkalab.catalogue.services import LEARNER_SERVICES, SERVICES, group_id
 from kafkalab.events import topics as t
 
 
@@ -35,6 +35,10 @@ class Access:
     """Topics the service creates and owns by name prefix (quixstreams' changelogs)."""
     describe_configs: bool = False
     """quixstreams reads its input and output topics' configs before it starts."""
+    groups: tuple[str, ...] = ()
+    """Groups granted by their exact name (the learner's service: nothing it did not name)."""
+    transactional_ids: tuple[str, ...] = ()
+    """Transactional ids granted by their exact name."""
 
 
 def _access(
@@ -96,6 +100,32 @@ SERVICE_ACCESS: dict[str, Access] = {
 }
 assert set(SERVICE_ACCESS) == set(SERVICES)
 
+REFUND = "refund"
+REFUND_GROUPS = (group_id(REFUND), f"{REFUND}-payments-table")
+"""The refund service's group, and the group id its payments table (assign(), no commits)
+names, whose coordinator librdkafka looks up all the same."""
+REFUND_TRANSACTIONAL_ID = f"{group_id(REFUND)}-0"
+"""`up --with refund` runs one replica, with this one transactional id."""
+
+LEARNER_ACCESS: dict[str, Access] = {
+    # Lesson 22's refund service, when `up --secure --with refund` runs it in the shop: what
+    # lesson 22's grader grants it on its side cluster, under the shop's own names. No audit,
+    # no prefix: it may do exactly what its skeleton does.
+    REFUND: Access(
+        reads=frozenset({t.ORDER_EVENTS, t.PAYMENTS}),
+        writes=frozenset({t.REFUNDS, t.REFUNDS_DLT}),
+        group_prefixes=(),
+        groups=REFUND_GROUPS,
+        transactional_ids=(REFUND_TRANSACTIONAL_ID,),
+    ),
+}
+assert set(LEARNER_ACCESS) == set(LEARNER_SERVICES)
+
+
+def access(service: str) -> Access:
+    """One of the six services', or a learner's service's (KeyError for any other name)."""
+    return SERVICE_ACCESS[service] if service in SERVICE_ACCESS else LEARNER_ACCESS[service]
+
 
 def _allow(
     principal: str,
@@ -110,42 +140,54 @@ def _allow(
 
 
 def service_bindings(service: str) -> list[AclBinding]:
-    """The ALLOW ACLs of one service (its SCRAM user is named like the service)."""
-    access = SERVICE_ACCESS[service]
+    """The ALLOW ACLs of one service, one of the six or the learner's refund service (its SCRAM
+    user is named like the service)."""
+    granted = access(service)
     topic, group = ResourceType.TOPIC, ResourceType.GROUP
     prefixed = ResourcePatternType.PREFIXED
     bindings: list[AclBinding] = []
-    for name in sorted(access.reads):
+    for name in sorted(granted.reads):
         bindings.append(_allow(service, topic, name, AclOperation.READ))
-    for name in sorted(access.writes):
+    for name in sorted(granted.writes):
         bindings.append(_allow(service, topic, name, AclOperation.WRITE))
-    for name in sorted(access.reads | access.writes):
+    for name in sorted(granted.reads | granted.writes):
         bindings.append(_allow(service, topic, name, AclOperation.DESCRIBE))
-    if access.describe_configs:
-        for name in sorted(access.reads | access.writes):
+    if granted.describe_configs:
+        for name in sorted(granted.reads | granted.writes):
             bindings.append(_allow(service, topic, name, AclOperation.DESCRIBE_CONFIGS))
-    for prefix in access.group_prefixes:
+    for prefix in granted.group_prefixes:
         bindings.append(_allow(service, group, prefix, AclOperation.READ, prefixed))
-    for prefix in access.topic_prefixes:
+    for prefix in granted.topic_prefixes:
         bindings.append(_allow(service, topic, prefix, AclOperation.ALL, prefixed))
-    if access.transactional_prefix:
+    for name in granted.groups:
+        bindings.append(_allow(service, group, name, AclOperation.READ))
+    for name in granted.transactional_ids:
+        txn = ResourceType.TRANSACTIONAL_ID
+        bindings.append(_allow(service, txn, name, AclOperation.WRITE))
+    if granted.transactional_prefix:
         txn = ResourceType.TRANSACTIONAL_ID
         bindings.append(
-            _allow(service, txn, access.transactional_prefix, AclOperation.WRITE, prefixed)
+            _allow(service, txn, granted.transactional_prefix, AclOperation.WRITE, prefixed)
         )
         bindings.append(
-            _allow(service, txn, access.transactional_prefix, AclOperation.DESCRIBE, prefixed)
+            _allow(service, txn, granted.transactional_prefix, AclOperation.DESCRIBE, prefixed)
         )
     return bindings
 
 
 def all_bindings() -> list[AclBinding]:
-    return [binding for service in SERVICES for binding in service_bindings(service)]
+    """Every principal's ACLs: the six services' and the learner's refund service's (its user
+    exists on every secure cluster, whether or not `--with refund` runs it)."""
+    return [
+        binding
+        for service in (*SERVICES, *LEARNER_SERVICES)
+        for binding in service_bindings(service)
+    ]
 
 
 def may_read(service: str, topic: str) -> bool:
-    return topic in SERVICE_ACCESS[service].reads
+    return topic in access(service).reads
 
 
 def may_write(service: str, topic: str) -> bool:
-    return topic in SERVICE_ACCESS[service].writes
+    return topic in access(service).writes

@@ -20,14 +20,14 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, x25519
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from kafkalab.catalogue.services import SERVICES
+from kafkalab.catalogue.services import LEARNER_SERVICES, SERVICES
 from kafkalab.errors import KafkalabError
 from kafkalab.settings import Settings
 
 ADMIN = "admin"
 """The super user: the brokers talk to each other as admin, and kafkalab's own tools use it."""
 
-PRINCIPALS: tuple[str, ...] = (ADMIN, *SERVICES)
+PRINCIPALS: tuple[str, ...] = (ADMIN, *SERVICES, *LEARNER_SERVICES)
 FIELD_KEYS = ("card", "contact")
 """card: sealed by order, opened only by payment. contact: sealed by user, opened by notification."""
 

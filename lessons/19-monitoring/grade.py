@@ -6,7 +6,14 @@ notification's group before the pause ends). Notification is resumed in any case
 grader waits until it has caught up, so the shared platform is healthy for whoever comes next.
 
 The lag comes from the platform endpoint, which reads committed and end offsets from the broker
-at each scrape; nothing the learner's program says about itself is graded."""
+at each scrape; nothing the learner's program says about itself is graded.
+
+`--break` (`grade_break`): the learner pulls the trigger. Their rules and the shipped alerts.yml
+are loaded into a real Prometheus of the lesson's own (scrape and evaluation every 2 s); once
+the learner has typed `kafkalab chaos pause notification --no-load` and the process is seen
+stopped, the grader places orders and reads Prometheus' alerts API until their alert fires for
+notification's group, then wakes notification. What fired, and when, is Prometheus' own
+answer; the lag is the broker's."""
 
 from __future__ import annotations
 
@@ -24,7 +31,7 @@ from kafkalab.curriculum.lab import Lab, LessonSetupFailed
 from kafkalab.load import shop
 from kafkalab.load.plan import LoadPlan
 from kafkalab.monitoring.live import LiveAlerts
-from kafkalab.monitoring.rules import Alert, AlertEngine, RuleFileError, load_rules
+from kafkalab.monitoring.rules import Alert, AlertEngine, Rule, RuleFileError, load_rules
 from kafkalab.observe.lag import group_lag
 from kafkalab.platform import control
 from kafkalab.verdict import Check
@@ -65,7 +72,8 @@ def prepare(lab: Lab) -> Task:
     rule_file.unlink(missing_ok=True)  # a file left by an earlier run must not be graded
     with httpx.Client(timeout=30) as http:
         buyers = shop.customers(lab.settings, http, LoadPlan(orders=1, users=2))
-        shop.top_up_stock(lab.settings, http, {SKU: HEALTHY + MAX_ORDERS + 10})
+        # the break places up to 3 batches more to warm notification's group up
+        shop.top_up_stock(lab.settings, http, {SKU: HEALTHY + MAX_ORDERS + 3 * BATCH + 10})
     return Task(
         topics={},
         groups={"paused": GROUP},
@@ -74,8 +82,8 @@ def prepare(lab: Lab) -> Task:
     )
 
 
-def grade(lab: Lab, task: Task, program: Program) -> Graded:
-    program.run()
+def _written_rules(task: Task) -> tuple[Path, list[Rule]] | Graded:
+    """The learner's rule file and its rules, or the verdict that says why there are none."""
     rule_file = Path(task.params["rule_file"])
     if not rule_file.is_file():
         return Graded(
@@ -109,6 +117,15 @@ def grade(lab: Lab, task: Task, program: Program) -> Graded:
         return Graded(
             [Check("your rule file loads", False, "it holds no alerting rule", _LOADS_FIX)]
         )
+    return rule_file, rules
+
+
+def grade(lab: Lab, task: Task, program: Program) -> Graded:
+    program.run()
+    written = _written_rules(task)
+    if isinstance(written, Graded):
+        return written
+    rule_file, rules = written
     checks = [Check("your rule file loads", True, f"{len(rules)} alerting rule(s)")]
     live = LiveAlerts(control.scrape_targets(lab.settings), rule_file)
     shipped = AlertEngine(load_rules())  # alerts.yml, evaluated on the same scrapes
@@ -125,6 +142,13 @@ def grade(lab: Lab, task: Task, program: Program) -> Graded:
         orders.close()
     checks.append(_fired(paused))
     return Graded(checks, _truths(paused))
+
+
+def grade_break(lab: Lab, task: Task, program: Program) -> Graded:
+    """`kafkalab lesson 19 --break`: breaking.py (imported here, as it reads this module)."""
+    from . import breaking
+
+    return breaking.grade_break(lab, task, program)
 
 
 def _blank_expressions(rule_file: Path) -> list[str]:

@@ -257,3 +257,33 @@ def test_a_service_refused_a_topic_names_lesson_18_in_its_log(
             future.result(timeout=30)
     assert lines, [r.getMessage() for r in caplog.records]
     assert lines[0].endswith("see `kafkalab lesson 18 --explain`"), lines[0]
+
+
+def test_the_refund_service_s_own_user_may_do_what_it_does_and_no_more(secure: Running) -> None:
+    """`up --secure --with refund` logs the learner's refund service in as `refund`: the broker
+    lets that user open its one transactional id and see its topics, and refuses another id
+    and another service's topic (no refund service needs to run for its user to exist)."""
+    from confluent_kafka import KafkaException, Producer
+
+    as_refund = connect.resolve(secure.settings, "refund")
+
+    def init(transactional_id: str) -> KafkaError | None:
+        producer = Producer({**as_refund.librdkafka(), "transactional.id": transactional_id})
+        try:
+            producer.init_transactions(20)
+        except KafkaException as exc:
+            return exc.args[0]
+        return None
+
+    assert init("kafkalab-refund-0") is None
+    refused = init("kafkalab-refund-1")
+    assert refused is not None
+    assert refused.code() == KafkaError.TRANSACTIONAL_ID_AUTHORIZATION_FAILED
+    consumer = clients.consumer(as_refund, "kafkalab-refund")
+    try:
+        theirs = consumer.list_topics(t.NOTIFICATIONS, timeout=20).topics[t.NOTIFICATIONS].error
+        own = consumer.list_topics(t.REFUNDS, timeout=20).topics[t.REFUNDS].error
+    finally:
+        consumer.close()
+    assert own is None
+    assert theirs is not None and theirs.code() == KafkaError.TOPIC_AUTHORIZATION_FAILED

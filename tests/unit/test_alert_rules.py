@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from kafkalab.catalogue.metrics import CATALOGUE, series_names
+from kafkalab.catalogue.metrics import CATALOGUE, LEARNER_CATALOGUE, series_names
 from kafkalab.monitoring import promql
 from kafkalab.monitoring.rules import Alert, AlertEngine, RuleFileError, load_rules, parse_rules
 from kafkalab.monitoring.scrape import History, Scrape
@@ -123,6 +123,12 @@ def broker_gauge(name: str, values: list[float]) -> Plant:
     }
 
 
+def refund_dead_letters(per_minute: float) -> Plant:
+    """The learner's refund service's counter (`up --with refund`), rising `per_minute`."""
+    labels = {"job": "kafkalab", "instance": "127.0.0.1:8108", "endpoint": "refund"}
+    return lambda t: {"refunds_dead_letters_total": [(labels, per_minute * t / 60)]}
+
+
 UNDER_REPLICATED = "kafka_server_replicamanager_underreplicatedpartitions"
 OFFLINE = "kafka_controller_kafkacontroller_offlinepartitionscount"
 
@@ -134,6 +140,13 @@ CASES = [
     ("KafkalabPaymentCircuitOpen", circuit(1), circuit(2), {}, 1.0),
     ("KafkalabThroughputDrop", throughput(10.0, 0.0), throughput(10.0, 10.0), {}, 0.0),
     ("KafkalabServiceDown", up(0), up(1), {"endpoint": "notification"}, 0.0),
+    (
+        "KafkalabRefundDeadLetters",
+        refund_dead_letters(1),
+        refund_dead_letters(0),
+        {"endpoint": "refund"},
+        2.0,
+    ),
     (
         "KafkaUnderReplicatedPartitions",
         broker_gauge(UNDER_REPLICATED, [4, 0, 3]),
@@ -198,7 +211,8 @@ def test_an_alert_that_recovers_goes_inactive_and_pends_again_from_scratch() -> 
 
 
 def test_every_metric_a_rule_reads_is_in_the_catalogue() -> None:
-    exported = {name for spec in CATALOGUE for name in series_names(spec)} | {"up"}
+    specs = (*CATALOGUE, *LEARNER_CATALOGUE)
+    exported = {name for spec in specs for name in series_names(spec)} | {"up"}
     for rule in RULES.values():
         assert promql.metric_names(rule.expr) <= exported, rule.name
 

@@ -26,6 +26,8 @@ from tests.helpers import CliRun, run_cli
 
 LESSONS = manifest.load()
 WITH_BREAK = [x for x in LESSONS if x.breaking is not None]
+FLIP_BREAKS = [x for x in WITH_BREAK if x.breaking and (x.breaking.flip or x.breaking.remove)]
+"""The breaks made by editing exercise.py (the others are a typed `kafkalab chaos` command)."""
 FLIPS = Path(__file__).resolve().parents[1] / "breaks"
 
 STANZA = """
@@ -106,7 +108,7 @@ def _flipped_solution(lesson: Lesson) -> str:
     return text
 
 
-@pytest.mark.parametrize("lesson", WITH_BREAK, ids=lambda x: f"{x.number:02d}")
+@pytest.mark.parametrize("lesson", FLIP_BREAKS, ids=lambda x: f"{x.number:02d}")
 def test_the_flip_tells_the_broken_file_from_the_solution(lesson: Lesson) -> None:
     info = lesson.breaking
     assert info is not None
@@ -241,6 +243,25 @@ def test_the_journal_parses_and_matches_chaos_commands(tmp_path: Path) -> None:
         with pytest.raises(ValueError):
             journal.parse(bad)
     assert seen.command == "kafkalab chaos pause payment --replica 1 --during-load 200"
+    # A bare pause stays until resumed; a loaded one is resumed by the run after the eviction.
+    bare = journal.parse("kafkalab chaos pause notification --no-load")
+    assert bare.no_load and bare.during_load is None
+    assert journal.matches(bare, journal.Entry(1.0, "pause", "notification", no_load=True))
+    assert not journal.matches(bare, journal.Entry(1.0, "pause", "notification", 0, None, 200))
+    assert bare.command == "kafkalab chaos pause notification --no-load"
+    with pytest.raises(ValueError, match="opposite"):
+        journal.parse("kafkalab chaos pause notification --no-load --during-load 5")
+
+
+def test_every_command_break_waits_for_a_command_a_break_can_recognise() -> None:
+    commands = [x for x in WITH_BREAK if x.breaking and x.breaking.command]
+    assert commands, "lesson 19's break is a typed command"
+    for lesson in commands:
+        assert lesson.breaking is not None
+        assert journal.parse(lesson.breaking.command).action in ("kill", "pause", "restart")
+        # nothing to edit: the learner's working file runs as it is
+        flips = tomllib.loads((FLIPS / f"{lesson.directory.name}.toml").read_text())
+        assert flips["edit"] == []
 
 
 def test_the_chaos_command_notes_itself_even_when_it_fails(tmp_path: Path) -> None:
@@ -249,6 +270,20 @@ def test_the_chaos_command_notes_itself_even_when_it_fails(tmp_path: Path) -> No
     assert done.code == 1  # nothing runs here
     (entry,) = journal.since(load_settings(data_dir=tmp_path), before)
     assert (entry.action, entry.target, entry.replica) == ("kill", "payment", 0)
+
+
+def test_a_command_the_break_does_not_wait_for_is_told_so(tmp_path: Path) -> None:
+    """Lesson 19 waits for a bare pause: a loaded one (it ends at the eviction) is not it."""
+    settings = load_settings(data_dir=tmp_path)
+    journal.awaited_path(settings).parent.mkdir(parents=True)
+    journal.awaited_path(settings).write_text("kafkalab chaos pause notification --no-load\n")
+    loaded = _cli("chaos", "pause", "notification", data_dir=tmp_path)
+    said = " ".join((loaded.stdout + loaded.stderr).split())
+    assert "waits for `kafkalab chaos pause notification --no-load`, not this command" in said
+    bare = _cli("chaos", "pause", "notification", "--no-load", data_dir=tmp_path)
+    assert "is watching: it measures what this does" in " ".join(
+        (bare.stdout + bare.stderr).split()
+    )
 
 
 def _lab(tmp_path: Path, command: str, wait: float) -> Any:

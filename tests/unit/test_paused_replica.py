@@ -74,3 +74,19 @@ def test_ps_shows_the_paused_replica(tmp_path: Path, stopped_child: int) -> None
     settings = _platform_with(tmp_path, stopped_child)
     [row] = control.ps(settings)
     assert row.health == "paused"
+
+
+def test_a_pause_woken_elsewhere_ends_the_chaos_watch(stopped_child: int) -> None:
+    """`chaos pause` watches for the group's eviction; a SIGCONT from elsewhere (`chaos resume`
+    in another terminal, lesson 19's break once the alert fired) ends that wait instead of
+    running into its timeout."""
+    from kafkalab.chaos import faults, runner
+
+    local = faults.Target("service", "notification")
+    assert not runner._woken_elsewhere(local, stopped_child)
+    os.kill(stopped_child, signal.SIGCONT)
+    deadline = time.monotonic() + 5
+    while processes.is_paused(stopped_child) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert runner._woken_elsewhere(local, stopped_child)
+    assert not runner._woken_elsewhere(local, 0)  # no pid known: nothing to say

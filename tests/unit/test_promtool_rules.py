@@ -81,6 +81,12 @@ def test_prometheus_evaluates_the_rules_like_kafkalab(tmp_path: Path) -> None:
                         "values": "100x20",
                     },
                     {"series": "kafkalab_payment_circuit_state", "values": "0 0 1x18"},
+                    # the learner's refund service (`up --with refund`): a poison at 20 s
+                    {
+                        "series": 'refunds_dead_letters_total{job="kafkalab",'
+                        'instance="127.0.0.1:8108",endpoint="refund"}',
+                        "values": "0x3 1x16",
+                    },
                 ],
                 "alert_rule_test": [
                     # lag over 50 for kafkalab-notification only; pending until held 15 s
@@ -104,6 +110,19 @@ def test_prometheus_evaluates_the_rules_like_kafkalab(tmp_path: Path) -> None:
                         "eval_time": "15s",
                         "alertname": "KafkalabPaymentCircuitOpen",
                         "exp_alerts": [expected("KafkalabPaymentCircuitOpen", {}, 1)],
+                    },
+                    # quiet while the counter stands still, firing (no `for:`) once it rose
+                    {
+                        "eval_time": "15s",
+                        "alertname": "KafkalabRefundDeadLetters",
+                        "exp_alerts": [],
+                    },
+                    {
+                        "eval_time": "20s",
+                        "alertname": "KafkalabRefundDeadLetters",
+                        "exp_alerts": [
+                            expected("KafkalabRefundDeadLetters", {"endpoint": "refund"}, 1)
+                        ],
                     },
                 ],
             }

@@ -72,3 +72,32 @@ def test_transactional_services_get_their_transactional_ids() -> None:
         assert (granted is not None) == cls.transactional, cls.name
         if granted:
             assert f"{group_id(cls.name)}-0".startswith(granted)
+
+
+def test_the_refund_service_may_do_exactly_what_lesson_22_s_skeleton_does() -> None:
+    """Read the orders and payments, in its own two groups; write refunds and the DLT, with its
+    one transactional id (literal names: nothing it did not name, no audit)."""
+
+    got = {
+        (b.restype, b.name, b.operation, b.resource_pattern_type)
+        for b in acls.service_bindings("refund")
+    }
+    topic, group = ResourceType.TOPIC, ResourceType.GROUP
+    literal = ResourcePatternType.LITERAL
+    read, write, describe = AclOperation.READ, AclOperation.WRITE, AclOperation.DESCRIBE
+    assert got == {
+        (topic, t.ORDER_EVENTS, read, literal),
+        (topic, t.PAYMENTS, read, literal),
+        (topic, t.REFUNDS, write, literal),
+        (topic, t.REFUNDS_DLT, write, literal),
+        *(
+            (topic, name, describe, literal)
+            for name in (t.ORDER_EVENTS, t.PAYMENTS, t.REFUNDS, t.REFUNDS_DLT)
+        ),
+        (group, "kafkalab-refund", read, literal),
+        (group, "refund-payments-table", read, literal),
+        (ResourceType.TRANSACTIONAL_ID, "kafkalab-refund-0", write, literal),
+    }
+    assert all(b.principal == "User:refund" for b in acls.service_bindings("refund"))
+    assert set(acls.service_bindings("refund")) <= set(acls.all_bindings())
+    assert not acls.may_write("refund", t.AUDIT) and not acls.may_read("refund", t.REFUNDS)

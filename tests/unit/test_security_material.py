@@ -11,7 +11,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
-from kafkalab.catalogue.services import SERVICES
+from kafkalab.catalogue.services import LEARNER_SERVICES, SERVICES
 from kafkalab.security import material
 from kafkalab.settings import load_settings
 
@@ -55,7 +55,7 @@ def test_one_password_per_service_and_admin_kept_across_runs(tmp_path: Path) -> 
     files = material.ensure_material(settings)
     first = material.read_passwords(files)
     ca_before = files.ca_cert.read_bytes()
-    assert set(first) == {"admin", *SERVICES}
+    assert set(first) == {"admin", *SERVICES, *LEARNER_SERVICES}  # refund: `up --with refund`
     assert len(set(first.values())) == len(first)  # no shared passwords
     material.ensure_material(settings, extra_principals=("rogue",))
     second = material.read_passwords(files)
