@@ -295,6 +295,11 @@ def ps(settings: Settings, conn: Connection | None = None) -> list[ServiceRow]:
     for r in sorted(status.replicas, key=lambda r: (order.index(r.service), r.replica)):
         paused = bool(r.pid) and processes.is_paused(r.pid or 0)
         body = _health_body(r.port) if r.pid and not paused else {}
+        # A learner's service (the capstone's refund) may answer /health with its metrics
+        # text rather than kafkalab's JSON: a 200 is still healthy.
+        health = "paused" if paused else str(body.get("status") or "")
+        if not health:
+            health = _health(r.port) if r.pid else "down"
         rows.append(
             ServiceRow(
                 r.service,
@@ -302,7 +307,7 @@ def ps(settings: Settings, conn: Connection | None = None) -> list[ServiceRow]:
                 r.pid,
                 r.port,
                 r.state,
-                "paused" if paused else str(body.get("status", "down")),
+                health,
                 r.restarts,
                 len(body.get("assigned", []) or []),  # type: ignore[arg-type]
                 lags.get(group_id(r.service)),

@@ -27,6 +27,8 @@ def test_the_reference_refund_service_refunds_once_through_kills(
     control.up(shop.settings, with_learner={"refund": SOLUTION})
     try:
         assert any(r.service == "refund" for r in files.read_status(shop.settings).replicas)
+        # Its /health is prometheus_client's metrics text, not kafkalab's JSON: still healthy.
+        assert [r.health for r in control.ps(shop.settings) if r.service == "refund"] == ["ok"]
         report = runner.run(shop.settings, shop.conn, "kill", "refund", during_load=40, every=3.0)
         assert report.faults >= 1 and report.recovery_seconds, report.timeline
         assert report.load is not None and report.load.cancels is not None
