@@ -109,6 +109,27 @@ def leave_group(consumer: Consumer, timeout: float = 5.0) -> None:
         consumer.close()
 
 
+def close_all(consumers: list[Consumer], timeout: float = 5.0) -> None:
+    """Close several members of one group without librdkafka's close-during-rebalance hang.
+
+    Closing one member rebalances the others; a member closed with that assignment still
+    queued runs it inside close(), and its assign() then waits forever on a group that is
+    shutting down (librdkafka #4884, open). So all unsubscribe first, poll until none holds a
+    partition (each revocation runs inside poll), and only then close."""
+    try:
+        for consumer in consumers:
+            consumer.unsubscribe()
+        deadline = time.monotonic() + timeout
+        while any(c.assignment() for c in consumers) and time.monotonic() < deadline:
+            for consumer in consumers:
+                consumer.poll(0.02)
+    except KafkaException as exc:
+        _LIBRDKAFKA_LOG.warning("leaving the group failed, closing anyway: %s", exc)
+    finally:
+        for consumer in consumers:
+            consumer.close()
+
+
 def is_fatal(error: KafkaError) -> bool:
     """A fatal client error: this consumer or producer will never work again.
 

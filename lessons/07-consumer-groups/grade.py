@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from confluent_kafka import Consumer, TopicPartition
 from confluent_kafka.admin import AdminClient
 
+from kafkalab import clients
 from kafkalab.curriculum.exercises import Graded, Program, Task
 from kafkalab.curriculum.lab import Lab
 from kafkalab.verdict import Check
@@ -361,8 +362,7 @@ def _spares(lab: Lab, topic: str, group: str, strategy: str) -> int | None:
                 return owned.count(0)
         return None
     finally:
-        for consumer in consumers:
-            consumer.close()
+        clients.close_all(consumers)
 
 
 def grade_break(lab: Lab, task: Task, program: Program) -> Graded:
