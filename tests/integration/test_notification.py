@@ -180,9 +180,13 @@ class TestOneRunningService:
         assert sorted(e.value["channel"] for e in sent) == ["email", "push", "sms"]
 
         requested = read_to_end(
-            conn, NOTIFICATIONS, where=of_order(order_id, "NotificationRequested")
+            conn, *CHANNEL_TOPICS.values(), where=of_order(order_id, "NotificationRequested")
         )
         assert len(requested) == 3  # exactly one per channel, nothing for RESERVED
+        # Written once: no copy on `notifications`, which holds what was sent.
+        assert not read_to_end(
+            conn, NOTIFICATIONS, where=of_order(order_id, "NotificationRequested")
+        )
         by_channel = {e.value["channel"]: e for e in requested}
         assert by_channel["email"].value["recipient_masked"] == f"{user_id[0]}***@{EMAIL_DOMAIN}"
         assert by_channel["sms"].value["recipient_masked"] == "+44 ******1234"
@@ -246,7 +250,7 @@ class TestOneRunningService:
         until(lambda: committed(conn, service.group_id, changed) > changed.offset)
 
         requested = read_to_end(
-            conn, NOTIFICATIONS, where=of_order(order_id, "NotificationRequested")
+            conn, *CHANNEL_TOPICS.values(), where=of_order(order_id, "NotificationRequested")
         )
         assert sorted(e.value["channel"] for e in requested) == ["email", "push"]
         mine = [

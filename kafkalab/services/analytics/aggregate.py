@@ -295,8 +295,8 @@ def channel_of(metric: str) -> str | None:
 
 
 def notification_fact(record_type: str, value: dict[str, Any] | None) -> dict[str, Any] | None:
-    """{channel, requested, sent} for a NotificationRequested or NotificationSent on
-    `notifications`; None for anything else."""
+    """{channel, requested, sent} for a NotificationRequested (on a channel topic) or a
+    NotificationSent (on `notifications`); None for anything else."""
     if value is None or record_type not in ("NotificationRequested", "NotificationSent"):
         return None
     requested = record_type == "NotificationRequested"
@@ -305,6 +305,18 @@ def notification_fact(record_type: str, value: dict[str, Any] | None) -> dict[st
         "requested": int(requested),
         "sent": int(not requested),
     }
+
+
+def sent_fact(record_type: str, value: dict[str, Any] | None) -> dict[str, Any] | None:
+    """A NotificationSent on `notifications` as a fact. Requests are read from the channel
+    topics, where each is written once; records older than that also have a copy of each
+    request on `notifications`, which must not count twice."""
+    return notification_fact(record_type, value) if record_type == "NotificationSent" else None
+
+
+def request_fact(record_type: str, value: dict[str, Any] | None) -> dict[str, Any] | None:
+    """A NotificationRequested on its channel's topic as a fact."""
+    return notification_fact(record_type, value) if record_type == "NotificationRequested" else None
 
 
 def delivery_window_results(window: dict[str, Any], channel: str) -> list[WindowResult]:
