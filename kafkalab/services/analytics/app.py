@@ -28,10 +28,11 @@ Choices, and why:
   writes a checkpoint's facts as one record instead, and each fact keeps its own event time
   (facts.py says how, and why the windows see the same thing). The facts topic has one
   partition, so the per-channel `group_by` after it re-keys in place, with no topic.
-- Avro in: quixstreams' AvroDeserializer with the registry (it fetches each record's writer
-  schema by id, so OrderCreated and OrderStatusChanged on one topic both decode); the record
-  type comes from kafkalab's `event_type` header. kafkalab's EventSerde is not used for input
-  because it decodes confluent `Message`s and quixstreams owns the consumer.
+- Avro in: `decode.FastAvroDeserializer`, kafkalab's fast decoder as a quixstreams
+  Deserializer (each record's writer schema by id, fetched once, so OrderCreated and
+  OrderStatusChanged on one topic both decode); the record type comes from kafkalab's
+  `event_type` header. EventSerde itself is not used for input because it decodes confluent
+  `Message`s and quixstreams owns the consumer.
   Avro out: quixstreams' AvroSerializer through the registry with the topic-record subject
   strategy (`analytics-dev.kafkalab.events.AnalyticsWindow`), like every other kafkalab topic.
 - `.current()`, not `.final()`, but not every update written: `.current()` yields each update
@@ -87,7 +88,7 @@ from quixstreams.models.serializers import (
     SchemaRegistrySerializationConfig,
     SerializationError,
 )
-from quixstreams.models.serializers.avro import AvroDeserializer, AvroSerializer
+from quixstreams.models.serializers.avro import AvroSerializer
 from quixstreams.models.topics import TopicManager
 
 from kafkalab import clients
@@ -109,6 +110,7 @@ from kafkalab.events.topics import (
 from kafkalab.services.analytics import aggregate, emit, facts
 from kafkalab.services.analytics.admin import PromptTopicAdmin
 from kafkalab.services.analytics.aggregate import WindowResult
+from kafkalab.services.analytics.decode import FastAvroDeserializer
 from kafkalab.services.http import Request, Response, ServiceHttpServer, platform_routes
 from kafkalab.services.runtime import Metrics, consumer_lag, log_json
 from kafkalab.settings import Settings, load_settings
@@ -283,7 +285,7 @@ class AnalyticsService:
             else None,
             ssl_ca_location=self.conn.registry_ca_location,
         )
-        avro_in = AvroDeserializer(schema_registry_client_config=registry)
+        avro_in = FastAvroDeserializer(clients.schema_registry(self.conn))
         orders = app.topic(self.topics.orders, key_deserializer="str", value_deserializer=avro_in)
         payments = app.topic(
             self.topics.payments, key_deserializer="str", value_deserializer=avro_in
