@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from fastavro import parse_schema, schemaless_reader
 
-from kafkalab.events.serde import HEADER_TYPE, Event, UndecodableEvent
+from kafkalab.events.event import HEADER_TYPE, Event, UndecodableEvent
 
 if TYPE_CHECKING:
     from confluent_kafka import Message

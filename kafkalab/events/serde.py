@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import time
 import uuid
-from dataclasses import dataclass, field
 from typing import Any
 
 from confluent_kafka import Message
@@ -21,46 +20,16 @@ from confluent_kafka.serialization import MessageField, SerializationContext
 
 from kafkalab import clients
 from kafkalab.connection import Connection
+from kafkalab.events.event import (  # noqa: F401 - re-exported: most readers import them here
+    HEADER_CAUSE,
+    HEADER_SERVICE,
+    HEADER_TRACE,
+    HEADER_TYPE,
+    Event,
+    UndecodableEvent,
+)
+from kafkalab.events.fastdecode import FastDecoder
 from kafkalab.events.schemas import schema_text
-
-HEADER_TYPE = "event_type"
-HEADER_TRACE = "trace_id"
-HEADER_CAUSE = "causation_id"
-HEADER_SERVICE = "service"
-
-
-@dataclass
-class Event:
-    """One decoded record: what a service handles and what observe/ reads back."""
-
-    topic: str
-    partition: int
-    offset: int
-    key: str | None
-    type: str
-    value: dict[str, Any]
-    headers: dict[str, str] = field(default_factory=dict)
-    timestamp_ms: int = 0
-
-    @property
-    def event_id(self) -> str:
-        return str(self.value.get("event_id", ""))
-
-    @property
-    def trace_id(self) -> str:
-        return self.headers.get(HEADER_TRACE, "")
-
-    @property
-    def causation_id(self) -> str:
-        return self.headers.get(HEADER_CAUSE, "")
-
-    @property
-    def service(self) -> str:
-        return self.headers.get(HEADER_SERVICE, "")
-
-
-class UndecodableEvent(Exception):
-    """A record that is not a registered Avro event (poison): it belongs in a dead-letter topic."""
 
 
 def now_ms() -> int:
@@ -79,9 +48,7 @@ class EventSerde:
         self._serializers: dict[str, AvroSerializer] = {}
         # Decoding: fastavro's schemaless reader with each writer schema, fetched once per id
         # (fastdecode.py) — ~4× less CPU per record than confluent's AvroDeserializer, the
-        # same plain values. A local import: fastdecode builds on this module's Event.
-        from kafkalab.events.fastdecode import FastDecoder
-
+        # same plain values.
         self._decoder = FastDecoder(self.registry)
 
     def serialize(self, topic: str, record_type: str, value: dict[str, Any]) -> bytes:
