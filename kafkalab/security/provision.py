@@ -80,11 +80,11 @@ def apply_service(
             future.result(timeout=timeout)
         except Exception as exc:  # noqa: BLE001
             raise SecurityProvisioningFailed(f"could not create ACL {binding}: {exc}") from exc
-    _wait_listed(admin, service, len(bindings), timeout)
+    wait_listed(admin, service, len(bindings), timeout)
     return len(bindings)
 
 
-def _wait_listed(admin: AdminClient, user: str, count: int, timeout: float) -> None:
+def wait_listed(admin: AdminClient, user: str, count: int, timeout: float) -> None:
     """The SCRAM login and the ACLs reach the broker through the metadata log a moment after
     the admin calls return: wait until it lists them (then it enforces them)."""
     wanted = AclBindingFilter(

@@ -35,7 +35,6 @@ from typing import Any
 from confluent_kafka import Consumer, KafkaException, Producer, TopicPartition
 from confluent_kafka.admin import (
     AclBinding,
-    AclBindingFilter,
     AclOperation,
     AclPermissionType,
     ResourcePatternType,
@@ -61,7 +60,8 @@ from kafkalab.monitoring.rules import AlertEngine
 from kafkalab.monitoring.scrape import Target
 from kafkalab.observe.trace import read_events
 from kafkalab.observe.verify import RefundCase, refund_cases, refunds_invariant
-from kafkalab.security.provision import upsert_users
+from kafkalab.security import provision
+from kafkalab.security.provision import SecurityProvisioningFailed, upsert_users
 from kafkalab.verdict import Check
 
 from . import alerting
@@ -207,26 +207,10 @@ def service_bindings(
 def _wait_until_enforced(lab: Lab, user: str, count: int, timeout: float = 20.0) -> None:
     """The SCRAM login and the ACLs reach the broker through the metadata log, a moment after
     the admin calls return: wait until the broker lists them (then it enforces them)."""
-    admin = lab.admin()
-    wanted = AclBindingFilter(
-        ResourceType.ANY,
-        None,
-        ResourcePatternType.ANY,
-        f"User:{user}",
-        None,
-        AclOperation.ANY,
-        AclPermissionType.ANY,
-    )
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            admin.describe_user_scram_credentials([user])[user].result(10)
-            if len(admin.describe_acls(wanted, request_timeout=10).result()) >= count:
-                return
-        except KafkaException:
-            pass
-        time.sleep(0.2)
-    raise LessonSetupFailed(f"the broker does not list {user}'s login and ACLs after {timeout:g} s")
+    try:
+        provision.wait_listed(lab.admin(), user, count, timeout)
+    except SecurityProvisioningFailed as exc:
+        raise LessonSetupFailed(str(exc)) from exc
 
 
 AUDIT_LOGGER = "kafka.authorizer.logger"
