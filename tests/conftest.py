@@ -29,16 +29,11 @@ def _variant(item: pytest.Item) -> str | None:
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     order = list(VARIANTS)
 
-    def rank(item: pytest.Item) -> tuple[int, int]:
+    def rank(item: pytest.Item) -> int:
         if "tests/unit/" in item.nodeid:
-            return -1, 0
+            return -1
         variant = _variant(item)
-        if variant is None:
-            return 0, 0
-        # Within a variant, the few tests that also use the session cluster first: a worker
-        # stops its session broker at its first variant test that does not (see
-        # tests/integration/conftest.py), and each restart costs a JVM start.
-        return 1 + order.index(variant), 0 if "cluster" in getattr(item, "fixturenames", ()) else 1
+        return 0 if variant is None else 1 + order.index(variant)
 
     items.sort(key=rank)  # stable: the order within a rank is pytest's own
     for item in items:

@@ -14,7 +14,6 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -57,18 +56,6 @@ def session_settings(data_dir: Path) -> Settings:
     return local_settings(data_dir)
 
 
-@dataclass
-class _SessionCluster:
-    """This process's session cluster, once started: `pytest_runtest_setup` stops it while the
-    tests of the platform variants run and starts it again if a later test asks for it."""
-
-    settings: Settings | None = None
-    stopped: bool = False
-
-
-SESSION = _SessionCluster()
-
-
 @pytest.fixture(scope="session")
 def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settings]:
     settings = session_settings(tmp_path_factory.mktemp("kafkalab-session"))
@@ -76,30 +63,10 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settings]:
         yield settings
         return
     lifecycle.up(settings)
-    SESSION.settings, SESSION.stopped = settings, False
     try:
         yield settings
     finally:
-        SESSION.settings = None
         lifecycle.down(settings)
-
-
-@pytest.hookimpl(tryfirst=True)
-def pytest_runtest_setup(item: pytest.Item) -> None:
-    """An idle broker costs a few per cent of a core, and each xdist worker has its own session
-    cluster: tests/conftest.py orders the variants' tests after every session-cluster test, so
-    once a worker reaches them its session broker only idles. Stop it then (its data stays), and
-    start it again for a test that still needs it."""
-    if SESSION.settings is None:
-        return
-    names = getattr(item, "fixturenames", ())
-    if "cluster" in names:
-        if SESSION.stopped:
-            lifecycle.up(SESSION.settings)
-            SESSION.stopped = False
-    elif not SESSION.stopped and any(name in names for name in VARIANTS):
-        lifecycle.down(SESSION.settings)
-        SESSION.stopped = True
 
 
 @pytest.fixture(scope="session")
