@@ -4,7 +4,7 @@ Unit tests first (fast feedback), then the integration tests that need only the 
 cluster, then those of each shared platform variant together, in `pool.VARIANTS` order, so
 each variant is started once.
 
-Under pytest-xdist (`-n 4`, as scripts/test runs it), each test also gets an `xdist_group`:
+Under pytest-xdist (`-n 5`, as scripts/test runs it), each test also gets an `xdist_group`:
 its variant's name, or its module's for the session-cluster tests (its module's and lesson's for
 a test parametrized by lesson), and `--dist loadgroup`
 sends a whole group to one worker. A variant then still starts once, on one worker.
