@@ -59,8 +59,11 @@ def check(seen: Seen) -> list[Check]:
         for user, c in first_after.items()
         if user in want_before
     }
+    # A user first seen after the kill had no state to restore: judged by "final state" only.
     emitted_resumed = {
-        u: seen.outputs[c.seq][1] for u, c in first_after.items() if c.seq in seen.outputs
+        u: seen.outputs[c.seq][1]
+        for u, c in first_after.items()
+        if u in want_before and c.seq in seen.outputs
     }
     return [
         equal("the first app was killed (SIGKILL)", -9, seen.exit_code),

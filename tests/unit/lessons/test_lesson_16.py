@@ -112,3 +112,16 @@ def test_duplicated_processing_fails() -> None:
     seen = good()
     seen.output_count = 7
     assert failing(check(seen)) == {"each click processed once"}
+
+
+def test_a_user_first_seen_after_the_kill_is_not_a_restore() -> None:
+    """30 random clicks can miss a user before the kill: its first session after the restart
+    starts from zero, which is right, and only the users that had state are judged restored."""
+    after = [*AFTER, Click("c", 5, 499)]
+    outputs = emitted(BEFORE) | emitted(after, m.sessions(BEFORE))
+    seen = Seen(
+        BEFORE, after, outputs, 6, -9, 0, "compact", 4, ["changelog[0]"], m.sessions(BEFORE)
+    )
+    assert passed(check(seen))
+    seen.outputs.update(emitted(AFTER))  # but a known user starting from zero still fails
+    assert "restored state = state before the kill" in failing(check(seen))
