@@ -21,6 +21,7 @@ from confluent_kafka.admin import AdminClient
 
 from kafkalab import clients
 from kafkalab.connection import Connection
+from kafkalab.observe.readback import watermarks
 
 
 @dataclass(frozen=True)
@@ -50,9 +51,8 @@ def read_all(
         meta = consumer.list_topics(topic, timeout=10).topics[topic]
         ends: dict[int, int] = {}
         for partition in meta.partitions:
-            low, high = consumer.get_watermark_offsets(
-                TopicPartition(topic, partition), timeout=10, cached=False
-            )
+            # asked again while a new leader's high watermark catches up after an election
+            low, high = watermarks(consumer, TopicPartition(topic, partition))
             if high > low:
                 ends[partition] = high
         if not ends:
