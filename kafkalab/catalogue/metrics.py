@@ -13,7 +13,7 @@ labels instead of names for dimensions (topic, outcome, channel).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
@@ -417,19 +417,48 @@ def series_names(spec: MetricSpec) -> tuple[str, ...]:
 # -- building the prometheus_client objects from a spec ------------------------------------------
 
 
+class _CachedLabels:
+    """`labels(*values)` answered from a dict after the first call with the same values.
+
+    A service calls `labels()` for every record it handles; prometheus_client validates and
+    stringifies the values and takes a lock each time (a few µs). The children never change
+    (nothing here calls `remove()` or `clear()`), so the first answer is kept."""
+
+    def labels(self, *values: Any, **named: Any) -> Any:
+        if named or not values:
+            return super().labels(*values, **named)  # type: ignore[misc]
+        cache: dict[tuple[Any, ...], Any] = self.__dict__.setdefault("_children_by_values", {})
+        child = cache.get(values)
+        if child is None:
+            child = cache[values] = super().labels(*values)  # type: ignore[misc]
+        return child
+
+
+class _Counter(_CachedLabels, Counter):
+    pass
+
+
+class _Gauge(_CachedLabels, Gauge):
+    pass
+
+
+class _Histogram(_CachedLabels, Histogram):
+    pass
+
+
 def counter(spec: MetricSpec, registry: CollectorRegistry) -> Counter:
     _check(spec, "counter")
-    return Counter(spec.name, spec.help, list(spec.labels), registry=registry)
+    return _Counter(spec.name, spec.help, list(spec.labels), registry=registry)
 
 
 def gauge(spec: MetricSpec, registry: CollectorRegistry) -> Gauge:
     _check(spec, "gauge")
-    return Gauge(spec.name, spec.help, list(spec.labels), registry=registry)
+    return _Gauge(spec.name, spec.help, list(spec.labels), registry=registry)
 
 
 def histogram(spec: MetricSpec, registry: CollectorRegistry) -> Histogram:
     _check(spec, "histogram")
-    return Histogram(
+    return _Histogram(
         spec.name, spec.help, list(spec.labels), registry=registry, buckets=LATENCY_BUCKETS
     )
 

@@ -1,14 +1,15 @@
 """Decode many platform events fast: fastavro's schemaless reader with each writer's schema.
 
-The checker (`kafkalab verify`) decodes hundreds of thousands of records per run. The
+The checker (`kafkalab verify`) decodes hundreds of thousands of records per run, and every
+service decodes each record it consumes (`EventSerde.decode` uses this decoder too). The
 confluent AvroDeserializer costs a registry-cache lookup and a reader-schema resolution per
-record, and returns logical types (uuid.UUID, datetime) that `serde._plain` then walks back to
-plain values. Here the writer's schema is fetched from the registry once per schema id, its
+record, and returns logical types (uuid.UUID, datetime) that had to be walked back to plain
+values. Here the writer's schema is fetched from the registry once per schema id, its
 logical types are stripped (a `timestamp-millis` stays the epoch-ms long it is on the wire, a
 `uuid` stays its string), and fastavro's C reader decodes the bytes after the 5-byte header
-straight into the same plain dict `EventSerde.decode` gives.
+straight into a plain dict.
 
-`scripts/bench_decode.py` measures it against `EventSerde.decode` on one core.
+`scripts/bench_decode.py` measures it against confluent's AvroDeserializer on one core.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from fastavro import parse_schema, schemaless_reader
 
-from kafkalab.events.serde import HEADER_TYPE, Event, UndecodableEvent
+from kafkalab.events.event import HEADER_TYPE, Event, UndecodableEvent
 
 if TYPE_CHECKING:
     from confluent_kafka import Message

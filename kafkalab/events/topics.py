@@ -73,8 +73,8 @@ CATALOGUE: tuple[TopicSpec, ...] = (
     TopicSpec(
         PAYMENTS_DLT, 1, "order_id", "poison payments, reason in headers", retention_ms=WEEK_MS
     ),
-    TopicSpec(NOTIFICATIONS, 6, "user_id", "every notification before fan-out"),
-    TopicSpec(NOTIFICATIONS_EMAIL, 3, "user_id", "email channel"),
+    TopicSpec(NOTIFICATIONS, 6, "user_id", "NotificationSent, from the channel workers"),
+    TopicSpec(NOTIFICATIONS_EMAIL, 3, "user_id", "email channel: NotificationRequested"),
     TopicSpec(NOTIFICATIONS_SMS, 3, "user_id", "sms channel"),
     TopicSpec(NOTIFICATIONS_PUSH, 3, "user_id", "push channel"),
     TopicSpec(ANALYTICS, 3, "metric", "windowed aggregates from quixstreams"),

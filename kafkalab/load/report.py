@@ -217,8 +217,9 @@ class LoadReport:
 
 TOTAL = "total"
 INTERNAL = "quixstreams internal"
-"""analytics' repartition and changelog topics, summed: quixstreams' price of shop-wide
-windows (one repartition record per fact), apart from the events the services publish."""
+"""analytics' facts (re-keying) and changelog topics, summed: the price of shop-wide windows
+(a batch of facts per second, `services/analytics/facts.py`), apart from the events the
+services publish."""
 
 
 def per_thousand_orders(seconds: dict[str, float], orders: int) -> dict[str, float]:

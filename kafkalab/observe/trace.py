@@ -31,6 +31,7 @@ TRACE_TOPICS = (
     t.INVENTORY_EVENTS,
     t.PAYMENTS,
     t.NOTIFICATIONS,
+    *t.CHANNEL_TOPICS.values(),  # the NotificationRequested events, one per channel
 )
 USER_TYPES = {"UserRegistered", "UserLoggedIn", "UserPreferencesUpdated"}
 

@@ -190,7 +190,9 @@ class _Order:
 
 
 # (topic, type) → the _Order list it belongs in. Copies of the same type on other topics
-# (InventoryReserved on payments.retry, NotificationRequested on channel topics) are not facts.
+# (InventoryReserved on payments.retry) are not facts. A NotificationRequested is written once,
+# on its channel's topic (older records also have a copy on `notifications`, with the same
+# notification_id: the check counts ids, so reading both changes nothing).
 _KINDS = {
     (t.ORDER_EVENTS, "OrderCreated"): "created",
     (t.ORDER_EVENTS, "OrderStatusChanged"): "changes",
@@ -201,6 +203,7 @@ _KINDS = {
     (t.INVENTORY_EVENTS, "StockReturned"): "returned",
     (t.INVENTORY_EVENTS, "OutOfStock"): "out_of_stock",
     (t.NOTIFICATIONS, "NotificationRequested"): "requested",
+    **{(topic, "NotificationRequested"): "requested" for topic in t.CHANNEL_TOPICS.values()},
     (t.NOTIFICATIONS, "NotificationSent"): "sent",
 }
 

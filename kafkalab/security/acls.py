@@ -88,9 +88,10 @@ SERVICE_ACCESS: dict[str, Access] = {
     ),
     "analytics": _access(
         "analytics",
-        {t.ORDER_EVENTS, t.PAYMENTS, t.STOCK, t.NOTIFICATIONS},
+        {t.ORDER_EVENTS, t.PAYMENTS, t.STOCK, t.NOTIFICATIONS, *t.CHANNEL_TOPICS.values()},
         {t.ANALYTICS},
-        # quixstreams names its state and repartition topics after the consumer group.
+        # quixstreams names its state and repartition topics after the consumer group (and
+        # analytics' facts topic follows suit: facts.topic_name).
         describe_configs=True,
         topic_prefixes=(
             f"changelog__{group_id('analytics')}",

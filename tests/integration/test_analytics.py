@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import json
 import os
 import signal
 import subprocess
@@ -22,6 +23,7 @@ from kafkalab import clients
 from kafkalab.connection import Connection
 from kafkalab.events.serde import Event, EventSerde, now_ms
 from kafkalab.events.topics import ANALYTICS, ORDER_EVENTS
+from kafkalab.services.analytics import facts
 from kafkalab.services.analytics.app import AnalyticsService, AnalyticsTopics
 from kafkalab.settings import Settings
 from tests.helpers import free_port
@@ -105,9 +107,17 @@ def own_topics(
         unique("analytics"),
         unique("stock"),
         unique("notifications"),
+        (unique("email"), unique("sms")),
     )
     admin = clients.admin(conn)
-    names = (topics.orders, topics.payments, topics.output, topics.stock, topics.notifications)
+    names = (
+        topics.orders,
+        topics.payments,
+        topics.output,
+        topics.stock,
+        topics.notifications,
+        *topics.requests,
+    )
     created = admin.create_topics([NewTopic(t, 3, 1) for t in names])
     for future in created.values():
         future.result(30)
@@ -205,7 +215,9 @@ def test_windows_and_running_totals_count_exactly_what_was_sent(
     for i, (available, reserved) in enumerate(LEVELS):
         level = {"sku": sku, "available": available, "reserved": reserved, "updated_at": stamp}
         produce(conn, own_topics.stock, sku, "StockLevel", level, stamp + 300 + i)
-    for channel, requested, sent in DELIVERIES:
+    for (channel, requested, sent), channel_topic in zip(
+        DELIVERIES, own_topics.requests, strict=True
+    ):
         for i in range(requested):
             request = {
                 "notification_id": f"{channel}-{i}",
@@ -216,6 +228,9 @@ def test_windows_and_running_totals_count_exactly_what_was_sent(
                 "recipient_masked": "***",
                 "user_name": "U",
             }
+            # a request is on its channel's topic; a copy on `notifications` (as records
+            # written before requests were written once) must not count twice
+            produce(conn, channel_topic, "u", "NotificationRequested", request, stamp + 400)
             produce(
                 conn, own_topics.notifications, "u", "NotificationRequested", request, stamp + 400
             )
@@ -336,6 +351,13 @@ def test_windows_and_running_totals_count_exactly_what_was_sent(
     assert tumbling_counts == sorted(tumbling_counts) and tumbling_counts[-1] == n
     assert len(tumbling_counts) <= n + CONFIRMED
     assert service.sink is not None and service.sink.written == len(results)
+    # Re-keying to "all": every fact (7 order, 4 payment, 3 stock, 3 requests + 2 sends) went
+    # through the facts topic once, in fewer records than facts (group_by: one each).
+    batches = raw_to_end(conn, facts.topic_name(service.group_id))
+    carried = [item for m in batches for item in json.loads(m.value())]
+    assert {m.key() for m in batches} == {b"all"}
+    assert len(carried) == 7 + COMPLETED + FAILED + len(LEVELS) + 3 + 2
+    assert len(batches) < len(carried)
 
     [dead] = read_raw(conn, "analytics.DLT", 1, where=lambda m: m.key() == poison_key.encode())
     assert dead.value() == b"not avro"

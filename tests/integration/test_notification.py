@@ -180,9 +180,13 @@ class TestOneRunningService:
         assert sorted(e.value["channel"] for e in sent) == ["email", "push", "sms"]
 
         requested = read_to_end(
-            conn, NOTIFICATIONS, where=of_order(order_id, "NotificationRequested")
+            conn, *CHANNEL_TOPICS.values(), where=of_order(order_id, "NotificationRequested")
         )
         assert len(requested) == 3  # exactly one per channel, nothing for RESERVED
+        # Written once: no copy on `notifications`, which holds what was sent.
+        assert not read_to_end(
+            conn, NOTIFICATIONS, where=of_order(order_id, "NotificationRequested")
+        )
         by_channel = {e.value["channel"]: e for e in requested}
         assert by_channel["email"].value["recipient_masked"] == f"{user_id[0]}***@{EMAIL_DOMAIN}"
         assert by_channel["sms"].value["recipient_masked"] == "+44 ******1234"
@@ -246,7 +250,7 @@ class TestOneRunningService:
         until(lambda: committed(conn, service.group_id, changed) > changed.offset)
 
         requested = read_to_end(
-            conn, NOTIFICATIONS, where=of_order(order_id, "NotificationRequested")
+            conn, *CHANNEL_TOPICS.values(), where=of_order(order_id, "NotificationRequested")
         )
         assert sorted(e.value["channel"] for e in requested) == ["email", "push"]
         mine = [
@@ -275,17 +279,18 @@ class TestOneRunningService:
         )
         event.write(conn, copies=2)
 
-        # Both copies fanned out (at-least-once upstream): six requests, same three ids twice.
-        requested = read_events(
-            conn, NOTIFICATIONS, 6, where=of_order(order_id, "NotificationRequested")
-        )
-        assert len(requested) == 6 and len({e.value["notification_id"] for e in requested}) == 3
         # Each worker has handled both copies of its request...
         until(
             lambda: all(
                 w.delivered + w.duplicates >= before[w.channel] + 2 for w in service.workers
             )
         )
+        # ...for both copies fanned out (at-least-once upstream): six requests on the channel
+        # topics, the same three ids twice...
+        requested = read_to_end(
+            conn, *CHANNEL_TOPICS.values(), where=of_order(order_id, "NotificationRequested")
+        )
+        assert len(requested) == 6 and len({e.value["notification_id"] for e in requested}) == 3
 
         # ...and delivered only one of them.
         sent = read_to_end(conn, NOTIFICATIONS, where=of_order(order_id, "NotificationSent"))
@@ -357,7 +362,7 @@ class TestOneRunningService:
         sent = read_events(conn, NOTIFICATIONS, 3, where=of_order(order_id, "NotificationSent"))
         assert sorted(e.value["channel"] for e in sent) == ["email", "push", "sms"]
         requested = read_to_end(
-            conn, NOTIFICATIONS, where=of_order(order_id, "NotificationRequested")
+            conn, *CHANNEL_TOPICS.values(), where=of_order(order_id, "NotificationRequested")
         )
         assert [e.value["template"] for e in requested] == ["payment-retry"] * 3
 

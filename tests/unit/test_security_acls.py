@@ -23,7 +23,8 @@ def test_analytics_may_read_every_topic_its_pipeline_reads() -> None:
     from kafkalab.services.analytics.app import AnalyticsTopics
 
     topics = AnalyticsTopics()
-    for topic in (topics.orders, topics.payments, topics.stock, topics.notifications):
+    reads = (topics.orders, topics.payments, topics.stock, topics.notifications, *topics.requests)
+    for topic in reads:
         assert acls.may_read("analytics", topic), topic
     assert acls.may_write("analytics", topics.output)
 

@@ -2,26 +2,37 @@
 
 Pipeline (consumer group `kafkalab-analytics`, reading from the earliest offset):
 
-    order-events ─ fact ─ group_by("all") ─┬─ tumbling 60 s: orders_count, revenue_cents,
-                                            │                  conversion_rate
-                                            ├─ hopping 60 s / 10 s: orders_count
-                                            └─ state store: orders_total, revenue_total_cents,
-                                                             conversion_rate (running)
-    payments ───── fact ─ group_by("all") ─── tumbling 60 s: payment_success_rate
-    stock ──────── level ─ group_by("all") ─ state store (on hand per SKU) ─┬─ tumbling 60 s:
-                                            inventory_turnover             └─ running: the same
-    notifications ─ fact ─ group_by(channel) ─┬─ tumbling 60 s: notification_delivery_rate.<ch>
-                                               └─ state store: the same, running
+    order-events ────────── fact ─┐
+    payments ────────────── fact ─┤ FactBatcher: each checkpoint's facts, one record keyed
+    stock ──────────────── level ─┤ "all" → repartition__kafkalab-analytics--facts (1 partition)
+    notifications ─── sent fact ──┤
+    notifications.<ch> ─ request ─┘
+    facts ─ expand, event time ─┬─ orders ─┬─ tumbling 60 s: orders_count, revenue_cents,
+                                │          │                  conversion_rate
+                                │          ├─ hopping 60 s / 10 s: orders_count
+                                │          └─ state store: orders_total, revenue_total_cents,
+                                │                           conversion_rate (running)
+                                ├─ payments ── tumbling 60 s: payment_success_rate
+                                ├─ stock ─ state store (on hand per SKU) ─┬─ tumbling 60 s:
+                                │          inventory_turnover             └─ running: the same
+                                └─ delivery ─ group_by(channel) ─┬─ tumbling 60 s:
+                                                                 │  notification_delivery_rate.<ch>
+                                                                 └─ state store: the same, running
                                             ⇒ AnalyticsWindow on `analytics`, keyed by metric
 
 Choices, and why:
 - Windows are per message key in quixstreams, and orders are keyed by order_id, so the facts
-  are re-keyed to one constant key ("all") through a repartition topic: the windows are then
-  shop-wide. The cost is a single hot partition downstream — fine at a shop's order rate.
-- Avro in: quixstreams' AvroDeserializer with the registry (it fetches each record's writer
-  schema by id, so OrderCreated and OrderStatusChanged on one topic both decode); the record
-  type comes from kafkalab's `event_type` header. kafkalab's EventSerde is not used for input
-  because it decodes confluent `Message`s and quixstreams owns the consumer.
+  are re-keyed to one constant key ("all"): the windows are then shop-wide. The cost is a
+  single hot partition downstream — fine at a shop's order rate. `group_by("all")` would
+  re-key through a repartition topic, one record per fact (~11 per order); `facts.FactBatcher`
+  writes a checkpoint's facts as one record instead, and each fact keeps its own event time
+  (facts.py says how, and why the windows see the same thing). The facts topic has one
+  partition, so the per-channel `group_by` after it re-keys in place, with no topic.
+- Avro in: `decode.FastAvroDeserializer`, kafkalab's fast decoder as a quixstreams
+  Deserializer (each record's writer schema by id, fetched once, so OrderCreated and
+  OrderStatusChanged on one topic both decode); the record type comes from kafkalab's
+  `event_type` header. EventSerde itself is not used for input because it decodes confluent
+  `Message`s and quixstreams owns the consumer.
   Avro out: quixstreams' AvroSerializer through the registry with the topic-record subject
   strategy (`analytics-dev.kafkalab.events.AnalyticsWindow`), like every other kafkalab topic.
 - `.current()`, not `.final()`, but not every update written: `.current()` yields each update
@@ -71,13 +82,13 @@ from pydantic import SecretStr
 from quixstreams import Application, State
 from quixstreams.dataframe import StreamingDataFrame
 from quixstreams.dataframe.windows import Sum
-from quixstreams.models import Row, Topic
+from quixstreams.models import Row, Topic, TopicConfig
 from quixstreams.models.serializers import (
     SchemaRegistryClientConfig,
     SchemaRegistrySerializationConfig,
     SerializationError,
 )
-from quixstreams.models.serializers.avro import AvroDeserializer, AvroSerializer
+from quixstreams.models.serializers.avro import AvroSerializer
 from quixstreams.models.topics import TopicManager
 
 from kafkalab import clients
@@ -88,6 +99,7 @@ from kafkalab.connection import Connection
 from kafkalab.events.schemas import schema_text
 from kafkalab.events.topics import (
     ANALYTICS,
+    CHANNEL_TOPICS,
     NOTIFICATIONS,
     ORDER_EVENTS,
     PAYMENTS,
@@ -95,9 +107,10 @@ from kafkalab.events.topics import (
     apply_catalogue,
     dlt_topic,
 )
-from kafkalab.services.analytics import aggregate, emit
+from kafkalab.services.analytics import aggregate, emit, facts
 from kafkalab.services.analytics.admin import PromptTopicAdmin
 from kafkalab.services.analytics.aggregate import WindowResult
+from kafkalab.services.analytics.decode import FastAvroDeserializer
 from kafkalab.services.http import Request, Response, ServiceHttpServer, platform_routes
 from kafkalab.services.runtime import Metrics, consumer_lag, log_json
 from kafkalab.settings import Settings, load_settings
@@ -105,10 +118,11 @@ from kafkalab.settings import Settings, load_settings
 log = logging.getLogger("kafkalab.service.analytics")
 
 NAME = "analytics"
-ALL = "all"  # the one key every fact is re-keyed to: windows over the whole shop
 RUNNING_KEY = "orders"  # the state-store entry holding RunningTotals
 STOCK_KEY = "stock"  # the state-store entry holding the StockBook
 DELIVERY_KEY = "delivery"  # per channel (the key), the state-store entry of DeliveryTotals
+Fact = Callable[[str, dict[str, Any] | None], dict[str, Any] | None]
+"""(record type, decoded value) → the fact analytics counts, or None for an ignored event."""
 OUTPUT_HEADERS = [("event_type", b"AnalyticsWindow"), ("service", NAME.encode())]
 
 
@@ -121,6 +135,8 @@ class AnalyticsTopics:
     output: str = ANALYTICS
     stock: str = STOCK
     notifications: str = NOTIFICATIONS
+    requests: tuple[str, ...] = tuple(CHANNEL_TOPICS.values())
+    """Where the NotificationRequested events are: one topic per channel."""
 
 
 class AnalyticsService:
@@ -158,6 +174,7 @@ class AnalyticsService:
         self.app: Application | None = None
         self._dlt_producer: Producer | None = None
         self.sink: emit.LatestSink | None = None
+        self.batcher: facts.FactBatcher | None = None
         self.http = ServiceHttpServer(
             settings.host,
             self.port,
@@ -268,7 +285,7 @@ class AnalyticsService:
             else None,
             ssl_ca_location=self.conn.registry_ca_location,
         )
-        avro_in = AvroDeserializer(schema_registry_client_config=registry)
+        avro_in = FastAvroDeserializer(clients.schema_registry(self.conn))
         orders = app.topic(self.topics.orders, key_deserializer="str", value_deserializer=avro_in)
         payments = app.topic(
             self.topics.payments, key_deserializer="str", value_deserializer=avro_in
@@ -292,9 +309,62 @@ class AnalyticsService:
             OUTPUT_HEADERS,
             on_written=self.metrics.produced.labels(NAME, output.name, "AnalyticsWindow").inc,
         )
-        order_facts = self._facts(app, orders, aggregate.order_fact)
+        # Stage 1: every input's facts → the batcher → one record per checkpoint, keyed "all".
+        fact_topic = app.topic(
+            facts.topic_name(self.group_id),
+            key_deserializer="str",
+            value_deserializer="json",
+            config=TopicConfig(
+                num_partitions=1,  # one key: one partition, and re-keying it needs no topic
+                replication_factor=orders.broker_config.replication_factor,
+            ),
+        )
+        self.batcher = facts.FactBatcher(
+            clients.producer(
+                self.conn, **{"client.id": f"{NAME}-{self.replica}-facts", "linger.ms": 20}
+            ),
+            fact_topic.name,
+        )
+        stock = app.topic(self.topics.stock, key_deserializer="str", value_deserializer=avro_in)
+        notifications = app.topic(
+            self.topics.notifications, key_deserializer="str", value_deserializer=avro_in
+        )
+        sources: list[tuple[str, Topic, Fact]] = [
+            (facts.ORDERS, orders, aggregate.order_fact),
+            (facts.PAYMENTS, payments, aggregate.payment_fact),
+            (facts.STOCK, stock, aggregate.stock_level),
+            (facts.DELIVERY, notifications, aggregate.sent_fact),
+            *(
+                (
+                    facts.DELIVERY,
+                    app.topic(name, key_deserializer="str", value_deserializer=avro_in),
+                    aggregate.request_fact,
+                )
+                for name in self.topics.requests
+            ),
+        ]
+        for stream, topic, to_fact in sources:
+            self._facts(app, topic, to_fact).apply(facts.tag(stream), metadata=True).sink(
+                self.batcher
+            )
+
+        # Stage 2: the facts back, each with its own event time, one branch per stream.
+        every = (
+            app.dataframe(fact_topic)
+            .apply(lambda batch: batch, expand=True)
+            .set_timestamp(facts.event_time)
+        )
+
+        def branch(stream: str) -> StreamingDataFrame:
+            return every.filter(lambda item: item["stream"] == stream).apply(
+                lambda item: item["fact"]
+            )
+
+        order_facts = branch(facts.ORDERS)
         tumbling = (
-            order_facts.tumbling_window(aggregate.WINDOW_MS, grace_ms=aggregate.GRACE_MS)
+            order_facts.tumbling_window(
+                aggregate.WINDOW_MS, grace_ms=aggregate.GRACE_MS, name="orders-tumbling"
+            )
             .agg(
                 created=Sum("created"),
                 confirmed=Sum("confirmed"),
@@ -306,7 +376,12 @@ class AnalyticsService:
 
         hopping = (
             order_facts.filter(lambda fact: fact["created"] > 0)
-            .hopping_window(aggregate.WINDOW_MS, aggregate.HOP_MS, grace_ms=aggregate.GRACE_MS)
+            .hopping_window(
+                aggregate.WINDOW_MS,
+                aggregate.HOP_MS,
+                grace_ms=aggregate.GRACE_MS,
+                name="orders-hopping",
+            )
             .count()
             .current()
         )
@@ -315,20 +390,21 @@ class AnalyticsService:
         running = order_facts.apply(_running_totals, stateful=True, metadata=True, expand=True)
         self._publish(running, output)
 
-        payment_facts = self._facts(app, payments, aggregate.payment_fact)
         payment_windows = (
-            payment_facts.tumbling_window(aggregate.WINDOW_MS, grace_ms=aggregate.GRACE_MS)
+            branch(facts.PAYMENTS)
+            .tumbling_window(
+                aggregate.WINDOW_MS, grace_ms=aggregate.GRACE_MS, name="payments-tumbling"
+            )
             .agg(completed=Sum("completed"), failed=Sum("failed"))
             .current()
         )
         self._publish(payment_windows.apply(aggregate.payment_window_results, expand=True), output)
 
-        stock = app.topic(self.topics.stock, key_deserializer="str", value_deserializer=avro_in)
-        stock_facts = self._facts(app, stock, aggregate.stock_level).apply(
-            _stock_book, stateful=True, metadata=True
-        )
+        stock_facts = branch(facts.STOCK).apply(_stock_book, stateful=True, metadata=True)
         turnover = (
-            stock_facts.tumbling_window(aggregate.WINDOW_MS, grace_ms=aggregate.GRACE_MS)
+            stock_facts.tumbling_window(
+                aggregate.WINDOW_MS, grace_ms=aggregate.GRACE_MS, name="stock-tumbling"
+            )
             .agg(
                 committed=Sum("committed"),
                 stock_units=Sum("stock_units"),
@@ -339,14 +415,12 @@ class AnalyticsService:
         self._publish(turnover.apply(aggregate.turnover_window_results, expand=True), output)
         self._publish(stock_facts.apply(_running_turnover, expand=True), output)
 
-        notifications = app.topic(
-            self.topics.notifications, key_deserializer="str", value_deserializer=avro_in
-        )
-        deliveries = self._facts(
-            app, notifications, aggregate.notification_fact, key=lambda fact: fact["channel"]
-        )
+        # One partition: quixstreams re-keys it by channel in place (no repartition topic).
+        deliveries = branch(facts.DELIVERY).group_by(lambda fact: fact["channel"], name="channel")
         delivery_windows = (
-            deliveries.tumbling_window(aggregate.WINDOW_MS, grace_ms=aggregate.GRACE_MS)
+            deliveries.tumbling_window(
+                aggregate.WINDOW_MS, grace_ms=aggregate.GRACE_MS, name="delivery-tumbling"
+            )
             .agg(requested=Sum("requested"), sent=Sum("sent"))
             .current()
         )
@@ -356,27 +430,15 @@ class AnalyticsService:
         )
         return app
 
-    def _facts(
-        self,
-        app: Application,
-        topic: Topic,
-        to_fact: Callable[[str, dict[str, Any] | None], dict[str, Any] | None],
-        key: Callable[[dict[str, Any]], str] = lambda _: ALL,
-    ) -> StreamingDataFrame:
-        """Decoded events of `topic` → facts, re-keyed by `key`: ALL by default (one
-        shop-wide window), or e.g. the channel (one window per channel)."""
+    def _facts(self, app: Application, topic: Topic, to_fact: Fact) -> StreamingDataFrame:
+        """Decoded events of `topic` → facts (the events analytics ignores dropped)."""
 
         def fact(value: Any, key: Any, timestamp: int, headers: Any) -> dict[str, Any] | None:
             record_type = aggregate.event_type(headers, value)
             self.metrics.consumed.labels(NAME, topic.name, record_type).inc()
             return to_fact(record_type, value)
 
-        return (
-            app.dataframe(topic)
-            .apply(fact, metadata=True)
-            .filter(lambda value: value is not None)
-            .group_by(key, name=ALL)
-        )
+        return app.dataframe(topic).apply(fact, metadata=True).filter(lambda v: v is not None)
 
     def _lag(self) -> list[tuple[str, int, int]]:
         """The consumer lag of the running app (its input, repartition and changelog topics);

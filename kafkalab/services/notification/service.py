@@ -26,7 +26,7 @@ from typing import Any, ClassVar
 from kafkalab.catalogue import metrics as specs
 from kafkalab.connection import Connection
 from kafkalab.events.serde import Event
-from kafkalab.events.topics import CHANNEL_TOPICS, NOTIFICATIONS, ORDER_EVENTS, USERS
+from kafkalab.events.topics import CHANNEL_TOPICS, ORDER_EVENTS, USERS
 from kafkalab.security import fields
 from kafkalab.security.audit import AuditEntry, AuditLog
 from kafkalab.services.notification.messages import (
@@ -147,13 +147,11 @@ class NotificationService(Service):
         profile = self._profile(user_id)
         requests = build_requests(event.event_id, str(event.value["order_id"]), template, profile)
         for request in requests:
-            value = request.as_value()
-            self.emit(NOTIFICATIONS, user_id, "NotificationRequested", value, cause=event)
             self.emit(
                 CHANNEL_TOPICS[request.channel],
                 user_id,
                 "NotificationRequested",
-                value,
+                request.as_value(),
                 cause=event,
             )
             self.requested.labels(request.channel, template).inc()
