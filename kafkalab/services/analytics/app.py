@@ -251,6 +251,19 @@ class AnalyticsService:
         # the catalogue as admin before starting it.
         if not self.conn.secure_mode:
             apply_catalogue(clients.admin(self.conn))
+        inputs = (
+            self.topics.orders,
+            self.topics.payments,
+            self.topics.stock,
+            self.topics.notifications,
+            *self.topics.requests,
+        )
+        if rewound := facts.rewind_for_new_pipeline(self.conn, self.group_id, inputs):
+            log.warning(
+                "first run of the batched-facts pipeline on this group: its inputs rewound to "
+                "their first offsets, so the running totals are counted again from the start",
+                extra={"fields": {"partitions": rewound}},
+            )
         broker = clients.quix_connection(self.conn)
         app = Application(
             broker_address=broker,

@@ -19,17 +19,26 @@ quixstreams re-keys a one-partition stream in place.
 
 Guarantees, as with `group_by`: at-least-once. A checkpoint that cannot write its batch
 raises, so the input offsets are not committed and the facts are read again.
+
+Upgrading: an analytics group that ran the earlier pipeline (`group_by` through a repartition
+topic) has committed input offsets but no facts topic, and its running totals live in stores
+the new pipeline does not read. Started as is, it would count from zero at those offsets, and
+the ledger would miss every earlier order. `rewind_for_new_pipeline` commits each input's first
+offset for the group instead, so the first run recounts the whole history once.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from typing import Any
 
-from confluent_kafka import Producer
+from confluent_kafka import Producer, TopicPartition
 from quixstreams.models import HeadersTuples
 from quixstreams.sinks import BaseSink
+
+from kafkalab import clients
+from kafkalab.connection import Connection
 
 KEY = "all"
 """The one key of every batch (and so of every fact read back): windows over the whole shop."""
@@ -135,3 +144,43 @@ class FactBatcher(BaseSink):
             )
         self.facts += len(pending)
         self.records += len(chunks)
+
+
+def rewind_for_new_pipeline(
+    conn: Connection, group: str, inputs: Collection[str], timeout: float = 10.0
+) -> int:
+    """Before the first run of this pipeline on a group that ran the earlier one (it has input
+    offsets but no facts topic yet), commit every input partition's first offset for the group,
+    so everything is counted again from the start. Returns how many partitions were rewound.
+
+    Committed through a consumer of the group that never subscribes (as `observe.committed`
+    reads them): the service's own ACLs allow that in secure mode, where deleting the group
+    would need DELETE on it. The group must be empty, as it is while its one replica starts.
+    """
+    consumer = clients.consumer(conn, group, **{"enable.auto.commit": False})
+    try:
+        existing = consumer.list_topics(timeout=timeout).topics
+        if topic_name(group) in existing:
+            return 0
+        partitions = [
+            TopicPartition(name, p)
+            for name in sorted(set(inputs) & set(existing))
+            for p in sorted(existing[name].partitions)
+        ]
+        if not partitions:
+            return 0
+        done = [
+            tp
+            for tp in consumer.committed(partitions, timeout=timeout)
+            if tp.error is None and tp.offset >= 0
+        ]
+        if not done:
+            return 0  # a new group: it reads from the earliest offset anyway
+        rewound = [
+            TopicPartition(tp.topic, tp.partition, consumer.get_watermark_offsets(tp, timeout)[0])
+            for tp in partitions
+        ]
+        consumer.commit(offsets=rewound, asynchronous=False)
+        return len(rewound)
+    finally:
+        consumer.close()
