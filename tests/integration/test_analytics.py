@@ -396,8 +396,8 @@ def test_a_group_of_the_earlier_pipeline_is_rewound_once(
     assert [tp.offset for tp in after] == [0, 0, 0]
 
     consumer.commit(offsets=ends, asynchronous=False)
-    made = facts.topic_name(group)
-    clients.admin(conn).create_topics([NewTopic(made, 1, 1)])[made].result(30)
+    made, admin = facts.topic_name(group), clients.admin(conn)  # held: its futures need it
+    admin.create_topics([NewTopic(made, 1, 1)])[made].result(30)
     assert facts.rewind_for_new_pipeline(conn, group, inputs) == 0  # the new pipeline ran: kept
     kept = consumer.committed([TopicPartition(own_topics.orders, p) for p in range(3)], 10)
     assert [tp.offset for tp in kept] == [tp.offset for tp in ends]
