@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
-from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Producer
-from confluent_kafka.admin import AdminClient
+from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Producer, TopicPartition
+from confluent_kafka.admin import AdminClient, OffsetSpec
 
 from kafkalab.connection import Connection
 
@@ -42,6 +43,27 @@ def quix_connection(conn: Connection) -> ConnectionConfig:
 
 def admin(conn: Connection, **overrides: Any) -> AdminClient:
     return AdminClient({**base_config(conn), **overrides})
+
+
+def high_watermarks(
+    admin: AdminClient, partitions: Iterable[TopicPartition], timeout: float = 5.0
+) -> list[TopicPartition]:
+    """Each partition's end offset now, asked in one ListOffsets request per leader. Raises
+    KafkaException when a partition cannot say (no leader, timeout).
+
+    Why not `Consumer.get_watermark_offsets` on a consumer that is fetching: a broker answers
+    one connection's requests in order, so each lookup waits behind the consumer's long-poll
+    fetch (`fetch.wait.max.ms`, 500 ms): the six partitions of `order-events` took 3 s that
+    way, against 2 ms through an admin client's own connection.
+    """
+    wanted = {TopicPartition(tp.topic, tp.partition): OffsetSpec.latest() for tp in partitions}
+    if not wanted:
+        return []
+    futures = admin.list_offsets(wanted, request_timeout=timeout)
+    return [
+        TopicPartition(tp.topic, tp.partition, int(future.result(timeout).offset))
+        for tp, future in futures.items()
+    ]
 
 
 def producer(conn: Connection, **overrides: Any) -> Producer:

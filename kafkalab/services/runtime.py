@@ -11,6 +11,7 @@ input offsets in one Kafka transaction (exactly-once for consume-process-produce
 
 from __future__ import annotations
 
+import functools
 import inspect
 import json
 import logging
@@ -23,6 +24,7 @@ from collections.abc import Callable, Iterator, Sequence
 from typing import Any, ClassVar
 
 from confluent_kafka import KafkaError, KafkaException, Message, TopicPartition
+from confluent_kafka.admin import AdminClient
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
@@ -246,6 +248,12 @@ class Service:
             title=f"kafkalab {self.name} service",
             description=inspect.getdoc(sys.modules[type(self).__module__]) or "",
         )
+
+    @functools.cached_property
+    def admin(self) -> AdminClient:
+        """For lookups that must not queue behind the group consumer's long-poll fetch on its
+        connection (`clients.high_watermarks`); made on first use."""
+        return clients.admin(self.conn, **{"client.id": f"{self.name}-{self.replica}-admin"})
 
     # -- for subclasses -------------------------------------------------------------------
 

@@ -59,21 +59,18 @@ class ReplicaFeed:
         return self.wait_caught_up(0)
 
     def read_to(
-        self, high_watermark: Callable[[TopicPartition], int | None], timeout: float
+        self,
+        high_watermarks: Callable[[list[TopicPartition]], list[TopicPartition]],
+        timeout: float,
     ) -> bool:
-        """Wait until the view holds everything on `order-events` now (each partition's high
-        watermark as `high_watermark` gives it); False if `timeout` seconds passed first or a
-        watermark could not be had (None or a KafkaException: a cluster in trouble, and the
-        caller retries as before)."""
+        """Wait until the view holds everything on `order-events` now (the partitions' end
+        offsets as `high_watermarks` gives them); False if `timeout` seconds passed first or
+        the ends could not be had (a KafkaException: a cluster in trouble, and the caller
+        retries as before)."""
         if self._targets is None:
             return False
-        ends: list[TopicPartition] = []
         try:
-            for tp in self._targets:
-                high = high_watermark(tp)
-                if high is None:
-                    return False
-                ends.append(TopicPartition(tp.topic, tp.partition, high))
+            ends = high_watermarks(self._targets)
         except KafkaException:
             return False
         return self.table.sync(ends, timeout)

@@ -20,10 +20,11 @@ state machine (state.py) and every resulting step is published as OrderStatusCha
 triggers are logged and counted (kafkalab_order_illegal_transitions_total), never applied. A
 premature one (PaymentCompleted read before InventoryReserved: two topics, no order between
 them) is parked until the order is ready for it (parking.py), or refused after park_seconds. An
-event for an order this replica has not seen yet raises Retryable: its OrderCreated may still
-be on its way through the feed (feed.py), which keeps every replica's view of all orders. If
-the event is older than the view itself, the OrderCreated would already be there: the order
-never existed, and the event goes straight to `order.DLT` instead of being retried.
+event for an order this replica has not seen yet makes the feed (feed.py, every replica's view of
+all orders) read `order-events` to its end as of now; its OrderCreated was below that end, since
+whatever caused the event read it first. Still not there, or the event is older than the view
+itself: the order never existed, and the event goes straight to `order.DLT`. Only a view that
+cannot catch up (the cluster in trouble) makes the event Retryable.
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ from typing import Any
 from confluent_kafka import TopicPartition
 from prometheus_client.core import GaugeMetricFamily, Metric
 
+from kafkalab import clients
 from kafkalab.catalogue import metrics as specs
 from kafkalab.catalogue.services import CUSTOMER_CANCELLED
 from kafkalab.connection import Connection
@@ -93,8 +95,8 @@ class UnknownOrder(Exception):
 class OrderService(Service):
     name = "order"
     subscriptions = (INVENTORY_EVENTS, PAYMENTS)
-    # 5 attempts, 0.1 → 0.8 s apart: 1.5 s for the OrderCreated of a not-yet-known order to
-    # arrive through the feed before the event is dead-lettered.
+    # 5 attempts, 0.1 → 0.8 s apart, each letting the view catch up for up to FEED_CATCH_UP_S:
+    # a Retryable is a cluster the view cannot read, not an order it has not read yet.
     max_attempts = 5
     backoff_seconds = 0.1
     park_seconds = 30.0
@@ -379,26 +381,29 @@ class OrderService(Service):
                     return
                 if not self.feed.could_be_in_flight(event.timestamp_ms):
                     raise UnknownOrder(f"order {order_id} was never created (not on order-events)")
-            if caught_up or not self._read_order_events_to_now():
+            if caught_up:
+                # The view now holds all of order-events as of after this event was written,
+                # and whatever caused the event read its OrderCreated before that: none exists.
+                raise UnknownOrder(
+                    f"order {order_id} was never created (not on order-events up to its end)"
+                )
+            if not self._read_order_events_to_now():
                 raise Retryable(f"order {order_id} is not known here yet")
 
     def _read_order_events_to_now(self) -> bool:
         """Let the view read `order-events` up to its end as of now (at most FEED_CATCH_UP_S).
 
         The event's cause read the OrderCreated, so it is below that end. Usually the view is a
-        moment behind and the retries' 1.5 s cover it; after a network partition or a broker
-        election it can be seconds behind, and an event dead-lettered then as "not known"
-        would leave its order stuck. Called without the book's lock: the feed takes it.
+        moment behind; after a network partition or a broker election it can be seconds
+        behind, and an event dead-lettered then as "not known" would leave its order stuck.
+        The ends come through the admin client: asked through the group consumer, each queued
+        behind its long-poll fetch, and six of them held the whole consumer up for 3 s.
+        Called without the book's lock: the feed takes it.
         """
-        consumer = self.consumer
-        if consumer is None:
-            return False
-
-        def high_watermark(tp: TopicPartition) -> int | None:
-            found = consumer.get_watermark_offsets(tp, timeout=2.0)  # None on a timeout
-            return None if found is None else int(found[1])
-
-        return self.feed.read_to(high_watermark, FEED_CATCH_UP_S)
+        return self.feed.read_to(
+            lambda partitions: clients.high_watermarks(self.admin, partitions, timeout=2.0),
+            FEED_CATCH_UP_S,
+        )
 
     def tick(self) -> None:
         """Retry parked events of orders other replicas moved; refuse the ones out of time;

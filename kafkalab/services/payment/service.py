@@ -43,6 +43,7 @@ from typing import Any, ClassVar
 
 from confluent_kafka import KafkaException, Message, TopicPartition
 
+from kafkalab import clients
 from kafkalab.catalogue import metrics as specs
 from kafkalab.connection import Connection
 from kafkalab.errors import KafkalabError
@@ -300,11 +301,8 @@ class PaymentService(Service):
         if not self._users_partitions:
             topic = self.consumer.list_topics(USERS, timeout=10).topics.get(USERS)
             self._users_partitions = sorted(topic.partitions) if topic else []
-        ends = []
-        for p in self._users_partitions:
-            _, high = self.consumer.get_watermark_offsets(TopicPartition(USERS, p), timeout=5)
-            ends.append(TopicPartition(USERS, p, high))
-        return ends
+        partitions = [TopicPartition(USERS, p) for p in self._users_partitions]
+        return clients.high_watermarks(self.admin, partitions, timeout=5)
 
     # -- tick: start-up and resuming paused retries ---------------------------------------------
 
