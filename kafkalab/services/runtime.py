@@ -23,7 +23,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any, ClassVar
 
-from confluent_kafka import KafkaError, KafkaException, Message, TopicPartition
+from confluent_kafka import KafkaError, KafkaException, Message, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import GaugeMetricFamily, Metric
@@ -287,11 +287,13 @@ class Service:
         trace_id: str | None = None,
         headers: Sequence[tuple[str, bytes]] = (),
         on_delivery: Acknowledgement | None = None,
+        via: Producer | None = None,
     ) -> dict[str, Any]:
-        """Produce one event with causal headers; returns the full value (event_id included)."""
+        """Produce one event with causal headers; returns the full value (event_id included).
+        `via`: another producer than the service's own (outside its transaction)."""
         full, envelope = self.serde.envelope(record_type, value, self.name, cause, trace_id)
         data = self.serde.serialize(topic, record_type, full)
-        self._produce(topic, key.encode(), data, [*envelope, *headers], on_delivery)
+        self._produce(topic, key.encode(), data, [*envelope, *headers], on_delivery, via)
         self.metrics.produced.labels(self.name, topic, record_type).inc()
         return full
 
@@ -419,14 +421,16 @@ class Service:
         value: bytes | None,
         headers: list[tuple[str, bytes]],
         on_delivery: Acknowledgement | None = None,
+        via: Producer | None = None,
     ) -> None:
+        producer = via or self.producer
         extra = {"on_delivery": on_delivery} if on_delivery is not None else {}
         while True:
             try:
-                self.producer.produce(topic, key=key, value=value, headers=headers, **extra)
+                producer.produce(topic, key=key, value=value, headers=headers, **extra)
                 return
             except BufferError:
-                self.producer.poll(0.05)
+                producer.poll(0.05)
 
     def _rewind(self, batch: list[Message]) -> None:
         assert self.consumer is not None

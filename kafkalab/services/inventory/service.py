@@ -14,6 +14,12 @@ back). In one Kafka transaction they happen together or not at all, so at start 
 can trust both: levels come from the `stock` table and the open reservations from its own past
 events on inventory-events. Expiries run from `tick()` in transactions of their own.
 
+Stock check answers are the exception: they go out through a second, non-transactional producer
+at once. An answer reserves nothing, so it needs no all-or-nothing, and inside the transaction a
+read_committed requester would see it only once the whole batch commits (a transaction's round
+trips in every `POST /orders`). If the batch then aborts, the request is read and answered
+again: the requester takes the first answer for its correlation id and drops the second.
+
 The decisions live in `stock.py` (pure, unit-tested); this module only moves events.
 
 HTTP (port 8103): GET /stock (every level), GET /stock/{sku}, GET /reservations/{order_id}
@@ -34,6 +40,7 @@ from typing import Any, ClassVar
 
 from confluent_kafka import KafkaException, Message
 
+from kafkalab import clients
 from kafkalab.catalogue import metrics as specs
 from kafkalab.catalogue.services import CUSTOMER_CANCELLED
 from kafkalab.connection import Connection
@@ -100,6 +107,10 @@ class InventoryService(Service):
         self._aborted = False
         self._after_commit: list[Callable[[], None]] = []
         self._deliveries: queue.Queue[_Delivery] = queue.Queue()
+        self.answers = clients.producer(
+            conn, **{"linger.ms": 0, "client.id": f"{self.name}-{replica}-answers"}
+        )
+        """Stock check answers, outside the transactions (see the module docstring)."""
         registry = self.metrics.registry
         self.outcomes = specs.counter(specs.INVENTORY_RESERVATIONS, registry)
         units = specs.gauge(specs.INVENTORY_STOCK, registry)
@@ -146,7 +157,9 @@ class InventoryService(Service):
             "StockCheckReplied",
             {"correlation_id": correlation_id, "available": not missing, "missing_skus": missing},
             cause=request,
+            via=self.answers,
         )
+        self.answers.poll(0)  # serve delivery reports; the answer itself is already on its way
 
     def _reserve(self, event: Event) -> None:
         """All items or none, idempotent by order id."""
@@ -404,6 +417,10 @@ class InventoryService(Service):
                 cause=cause,
                 trace_id=trace_id or None,
             )
+
+    def _shutdown(self) -> None:
+        self.answers.flush(5)
+        super()._shutdown()
 
     # -- transactions: memory follows what Kafka committed -------------------------------------
 
