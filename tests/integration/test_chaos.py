@@ -60,7 +60,14 @@ def test_a_pause_under_load_is_resumed_judged_and_survived(short_ttl_platform: R
     assert "fault" in kinds and "recovered" in kinds, report.timeline
     assert report.unchecked is None and report.verify is not None
     assert report.passed, [i for i in report.verify.invariants if not i.ok]
-    assert _restarts(shop.settings, "notification", 0) == before
+    log = files.log_file(shop.settings, "notification", 0)
+    restarted = _restarts(shop.settings, "notification", 0) - before
+    # On SIGCONT a member's retried JoinGroup can fence its own static instance id (a fatal
+    # client error): the replica then exits on purpose for a fresh one (runtime.fail), which
+    # is not a crash. Anything else that ended it is.
+    assert restarted == 0 or (
+        restarted == 1 and "stopping so the supervisor restarts this replica" in log.read_text()
+    ), log.read_text()[-3000:]
 
 
 def test_a_bare_kill_runs_a_load_and_judges_its_orders(short_ttl_platform: Running) -> None:
