@@ -85,7 +85,10 @@ class Acknowledgement:
 
     def wait(self, producer: Any, timeout: float) -> bool:
         """True once acknowledged; False on a delivery error or after `timeout` seconds.
-        Serves delivery callbacks meanwhile (whichever thread polls runs them)."""
+        Where a `DeliveryPoller` serves `producer`, only waits; else polls it meanwhile
+        (whichever thread polls runs the delivery callbacks)."""
+        if DeliveryPoller.serves(producer):
+            return self._done.wait(timeout) and self.error is None
         deadline = time.monotonic() + timeout
         while not self._done.is_set():
             left = deadline - time.monotonic()
@@ -93,6 +96,42 @@ class Acknowledgement:
                 return False
             producer.poll(min(left, 0.005))
         return self.error is None
+
+
+class DeliveryPoller:
+    """A thread that serves one producer's delivery callbacks, so that the HTTP threads
+    waiting for their record's acknowledgement (`Acknowledgement.wait`) only wait.
+
+    Why: each waiting thread used to poll the producer itself, 5 ms at a time. With ~100
+    orders in flight that was ~20,000 polls a second, and py-spy found the order service's
+    threads in `Acknowledgement.wait` for 71 % of its samples under a flat-out load. One
+    poller wakes as soon as a delivery report arrives, so nothing waits longer.
+    """
+
+    _serving: ClassVar[set[int]] = set()
+
+    def __init__(self, producer: Any, name: str) -> None:
+        self.producer = producer
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
+
+    @classmethod
+    def serves(cls, producer: Any) -> bool:
+        return id(producer) in cls._serving
+
+    def start(self) -> None:
+        DeliveryPoller._serving.add(id(self.producer))
+        self._thread.start()
+
+    def stop(self) -> None:
+        DeliveryPoller._serving.discard(id(self.producer))
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join(2)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self.producer.poll(0.1)
 
 
 class Metrics:

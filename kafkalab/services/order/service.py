@@ -76,7 +76,7 @@ from kafkalab.services.order.state import (
     Transition,
     decide,
 )
-from kafkalab.services.runtime import Acknowledgement, Retryable, Service
+from kafkalab.services.runtime import Acknowledgement, DeliveryPoller, Retryable, Service
 from kafkalab.settings import Settings
 
 log = logging.getLogger("kafkalab.order")
@@ -129,6 +129,8 @@ class OrderService(Service):
         """Rebuild the order view from `order-events` before serving anything, so GET works
         after a restart and no trigger is judged against a stale status."""
         self.feed.start()
+        deliveries = DeliveryPoller(self.producer, f"order-{self.replica}-deliveries")
+        deliveries.start()
         try:
             if not self.feed.wait_caught_up(self.settings.start_timeout):
                 raise KafkalabError(
@@ -138,6 +140,7 @@ class OrderService(Service):
             log.info("order view ready", extra={"fields": {"orders": len(self.book)}})
             return super().run()
         finally:
+            deliveries.stop()
             self.feed.stop()
 
     def routes(self) -> list[Route]:
