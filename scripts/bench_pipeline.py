@@ -20,6 +20,7 @@ import sys
 
 from kafkalab.load import plan as p
 from kafkalab.load import run as load_run
+from kafkalab.load.report import cold_broker
 from kafkalab.platform import control
 from kafkalab.settings import load_settings
 
@@ -63,6 +64,8 @@ def main() -> int:
         ]
     if r.machine_busy_percent is not None:
         rows.append(("machine busy", f"{r.machine_busy_percent:.0f}% of {r.cpu_cores} cores"))
+    if (cold := cold_broker(r)) is not None:
+        rows.append(("! cold broker", cold))
     section("pipeline", rows)
     section(
         "records per order, by topic", [(t, f"{n:.2f}") for t, n in r.records_per_order.items()]

@@ -221,6 +221,10 @@ def _render(result: LoadRun) -> None:
             f"CPU is % of one core during the orders (first sent → last terminal); the machine's "
             f"{r.cpu_cores} cores were {r.machine_busy_percent:.0f}% busy"
         )
+    from kafkalab.load.report import cold_broker  # the CLI imports the load code lazily
+
+    if (cold := cold_broker(r)) is not None:
+        ui.out.print(f"[yellow]![/] {cold}")
     if not r.settled:
         ui.out.print("[yellow]![/] the topics were still growing when counting began")
     _render_cost(r)

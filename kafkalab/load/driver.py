@@ -346,6 +346,7 @@ def report_cpu(report: LoadReport, usage: sample.CpuUsage) -> None:
     report.cpu_cores = usage.cores
     report.machine_busy_percent = usage.machine_busy_percent
     report.other_cpu_percent = usage.others_percent
+    report.broker_age_s = usage.broker_age_s
 
 
 def _since(report: LoadReport) -> float:

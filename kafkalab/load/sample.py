@@ -101,6 +101,19 @@ def cpu_seconds(pid: int) -> float | None:
     return (int(fields[11]) + int(fields[12])) / _TICKS
 
 
+def process_age(pid: int) -> float | None:
+    """Seconds since `pid` started, or None off Linux / if gone."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            fields = stat.read().rsplit(")", 1)[1].split()
+        with open("/proc/uptime") as uptime:
+            up = float(uptime.read().split()[0])
+    except (OSError, ValueError):
+        return None
+    # starttime is field 22 (1-based), in clock ticks after boot → 19 here
+    return max(up - int(fields[19]) / _TICKS, 0.0)
+
+
 def machine_ticks() -> tuple[int, int] | None:
     """(busy, total) clock ticks of all cores since boot, from /proc/stat (None off Linux)."""
     try:
@@ -121,6 +134,8 @@ class CpuUsage:
     """Of all cores: 100 means no idle time was left."""
     others_percent: float | None
     """Percent of one core used by processes that are not in the measured list."""
+    broker_age_s: float | None = None
+    """How long the youngest broker had been running when the measurement began."""
 
 
 class CpuMeter:
@@ -131,6 +146,8 @@ class CpuMeter:
         self.started = time.monotonic()
         self._before = cpu_snapshot(processes)
         self._machine = machine_ticks()
+        ages = [process_age(p.pid) for p in processes if p.label == "broker"]
+        self.broker_age_s = min((a for a in ages if a is not None), default=None)
 
     def seconds(self) -> dict[str, float]:
         """CPU seconds per label since the start (replicas summed; a process that restarted
@@ -154,7 +171,7 @@ class CpuMeter:
             busy = round(busy_ticks / (machine[1] - self._machine[1]) * 100, 1)
             ours = sum(after[p] - self._before[p] for p in self._before if p in after)
             others = round(max(busy_ticks / _TICKS - ours, 0.0) / seconds * 100, 1)
-        return CpuUsage(by_label, cores, busy, others)
+        return CpuUsage(by_label, cores, busy, others, self.broker_age_s)
 
 
 def cpu_snapshot(processes: list[Process]) -> dict[Process, float]:

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 
 from kafkalab.catalogue.services import LEARNER_SERVICES, SERVICES
 from kafkalab.events.topics import CATALOGUE
 from kafkalab.load.plan import LoadPlan
-from kafkalab.load.report import LoadReport, Outcomes, Volume
-from kafkalab.load.sample import Process, cpu_percent
+from kafkalab.load.report import WARM_AFTER_S, LoadReport, Outcomes, Volume, cold_broker
+from kafkalab.load.sample import CpuMeter, Process, cpu_percent, process_age
 from kafkalab.load.volume import writer
 
 
@@ -25,6 +28,30 @@ def test_cpu_percent_adds_replicas_and_leaves_out_restarted_processes() -> None:
     before = {Process("payment", 1): 10.0, Process("payment", 2): 5.0, Process("order", 3): 1.0}
     after = {Process("payment", 1): 12.0, Process("payment", 2): 6.0}  # order 3 restarted
     assert cpu_percent(before, after, 2.0) == {"payment": 150.0}
+
+
+def test_a_young_broker_is_named_as_cold_and_an_old_one_is_not() -> None:
+    report = LoadReport(plan=LoadPlan(10))
+    assert cold_broker(report) is None  # not measured (an external cluster): nothing said
+    report.broker_age_s = 40.0
+    said = cold_broker(report)
+    assert said is not None and "40 s" in said and "again" in said
+    report.broker_age_s = WARM_AFTER_S
+    assert cold_broker(report) is None
+
+
+def test_the_meter_reads_the_brokers_age_from_proc() -> None:
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    try:
+        age = process_age(child.pid)
+        assert age is not None and 0 <= age < 30
+        assert process_age(os.getpid()) >= age  # this test process started before its child
+        meter = CpuMeter([Process("broker", child.pid), Process("driver", os.getpid())])
+        assert meter.broker_age_s is not None and meter.broker_age_s < 30
+        assert meter.stop().broker_age_s == meter.broker_age_s
+    finally:
+        child.kill()
+        child.wait()
 
 
 def test_the_json_report_says_lost_and_all_terminal_and_leaves_the_id_list_out() -> None:
