@@ -13,7 +13,6 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 from confluent_kafka import TopicPartition
-from confluent_kafka.admin import OffsetSpec
 
 from kafkalab import clients
 from kafkalab.catalogue.services import SERVICES
@@ -79,16 +78,14 @@ def end_offsets(conn: Connection, timeout: float = 10.0) -> Offsets:
     """High watermark of every partition of every non-internal topic."""
     admin = clients.admin(conn)
     metadata = admin.list_topics(timeout=timeout)
-    request = {
-        TopicPartition(name, p): OffsetSpec.latest()
+    partitions = [
+        TopicPartition(name, p)
         for name, topic in metadata.topics.items()
         if not name.startswith(INTERNAL_PREFIXES)
         for p in topic.partitions
-    }
-    if not request:
-        return {}
-    futures = admin.list_offsets(request, request_timeout=timeout)
-    return {(tp.topic, tp.partition): f.result(timeout=timeout).offset for tp, f in futures.items()}
+    ]
+    ends = clients.high_watermarks(admin, partitions, timeout=timeout)
+    return {(tp.topic, tp.partition): tp.offset for tp in ends}
 
 
 @dataclass
