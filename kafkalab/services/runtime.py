@@ -401,6 +401,12 @@ class Service:
             elif offsets:
                 self.consumer.commit(offsets=offsets, asynchronous=False)
         except KafkaException as exc:
+            if clients.is_fatal(exc.args[0]):
+                # A static member fenced while it was paused (FENCED_INSTANCE_ID): the commit
+                # is refused for good, as the next poll would be. Its batch was handled, as
+                # under a rebalance below; a fresh replica takes over from the last commit.
+                self.fail("fatal consumer error on commit")
+                return
             if exc.args[0].code() not in LOST_TO_REBALANCE:
                 raise
             # E.g. the group evicted this replica while it was paused: its partitions belong
