@@ -34,6 +34,12 @@ def service_port(settings: Settings, name: str, replica: int = 0) -> int:
     return settings.service_port + offset + REPLICA_PORT_STRIDE * replica
 
 
+def platform_port(settings: Settings) -> int:
+    """The platform's own /metrics endpoint (monitoring/exporter.py), the port after the six
+    services' (8101–8106): 8107 by default."""
+    return settings.service_port + len(SERVICES)
+
+
 def group_id(name: str) -> str:
     """The consumer group of a service: every replica of it shares this group."""
     return f"kafkalab-{name}"

@@ -24,7 +24,8 @@ from kafkalab.events.event import HEADER_TYPE, Event, UndecodableEvent
 
 if TYPE_CHECKING:
     from confluent_kafka import Message
-    from confluent_kafka.schema_registry import SchemaRegistryClient
+
+    from kafkalab.events.schema_client import SchemaClient
 
 MAGIC = 0
 
@@ -41,7 +42,7 @@ def plain_schema(schema: Any) -> Any:
 class FastDecoder:
     """Schema id → (parsed plain schema, record name), each fetched from the registry once."""
 
-    def __init__(self, registry: SchemaRegistryClient) -> None:
+    def __init__(self, registry: SchemaClient) -> None:
         self.registry = registry
         self._schemas: dict[int, tuple[Any, str]] = {}
 
@@ -49,7 +50,7 @@ class FastDecoder:
         found = self._schemas.get(schema_id)
         if found is None:
             try:
-                text = self.registry.get_schema(schema_id).schema_str
+                text = self.registry.schema_text(schema_id)
             except Exception as exc:  # noqa: BLE001 - an unknown id is poison, not a crash
                 raise UndecodableEvent(f"schema {schema_id}: {exc}") from exc
             raw = json.loads(text or "{}")

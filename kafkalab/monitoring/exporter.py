@@ -17,7 +17,7 @@ from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from prometheus_client.registry import Collector
 
 from kafkalab.catalogue import metrics as specs
-from kafkalab.catalogue.services import SERVICES
+from kafkalab.catalogue.services import platform_port
 from kafkalab.connection import Connection
 from kafkalab.observe.groups import platform_groups
 from kafkalab.observe.lag import group_lag
@@ -25,11 +25,6 @@ from kafkalab.services.http import Request, Response, ServiceHttpServer, platfor
 from kafkalab.settings import Settings
 
 log = logging.getLogger("kafkalab.exporter")
-
-
-def platform_port(settings: Settings) -> int:
-    """The port after the six services' (8101–8106): 8107 by default."""
-    return settings.service_port + len(SERVICES)
 
 
 class PlatformCollector(Collector):

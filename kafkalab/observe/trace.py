@@ -21,6 +21,7 @@ from kafkalab.connection import Connection
 from kafkalab.errors import KafkalabError
 from kafkalab.events import topics as t
 from kafkalab.events.fastdecode import FastDecoder
+from kafkalab.events.schema_client import SchemaClient
 from kafkalab.events.serde import Event, UndecodableEvent
 
 TRACE_TOPICS = (
@@ -68,7 +69,7 @@ def read_events(
     part that was read — a checker must not judge half a topic.
     """
     consumer = clients.consumer(conn, "kafkalab-observe", **{"enable.auto.commit": False})
-    decoder = FastDecoder(clients.schema_registry(conn))
+    decoder = FastDecoder(SchemaClient(conn))
     metadata = consumer.list_topics(timeout=10)
     assignment, ends = [], {}
     for topic in topics:

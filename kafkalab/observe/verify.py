@@ -47,12 +47,13 @@ from typing import Any
 
 from confluent_kafka import Consumer
 
-from kafkalab import clients, verdict
+from kafkalab import verdict
 from kafkalab.catalogue.services import CHANNELS, CUSTOMER_CANCELLED, TEMPLATES
 from kafkalab.connection import Connection
 from kafkalab.errors import KafkalabError
 from kafkalab.events import topics as t
 from kafkalab.events.fastdecode import FastDecoder
+from kafkalab.events.schema_client import SchemaClient
 from kafkalab.events.serde import Event
 from kafkalab.observe import reach, readback
 
@@ -745,7 +746,7 @@ def verify(
     reach.require_registry(conn)
     started = time.monotonic()
     consumer = readback.reader(conn)
-    decoder = FastDecoder(clients.schema_registry(conn))
+    decoder = FastDecoder(SchemaClient(conn))
     with readback.no_cycle_collection():
         report, read, lookback = _read_and_judge(consumer, decoder, since_ms, order_ids, refunds)
     report.events = read.records

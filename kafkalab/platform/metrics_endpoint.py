@@ -13,6 +13,7 @@ import signal
 import sys
 import threading
 
+from kafkalab.catalogue.services import platform_port
 from kafkalab.cluster import connect
 from kafkalab.monitoring import exporter
 from kafkalab.settings import load_settings
@@ -27,7 +28,7 @@ def main() -> int:
     stopping = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stopping.set())
     signal.signal(signal.SIGINT, lambda *_: stopping.set())
-    logging.info("platform metrics on :%d/metrics", exporter.platform_port(settings))
+    logging.info("platform metrics on :%d/metrics", platform_port(settings))
     stopping.wait()
     server.shutdown()
     return 0

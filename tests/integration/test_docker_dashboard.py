@@ -16,8 +16,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from kafkalab.catalogue import metrics as catalogue
-from kafkalab.catalogue.services import SERVICES, service_port
-from kafkalab.monitoring import exporter
+from kafkalab.catalogue.services import SERVICES, platform_port, service_port
 from tests.integration.pool import Running
 
 pytestmark = pytest.mark.integration
@@ -56,6 +55,6 @@ def test_every_dashboard_metric_is_exported_by_the_running_platform(platform: Ru
     live: set[str] = set()
     for name in SERVICES:
         live |= scrape(service_port(settings, name))
-    live |= scrape(exporter.platform_port(settings))
+    live |= scrape(platform_port(settings))
     missing = {name: panels for name, panels in used.items() if family_of(name) not in live}
     assert not missing, f"the dashboard queries metrics no endpoint exports: {missing}"

@@ -19,8 +19,8 @@ import pytest
 import yaml
 
 from kafkalab.catalogue import metrics as catalogue
-from kafkalab.catalogue.services import SERVICES, service_port
-from kafkalab.monitoring import exporter, scrape
+from kafkalab.catalogue.services import SERVICES, platform_port, service_port
+from kafkalab.monitoring import scrape
 from kafkalab.platform import compose
 from kafkalab.settings import Settings
 
@@ -152,7 +152,7 @@ def test_published_ports_are_kafkalabs_defaults_so_host_commands_work(brokers: i
         assert published(services[name]) == [("127.0.0.1", port, port)]
         assert env(services[name])["KAFKALAB_LISTEN_PORT"] == str(port)
     assert published(services["schema-registry"])[0][1] == defaults.registry_port
-    platform = exporter.platform_port(defaults)
+    platform = platform_port(defaults)
     assert published(services["platform-metrics"]) == [("127.0.0.1", platform, platform)]
     brokers_published = sorted(
         published(services[f"kafka-{i}"])[0][1] for i in range(1, brokers + 1)
@@ -225,7 +225,7 @@ def test_prometheus_scrapes_the_six_services_at_their_compose_names_and_ports() 
     platform = next(j for j in config["scrape_configs"] if j["job_name"] == scrape.PLATFORM_JOB)
     assert platform["static_configs"] == [
         {
-            "targets": [f"platform-metrics:{exporter.platform_port(Settings())}"],
+            "targets": [f"platform-metrics:{platform_port(Settings())}"],
             "labels": {"endpoint": catalogue.PLATFORM},
         }
     ]

@@ -96,6 +96,7 @@ from kafkalab.catalogue import metrics as specs
 from kafkalab.catalogue.services import group_id, service_port
 from kafkalab.cluster import connect
 from kafkalab.connection import Connection
+from kafkalab.events.schema_client import SchemaClient
 from kafkalab.events.schemas import schema_text
 from kafkalab.events.topics import (
     ANALYTICS,
@@ -298,7 +299,7 @@ class AnalyticsService:
             else None,
             ssl_ca_location=self.conn.registry_ca_location,
         )
-        avro_in = FastAvroDeserializer(clients.schema_registry(self.conn))
+        avro_in = FastAvroDeserializer(SchemaClient(self.conn))
         orders = app.topic(self.topics.orders, key_deserializer="str", value_deserializer=avro_in)
         payments = app.topic(
             self.topics.payments, key_deserializer="str", value_deserializer=avro_in

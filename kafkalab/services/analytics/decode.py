@@ -12,17 +12,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from confluent_kafka.schema_registry import SchemaRegistryClient
 from quixstreams.models.serializers import Deserializer, SerializationContext, SerializationError
 
 from kafkalab.events.fastdecode import FastDecoder
+from kafkalab.events.schema_client import SchemaClient
 from kafkalab.events.serde import UndecodableEvent
 
 
 class FastAvroDeserializer(Deserializer):
     """A platform event's value (Confluent-framed Avro) → a plain dict."""
 
-    def __init__(self, registry: SchemaRegistryClient) -> None:
+    def __init__(self, registry: SchemaClient) -> None:
         super().__init__()
         self.decoder = FastDecoder(registry)
 
