@@ -47,7 +47,8 @@ MIX = [
 
 
 class Registry:
-    """Schema id → schema, as SchemaRegistryClient.get_schema answers it."""
+    """Schema id → schema, as SchemaRegistryClient.get_schema and SchemaClient.schema_text
+    answer it."""
 
     def __init__(self) -> None:
         self.by_id: dict[int, Schema] = {}
@@ -59,6 +60,9 @@ class Registry:
 
     def get_schema(self, schema_id: int, *args: Any, **kwargs: Any) -> Schema:
         return self.by_id[schema_id]
+
+    def schema_text(self, schema_id: int) -> str:  # as events.schema_client answers it
+        return str(self.by_id[schema_id].schema_str)
 
 
 class Record:

@@ -15,6 +15,7 @@ from typing import Any
 
 import httpx
 
+from kafkalab import localhttp
 from kafkalab.chaos.faults import NothingRunning
 from kafkalab.errors import InvalidChoice
 from kafkalab.platform import files
@@ -68,7 +69,7 @@ def inject(settings: Settings, seconds: float, failure_rate: float = 1.0) -> lis
     reached = []
     for replica, port in sorted(ports.items()):
         try:
-            response = httpx.post(
+            response = localhttp.post(
                 f"http://127.0.0.1:{port}/chaos/gateway",
                 json={"seconds": seconds, "failure_rate": failure_rate},
                 timeout=5,
@@ -87,7 +88,9 @@ def circuits(settings: Settings) -> dict[int, dict[str, Any]]:
     found = {}
     for replica, port in _payment_ports(settings).items():
         try:
-            found[replica] = dict(httpx.get(f"http://127.0.0.1:{port}/health", timeout=2).json())
+            found[replica] = dict(
+                localhttp.get(f"http://127.0.0.1:{port}/health", timeout=2).json()
+            )
         except (httpx.HTTPError, ValueError):
             continue
     return found

@@ -26,6 +26,7 @@ from typing import Literal
 
 import httpx
 
+from kafkalab import localhttp
 from kafkalab.catalogue.services import SERVICES, group_id
 from kafkalab.chaos import faults, runner, toxiproxy, watch
 from kafkalab.chaos.probe import Probe, ProbeFigures
@@ -241,6 +242,6 @@ def _route(
 
 def _healthy(port: int) -> bool:
     try:
-        return httpx.get(f"http://127.0.0.1:{port}/health", timeout=1).status_code == 200
+        return localhttp.get(f"http://127.0.0.1:{port}/health", timeout=1).status_code == 200
     except httpx.HTTPError:
         return False

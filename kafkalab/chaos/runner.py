@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 import httpx
 from confluent_kafka import KafkaException
 
-from kafkalab import clients, processes
+from kafkalab import clients, localhttp, processes
 from kafkalab.catalogue.services import LEARNER_SERVICES, group_id
 from kafkalab.chaos import containers, faults, paused, recovery, watch
 from kafkalab.chaos.tally import FaultImpact, LoadTally, impacts
@@ -473,7 +473,8 @@ def _replaced_and_healthy(settings: Settings, target: faults.Target, old_pid: in
                 return False
             try:
                 return (
-                    httpx.get(f"http://127.0.0.1:{row.port}/health", timeout=1).status_code == 200
+                    localhttp.get(f"http://127.0.0.1:{row.port}/health", timeout=1).status_code
+                    == 200
                 )
             except httpx.HTTPError:
                 return False

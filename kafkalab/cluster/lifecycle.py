@@ -21,7 +21,7 @@ from pathlib import Path
 
 import httpx
 
-from kafkalab import clients, processes
+from kafkalab import clients, localhttp, processes
 from kafkalab.cluster import config, connect, health, provision
 from kafkalab.cluster.java import find_java
 from kafkalab.cluster.ports import port_free
@@ -388,7 +388,7 @@ def _start_registry(settings: Settings, size: int) -> None:
                 f"the schema registry exited during start-up: {_last_error(home / 'registry.log')}"
             )
         try:
-            if httpx.get(url, timeout=1.0, auth=registry_login(settings)).status_code == 200:
+            if localhttp.get(url, timeout=1.0, auth=registry_login(settings)).status_code == 200:
                 return
         except httpx.HTTPError:
             pass

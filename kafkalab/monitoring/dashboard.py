@@ -21,7 +21,7 @@ from confluent_kafka import OFFSET_BEGINNING, TopicPartition
 from confluent_kafka.admin import OffsetSpec
 from prometheus_client.parser import text_string_to_metric_families
 
-from kafkalab import clients
+from kafkalab import clients, localhttp
 from kafkalab.catalogue.services import CHANNELS, SERVICES, group_id, service_port
 from kafkalab.connection import Connection
 from kafkalab.events.serde import EventSerde, UndecodableEvent
@@ -194,7 +194,7 @@ class Dashboard:
     def _rates(self, name: str) -> ServiceRate:
         url = f"http://{self.settings.host}:{service_port(self.settings, name)}/metrics"
         try:
-            text = httpx.get(url, timeout=1.0).text
+            text = localhttp.get(url, timeout=1.0).text
         except httpx.HTTPError:
             return ServiceRate(name, False, 0.0, 0.0, 0)
         totals = {
@@ -229,7 +229,7 @@ class Dashboard:
         """Requested and sent notifications per channel, from notification's counters."""
         url = f"http://{self.settings.host}:{service_port(self.settings, 'notification')}/metrics"
         try:
-            text = httpx.get(url, timeout=1.0).text
+            text = localhttp.get(url, timeout=1.0).text
         except httpx.HTTPError:
             return {}
         found: dict[str, ChannelDelivery] = {}
@@ -270,7 +270,7 @@ class Dashboard:
     def _low_stock(self) -> dict[str, int]:
         url = f"http://{self.settings.host}:{service_port(self.settings, 'inventory')}/stock"
         try:
-            stock = httpx.get(url, timeout=1.0).json().get("stock", {})
+            stock = localhttp.get(url, timeout=1.0).json().get("stock", {})
         except (httpx.HTTPError, ValueError):
             return {}
         return {

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from kafkalab import localhttp
 from kafkalab.errors import KafkalabError
 from kafkalab.monitoring.rules import Alert, State
 
@@ -46,7 +47,7 @@ def ready(url: str, timeout: float = 2.0) -> bool:
     import httpx  # here: ~0.25 s that a command not asking Prometheus skips
 
     try:
-        return httpx.get(f"{url}/-/ready", timeout=timeout).status_code == 200
+        return localhttp.get(f"{url}/-/ready", timeout=timeout).status_code == 200
     except httpx.HTTPError:
         return False
 
@@ -55,7 +56,7 @@ def _data(url: str, path: str, params: dict[str, str] | None = None) -> Any:
     import httpx  # here: ~0.25 s that a command not asking Prometheus skips
 
     try:
-        answer = httpx.get(f"{url}{path}", params=params, timeout=TIMEOUT)
+        answer = localhttp.get(f"{url}{path}", params=params, timeout=TIMEOUT)
         body = answer.json()
     except (httpx.HTTPError, ValueError) as exc:
         raise PrometheusUnreachable(f"Prometheus at {url} did not answer {path}: {exc}") from exc

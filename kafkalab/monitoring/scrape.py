@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 
 from prometheus_client.parser import text_string_to_metric_families
 
+from kafkalab import localhttp
 from kafkalab.catalogue.metrics import BROKER, PLATFORM
 from kafkalab.catalogue.services import LEARNER_SERVICES, SERVICES, platform_port, service_port
 from kafkalab.monitoring.promql import Labels, parse_duration
@@ -81,7 +82,7 @@ def scrape_one(target: Target, timeout: float = SCRAPE_TIMEOUT) -> str | None:
     import httpx  # here: ~0.25 s that a command not scraping skips
 
     try:
-        response = httpx.get(f"http://{target.instance}/metrics", timeout=timeout)
+        response = localhttp.get(f"http://{target.instance}/metrics", timeout=timeout)
     except httpx.HTTPError:
         return None
     return response.text if response.status_code == 200 else None

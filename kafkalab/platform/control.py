@@ -14,7 +14,7 @@ from pathlib import Path
 
 import httpx
 
-from kafkalab import clients, processes
+from kafkalab import clients, localhttp, processes
 from kafkalab.catalogue.services import LEARNER_SERVICES, SERVICES, group_id
 from kafkalab.cluster import connect, lifecycle
 from kafkalab.cluster.state import ClusterState
@@ -215,7 +215,7 @@ def paused_replicas(settings: Settings) -> list[str]:
 
 def _health(port: int) -> str:
     try:
-        response = httpx.get(f"http://127.0.0.1:{port}/health", timeout=1.0)
+        response = localhttp.get(f"http://127.0.0.1:{port}/health", timeout=1.0)
     except httpx.HTTPError:
         return "down"
     if response.status_code == 200:
@@ -225,7 +225,7 @@ def _health(port: int) -> str:
 
 def _health_body(port: int) -> dict[str, object]:
     try:
-        return dict(httpx.get(f"http://127.0.0.1:{port}/health", timeout=1.0).json())
+        return dict(localhttp.get(f"http://127.0.0.1:{port}/health", timeout=1.0).json())
     except (httpx.HTTPError, ValueError):
         return {}
 

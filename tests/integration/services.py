@@ -12,7 +12,7 @@ from typing import TypeVar
 import httpx
 from confluent_kafka import Message
 
-from kafkalab import clients
+from kafkalab import clients, localhttp
 from kafkalab.connection import Connection
 from kafkalab.events.serde import Event, EventSerde
 from kafkalab.events.topics import apply_catalogue
@@ -48,7 +48,7 @@ def wait_healthy(port: int, timeout: float = 30.0) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:
-            if httpx.get(f"http://127.0.0.1:{port}/health", timeout=2).status_code == 200:
+            if localhttp.get(f"http://127.0.0.1:{port}/health", timeout=2).status_code == 200:
                 return
         except httpx.HTTPError:
             pass
@@ -60,7 +60,7 @@ def assert_documented(port: int, operations: list[tuple[str, str]]) -> None:
     """The service's `/openapi.json` lists `operations` (method, path) with their bodies, and
     its `/docs` page loads every asset from the service itself: no external URL at all."""
     base = f"http://127.0.0.1:{port}"
-    spec = httpx.get(f"{base}/openapi.json", timeout=10)
+    spec = localhttp.get(f"{base}/openapi.json", timeout=10)
     assert spec.status_code == 200, spec.text
     paths = spec.json()["paths"]
     schemas = spec.json()["components"]["schemas"]
@@ -70,13 +70,13 @@ def assert_documented(port: int, operations: list[tuple[str, str]]) -> None:
         if method == "POST":
             ref = operation["requestBody"]["content"]["application/json"]["schema"]["$ref"]
             assert ref.rsplit("/", 1)[-1] in schemas
-    page = httpx.get(f"{base}/docs", timeout=10)
+    page = localhttp.get(f"{base}/docs", timeout=10)
     assert page.status_code == 200 and "SwaggerUIBundle" in page.text
     assert not re.findall(r"(?:https?:)?//[\w.-]+", page.text), "the page names an outside URL"
     assets = re.findall(r'(?:src|href)="([^"]+)"', page.text)
     assert any(a.endswith(".js") for a in assets) and any(a.endswith(".css") for a in assets)
     for asset in assets:
-        answer = httpx.get(f"{base}{asset}", timeout=10)
+        answer = localhttp.get(f"{base}{asset}", timeout=10)
         assert answer.status_code == 200 and answer.content, asset
 
 

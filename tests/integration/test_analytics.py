@@ -13,13 +13,12 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 from confluent_kafka import OFFSET_BEGINNING, KafkaError, Message, Producer, TopicPartition
 from confluent_kafka.admin import NewTopic
 from prometheus_client.parser import text_string_to_metric_families
 
-from kafkalab import clients
+from kafkalab import clients, localhttp
 from kafkalab.connection import Connection
 from kafkalab.events.serde import Event, EventSerde, now_ms
 from kafkalab.events.topics import ANALYTICS, ORDER_EVENTS
@@ -314,7 +313,7 @@ def test_windows_and_running_totals_count_exactly_what_was_sent(
         app's /metrics, then stop it."""
         try:
             read_events(conn, own_topics.output, len(expected), timeout=90, where=first_final)
-            text = httpx.get(f"http://127.0.0.1:{service.port}/metrics", timeout=10).text
+            text = localhttp.get(f"http://127.0.0.1:{service.port}/metrics", timeout=10).text
             for family in text_string_to_metric_families(text):
                 if family.name in ("kafkalab_inventory_turnover", DELIVERY_RATE_GAUGE):
                     for sample in family.samples:
@@ -474,10 +473,10 @@ def test_module_runs_on_the_platform_topics_and_stops_cleanly_on_sigterm(
     assert window.key == "orders_count" and window.value["count"] >= 1
     assert window.service == "analytics"
 
-    health = httpx.get(f"http://127.0.0.1:{port}/health", timeout=5).json()
+    health = localhttp.get(f"http://127.0.0.1:{port}/health", timeout=5).json()
     assert health["status"] == "ok" and health["group"] == "kafkalab-analytics"
     assert health["state_dir"] == str(tmp_path / "analytics-state" / "replica-0")
-    metrics = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text
+    metrics = localhttp.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text
     assert (
         'kafkalab_events_consumed_total{event_type="OrderCreated",service="analytics",'
         'topic="order-events"}'

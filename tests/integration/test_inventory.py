@@ -11,10 +11,10 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
-import httpx
 import pytest
 from confluent_kafka import KafkaError, KafkaException
 
+from kafkalab import localhttp
 from kafkalab.connection import Connection
 from kafkalab.events.serde import Event, EventSerde
 from kafkalab.events.topics import (
@@ -74,7 +74,7 @@ def of_order(order_id: str, event_type: str) -> Callable[[Event], bool]:
 
 
 def level(service: InventoryService, sku: str) -> dict[str, int]:
-    response = httpx.get(f"http://127.0.0.1:{service.port}/stock/{sku}", timeout=5)
+    response = localhttp.get(f"http://127.0.0.1:{service.port}/stock/{sku}", timeout=5)
     assert response.status_code == 200, response.text
     return {k: response.json()[k] for k in ("available", "reserved")}
 
@@ -222,7 +222,7 @@ def test_payment_completed_commits_the_stock(conn: Connection, cluster: Settings
         assert committed.value["items"] == [item(sku["A"], 3)]
         assert committed.causation_id == paid["event_id"]
         assert level(service, sku["A"]) == {"available": 1, "reserved": 0}
-        status = httpx.get(f"http://127.0.0.1:{service.port}/reservations/{order_id}").json()
+        status = localhttp.get(f"http://127.0.0.1:{service.port}/reservations/{order_id}").json()
         assert status["status"] == "committed"
 
 

@@ -7,7 +7,6 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-import httpx
 import pytest
 from confluent_kafka import (
     OFFSET_BEGINNING,
@@ -17,7 +16,7 @@ from confluent_kafka import (
     TopicPartition,
 )
 
-from kafkalab import clients
+from kafkalab import clients, localhttp
 from kafkalab.connection import Connection
 from kafkalab.events.serde import Event, EventSerde
 from kafkalab.events.topics import CHANNEL_TOPICS, NOTIFICATIONS, ORDER_EVENTS, USERS
@@ -366,7 +365,7 @@ class TestOneRunningService:
         )
         assert [e.value["template"] for e in requested] == ["payment-retry"] * 3
 
-        metrics = httpx.get(f"http://127.0.0.1:{service.port}/metrics", timeout=5).text
+        metrics = localhttp.get(f"http://127.0.0.1:{service.port}/metrics", timeout=5).text
         for channel in ("email", "sms", "push"):
             labels = f'channel="{channel}",template="payment-retry"'
             assert f"kafkalab_notifications_requested_total{{{labels}}}" in metrics
@@ -401,7 +400,7 @@ class TestOneRunningService:
     def test_health_shows_the_profile_table_and_the_channel_groups(
         self, cluster: Settings, service: NotificationService
     ) -> None:
-        health = httpx.get(f"http://127.0.0.1:{service.port}/health", timeout=5).json()
+        health = localhttp.get(f"http://127.0.0.1:{service.port}/health", timeout=5).json()
         assert health["status"] == "ok" and health["profiles_loaded"] is True
         assert {c: s["group"] for c, s in health["channels"].items()} == {
             "email": "kafkalab-notification-email",

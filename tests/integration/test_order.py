@@ -20,7 +20,7 @@ import pytest
 from confluent_kafka import TopicPartition
 from prometheus_client.parser import text_string_to_metric_families
 
-from kafkalab import clients
+from kafkalab import clients, localhttp
 from kafkalab.connection import Connection
 from kafkalab.events.serde import Event, EventSerde
 from kafkalab.events.topics import (
@@ -89,9 +89,9 @@ def customer(user_service: UserService, unique: Callable[[str], str]) -> tuple[s
     email = f"{unique('buyer')}@example.com"
     base = f"http://127.0.0.1:{user.port}"
     body = {"email": email, "name": "Ada", "password": "correct-horse"}
-    created = httpx.post(f"{base}/users", json=body, timeout=30)
+    created = localhttp.post(f"{base}/users", json=body, timeout=30)
     assert created.status_code == 201, created.text
-    login = httpx.post(
+    login = localhttp.post(
         f"{base}/login", json={"email": email, "password": "correct-horse"}, timeout=30
     )
     assert login.status_code == 200, login.text
@@ -163,13 +163,13 @@ def post_order(
 ) -> httpx.Response:
     headers = {"Authorization": f"Bearer {token}"} if token else {}
     body = {"items": items or [{"sku": "SKU-STICKER", "quantity": 2}], "card_number": card}
-    return httpx.post(
+    return localhttp.post(
         f"http://127.0.0.1:{service.port}/orders", json=body, headers=headers, timeout=60
     )
 
 
 def get_order(service: OrderService, order_id: str) -> httpx.Response:
-    return httpx.get(f"http://127.0.0.1:{service.port}/orders/{order_id}", timeout=30)
+    return localhttp.get(f"http://127.0.0.1:{service.port}/orders/{order_id}", timeout=30)
 
 
 def wait_for(condition: Callable[[], bool], what: str) -> None:
@@ -190,7 +190,7 @@ def wait_status(service: OrderService, order_id: str, status: str) -> dict[str, 
 
 
 def metric(service: OrderService, name: str, **labels: str) -> float:
-    text = httpx.get(f"http://127.0.0.1:{service.port}/metrics", timeout=10).text
+    text = localhttp.get(f"http://127.0.0.1:{service.port}/metrics", timeout=10).text
     for family in text_string_to_metric_families(text):
         for sample in family.samples:
             if sample.name == name and all(sample.labels.get(k) == v for k, v in labels.items()):
@@ -335,7 +335,7 @@ def test_happy_path_created_reserved_paid_confirmed(
 
 
 def cancel(service: OrderService, order_id: str, token: str) -> httpx.Response:
-    return httpx.post(
+    return localhttp.post(
         f"http://127.0.0.1:{service.port}/orders/{order_id}/cancel",
         headers={"Authorization": f"Bearer {token}"},
         timeout=30,
@@ -563,7 +563,7 @@ def test_bad_body_gets_422(
 def test_docs_list_the_order_routes_offline(services: tuple[UserService, OrderService]) -> None:
     _, order = services
     assert_documented(order.port, [("POST", "/orders"), ("GET", "/orders/{order_id}")])
-    spec = httpx.get(f"http://127.0.0.1:{order.port}/openapi.json", timeout=10).json()
+    spec = localhttp.get(f"http://127.0.0.1:{order.port}/openapi.json", timeout=10).json()
     assert spec["paths"]["/orders"]["post"]["security"] == [{"bearerToken": []}]
 
 
@@ -609,7 +609,7 @@ def test_a_restarted_replica_rebuilds_its_view_from_order_events(
     with order_service(cluster, conn) as restarted:
         assert get_order(restarted, order_id).json() == before
         assert get_order(restarted, "no-such-order").status_code == 404
-        health = httpx.get(f"http://127.0.0.1:{restarted.port}/health", timeout=10).json()
+        health = localhttp.get(f"http://127.0.0.1:{restarted.port}/health", timeout=10).json()
         assert health["view_caught_up"] and health["orders"] >= 1
         # And it goes on from there: the next trigger moves the rebuilt order.
         feed(conn, INVENTORY_EVENTS, "ReservationExpired", created)

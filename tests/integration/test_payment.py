@@ -15,11 +15,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 from confluent_kafka import OFFSET_BEGINNING, KafkaError, KafkaException, Message, TopicPartition
 
-from kafkalab import clients
+from kafkalab import clients, localhttp
 from kafkalab.connection import Connection
 from kafkalab.events.serde import Event, EventSerde
 from kafkalab.events.topics import INVENTORY_EVENTS, PAYMENTS, PAYMENTS_DLT, PAYMENTS_RETRY, USERS
@@ -134,7 +133,7 @@ def counted(service: PaymentService, outcome: str) -> float:
 
 
 def health(service: PaymentService) -> dict[str, Any]:
-    return httpx.get(f"http://127.0.0.1:{service.port}/health", timeout=5).json()
+    return localhttp.get(f"http://127.0.0.1:{service.port}/health", timeout=5).json()
 
 
 def test_a_reserved_order_is_charged_exactly_once(conn: Connection, cluster: Settings) -> None:
@@ -154,16 +153,16 @@ def test_a_reserved_order_is_charged_exactly_once(conn: Connection, cluster: Set
         mine = [e for _, e in read_all(conn, PAYMENTS) if e and of_order(order_id)(e)]
         assert [e.type for e in mine] == ["PaymentCompleted"]
 
-        decision = httpx.get(f"http://127.0.0.1:{service.port}/payments/{order_id}").json()
+        decision = localhttp.get(f"http://127.0.0.1:{service.port}/payments/{order_id}").json()
         assert decision["outcome"] == "completed" and decision["amount_cents"] == 4_999
-        balance = httpx.get(f"http://127.0.0.1:{service.port}/balances/{user_id}").json()
+        balance = localhttp.get(f"http://127.0.0.1:{service.port}/balances/{user_id}").json()
         assert balance == {
             "user_id": user_id,
             "balance_cents": 10_000,
             "spent_cents": 4_999,
             "available_cents": 5_001,
         }
-        metrics = httpx.get(f"http://127.0.0.1:{service.port}/metrics").text
+        metrics = localhttp.get(f"http://127.0.0.1:{service.port}/metrics").text
         assert 'kafkalab_payments_total{outcome="completed"}' in metrics
         assert "kafkalab_payment_charged_cents_total" in metrics
         assert "kafkalab_payment_circuit_state 0.0" in metrics

@@ -7,9 +7,9 @@ import os
 import signal
 import time
 
-import httpx
 import pytest
 
+from kafkalab import localhttp
 from kafkalab.catalogue.services import SERVICES, service_port
 from kafkalab.platform import control
 from kafkalab.settings import settings_env
@@ -40,10 +40,10 @@ def test_every_service_answers_health_and_metrics(short_ttl_platform: Running) -
     settings = short_ttl_platform.settings
     for name in SERVICES:
         port = service_port(settings, name)
-        health = httpx.get(f"http://127.0.0.1:{port}/health", timeout=5)
+        health = localhttp.get(f"http://127.0.0.1:{port}/health", timeout=5)
         assert health.status_code == 200, name
         assert health.json()["status"] == "ok"
-        metrics = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=5)
+        metrics = localhttp.get(f"http://127.0.0.1:{port}/metrics", timeout=5)
         assert metrics.status_code == 200
         assert "# TYPE" in metrics.text, name
 

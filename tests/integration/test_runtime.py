@@ -6,12 +6,11 @@ import threading
 from collections.abc import Callable, Iterator
 from typing import Any
 
-import httpx
 import pytest
 from confluent_kafka import KafkaError, KafkaException
 from confluent_kafka.admin import NewTopic
 
-from kafkalab import clients
+from kafkalab import clients, localhttp
 from kafkalab.connection import Connection
 from kafkalab.events.serde import Event, EventSerde
 from kafkalab.services.runtime import Retryable, Service
@@ -119,10 +118,10 @@ def test_health_and_metrics_answer(conn: Connection, cluster: Settings, echo) ->
     service, source, sink = echo
     send(conn, source, "k2")
     read_raw(conn, sink, 1)
-    health = httpx.get(f"http://127.0.0.1:{service.port}/health", timeout=5)
+    health = localhttp.get(f"http://127.0.0.1:{service.port}/health", timeout=5)
     assert health.status_code == 200
     assert health.json()["status"] == "ok" and health.json()["group"] == "kafkalab-echo"
-    metrics = httpx.get(f"http://127.0.0.1:{service.port}/metrics", timeout=5).text
+    metrics = localhttp.get(f"http://127.0.0.1:{service.port}/metrics", timeout=5).text
     assert 'kafkalab_events_consumed_total{event_type="SmokeEvent",service="echo"' in metrics
     assert "kafkalab_processing_seconds_bucket" in metrics
 
@@ -157,4 +156,4 @@ def test_a_commit_refused_after_a_rebalance_does_not_stop_the_service(
     send(conn, source, "after")
     keys = {m.key() for m in read_raw(conn, sink, 2, timeout=30)}
     assert b"after" in keys, "the service stopped handling events after the refused commit"
-    assert httpx.get(f"http://127.0.0.1:{service.port}/health", timeout=5).status_code == 200
+    assert localhttp.get(f"http://127.0.0.1:{service.port}/health", timeout=5).status_code == 200

@@ -7,6 +7,7 @@ from collections.abc import Callable, Iterator
 import httpx
 import pytest
 
+from kafkalab import localhttp
 from kafkalab.connection import Connection
 from kafkalab.events.topics import USER_EVENTS, USERS
 from kafkalab.services.auth import TokenSigner, token_key
@@ -36,7 +37,7 @@ def url(service: UserService, path: str) -> str:
 
 def register(service: UserService, email: str, **extra: object) -> httpx.Response:
     body = {"email": email, "name": "Ada Lovelace", "password": "correct-horse", **extra}
-    return httpx.post(url(service, "/users"), json=body, timeout=30)
+    return localhttp.post(url(service, "/users"), json=body, timeout=30)
 
 
 def test_registration_publishes_the_event_and_the_profile(
@@ -94,7 +95,7 @@ def test_duplicate_email_is_refused_case_insensitively(
 def test_bad_registrations_get_422_and_one_sentence(
     user_service: UserService, body: dict[str, object], error: str
 ) -> None:
-    response = httpx.post(url(user_service, "/users"), json=body, timeout=30)
+    response = localhttp.post(url(user_service, "/users"), json=body, timeout=30)
     assert response.status_code == 422
     assert response.json() == {"error": error}
 
@@ -104,7 +105,7 @@ def test_login_returns_a_token_the_order_service_can_verify(
 ) -> None:
     email = f"{unique('login')}@example.com"
     user_id = register(user_service, email).json()["user_id"]
-    response = httpx.post(
+    response = localhttp.post(
         url(user_service, "/login"),
         json={"email": email.title(), "password": "correct-horse"},
         timeout=30,
@@ -128,10 +129,10 @@ def test_bad_credentials_get_401(user_service: UserService, unique: Callable[[st
         {"email": email, "password": "not-the-password"},
         {"email": f"{unique('nobody')}@example.com", "password": "correct-horse"},
     ):
-        response = httpx.post(url(user_service, "/login"), json=credentials, timeout=30)
+        response = localhttp.post(url(user_service, "/login"), json=credentials, timeout=30)
         assert response.status_code == 401
         assert response.json() == {"error": "wrong email or password"}
-    missing = httpx.post(url(user_service, "/login"), json={"email": email}, timeout=30)
+    missing = localhttp.post(url(user_service, "/login"), json={"email": email}, timeout=30)
     assert missing.status_code == 422
 
 
@@ -141,7 +142,7 @@ def test_accounts_survive_a_restart(
     email = f"{unique('restart')}@example.com"
     user_id = register(user_service, email).json()["user_id"]
     with running(UserService, cluster, conn) as restarted:
-        response = httpx.post(
+        response = localhttp.post(
             url(restarted, "/login"), json={"email": email, "password": "correct-horse"}, timeout=30
         )
         assert response.status_code == 200 and response.json()["user_id"] == user_id
@@ -157,7 +158,7 @@ def test_preferences_round_trip_through_kafka(
     auth = {"Authorization": f"Bearer {token}"}
     path = url(user_service, f"/users/{user_id}/preferences")
 
-    before = httpx.get(path, headers=auth, timeout=30)
+    before = localhttp.get(path, headers=auth, timeout=30)
     assert before.status_code == 200, before.text
     assert before.json()["channels"] == {"email": True, "sms": True, "push": True}
 
@@ -188,10 +189,10 @@ def test_preferences_round_trip_through_kafka(
     assert profile.trace_id == updated.trace_id  # one user action, one trace
 
     # GET answers what was published, from this replica and from a restarted one.
-    assert httpx.get(path, headers=auth, timeout=30).json() == wanted
+    assert localhttp.get(path, headers=auth, timeout=30).json() == wanted
     with running(UserService, cluster, conn) as restarted:
         again = url(restarted, f"/users/{user_id}/preferences")
-        assert httpx.get(again, headers=auth, timeout=30).json() == wanted
+        assert localhttp.get(again, headers=auth, timeout=30).json() == wanted
 
 
 def test_preferences_are_the_logged_in_user_s_own(
@@ -203,10 +204,10 @@ def test_preferences_are_the_logged_in_user_s_own(
     mine = {"Authorization": f"Bearer {signer.issue(user_id)[0]}"}
     theirs = {"Authorization": f"Bearer {signer.issue('someone-else')[0]}"}
 
-    anonymous = httpx.get(path, timeout=30)
+    anonymous = localhttp.get(path, timeout=30)
     assert anonymous.status_code == 401
     assert anonymous.json()["error"].startswith("log in first (POST /login)")
-    forged = httpx.get(path, headers={"Authorization": "Bearer x.y"}, timeout=30)
+    forged = localhttp.get(path, headers={"Authorization": "Bearer x.y"}, timeout=30)
     assert forged.status_code == 401 and "log in again" in forged.json()["error"]
     other = httpx.put(path, json={"channels": {"sms": False}}, headers=theirs, timeout=30)
     assert other.status_code == 403
@@ -215,7 +216,7 @@ def test_preferences_are_the_logged_in_user_s_own(
     assert bad.status_code == 422
     assert bad.json() == {"error": "unknown channel 'fax' (channels are email, sms, push)"}
     # Nothing above changed anything.
-    assert httpx.get(path, headers=mine, timeout=30).json()["channels"]["sms"] is True
+    assert localhttp.get(path, headers=mine, timeout=30).json()["channels"]["sms"] is True
 
 
 def test_docs_list_the_learner_routes_offline(user_service: UserService) -> None:

@@ -20,6 +20,7 @@ LAYERS: dict[str, int] = {
     "content": 0,
     "catalogue": 0,
     "processes": 0,
+    "localhttp": 0,
     "verdict": 0,
     "exercise": 0,
     "explained": 0,

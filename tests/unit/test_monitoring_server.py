@@ -11,6 +11,7 @@ from typing import Any
 import httpx
 import pytest
 
+from kafkalab import localhttp
 from kafkalab.monitoring import prometheus_api
 from kafkalab.platform import monitoring
 from kafkalab.settings import load_settings
@@ -61,7 +62,7 @@ def test_prometheus_rules_become_the_evaluators_alerts(monkeypatch: pytest.Monke
     def answer(url: str, **_kw: Any) -> httpx.Response:
         return httpx.Response(200, json=RULES_ANSWER, request=httpx.Request("GET", url))
 
-    monkeypatch.setattr(httpx, "get", answer)
+    monkeypatch.setattr(localhttp, "get", answer)
     at = 1796619600.123456 + 20  # 2026-12-07T05:00:00.123456Z, 20 s later
     lag, down = prometheus_api.alerts("http://127.0.0.1:1", now=at)
     assert (lag.rule, lag.state, lag.labels, lag.value) == (
