@@ -52,9 +52,9 @@ GROUP_CONFIG: dict[str, str] = {
 #     acknowledges it (ACCEPT). Its UUIDDeserializer is the worker's "processing": a job that is
 #     not a job id throws, and the worker crashes (exit status 1) without acknowledging it; its
 #     close() releases the job, so the broker can deliver it again. It stops by itself once no
-#     job came for 3 s.
+#     job came for 6 s (its first poll also waits for the group to hand it jobs).
 WORKER = (
-    f"kafkalab kafka console-share-consumer --topic {JOBS} --group {GROUP} --timeout-ms 3000"
+    f"kafkalab kafka console-share-consumer --topic {JOBS} --group {GROUP} --timeout-ms 6000"
     " --formatter-property print.delivery=true --formatter-property"
     " value.deserializer=org.apache.kafka.common.serialization.UUIDDeserializer"
     # TODO: by default a share consumer acquires whole batches of records, and a worker that
@@ -107,7 +107,7 @@ while workers:
                 # The job's result: who did it. The worker acknowledged it already.
                 producer.produce(DONE, key=job.encode(), value=name.encode())
         if worker.returncode == 0:
-            print(f"{name}: no job for 3 s, stopped")
+            print(f"{name}: no job for 6 s, stopped")
         elif restarts < MAX_RESTARTS:
             why = [line for line in err.splitlines() if "Exception:" in line][-1:]
             print(f"{name} crashed ({''.join(why).strip()}): restarting it")
