@@ -5,7 +5,8 @@ system's CA bundle into a fresh SSL context: ~40 ms of CPU (measured) for a requ
 `http://127.0.0.1:…/health` that never uses TLS. The platform polls health and scrapes
 /metrics many times a second while it starts and while the console and the alert engine
 watch it, so that cost was most of what `kafkalab up`, the supervisor and the console spent
-on HTTP (a profile of the test suite found a third of its Python time in it). One client per
+on HTTP (a py-spy profile of the test suite's workers put most of their busy samples in
+`ssl.create_default_context`). One client per
 process pays it once and keeps its connections alive.
 
 For `http://` URLs only: an HTTPS endpoint with a private CA (a secure registry) is called

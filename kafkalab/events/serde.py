@@ -42,7 +42,7 @@ def new_id() -> str:
 
 def subject(topic: str, record_type: str) -> str:
     """The record's subject: its topic and full record name, as confluent's
-    `topic_record_subject_name_strategy` names it (`order-events-kafkalab.events.OrderCreated`)."""
+    `topic_record_subject_name_strategy` names it (`order-events-dev.kafkalab.events.OrderCreated`)."""
     schema = json.loads(schema_text(record_type))
     name, namespace = str(schema["name"]), schema.get("namespace")
     return f"{topic}-{namespace}.{name}" if namespace and "." not in name else f"{topic}-{name}"
