@@ -14,10 +14,11 @@ sends a whole group to one worker. A variant then still starts once, on one work
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterator
 
 import pytest
 
-from tests.integration.pool import STARTS, VARIANTS, Started
+from tests.integration.pool import POOLS, STARTS, VARIANTS, Started
 
 
 def _variant(item: pytest.Item) -> str | None:
@@ -65,6 +66,20 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         else:
             group = item.nodeid.split("::")[0] + _lesson(item)
         item.add_marker(pytest.mark.xdist_group(group))
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None) -> Iterator[None]:
+    """After a variant's last test on this worker (its module fixtures torn down), stop it.
+
+    `nextitem` is exact here: pytest-xdist runs a test only once the one after it is known
+    (or the worker is told to shut down), and a group's tests reach a worker together.
+    """
+    yield
+    variant = _variant(item)
+    if variant is not None and (nextitem is None or _variant(nextitem) != variant):
+        for pool in POOLS:
+            pool.release(variant)
 
 
 def _lesson(item: pytest.Item) -> str:

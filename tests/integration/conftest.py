@@ -22,7 +22,15 @@ import pytest
 from kafkalab.cluster import connect, lifecycle
 from kafkalab.connection import Connection
 from kafkalab.settings import Settings, load_settings
-from tests.integration.pool import STARTS, VARIANTS, Pool, Running, Started, local_settings
+from tests.integration.pool import (
+    POOLS,
+    STARTS,
+    VARIANTS,
+    Pool,
+    Running,
+    Started,
+    local_settings,
+)
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -78,9 +86,11 @@ def conn(cluster: Settings) -> Connection:
 @pytest.fixture(scope="session")
 def pool(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pool]:
     shared = Pool(tmp_path_factory.mktemp("pool"))
+    POOLS.append(shared)
     try:
         yield shared
     finally:
+        POOLS.remove(shared)
         shared.stop()
 
 
