@@ -7,6 +7,7 @@ environment. `kafkalab doctor` prints the resolved values.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -116,7 +117,16 @@ class Settings(BaseSettings):
         default=10.0, description="Seconds inventory holds stock for an unpaid order."
     )
     request_timeout: float = Field(
-        default=5.0, description="Seconds order waits for inventory's stock-check reply."
+        default=5.0,
+        description="Seconds order waits for inventory's stock-check reply "
+        "(stock_check request-reply).",
+    )
+    stock_check: Literal["table", "request-reply"] = Field(
+        default="table",
+        description="How order checks stock before it accepts POST /orders: `table` looks in its "
+        "own copy of the compacted `stock` topic (no round trip); `request-reply` asks inventory "
+        "over Kafka and waits up to request_timeout for the answer (lesson 13), which costs "
+        "about half as much CPU again per order and answers 504 while inventory is down.",
     )
     publish_timeout: float = Field(
         default=25.0,

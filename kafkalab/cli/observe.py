@@ -49,8 +49,9 @@ def verify(
     With --since, each partition is read from its first record stamped at or after the
     window's start. An order created before the window is not judged, even if it ends inside
     it (its first events were not read). The look-back for causes is 30 s, read only when an
-    event early in the window names a cause that was not read (an OrderCreated names the
-    stock-check reply that came at most 5 s before it). Analytics is judged by how much its
+    event early in the window names a cause that was not read (with
+    KAFKALAB_STOCK_CHECK=request-reply, an OrderCreated names the stock-check reply that came at
+    most 5 s before it). Analytics is judged by how much its
     running totals grew over the window; user-events is read whole (a channel choice holds
     however old it is). The report says how many records were read and how long it took.
     """

@@ -141,7 +141,8 @@ class LoadReport:
     failing_latency: Latency = field(default_factory=Latency)
     """Orders of users who cannot pay: includes the reservation TTL they wait out."""
     http_latency: Latency = field(default_factory=Latency)
-    """POST /orders round trip as the driver saw it (stock check by request-reply included)."""
+    """POST /orders round trip as the driver saw it (a request-reply stock check included, when
+    settings.stock_check asks for one)."""
     orders: Outcomes = field(default_factory=Outcomes)
     failing: Outcomes = field(default_factory=Outcomes)
     cancels: Cancels | None = None

@@ -237,7 +237,7 @@ class OrderClient:
 
 TIMEOUT = 90.0
 """Seconds the driver waits for one answer: a POST /orders may wait for two acknowledgements
-(settings.publish_timeout each) and the stock check's reply."""
+(settings.publish_timeout each) and, with stock_check request-reply, the stock check's reply."""
 
 
 def retry_after(header: str | None) -> float | None:

@@ -114,7 +114,8 @@ def read_events(
 
 
 def order_events(events: list[Event], order_id: str) -> list[Event]:
-    """The order's events, the request-reply exchange that admitted it, and its user's."""
+    """The order's events, the request-reply exchange that admitted it (if order asked
+    inventory), and its user's."""
     mine = [e for e in events if e.value.get("order_id") == order_id]
     user_ids = {e.value.get("user_id") for e in mine if e.value.get("user_id")}
     traces = {e.trace_id for e in mine if e.trace_id}

@@ -63,8 +63,9 @@ READ_TIMEOUT = 180.0
 
 # The look-back for causes (ms). With a window (--since), the topics are read from the window's
 # start; an order created in the window has every later event in it too, but its OrderCreated
-# names the stock-check reply that admitted it, which order waited for at most
-# `request_timeout` (5 s) before the window began. When a cause of a judged event is missing,
+# names the stock-check reply that admitted it (settings.stock_check "request-reply"; none with
+# the stock table), which order waited for at most `request_timeout` (5 s) before the window
+# began. When a cause of a judged event is missing,
 # the topics are read this much further back (once) before anything is called unknown.
 CAUSE_LOOKBACK_MS = 30 * 1000
 # On `analytics`, this many records before the window are read too: the last running totals
@@ -736,8 +737,8 @@ def verify(
     - `user-events` whole: a channel choice holds however old it is (a small topic);
     - a look-back for causes, only when needed: if some event of an order in scope names a
       cause that was not read, the event topics are read `CAUSE_LOOKBACK_MS` (30 s) further
-      back, to where the window began — the stock-check reply an OrderCreated names is at most
-      `request_timeout` (5 s) older than it.
+      back, to where the window began — the stock-check reply an OrderCreated names (with
+      stock_check "request-reply") is at most `request_timeout` (5 s) older than it.
 
     `order_ids` narrows the orders judged to exactly these. Orders created before the window
     are not judged, even when they end inside it (see `evaluate`). `refunds`: see `evaluate`.

@@ -66,7 +66,8 @@ SERVICE_ACCESS: dict[str, Access] = {
     "user": _access("user", {t.USERS}, {t.USER_EVENTS, t.USERS}),
     "order": _access(
         "order",
-        {t.INVENTORY_EVENTS, t.PAYMENTS, t.INVENTORY_REPLIES, t.ORDER_EVENTS},
+        # `stock`: its stock view when KAFKALAB_STOCK_CHECK=table (replies otherwise).
+        {t.INVENTORY_EVENTS, t.PAYMENTS, t.INVENTORY_REPLIES, t.ORDER_EVENTS, t.STOCK},
         {t.ORDER_EVENTS, t.INVENTORY_REQUESTS},
     ),
     "inventory": _access(

@@ -1,7 +1,8 @@
 """The order service on the real broker.
 
-Inventory and payment are not running here: the test plays them. A tiny responder answers the
-stock checks (request-reply) and `publish` feeds InventoryReserved, PaymentCompleted, … into
+Inventory and payment are not running here: the test plays them. The replicas check stock by
+request-reply (KAFKALAB_STOCK_CHECK=request-reply; one test covers the default, the stock
+table): a tiny responder answers the stock checks and `publish` feeds InventoryReserved, PaymentCompleted, … into
 the topics the order service consumes; the assertions read OrderStatusChanged back from
 `order-events` and the order from GET /orders/{id}. Every wait is for an event or a state,
 with a generous deadline; nothing asserts on timing.
@@ -29,6 +30,7 @@ from kafkalab.events.topics import (
     INVENTORY_REQUESTS,
     ORDER_EVENTS,
     PAYMENTS,
+    STOCK,
 )
 from kafkalab.services.auth import TokenSigner, token_key
 from kafkalab.services.order.service import OrderService
@@ -51,8 +53,11 @@ WAIT = 30.0
 
 
 @contextmanager
-def order_service(settings: Settings, conn: Connection) -> Iterator[OrderService]:
-    """An order replica that owns its partitions before the test goes on.
+def order_service(
+    settings: Settings, conn: Connection, stock_check: str = "request-reply"
+) -> Iterator[OrderService]:
+    """An order replica that owns its partitions before the test goes on; it asks the test's
+    stock responder unless `stock_check` says "table".
 
     Waiting for the assignment is not cosmetic: a member that leaves its group in the middle
     of a cooperative rebalance stays registered until its session times out (45 s), and the
@@ -61,6 +66,7 @@ def order_service(settings: Settings, conn: Connection) -> Iterator[OrderService
     admin = clients.admin(conn)
     topics = admin.list_topics(timeout=10).topics
     expected = sum(len(topics[t].partitions) for t in OrderService.subscriptions)
+    settings = settings.model_copy(update={"stock_check": stock_check})
     with running(OrderService, settings, conn) as order:
         wait_for(lambda: len(order.assigned) == expected, "the order replica's partitions")
         yield order
@@ -596,6 +602,54 @@ def test_no_answer_gets_504(
         assert response.json() == {"error": "inventory did not answer the stock check within 1 s"}
         assert metric(order, "kafkalab_order_stock_checks_total", outcome="timeout") == 1
         assert metric(order, "kafkalab_orders_created_total") == 0
+
+
+def stock_level(conn: Connection, sku: str, available: int) -> None:
+    """A StockLevel on the compacted `stock` topic, as inventory writes one."""
+    value = {
+        "sku": sku,
+        "available": available,
+        "reserved": 0,
+        "updated_at": int(time.time() * 1000),
+    }
+    publish(conn, STOCK, sku, "StockLevel", value, service="inventory")
+
+
+def test_a_stock_table_answers_from_the_stock_topic_without_asking_inventory(
+    conn: Connection, cluster: Settings, user_service: UserService, customer: tuple[str, str]
+) -> None:
+    """The default, KAFKALAB_STOCK_CHECK=table: no StockCheckRequested at all; the answer follows the
+    levels on `stock`, read before the replica serves and followed after."""
+    _, token = customer
+    stock_level(conn, "SKU-STICKER", 5)
+    stock_level(conn, "SKU-LAPTOP", 0)
+    with order_service(cluster, conn, "table") as order, stock_responder(conn) as requests:
+        health = localhttp.get(f"http://127.0.0.1:{order.port}/health", timeout=10).json()
+        assert health["stock_check"] == "table"
+        sticker = [{"sku": "SKU-STICKER", "quantity": 2}]
+        accepted = post_order(order, token, items=sticker)
+        assert accepted.status_code == 201, accepted.text
+        laptop = [{"sku": "SKU-LAPTOP", "quantity": 1}]
+        refused = post_order(order, token, items=laptop)
+        assert refused.status_code == 409, refused.text
+        assert refused.json()["missing_skus"] == ["SKU-LAPTOP"]
+        too_many = post_order(order, token, items=[{"sku": "SKU-STICKER", "quantity": 6}])
+        assert too_many.json()["missing_skus"] == ["SKU-STICKER"]
+
+        stock_level(conn, "SKU-LAPTOP", 3)  # inventory restocked: the view follows the topic
+        wait_for(
+            lambda: post_order(order, token, items=laptop).status_code == 201,
+            "an order for the restocked laptop",
+        )
+        assert requests == []  # inventory was never asked
+        [created] = read_events(
+            conn,
+            ORDER_EVENTS,
+            1,
+            where=lambda e: e.value["order_id"] == accepted.json()["order_id"],
+        )
+        assert created.type == "OrderCreated" and not created.causation_id
+        assert metric(order, "kafkalab_order_stock_checks_total", outcome="unavailable") >= 2
 
 
 def test_a_restarted_replica_rebuilds_its_view_from_order_events(

@@ -1,6 +1,7 @@
 """Each order replica's own reader, outside the consumer group: all of `order-events` from the
 beginning (to rebuild and then follow the order view) and all of `inventory-replies` from its
-current end (the answers to this replica's stock checks).
+current end (the answers to this replica's stock checks) — or, with `stock_check = "table"`,
+all of the compacted `stock` topic from the beginning instead (the replica's StockView).
 
 Why not the group: the group spreads partitions over replicas, but every replica must see
 every order (GET can land on any of them) and every reply (any replica may have asked).
@@ -18,7 +19,7 @@ from confluent_kafka import KafkaException, TopicPartition
 
 from kafkalab.connection import Connection
 from kafkalab.events.serde import Event, now_ms
-from kafkalab.events.topics import INVENTORY_REPLIES, ORDER_EVENTS
+from kafkalab.events.topics import INVENTORY_REPLIES, ORDER_EVENTS, STOCK
 from kafkalab.services.tables import TopicTable
 
 CLOCK_MARGIN_MS = 1000
@@ -27,10 +28,17 @@ CLOCK_MARGIN_MS = 1000
 class ReplicaFeed:
     """Calls `on_event` (on the feed's own thread) for every decodable record of both topics."""
 
-    def __init__(self, conn: Connection, on_event: Callable[[Event], None], name: str) -> None:
+    def __init__(
+        self,
+        conn: Connection,
+        on_event: Callable[[Event], None],
+        name: str,
+        stock_table: bool = False,
+    ) -> None:
+        self.stock_table = stock_table
         self.table = TopicTable(
             conn,
-            [ORDER_EVENTS, INVENTORY_REPLIES],
+            [ORDER_EVENTS, STOCK if stock_table else INVENTORY_REPLIES],
             on_event,
             name=f"{name}-feed",
             group_id=f"kafkalab-order-feed-{uuid.uuid4().hex[:12]}",  # never joined: assign() only
@@ -45,13 +53,16 @@ class ReplicaFeed:
         this moment has been handed to `on_event`."""
         self.started_at_ms = now_ms()
         targets = self.table.ends(ORDER_EVENTS)
-        replies = self.table.ends(INVENTORY_REPLIES)
-        self.table.start(offsets=replies)
+        if self.stock_table:  # read from the beginning, and to its end before serving
+            targets += self.table.ends(STOCK)
+            self.table.start()
+        else:
+            self.table.start(offsets=self.table.ends(INVENTORY_REPLIES))
         self._targets = targets
 
     def wait_caught_up(self, timeout: float) -> bool:
-        """True once the view holds everything `order-events` held at `start()`; False if
-        `timeout` seconds passed first."""
+        """True once the view holds everything `order-events` (and `stock`, for a stock table)
+        held at `start()`; False if `timeout` seconds passed first."""
         return self._targets is not None and self.table.sync(self._targets, timeout)
 
     @property

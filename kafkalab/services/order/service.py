@@ -3,17 +3,20 @@
     POST /orders            Authorization: Bearer <token>, {items: [{sku, quantity}], card_number}
                             → 201 {order_id, status: "CREATED"}; 401 no/bad/expired token;
                               422 bad body; 409 out of stock; 504 inventory did not answer
+                              (stock_check request-reply)
     GET  /orders/{order_id} → 200 {order_id, user_id, status, items, total_cents, card_masked,
                               created_at, history: [...]}; 404 unknown
     POST /orders/{order_id}/cancel   Authorization: Bearer <token> (the order's own customer)
                             → 200 {order_id, status: "CANCELLED"}; 401; 403 someone else's
                               order; 404 unknown; 409 not cancellable (not paid yet, or ended)
 
-POST /orders checks stock by request-reply before accepting anything: StockCheckRequested
-(keyed by a fresh correlation_id) on `inventory-requests`, then it waits up to
-settings.request_timeout for the StockCheckReplied on `inventory-replies` that carries the same
-correlation_id. Only an available answer produces OrderCreated on `order-events`, with the card
-reduced to its last four digits.
+POST /orders checks stock before accepting anything. By default (settings.stock_check "table")
+it looks in its own copy of the compacted `stock` topic (stock_view.py), with no round trip.
+With "request-reply" it asks inventory instead (lesson 13): StockCheckRequested (keyed by a
+fresh correlation_id) on `inventory-requests`, then it waits up to settings.request_timeout for
+the StockCheckReplied on `inventory-replies` that carries the same correlation_id. Only an
+available answer produces OrderCreated on `order-events`, with the card reduced to its last
+four digits.
 
 The group consumer reads `inventory-events` and `payments`; each trigger is put to the pure
 state machine (state.py) and every resulting step is published as OrderStatusChanged. Illegal
@@ -51,6 +54,7 @@ from kafkalab.events.topics import (
     INVENTORY_REQUESTS,
     ORDER_EVENTS,
     PAYMENTS,
+    STOCK,
 )
 from kafkalab.security import fields
 from kafkalab.services.auth import InvalidToken, TokenSigner, bearer_token, token_key
@@ -76,6 +80,7 @@ from kafkalab.services.order.state import (
     Transition,
     decide,
 )
+from kafkalab.services.order.stock_view import StockView
 from kafkalab.services.runtime import Acknowledgement, DeliveryPoller, Retryable, Service
 from kafkalab.settings import Settings
 
@@ -110,7 +115,10 @@ class OrderService(Service):
         self.card_key = fields.sealer(settings, "card")  # public half only: seal, never open
         self.book = OrderBook()
         self.replies = ReplyBoard()
-        self.feed = ReplicaFeed(conn, self._on_feed, f"order-{replica}")
+        self.stock = StockView() if settings.stock_check == "table" else None
+        self.feed = ReplicaFeed(
+            conn, self._on_feed, f"order-{replica}", stock_table=self.stock is not None
+        )
         self.parking = ParkingLot()
         self._recheck: set[str] = set()
         self._recheck_lock = threading.Lock()
@@ -158,7 +166,8 @@ class OrderService(Service):
                     409: "out of stock (the body lists `missing_skus` too)",
                     422: "the body is not what the schema says (one sentence says what)",
                     503: "Kafka did not acknowledge the order in time; try again",
-                    504: "inventory did not answer the stock check in time",
+                    504: "inventory did not answer the stock check in time "
+                    "(KAFKALAB_STOCK_CHECK=request-reply)",
                 },
             ),
             Route(
@@ -188,6 +197,7 @@ class OrderService(Service):
         return {
             "orders": len(self.book),
             "view_caught_up": self.feed.caught_up,
+            "stock_check": self.settings.stock_check,
             "pending_stock_checks": len(self.replies),
             "parked_events": len(self.parking),
         }
@@ -197,19 +207,25 @@ class OrderService(Service):
     def create_order(self, request: Request) -> Response:
         """Place an order: 201 once its OrderCreated is on `order-events`.
 
-        First a stock check with inventory over Kafka (request-reply on `inventory-requests` /
-        `inventory-replies`); then the OrderCreated event, which inventory, payment,
-        notification and analytics take from there. `GET /orders/{order_id}` follows it."""
+        First a stock check: in the replica's stock view, or with inventory over Kafka
+        (request-reply on `inventory-requests` / `inventory-replies`); then the OrderCreated
+        event, which inventory, payment, notification and analytics take from there.
+        `GET /orders/{order_id}` follows it. Neither check reserves anything: inventory does,
+        on OrderCreated."""
         user_id = self._authenticate(request)
         try:
             order = parse_order(request.body)
         except InvalidOrder as exc:
             raise HttpError(422, str(exc)) from exc
         trace = new_id()  # one customer action: the stock check and the order share a trace
-        reply = self._check_stock(order, trace)
-        if not reply.value["available"]:
+        reply: Event | None = None
+        if self.stock is None:
+            reply = self._check_stock(order, trace)
+            missing = [] if reply.value["available"] else list(reply.value["missing_skus"])
+        else:
+            missing = self.stock.missing(order.items())
+        if missing:
             self.stock_checks.labels("unavailable").inc()
-            missing = list(reply.value["missing_skus"])
             return Response(
                 409,
                 {
@@ -356,8 +372,12 @@ class OrderService(Service):
     # -- events ---------------------------------------------------------------------------------
 
     def _on_feed(self, event: Event) -> None:
-        """Feed thread: replies wake their request; order-events keep the view current."""
-        if event.topic == INVENTORY_REPLIES:
+        """Feed thread: replies wake their request (or levels update the stock view);
+        order-events keep the view current."""
+        if event.topic == STOCK:
+            if self.stock is not None:
+                self.stock.apply(event)
+        elif event.topic == INVENTORY_REPLIES:
             if event.type == "StockCheckReplied":
                 self.replies.deliver(event)
         elif event.type == "OrderCreated":
