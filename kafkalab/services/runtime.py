@@ -11,6 +11,7 @@ input offsets in one Kafka transaction (exactly-once for consume-process-produce
 
 from __future__ import annotations
 
+import faulthandler
 import functools
 import inspect
 import json
@@ -583,7 +584,11 @@ def main(service_class: type[Service]) -> None:
 
 
 def log_json(service: str, replica: int) -> None:
-    """Send this process's logs to stderr as JSON lines (what `kafkalab logs` reads)."""
+    """Send this process's logs to stderr as JSON lines (what `kafkalab logs` reads).
+
+    faulthandler too: a replica that dies in native code (librdkafka, RocksDB) would otherwise
+    leave no line at all in its log, only an exit status in the supervisor's."""
+    faulthandler.enable(sys.stderr)
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(JsonFormatter(service, replica))
     logging.basicConfig(level=logging.INFO, handlers=[handler], force=True)

@@ -50,6 +50,12 @@ def _restarts(settings: Settings, service: str, replica: int) -> int:
     return next(r.restarts for r in rows if r.service == service and r.replica == replica)
 
 
+def _last_exit(settings: Settings, service: str, replica: int) -> int | None:
+    """How the replica's previous process ended (-9: SIGKILL, -6: an abort in native code)."""
+    rows = files.read_status(settings).replicas
+    return next(r.last_exit for r in rows if r.service == service and r.replica == replica)
+
+
 def _not_routine(log: str) -> str:
     """A replica log's lines other than its thousands of deliveries: what ended it."""
     lines = [line for line in log.splitlines() if '"notification delivered"' not in line]
@@ -73,7 +79,9 @@ def test_a_pause_under_load_is_resumed_judged_and_survived(short_ttl_platform: R
     # is not a crash. Anything else that ended it is.
     assert restarted == 0 or (
         restarted == 1 and "stopping so the supervisor restarts this replica" in log.read_text()
-    ), _not_routine(log.read_text())
+    ), f"exit status {_last_exit(shop.settings, 'notification', 0)}\n" + _not_routine(
+        log.read_text()
+    )
 
 
 def test_a_bare_kill_runs_a_load_and_judges_its_orders(short_ttl_platform: Running) -> None:
