@@ -86,6 +86,22 @@ class ReplicaFeed:
             return False
         return self.table.sync(ends, timeout)
 
+    def read_stock_to(
+        self,
+        high_watermarks: Callable[[list[TopicPartition]], list[TopicPartition]],
+        timeout: float,
+    ) -> bool:
+        """Wait until the stock view holds everything on `stock` now; False without a stock
+        table, if `timeout` seconds passed first, or if the ends could not be had."""
+        stock = [tp for tp in self._targets or [] if tp.topic == STOCK]
+        if not stock:
+            return False
+        try:
+            ends = high_watermarks(stock)
+        except KafkaException:
+            return False
+        return self.table.sync(ends, timeout)
+
     def could_be_in_flight(self, caused_at_ms: int) -> bool:
         """Could an order referred to by an event written at `caused_at_ms` still be missing
         from the view only because its OrderCreated has not been read yet?

@@ -89,6 +89,8 @@ log = logging.getLogger("kafkalab.order")
 FEED_CATCH_UP_S = 15.0
 """How long an event of an order the view does not hold yet waits for the view to read
 `order-events` to its end (see `OrderService._read_order_events_to_now`)."""
+STOCK_CATCH_UP_S = 2.0
+"""How long a stock-view refusal waits for the view to read `stock` to its end first."""
 CANCEL_WAIT = 5.0
 """How long a cancel of a PAID order waits for its stock commit to make it CONFIRMED."""
 
@@ -224,6 +226,10 @@ class OrderService(Service):
             missing = [] if reply.value["available"] else list(reply.value["missing_skus"])
         else:
             missing = self.stock.missing(order.items())
+            if missing and self._read_stock_to_now():
+                # Read-your-writes: a refusal is judged on `stock` as it is now, so a restock
+                # that was just answered (its StockLevel committed) is never refused.
+                missing = self.stock.missing(order.items())
         if missing:
             self.stock_checks.labels("unavailable").inc()
             return Response(
@@ -426,6 +432,13 @@ class OrderService(Service):
         return self.feed.read_to(
             lambda partitions: clients.high_watermarks(self.admin, partitions, timeout=2.0),
             FEED_CATCH_UP_S,
+        )
+
+    def _read_stock_to_now(self) -> bool:
+        """Let the stock view read `stock` up to its end as of now (at most STOCK_CATCH_UP_S)."""
+        return self.feed.read_stock_to(
+            lambda partitions: clients.high_watermarks(self.admin, partitions, timeout=2.0),
+            STOCK_CATCH_UP_S,
         )
 
     def tick(self) -> None:

@@ -8,7 +8,9 @@ the order service can read those into a dictionary (Kafka Streams would call it 
 GlobalKTable) and answer "in stock?" locally.
 
 What it gives up: the answer is as fresh as the last StockLevel read, a few milliseconds
-behind inventory. That is safe because the check reserves nothing in either mode: inventory
+behind inventory. A refusal is judged again once the view has read `stock` to its end as of the
+request (`OrderService._read_stock_to_now`), so a restock that inventory already answered is
+never refused. An acceptance on a stale level is safe because the check reserves nothing in either mode: inventory
 still reserves on OrderCreated, all items or none, and an order that lost the race for the
 last unit gets OutOfStock from inventory and ends REJECTED, as before.
 """
