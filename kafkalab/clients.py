@@ -8,6 +8,7 @@ reads a file or the environment.
 
 from __future__ import annotations
 
+import concurrent.futures
 import logging
 import time
 from collections.abc import Iterable
@@ -60,10 +61,17 @@ def high_watermarks(
     if not wanted:
         return []
     futures = admin.list_offsets(wanted, request_timeout=timeout)
-    return [
-        TopicPartition(tp.topic, tp.partition, int(future.result(timeout).offset))
-        for tp, future in futures.items()
-    ]
+    try:
+        return [
+            TopicPartition(tp.topic, tp.partition, int(future.result(timeout).offset))
+            for tp, future in futures.items()
+        ]
+    except concurrent.futures.TimeoutError as exc:
+        # The future's own timeout is not a KafkaException; callers handle only those (a busy
+        # machine's first request on a new admin connection took over 2 s on CI).
+        raise KafkaException(
+            KafkaError(KafkaError._TIMED_OUT, f"no end offsets within {timeout:g} s")
+        ) from exc
 
 
 def producer(conn: Connection, **overrides: Any) -> Producer:

@@ -1,8 +1,13 @@
-"""`clients.is_fatal`: the test every consumer loop of kafkalab uses to give up on a client."""
+"""`clients.is_fatal`: the test every consumer loop of kafkalab uses to give up on a client;
+`clients.high_watermarks`' one kind of failure."""
 
 from __future__ import annotations
 
-from confluent_kafka import KafkaError
+import concurrent.futures
+from typing import Any
+
+import pytest
+from confluent_kafka import KafkaError, KafkaException, TopicPartition
 
 from kafkalab import clients
 
@@ -19,3 +24,15 @@ def test_the_fatal_flag_counts_and_retriable_errors_do_not() -> None:
     assert clients.is_fatal(KafkaError(KafkaError.FENCED_INSTANCE_ID, fatal=True))
     assert not clients.is_fatal(KafkaError(KafkaError._TRANSPORT, "connection refused"))
     assert not clients.is_fatal(KafkaError(KafkaError._PARTITION_EOF))
+
+
+def test_end_offsets_that_do_not_come_in_time_raise_a_kafka_exception() -> None:
+    """Callers retry on KafkaException; the future's own TimeoutError used to slip past them
+    (an order event dead-lettered as TimeoutError on a busy CI machine)."""
+
+    class SlowAdmin:
+        def list_offsets(self, wanted: dict[Any, Any], request_timeout: float) -> dict[Any, Any]:
+            return {tp: concurrent.futures.Future() for tp in wanted}
+
+    with pytest.raises(KafkaException, match="no end offsets within"):
+        clients.high_watermarks(SlowAdmin(), [TopicPartition("t", 0)], timeout=0.01)  # type: ignore[arg-type]

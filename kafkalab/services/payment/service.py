@@ -289,7 +289,11 @@ class PaymentService(Service):
     def _balance(self, user_id: str) -> int:
         balance = self.users.balance(user_id)
         if balance is None:
-            self.users.table.sync(self._users_high_watermarks(), self.user_sync_seconds)
+            try:
+                ends = self._users_high_watermarks()
+            except KafkaException as exc:  # a slow broker, not a bad event: try again
+                raise Retryable(f"could not look up where {USERS} ends: {exc}") from exc
+            self.users.table.sync(ends, self.user_sync_seconds)
             balance = self.users.balance(user_id)
         if balance is None:
             raise Retryable(f"no profile for user {user_id} on {USERS} yet")
