@@ -163,11 +163,16 @@ def close_all(consumers: list[Consumer], timeout: float = 5.0) -> None:
 def is_fatal(error: KafkaError) -> bool:
     """A fatal client error: this consumer or producer will never work again.
 
-    Why both tests: a fatal error handed over as a consumed message's error (a static member
+    Why three tests: a fatal error handed over as a consumed message's error (a static member
     fenced by its own successor, FENCED_INSTANCE_ID) has the code `_FATAL` but `fatal()`
-    False; only the error that `rd_kafka_fatal_error()` returns carries the flag.
+    False; only the error that `rd_kafka_fatal_error()` returns carries the flag. And a commit
+    refused for the same reason may carry the broker's own code, FENCED_INSTANCE_ID, without
+    the flag: a fenced static member never works again either way.
     """
-    return bool(error.fatal()) or error.code() == KafkaError._FATAL
+    return bool(error.fatal()) or error.code() in (
+        KafkaError._FATAL,
+        KafkaError.FENCED_INSTANCE_ID,
+    )
 
 
 def consume_ready(consumer: Consumer, max_messages: int, timeout: float) -> list[Message]:

@@ -409,6 +409,7 @@ class Service:
                 self.fail("fatal consumer error on commit")
                 return
             if exc.args[0].code() not in LOST_TO_REBALANCE:
+                log.error("commit failed: %s", explain(exc))  # said before the traceback
                 raise
             # E.g. the group evicted this replica while it was paused: its partitions belong
             # to the next assignment now, which reads from the last committed offset. The

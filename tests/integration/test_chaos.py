@@ -57,9 +57,14 @@ def _last_exit(settings: Settings, service: str, replica: int) -> int | None:
 
 
 def _not_routine(log: str) -> str:
-    """A replica log's lines other than its thousands of deliveries: what ended it."""
-    lines = [line for line in log.splitlines() if '"notification delivered"' not in line]
-    return "\n".join(lines[-40:])
+    """What ended the replica: its log's lines other than the thousands of deliveries and
+    requests, up to its last restart ("started"), and any line that is not JSON (a traceback)."""
+    routine = ('"notification delivered"', '"notifications requested"')
+    lines = [line for line in log.splitlines() if not any(r in line for r in routine)]
+    starts = [i for i, line in enumerate(lines) if '"msg": "started"' in line]
+    end = starts[-1] if len(starts) > 1 else len(lines)
+    raw = [line for line in lines if not line.startswith("{")]
+    return "\n".join(lines[max(0, end - 30) : end + 1] + ["-- not JSON:"] + raw[-40:])
 
 
 def test_a_pause_under_load_is_resumed_judged_and_survived(short_ttl_platform: Running) -> None:

@@ -20,6 +20,11 @@ def test_a_fatal_error_handed_over_as_a_message_counts_as_fatal() -> None:
     assert clients.is_fatal(fenced)
 
 
+def test_a_fenced_static_member_counts_as_fatal_without_the_flag() -> None:
+    """A commit refused because the static member was fenced carries the broker's code."""
+    assert clients.is_fatal(KafkaError(KafkaError.FENCED_INSTANCE_ID, "fenced"))
+
+
 def test_the_fatal_flag_counts_and_retriable_errors_do_not() -> None:
     assert clients.is_fatal(KafkaError(KafkaError.FENCED_INSTANCE_ID, fatal=True))
     assert not clients.is_fatal(KafkaError(KafkaError._TRANSPORT, "connection refused"))

@@ -223,14 +223,15 @@ class OrderService(Service):
         reply: Event | None = None
         if self.stock is None:
             reply = self._check_stock(order, trace)
-            missing = [] if reply.value["available"] else list(reply.value["missing_skus"])
+            available, missing = bool(reply.value["available"]), list(reply.value["missing_skus"])
         else:
             missing = self.stock.missing(order.items())
             if missing and self._read_stock_to_now():
                 # Read-your-writes: a refusal is judged on `stock` as it is now, so a restock
                 # that was just answered (its StockLevel committed) is never refused.
                 missing = self.stock.missing(order.items())
-        if missing:
+            available = not missing
+        if not available:
             self.stock_checks.labels("unavailable").inc()
             return Response(
                 409,
