@@ -24,6 +24,9 @@ from kafkalab.services.tables import TopicTable
 
 CLOCK_MARGIN_MS = 1000
 
+HighWatermarks = Callable[[list[TopicPartition]], list[TopicPartition]]
+"""Partitions → the same partitions with their end offsets now."""
+
 
 class ReplicaFeed:
     """Calls `on_event` (on the feed's own thread) for every decodable record of both topics."""
@@ -69,35 +72,24 @@ class ReplicaFeed:
     def caught_up(self) -> bool:
         return self.wait_caught_up(0)
 
-    def read_to(
-        self,
-        high_watermarks: Callable[[list[TopicPartition]], list[TopicPartition]],
-        timeout: float,
-    ) -> bool:
+    def read_to(self, high_watermarks: HighWatermarks, timeout: float) -> bool:
         """Wait until the view holds everything on `order-events` now (the partitions' end
         offsets as `high_watermarks` gives them); False if `timeout` seconds passed first or
         the ends could not be had (a KafkaException: a cluster in trouble, and the caller
         retries as before)."""
-        if self._targets is None:
-            return False
-        try:
-            ends = high_watermarks(self._targets)
-        except KafkaException:
-            return False
-        return self.table.sync(ends, timeout)
+        return self._read_topic_to(ORDER_EVENTS, high_watermarks, timeout)
 
-    def read_stock_to(
-        self,
-        high_watermarks: Callable[[list[TopicPartition]], list[TopicPartition]],
-        timeout: float,
-    ) -> bool:
-        """Wait until the stock view holds everything on `stock` now; False without a stock
-        table, if `timeout` seconds passed first, or if the ends could not be had."""
-        stock = [tp for tp in self._targets or [] if tp.topic == STOCK]
-        if not stock:
+    def read_stock_to(self, high_watermarks: HighWatermarks, timeout: float) -> bool:
+        """The same for `stock`, so the stock view holds every level written so far; False
+        without a stock table."""
+        return self._read_topic_to(STOCK, high_watermarks, timeout)
+
+    def _read_topic_to(self, topic: str, high_watermarks: HighWatermarks, timeout: float) -> bool:
+        partitions = [tp for tp in self._targets or [] if tp.topic == topic]
+        if not partitions:
             return False
         try:
-            ends = high_watermarks(stock)
+            ends = high_watermarks(partitions)
         except KafkaException:
             return False
         return self.table.sync(ends, timeout)

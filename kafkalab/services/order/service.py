@@ -430,17 +430,15 @@ class OrderService(Service):
         behind its long-poll fetch, and six of them held the whole consumer up for 3 s.
         Called without the book's lock: the feed takes it.
         """
-        return self.feed.read_to(
-            lambda partitions: clients.high_watermarks(self.admin, partitions, timeout=2.0),
-            FEED_CATCH_UP_S,
-        )
+        return self.feed.read_to(self._ends, FEED_CATCH_UP_S)
 
     def _read_stock_to_now(self) -> bool:
         """Let the stock view read `stock` up to its end as of now (at most STOCK_CATCH_UP_S)."""
-        return self.feed.read_stock_to(
-            lambda partitions: clients.high_watermarks(self.admin, partitions, timeout=2.0),
-            STOCK_CATCH_UP_S,
-        )
+        return self.feed.read_stock_to(self._ends, STOCK_CATCH_UP_S)
+
+    def _ends(self, partitions: list[TopicPartition]) -> list[TopicPartition]:
+        """End offsets through the admin client's own connection (see the feed's reads)."""
+        return clients.high_watermarks(self.admin, partitions, timeout=2.0)
 
     def tick(self) -> None:
         """Retry parked events of orders other replicas moved; refuse the ones out of time;
